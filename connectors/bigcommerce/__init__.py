@@ -1,0 +1,1 @@
+"""bigcommerce connector: built in the connectors issue."""

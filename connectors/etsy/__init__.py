@@ -1,0 +1,1 @@
+"""etsy connector: built in the connectors issue."""

@@ -1,0 +1,1 @@
+"""squarespace connector: built in the connectors issue."""

@@ -1,0 +1,1 @@
+"""wix connector: built in the connectors issue."""

@@ -1,0 +1,1 @@
+"""woocommerce connector: built in the connectors issue."""

@@ -1,0 +1,252 @@
+"""Core's decisions: a pure `apply(order, event) -> Decision`, no I/O.
+
+Handlers are routed by event type. Each returns the order to write and the
+events to publish; the store applies both atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.catalog import requested_items
+from core.order import CANCELLED, IF, PA, PP, Order, Outgoing
+from personalize.config import Config, StoreConfig
+from schemas import (
+    ApproveOrder,
+    CancelOrder,
+    Event,
+    FulfillmentLine,
+    FulfillmentRequested,
+    OrderFields,
+    OrderReceived,
+    OrderUpdated,
+    PersonalizationCompleted,
+    PersonalizationRequested,
+    ResendLink,
+)
+
+_ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    config: Config
+    link_delay: timedelta
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`order` to write (None: nothing), events to publish, or why the input was refused or ignored."""
+
+    order: Order | None = None
+    outgoing: list[Outgoing] = field(default_factory=list)
+    rejected: str | None = None
+    ignored: str | None = None
+    replayed: bool = False
+
+
+@dataclass
+class _Step:
+    """The order as it changes while one event is applied, and what that emits."""
+
+    order: Order
+    event: Event
+    now: datetime
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def move(self, to, reason: str) -> None:  # noqa: ANN001 - OrderStatus
+        self.order, changed = self.order.moved(to, reason, self.now, self.event.event_id)
+        self.outgoing.append(changed)
+
+    def emit(self, event: Outgoing) -> None:
+        self.outgoing.append(event)
+
+    def decision(self) -> Decision:
+        return Decision(order=self.order.remember(self.event.event_id, self.outgoing), outgoing=self.outgoing)
+
+
+def apply(order: Order | None, event: Event, policy: Policy, now: datetime) -> Decision:
+    if order is not None and (earlier := order.applied_outgoing(event.event_id)) is not None:
+        return Decision(outgoing=earlier, replayed=True)
+    handler = _HANDLERS.get(type(event))
+    if handler is None:
+        return Decision(rejected=f"core does not handle {event.event_type}")
+    return handler(order, event, policy, now)
+
+
+# --- orders from connectors -------------------------------------------------
+
+
+def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: datetime) -> Decision:
+    store = policy.config.store(event.platform, event.store_id)
+    if store is None:
+        return Decision(rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)")
+    if order is None:
+        step = _Step(Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now)
+        _advance(step, policy, store)
+        return step.decision()
+    if _content(order.snapshot) == _content(event):
+        return Decision(ignored="the order is unchanged")
+    step = _Step(order.model_copy(update={"snapshot": event}), event, now)
+    _on_change(step, policy, store, before=order.snapshot)
+    return step.decision()
+
+
+def _advance(step: _Step, policy: Policy, store: StoreConfig) -> None:
+    """Move a not-yet-started order as far as its payment and catalog allow."""
+    snapshot = step.order.snapshot
+    if snapshot.cancelled or snapshot.payment_status == "refunded":
+        step.move(CANCELLED, "cancelled on the platform" if snapshot.cancelled else "refunded on the platform")
+        return
+    if snapshot.payment_status != "paid":
+        return  # waits, with no public status, for an OrderUpdated that says paid
+    items = requested_items(policy.config, store, snapshot.line_items)
+    if items:
+        step.order = step.order.model_copy(update={"personalize_lines": [i.line_id for i in items]})
+        step.move(PP, f"{len(items)} line(s) to personalize")
+        step.emit(_request(step, store, items, policy.link_delay, trigger="order_received"))
+    else:
+        _after_personalization(step, store, reason="nothing to personalize")
+
+
+def _on_change(step: _Step, policy: Policy, store: StoreConfig, before: OrderFields) -> None:
+    order, snapshot = step.order, step.order.snapshot
+    if order.status is CANCELLED:
+        return
+    if snapshot.cancelled or snapshot.payment_status == "refunded":
+        step.move(CANCELLED, "cancelled on the platform" if snapshot.cancelled else "refunded on the platform")
+    elif order.status is None:
+        _advance(step, policy, store)
+    elif order.status is PP and snapshot.line_items != before.line_items:
+        items = requested_items(policy.config, store, snapshot.line_items)
+        step.order = order.model_copy(update={"personalize_lines": [i.line_id for i in items]})
+        if items:
+            step.emit(_request(step, store, items, policy.link_delay, trigger="items_changed"))
+        else:
+            _after_personalization(step, store, reason="no personalizable lines left")
+
+
+def _after_personalization(step: _Step, store: StoreConfig, reason: str) -> None:
+    if store.approval == "automatic" and not step.order.snapshot.is_test:
+        _fulfill(step, f"{reason}; automatic approval")
+    else:
+        why = "test order" if step.order.snapshot.is_test else "manual approval"
+        step.move(PA, f"{reason}; {why}")
+
+
+def _fulfill(step: _Step, reason: str) -> None:
+    step.move(IF, reason)
+    snapshot = step.order.snapshot
+    given = {item.line_id: item for item in step.order.personalization}
+    step.emit(
+        FulfillmentRequested(
+            order_key=step.order.order_key,
+            occurred_at=step.now,
+            platform=snapshot.platform,
+            store_id=snapshot.store_id,
+            order_number=snapshot.order_number,
+            is_test=snapshot.is_test,
+            shipping_address=snapshot.shipping_address,
+            line_items=[
+                FulfillmentLine(**line.model_dump(), personalization=given.get(line.line_id))
+                for line in snapshot.line_items
+            ],
+        )
+    )
+
+
+def _request(step: _Step, store: StoreConfig, items, delay: timedelta, trigger: str) -> PersonalizationRequested:  # noqa: ANN001
+    snapshot = step.order.snapshot
+    received_at = step.order.received_at
+    return PersonalizationRequested(
+        order_key=step.order.order_key,
+        occurred_at=step.now,
+        store_id=snapshot.store_id,
+        platform=snapshot.platform,
+        order_number=snapshot.order_number,
+        merchant_email=store.merchant_email,
+        received_at=received_at,
+        notify_after=step.now if trigger == "resend_requested" else received_at + delay,
+        is_test=snapshot.is_test,
+        trigger=trigger,
+        items=items,
+    )
+
+
+def _content(order: OrderFields) -> dict:
+    return order.model_dump(exclude=_ENVELOPE)
+
+
+# --- the customer's personalization -----------------------------------------
+
+
+def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime) -> Decision:
+    if order is None or order.status is not PP:
+        status = "unknown" if order is None else (order.status.value if order.status else "awaiting payment")
+        return Decision(ignored=f"personalization completed for an order that is not pending personalization ({status})")
+    given = {item.line_id for item in event.items}
+    missing = set(order.personalize_lines) - given
+    extra = given - set(order.personalize_lines)
+    if missing or extra:
+        return Decision(rejected=f"completion does not match the requested lines (missing {sorted(missing)}, unexpected {sorted(extra)})")
+    store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
+    if store is None:
+        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
+    step = _Step(order.model_copy(update={"personalization": list(event.items)}), event, now)
+    _after_personalization(step, store, reason="personalization completed")
+    return step.decision()
+
+
+# --- the merchant's commands ------------------------------------------------
+
+
+def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime) -> Decision:
+    if order is None or order.status not in (PP, PA):
+        return Decision(ignored=f"cannot approve an order that is {_describe(order)}")
+    step = _Step(order, event, now)
+    _fulfill(step, _with_reason("approved by the merchant", event.reason))
+    return step.decision()
+
+
+def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime) -> Decision:
+    if order is None or order.status is CANCELLED:
+        return Decision(ignored=f"cannot cancel an order that is {_describe(order)}")
+    step = _Step(order, event, now)
+    step.move(CANCELLED, _with_reason("cancelled by the merchant", event.reason))
+    return step.decision()
+
+
+def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime) -> Decision:
+    if order is None or order.status is not PP:
+        return Decision(ignored=f"no link to resend for an order that is {_describe(order)}")
+    store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
+    if store is None:
+        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
+    items = [i for i in requested_items(policy.config, store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
+    if not items:
+        return Decision(ignored="no line of this order is personalizable under the current config")
+    step = _Step(order, event, now)
+    step.emit(_request(step, store, items, policy.link_delay, trigger="resend_requested"))
+    return step.decision()
+
+
+def _describe(order: Order | None) -> str:
+    if order is None:
+        return "unknown"
+    return order.status.value if order.status else "awaiting payment"
+
+
+def _with_reason(what: str, reason: str | None) -> str:
+    return f"{what}: {reason}" if reason else what
+
+
+_HANDLERS: dict[type[Event], Callable[..., Decision]] = {
+    OrderReceived: _on_order,
+    OrderUpdated: _on_order,
+    PersonalizationCompleted: _on_completed,
+    ApproveOrder: _on_approve,
+    CancelOrder: _on_cancel,
+    ResendLink: _on_resend,
+}

@@ -1,0 +1,80 @@
+"""Core's batch handler: load the batch's orders, decide, write atomically, hand back what to publish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from core.decide import Policy, apply
+from core.order import Order
+from core.store import OrderStore, Write
+from personalize.consumer import Outcome, Received
+from schemas import Event
+
+log = logging.getLogger(__name__)
+
+# A lost compare-and-set means another core copy wrote the order meanwhile;
+# re-reading and re-deciding converges in a round or two.
+MAX_ROUNDS = 8
+
+
+class ConcurrentWriteError(RuntimeError):
+    """An order kept changing under us for MAX_ROUNDS rounds."""
+
+
+class CoreHandler:
+    def __init__(self, store: OrderStore, policy: Policy, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+
+    async def __call__(self, batch: list[Received]) -> Outcome:
+        by_order: dict[str, list[Received]] = {}
+        for item in batch:
+            by_order.setdefault(item.event.order_key, []).append(item)
+
+        outcome = Outcome()
+        pending = list(by_order)
+        for _ in range(MAX_ROUNDS):
+            loaded = await self._store.load_many(pending)
+            writes: list[Write] = []
+            results: dict[str, Outcome] = {}
+            for key in pending:
+                order, result = self._decide(loaded[key].order, by_order[key])
+                results[key] = result
+                if order is not None:
+                    writes.append(Write(order, loaded[key].version))
+            lost = await self._store.save_many(writes) if writes else set()
+            for key in pending:
+                if key not in lost:
+                    outcome.outgoing += results[key].outgoing
+                    outcome.rejected += results[key].rejected
+            pending = [key for key in pending if key in lost]
+            if not pending:
+                return outcome
+        raise ConcurrentWriteError(f"orders kept changing while core wrote them: {pending[:5]}")
+
+    def _decide(self, order: Order | None, items: list[Received]) -> tuple[Order | None, Outcome]:
+        """Apply one order's events in arrival order; returns the order to write (None: unchanged)."""
+        now = self._clock()
+        changed: Order | None = None
+        result = Outcome()
+        seen: set[str] = set()
+        for item in items:
+            if item.event.event_id in seen:
+                continue  # a duplicate within the batch: its effects are already in `result`
+            seen.add(item.event.event_id)
+            decision = apply(changed if changed is not None else order, item.event, self._policy, now)
+            result.outgoing += decision.outgoing
+            if decision.rejected:
+                result.rejected.append((item, decision.rejected))
+            elif decision.ignored:
+                _log_ignored(item.event, decision.ignored)
+            if decision.order is not None:
+                changed = decision.order
+        return changed, result
+
+
+def _log_ignored(event: Event, why: str) -> None:
+    log.info("ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why)

@@ -1,0 +1,78 @@
+"""`personalize core`: wire the order store, the decisions and the consume loop, and run them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from core.decide import Policy
+from core.handlers import CoreHandler
+from core.settings import CoreSettings
+from core.store import RedisOrderStore
+from personalize.config import load_config
+from personalize.consumer import BatchConsumer, ConsumerOptions
+from personalize.kafka import ensure_topics, make_producer
+from schemas import (
+    DEAD_LETTERS,
+    FULFILLMENT_REQUESTED,
+    ORDERS_COMMANDS,
+    ORDERS_RECEIVED,
+    ORDERS_STATUS,
+    PERSONALIZATION_COMPLETED,
+    PERSONALIZATION_REQUESTED,
+    utc_now,
+)
+
+log = logging.getLogger("core")
+
+CONSUMES = (ORDERS_RECEIVED, PERSONALIZATION_COMPLETED, ORDERS_COMMANDS)
+PRODUCES = (ORDERS_STATUS, PERSONALIZATION_REQUESTED, FULFILLMENT_REQUESTED, DEAD_LETTERS)
+
+
+async def run(settings: CoreSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None) -> None:
+    config = load_config(settings.config)
+    await ensure_topics(settings, CONSUMES + PRODUCES)
+    redis = Redis.from_url(settings.required_redis_url())
+    producer = make_producer(settings)
+    await producer.start()
+    handler = CoreHandler(RedisOrderStore(redis), Policy(config, settings.link_delay), clock)
+    consumer = BatchConsumer(
+        settings.required_bootstrap(),
+        producer,
+        handler,
+        ConsumerOptions(
+            group_id=settings.core_group,
+            topics=CONSUMES,
+            max_records=settings.core_batch,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
+        ),
+    )
+    stop = stop or _stop_on_signals()
+    stopper = asyncio.create_task(_stop_when(stop, consumer))
+    log.info("core consuming %s as group %r, %d store(s) configured", ", ".join(CONSUMES), settings.core_group, len(config.stores))
+    try:
+        await consumer.run()
+    finally:
+        stopper.cancel()
+        await producer.stop()
+        await redis.aclose()
+        log.info("core stopped")
+
+
+async def _stop_when(stop: asyncio.Event, consumer: BatchConsumer) -> None:
+    await stop.wait()
+    consumer.stop()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,99 @@
+"""An order as core keeps it, and the table of status moves it may make."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas import (
+    CompletedItem,
+    FulfillmentRequested,
+    OrderReceived,
+    OrderStatus,
+    OrderStatusChanged,
+    OrderUpdated,
+    PersonalizationRequested,
+)
+
+PP, PA, IF, CANCELLED = (
+    OrderStatus.PENDING_PERSONALIZATION,
+    OrderStatus.PENDING_APPROVAL,
+    OrderStatus.IN_FULFILLMENT,
+    OrderStatus.CANCELLED,
+)
+
+# None is "not started": an unpaid order waits there without a public status.
+ALLOWED_MOVES: dict[OrderStatus | None, frozenset[OrderStatus]] = {
+    None: frozenset({PP, PA, IF, CANCELLED}),
+    PP: frozenset({PA, IF, CANCELLED}),
+    PA: frozenset({IF, CANCELLED}),
+    IF: frozenset({CANCELLED}),
+    CANCELLED: frozenset(),
+}
+
+# How many recent inputs an order remembers, with what they produced, to
+# re-publish on redelivery. An order sees a handful of events in its life.
+APPLIED_MEMORY = 32
+
+Outgoing = Annotated[
+    Union[OrderStatusChanged, PersonalizationRequested, FulfillmentRequested],  # noqa: UP007
+    Field(discriminator="event_type"),
+]
+OrderSnapshot = Annotated[Union[OrderReceived, OrderUpdated], Field(discriminator="event_type")]  # noqa: UP007
+
+
+class IllegalMove(RuntimeError):
+    """A decision tried a status move the table forbids: a bug, never a user error."""
+
+
+class StatusEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+    at: datetime
+    event_id: str
+
+
+class Applied(BaseModel):
+    """An input event core acted on, and the events that produced (kept to re-publish on redelivery)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    outgoing: list[Outgoing] = Field(default_factory=list)
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    snapshot: OrderSnapshot = Field(description="The connector's latest view of the order.")
+    received_at: datetime
+    status: OrderStatus | None = None
+    personalize_lines: list[str] = Field(default_factory=list, description="Line ids waiting for personalization.")
+    personalization: list[CompletedItem] = Field(default_factory=list)
+    history: list[StatusEntry] = Field(default_factory=list)
+    applied: list[Applied] = Field(default_factory=list)
+
+    def applied_outgoing(self, event_id: str) -> list[Outgoing] | None:
+        for entry in self.applied:
+            if entry.event_id == event_id:
+                return entry.outgoing
+        return None
+
+    def remember(self, event_id: str, outgoing: list[Outgoing]) -> Order:
+        applied = [*self.applied, Applied(event_id=event_id, outgoing=outgoing)][-APPLIED_MEMORY:]
+        return self.model_copy(update={"applied": applied})
+
+    def moved(self, to: OrderStatus, reason: str, at: datetime, event_id: str) -> tuple[Order, OrderStatusChanged]:
+        if to not in ALLOWED_MOVES[self.status]:
+            raise IllegalMove(f"{self.order_key}: {self.status} -> {to} is not allowed")
+        entry = StatusEntry(from_status=self.status, to_status=to, reason=reason, at=at, event_id=event_id)
+        changed = OrderStatusChanged(
+            order_key=self.order_key, occurred_at=at, from_status=self.status, to_status=to, reason=reason
+        )
+        return self.model_copy(update={"status": to, "history": [*self.history, entry]}), changed

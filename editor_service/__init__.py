@@ -1,0 +1,1 @@
+"""Editor service: the customer's personalization page (editor issue)."""

@@ -1,0 +1,1 @@
+"""Notifier: issues personalization links and emails the merchant (notifier issue)."""

@@ -1,0 +1,57 @@
+"""The `personalize` command: one subcommand per deployable, plus `dev` and `docs`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from personalize.config import ConfigError
+from personalize.logs import setup_logging
+from personalize.settings import SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="personalize", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("core", help="run core: order state and decisions")
+    dev = commands.add_parser("dev", help="run everything on an embedded broker and Redis")
+    dev.add_argument("--state", type=Path, default=Path(".personalize"), help="state folder (Redis AOF, logs)")
+    dev.add_argument("--no-demo-order", action="store_true", help="do not place the sample order")
+    dev.add_argument("--exit-after", type=float, default=None, help="stop by itself after this many seconds")
+    docs = commands.add_parser("docs", help="write the event JSON Schemas and the AsyncAPI document into docs/")
+    docs.add_argument("--check", action="store_true", help="fail if docs/ is not current instead of writing")
+    args = parser.parse_args(argv)
+
+    try:
+        return _run(args)
+    except (ConfigError, SettingsError) as error:
+        print(f"personalize {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "core":
+        from core.main import run
+        from core.settings import CoreSettings
+
+        settings = load_settings(CoreSettings)
+        setup_logging(settings.log_level)
+        asyncio.run(run(settings))
+        return 0
+    if args.command == "dev":
+        from personalize.dev import run_dev
+
+        return run_dev(args.state, demo_order=not args.no_demo_order, exit_after=args.exit_after)
+    if args.command == "docs":
+        from personalize.docs import write_docs
+
+        return write_docs(Path("docs"), check=args.check)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

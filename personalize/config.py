@@ -1,0 +1,126 @@
+"""The YAML config: templates and stores. Validated at start-up; a bad file names the field."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas import LineItem, Platform, Template, TemplateField
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(RuntimeError):
+    """The config file is missing or invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TemplateConfig(_Strict):
+    title: str
+    fields: list[TemplateField] = Field(min_length=1)
+
+
+class ProductMatch(_Strict):
+    """A personalizable product; a line item matches when any key given here equals the line's."""
+
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    template: str
+
+    @model_validator(mode="after")
+    def _has_a_key(self) -> ProductMatch:
+        if not (self.product_id or self.variant_id or self.sku):
+            raise ValueError("give at least one of product_id, variant_id, sku")
+        return self
+
+    def matches(self, line: LineItem) -> bool:
+        return any(
+            mine is not None and mine == theirs
+            for mine, theirs in (
+                (self.product_id, line.product_id),
+                (self.variant_id, line.variant_id),
+                (self.sku, line.sku),
+            )
+        )
+
+
+class StoreConfig(_Strict):
+    platform: Platform
+    store_id: str = Field(min_length=1)
+    merchant_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    approval: Literal["manual", "automatic"] = "manual"
+    products: list[ProductMatch] = Field(default_factory=list)
+
+
+class Config(_Strict):
+    templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+    stores: list[StoreConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        seen: set[tuple[str, str]] = set()
+        for i, store in enumerate(self.stores):
+            key = (store.platform, store.store_id)
+            if key in seen:
+                raise ValueError(f"stores.{i}: store {store.platform}:{store.store_id} is listed twice")
+            seen.add(key)
+            for j, product in enumerate(store.products):
+                if product.template not in self.templates:
+                    raise ValueError(
+                        f"stores.{i}.products.{j}.template: unknown template {product.template!r}"
+                    )
+        return self
+
+    def store(self, platform: str, store_id: str) -> StoreConfig | None:
+        return next((s for s in self.stores if s.platform == platform and s.store_id == store_id), None)
+
+    def template(self, template_id: str) -> Template:
+        found = self.templates[template_id]
+        return Template(id=template_id, title=found.title, fields=found.fields)
+
+
+def _expand_env(node: Any, path: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, f"{path}.{i}") for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(substitute, node)
+    return node
+
+
+def load_config(path: Path | str) -> Config:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with templates and stores")
+    try:
+        return Config.model_validate(_expand_env(raw, ""))
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None

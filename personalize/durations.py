@@ -1,0 +1,24 @@
+"""Durations written the way people write them in settings: `15m`, `2s`, `7d`, `1h30m`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta:
+    """`15m` → 15 minutes; a bare number means seconds."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=text)
+    compact = text.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", compact):
+        return timedelta(seconds=float(compact))
+    parts = _PART.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"{text!r} is not a duration (write it like 15m, 2s, 7d or 1h30m)")
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))

@@ -1,0 +1,75 @@
+"""The event contract: frozen pydantic models, JSON on the wire, one topic per stream.
+
+Names here are public (merchants automate on them): add fields with defaults,
+never rename or remove one without a new `schema_version`.
+"""
+
+from schemas.commands import ApproveOrder, CancelOrder, Command, ResendLink
+from schemas.dead_letters import DeadLetter
+from schemas.envelope import Event, Money, order_key, utc_now
+from schemas.fulfillment import FulfillmentLine, FulfillmentRequested
+from schemas.orders import Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
+from schemas.personalization import (
+    Asset,
+    CompletedItem,
+    PersonalizationCompleted,
+    PersonalizationRequested,
+    RequestedItem,
+    Template,
+    TemplateField,
+)
+from schemas.status import OrderStatus, OrderStatusChanged
+from schemas.topics import (
+    DEAD_LETTERS,
+    EVENTS_BY_TOPIC,
+    FULFILLMENT_REQUESTED,
+    ORDERS_COMMANDS,
+    ORDERS_RECEIVED,
+    ORDERS_STATUS,
+    PERSONALIZATION_COMPLETED,
+    PERSONALIZATION_REQUESTED,
+    decode,
+    encode,
+    topic_of,
+)
+
+__all__ = [
+    "DEAD_LETTERS",
+    "EVENTS_BY_TOPIC",
+    "FULFILLMENT_REQUESTED",
+    "ORDERS_COMMANDS",
+    "ORDERS_RECEIVED",
+    "ORDERS_STATUS",
+    "PERSONALIZATION_COMPLETED",
+    "PERSONALIZATION_REQUESTED",
+    "Address",
+    "ApproveOrder",
+    "Asset",
+    "CancelOrder",
+    "Command",
+    "CompletedItem",
+    "Customer",
+    "DeadLetter",
+    "Event",
+    "FulfillmentLine",
+    "FulfillmentRequested",
+    "LineItem",
+    "Money",
+    "OrderFields",
+    "OrderReceived",
+    "OrderStatus",
+    "OrderStatusChanged",
+    "OrderUpdated",
+    "PersonalizationCompleted",
+    "PersonalizationRequested",
+    "Platform",
+    "RequestedItem",
+    "ResendLink",
+    "Template",
+    "TemplateField",
+    "decode",
+    "encode",
+    "order_key",
+    "topic_of",
+    "utc_now",
+]

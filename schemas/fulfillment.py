@@ -1,0 +1,29 @@
+"""`fulfillment.requested`: an order ready to produce, with its personalization."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.envelope import Event
+from schemas.orders import Address, LineItem, Platform
+from schemas.personalization import CompletedItem
+
+
+class FulfillmentLine(LineItem):
+    personalization: CompletedItem | None = Field(
+        default=None, description="What the customer gave for this line; null for a plain line or an approved override."
+    )
+
+
+class FulfillmentRequested(Event):
+    """Every line of the order, ready to produce."""
+
+    event_type: Literal["FulfillmentRequested"] = "FulfillmentRequested"
+    platform: Platform
+    store_id: str
+    order_number: str
+    is_test: bool = False
+    shipping_address: Address | None = None
+    line_items: list[FulfillmentLine] = Field(min_length=1)

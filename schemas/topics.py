@@ -1,0 +1,63 @@
+"""Which events travel on which topic, and how to read one off the wire."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field, TypeAdapter
+
+from schemas.commands import ApproveOrder, CancelOrder, ResendLink
+from schemas.dead_letters import DeadLetter
+from schemas.envelope import Event
+from schemas.fulfillment import FulfillmentRequested
+from schemas.orders import OrderReceived, OrderUpdated
+from schemas.personalization import PersonalizationCompleted, PersonalizationRequested
+from schemas.status import OrderStatusChanged
+
+ORDERS_RECEIVED = "orders.received"
+ORDERS_STATUS = "orders.status"
+ORDERS_COMMANDS = "orders.commands"
+PERSONALIZATION_REQUESTED = "personalization.requested"
+PERSONALIZATION_COMPLETED = "personalization.completed"
+FULFILLMENT_REQUESTED = "fulfillment.requested"
+DEAD_LETTERS = "dead-letters"
+
+EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
+    ORDERS_RECEIVED: (OrderReceived, OrderUpdated),
+    ORDERS_STATUS: (OrderStatusChanged,),
+    PERSONALIZATION_REQUESTED: (PersonalizationRequested,),
+    PERSONALIZATION_COMPLETED: (PersonalizationCompleted,),
+    ORDERS_COMMANDS: (ApproveOrder, CancelOrder, ResendLink),
+    FULFILLMENT_REQUESTED: (FulfillmentRequested,),
+    DEAD_LETTERS: (DeadLetter,),
+}
+
+TOPIC_OF: dict[type[Event], str] = {
+    event_type: topic for topic, types in EVENTS_BY_TOPIC.items() for event_type in types
+}
+
+
+def _adapter(types: tuple[type[Event], ...]) -> TypeAdapter[Event]:
+    if len(types) == 1:
+        return TypeAdapter(types[0])
+    return TypeAdapter(Annotated[Union[types], Field(discriminator="event_type")])  # noqa: UP007
+
+
+_ADAPTERS = {topic: _adapter(types) for topic, types in EVENTS_BY_TOPIC.items()}
+
+
+def topic_of(event: Event) -> str:
+    return TOPIC_OF[type(event)]
+
+
+def decode(topic: str, raw: bytes) -> Event:
+    """Parse and validate one message of `topic`; raises `ValueError` (pydantic's) on bad input."""
+    try:
+        adapter = _ADAPTERS[topic]
+    except KeyError:
+        raise ValueError(f"no events are defined for topic {topic!r}") from None
+    return adapter.validate_json(raw)
+
+
+def encode(event: Event) -> bytes:
+    return event.model_dump_json().encode()

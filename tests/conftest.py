@@ -1,0 +1,74 @@
+"""Session fixtures: the embedded broker and Redis on free loopback ports, as `personalize dev` starts them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from personalize.embedded import EmbeddedServer, start_broker, start_redis
+from personalize.kafka import ensure_topics
+from personalize.settings import Settings
+from schemas import EVENTS_BY_TOPIC
+from tests.support import Recorder
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def broker(state_dir: Path) -> Iterator[EmbeddedServer]:
+    server = start_broker(state_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(state_dir: Path) -> Iterator[EmbeddedServer]:
+    server = start_redis(state_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap(broker: EmbeddedServer) -> str:
+    return broker.address
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedServer) -> str:
+    return f"redis://{redis_server.address}/0"
+
+
+@pytest.fixture(scope="session")
+async def topics(bootstrap: str) -> list[str]:
+    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_partitions=4), EVENTS_BY_TOPIC)
+    return list(EVENTS_BY_TOPIC)
+
+
+@pytest.fixture(scope="session")
+async def producer(bootstrap: str, topics: list[str]) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await client.start()
+    yield client
+    await client.stop()
+
+
+@pytest.fixture(scope="session")
+async def recorder(bootstrap: str, topics: list[str]) -> AsyncIterator[Recorder]:
+    rec = Recorder(bootstrap, topics)
+    await rec.start()
+    yield rec
+    await rec.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
