@@ -1,7 +1,7 @@
 """Where core keeps orders: Redis in production, a dict in fast tests; one contract for both.
 
-Writes are compare-and-set on a per-order version (one Lua call each,
-pipelined per batch), because two core copies may hold partitions of
+Writes are compare-and-set on a per-order version (one Lua call for the
+whole batch), because two core copies may hold partitions of
 different topics that carry events of the same order.
 """
 
@@ -16,11 +16,27 @@ from core.order import Order
 
 PREFIX = "core:order:"
 
-_CAS = """
-local current = redis.call('HGET', KEYS[1], 'v') or '0'
-if current ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 'doc', ARGV[2])
-return 1
+# One call per batch, not per order: redis-py spends more time packing
+# commands than Redis spends running them (profiled: two thirds of core's
+# time went to per-order pipeline commands). Multi-key scripts need every key
+# in one slot on Redis Cluster; core targets a single primary (docs/deploy).
+_LOAD = """
+local rows = {}
+for i, key in ipairs(KEYS) do rows[i] = redis.call('HMGET', key, 'v', 'doc') end
+return rows
+"""
+
+_SAVE = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  local expected = ARGV[2 * i - 1]
+  if (redis.call('HGET', key, 'v') or '0') == expected then
+    redis.call('HSET', key, 'v', tostring(tonumber(expected) + 1), 'doc', ARGV[2 * i])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
 """
 
 
@@ -46,29 +62,22 @@ class OrderStore(Protocol):
 
 class RedisOrderStore:
     def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._cas = redis.register_script(_CAS)
+        self._load = redis.register_script(_LOAD)
+        self._save = redis.register_script(_SAVE)
 
     async def load_many(self, keys: list[str]) -> dict[str, Versioned]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hmget(PREFIX + key, "v", "doc")
-            rows = await pipe.execute()
+        rows = await self._load(keys=[PREFIX + key for key in keys])
         return {
             key: Versioned(Order.model_validate_json(doc) if doc else None, int(version or 0))
             for key, (version, doc) in zip(keys, rows)
         }
 
     async def save_many(self, writes: list[Write]) -> set[str]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for write in writes:
-                await self._cas(
-                    keys=[PREFIX + write.order.order_key],
-                    args=[str(write.expected_version), write.order.model_dump_json()],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        return {w.order.order_key for w, ok in zip(writes, results) if not ok}
+        args: list[str] = []
+        for write in writes:
+            args += [str(write.expected_version), write.order.model_dump_json()]
+        lost = await self._save(keys=[PREFIX + w.order.order_key for w in writes], args=args)
+        return {writes[i - 1].order.order_key for i in lost}
 
 
 class MemoryOrderStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,11 +82,19 @@ class Config(_Strict):
         return self
 
     def store(self, platform: str, store_id: str) -> StoreConfig | None:
-        return next((s for s in self.stores if s.platform == platform and s.store_id == store_id), None)
+        return self._stores_by_key.get((platform, store_id))
 
     def template(self, template_id: str) -> Template:
-        found = self.templates[template_id]
-        return Template(id=template_id, title=found.title, fields=found.fields)
+        return self._templates_by_id[template_id]
+
+    # Looked up for every order: built once (the config is frozen).
+    @cached_property
+    def _stores_by_key(self) -> dict[tuple[str, str], StoreConfig]:
+        return {(s.platform, s.store_id): s for s in self.stores}
+
+    @cached_property
+    def _templates_by_id(self) -> dict[str, Template]:
+        return {tid: Template(id=tid, title=t.title, fields=t.fields) for tid, t in self.templates.items()}
 
 
 def _expand_env(node: Any, path: str) -> Any:

@@ -1,0 +1,3 @@
+from benchmarks import core_throughput
+
+core_throughput.main([])

@@ -1,0 +1,44 @@
+"""The command line as an operator meets it: bad settings stop at once with the field named; dev runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def personalize(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "personalize.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_core_with_a_bad_config_exits_2_naming_the_field(tmp_path, bootstrap, redis_url):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stores:\n  - {platform: shopify, store_id: s, merchant_email: m@example.com}\n")
+    result = personalize("core", env={"PERSONALIZE_CONFIG": str(bad), "PERSONALIZE_KAFKA_BOOTSTRAP": bootstrap,
+                                      "PERSONALIZE_REDIS_URL": redis_url})
+    assert result.returncode == 2
+    assert "stores.0.platform" in result.stderr and "bad.yaml" in result.stderr
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"PERSONALIZE_KAFKA_BOOTSTRAP": ""}, "PERSONALIZE_KAFKA_BOOTSTRAP"),
+    ({"PERSONALIZE_LINK_DELAY": "soon"}, "PERSONALIZE_LINK_DELAY"),
+])
+def test_core_with_a_bad_setting_exits_2_naming_it(env, named, redis_url):
+    result = personalize("core", env={"PERSONALIZE_REDIS_URL": redis_url, "PERSONALIZE_KAFKA_BOOTSTRAP": "x:1", **env})
+    assert result.returncode == 2 and named in result.stderr
+
+
+def test_dev_starts_everything_places_a_sample_order_and_stops_cleanly(tmp_path):
+    env = {k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL")}
+    env["PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS"] = "3000"
+    result = personalize("dev", "--state", str(tmp_path / "state"), "--exit-after", "12",
+                         env=env, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "personalize dev is up" in result.stdout
+    assert "PersonalizationRequested" in result.stdout
+    assert "∅ → pending_personalization" in result.stdout
+    assert "dev: stopped" in result.stdout
