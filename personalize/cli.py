@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from personalize.config import ConfigError
+from schemas import PLATFORMS
 from personalize.logs import setup_logging
 from personalize.settings import SettingsError, load_settings
 
@@ -16,6 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="personalize", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("core", help="run core: order state and decisions")
+    connector = commands.add_parser("connector", help="run one platform's connector: webhooks and polls")
+    connector.add_argument("platform", choices=PLATFORMS)
+    connector.add_argument("--port", type=int, default=None, help="webhook port (default PERSONALIZE_CONNECTOR_PORT)")
+    sandbox = commands.add_parser("sandbox", help="run a fake store of one platform (dev and tests)")
+    sandbox.add_argument("platform", choices=PLATFORMS)
+    sandbox.add_argument("--port", type=int, default=8500)
+    sandbox.add_argument("--store", default=None, help="store id in the config (default: the platform's first)")
+    sandbox.add_argument("--webhook-url", default=None, help="where to send the platform's webhooks")
     dev = commands.add_parser("dev", help="run everything on an embedded broker and Redis")
     dev.add_argument("--state", type=Path, default=Path(".personalize"), help="state folder (Redis AOF, logs)")
     dev.add_argument("--no-demo-order", action="store_true", help="do not place the sample order")
@@ -41,6 +50,24 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(CoreSettings)
         setup_logging(settings.log_level)
         asyncio.run(run(settings))
+        return 0
+    if args.command == "connector":
+        from connectors.main import run as run_connector
+        from connectors.settings import ConnectorSettings
+
+        settings = load_settings(ConnectorSettings)
+        if args.port is not None:
+            settings = settings.model_copy(update={"connector_port": args.port})
+        setup_logging(settings.log_level)
+        asyncio.run(run_connector(args.platform, settings))
+        return 0
+    if args.command == "sandbox":
+        from personalize.settings import Settings
+        from sandboxes.main import run as run_sandbox
+
+        settings = load_settings(Settings)
+        setup_logging(settings.log_level)
+        run_sandbox(args.platform, settings, args.port, args.store, args.webhook_url)
         return 0
     if args.command == "dev":
         from personalize.dev import run_dev

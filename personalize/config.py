@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from personalize.durations import Duration
 from schemas import LineItem, Platform, Template, TemplateField
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -54,12 +56,31 @@ class ProductMatch(_Strict):
         )
 
 
+DEFAULT_BUYER_TEXT_KEYS = ("personalization", "personalisation", "personalized text", "custom text", "engraving")
+
+
 class StoreConfig(_Strict):
     platform: Platform
     store_id: str = Field(min_length=1)
     merchant_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     approval: Literal["manual", "automatic"] = "manual"
     products: list[ProductMatch] = Field(default_factory=list)
+
+    # How the store's connector reaches the platform (connectors only).
+    base_url: str | None = Field(default=None, description="The store's or the API's address, without a trailing slash.")
+    credentials: dict[str, str] = Field(default_factory=dict, description="As the platform needs them; write secrets as ${ENV}.")
+    webhook_secret: str | None = Field(default=None, description="Shared secret, or public key (Wix), to verify webhooks.")
+    poll_interval: Duration = timedelta(seconds=60)
+    lookback: Duration = Field(default=timedelta(minutes=10), description="Each poll re-reads this far before the cursor.")
+    start_from: AwareDatetime | None = Field(default=None, description="First poll starts here (default: now - lookback).")
+    buyer_text_keys: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BUYER_TEXT_KEYS),
+        description="Names of the order-line fields that carry the text the buyer typed at checkout (case-insensitive).",
+    )
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.store_id}"
 
 
 class Config(_Strict):

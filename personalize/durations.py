@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -22,3 +25,6 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"{text!r} is not a duration (write it like 15m, 2s, 7d or 1h30m)")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from personalize.durations import parse_duration
+from personalize.durations import Duration
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+__all__ = ["Duration", "Settings", "SettingsError", "load_settings"]
 
 
 class SettingsError(RuntimeError):

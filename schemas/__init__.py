@@ -8,7 +8,7 @@ from schemas.commands import ApproveOrder, CancelOrder, Command, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event, Money, order_key, utc_now
 from schemas.fulfillment import FulfillmentLine, FulfillmentRequested
-from schemas.orders import Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
+from schemas.orders import PLATFORMS, Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
 from schemas.personalization import (
     Asset,
     CompletedItem,
@@ -42,6 +42,7 @@ __all__ = [
     "ORDERS_STATUS",
     "PERSONALIZATION_COMPLETED",
     "PERSONALIZATION_REQUESTED",
+    "PLATFORMS",
     "Address",
     "ApproveOrder",
     "Asset",

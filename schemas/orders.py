@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from schemas.envelope import Event, Model, Money, order_key
 
 Platform = Literal["etsy", "woocommerce", "wix", "squarespace", "bigcommerce"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
 PaymentStatus = Literal["paid", "unpaid", "refunded"]
 
 

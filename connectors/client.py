@@ -1,0 +1,126 @@
+"""HTTP to a platform: timeouts, retries with backoff and jitter, and the platform's rate limits.
+
+Retries use tenacity (well kept, async-aware) rather than a loop of our own;
+the only rule of ours is how long a 429 asks us to wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from connectors.errors import PlatformError
+from connectors.metrics import API_ERRORS, RATE_LIMIT_WAITS
+
+log = logging.getLogger(__name__)
+
+MAX_RATE_LIMIT_WAIT_S = 120.0
+
+
+class RetryableError(Exception):
+    """A 5xx or a network error: worth another try after a backoff."""
+
+
+class RateLimitedError(Exception):
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"rate limited; waiting {wait_s:.1f}s")
+        self.wait_s = wait_s
+
+
+class PlatformClient:
+    def __init__(
+        self,
+        platform: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        rate_limit_wait: Callable[[httpx.Response], float | None] = lambda r: None,
+        attempts: int = 5,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        timeout_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.platform = platform
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=headers, auth=auth, timeout=httpx.Timeout(timeout_s, connect=5.0),
+            transport=transport, follow_redirects=False,
+        )
+        self._rate_limit_wait = rate_limit_wait
+        self._attempts = attempts
+        self._backoff = wait_exponential_jitter(initial=backoff_initial_s, max=backoff_max_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_json(self, path: str, **params: Any) -> tuple[Any, httpx.Headers]:
+        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        try:
+            return response.json(), response.headers
+        except ValueError:
+            raise PlatformError(f"{self.platform}: {path} answered non-JSON", response.status_code) from None
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((RetryableError, RateLimitedError)),
+            wait=self._wait,
+            stop=stop_after_attempt(self._attempts),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, path, **kwargs)
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            API_ERRORS.labels(self.platform, "network").inc()
+            raise RetryableError(f"{self.platform}: {method} {path}: {error!r}") from error
+        if response.status_code == 429:
+            RATE_LIMIT_WAITS.labels(self.platform).inc()
+            raise RateLimitedError(self._wait_for_429(response))
+        if response.status_code >= 500:
+            API_ERRORS.labels(self.platform, str(response.status_code)).inc()
+            raise RetryableError(f"{self.platform}: {method} {path}: {response.status_code}")
+        if response.status_code >= 400:
+            API_ERRORS.labels(self.platform, str(response.status_code)).inc()
+            raise PlatformError(f"{self.platform}: {method} {path}: {response.status_code} {response.text[:200]}",
+                                response.status_code)
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError):
+            log.warning("%s", error)
+            return error.wait_s
+        return self._backoff(state)
+
+    def _wait_for_429(self, response: httpx.Response) -> float:
+        wait = self._rate_limit_wait(response)
+        if wait is None:
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+        return min(MAX_RATE_LIMIT_WAIT_S, max(0.0, wait if wait is not None else 1.0))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` is either seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

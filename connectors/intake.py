@@ -1,0 +1,122 @@
+"""The one path every order takes into Kafka, from a webhook or a poll: map, dedupe, publish, remember."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from connectors.errors import UnmappableOrderError
+from connectors.metrics import DEAD_LETTERS, DUPLICATES, ORDERS_PUBLISHED
+from connectors.platform import MappedOrder, PlatformAdapter
+from connectors.seen import SeenOrders, Verdict
+from personalize.config import StoreConfig
+from personalize.kafka import publish
+from schemas import DeadLetter, OrderReceived, OrderUpdated, utc_now
+
+log = logging.getLogger(__name__)
+
+_EVENT_IDS = uuid.UUID("5d8f0a3e-4a5b-4c8e-9a53-2f1f6e0c7b11")
+_ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
+
+
+@dataclass(frozen=True)
+class _Ready:
+    mapped: MappedOrder
+    digest: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Accepted:
+    order_id: str
+    modified_at: datetime
+    verdict: Verdict
+
+
+# The same unmappable body seen again (the next poll re-reads it) is not dead-lettered twice.
+DEAD_LETTER_MEMORY_S = 7 * 86400
+
+
+class Intake:
+    def __init__(self, adapter: PlatformAdapter, producer: AIOKafkaProducer, redis: Redis) -> None:
+        self._adapter = adapter
+        self._producer = producer
+        self._redis = redis
+        self._seen: dict[str, SeenOrders] = {}
+
+    async def accept(self, store: StoreConfig, raws: list[dict], source: str) -> list[Accepted]:
+        """Publish what is new or changed among `raws`; returns what became of each mappable order.
+
+        Returns only once every event is acknowledged by the broker, so a caller
+        may then advance its cursor or answer the platform.
+        """
+        seen = self._seen_for(store)
+        ready, dead = [], []
+        for raw in raws:
+            try:
+                mapped = self._adapter.map_order(store, raw)
+            except UnmappableOrderError as error:
+                if await self._first_time_unmappable(store, raw):
+                    dead.append(self._dead_letter(store, raw, f"cannot map {self._adapter.name} order: {error}", source))
+                continue
+            digest = _digest(mapped)
+            verdict = await seen.classify(mapped.order.platform_order_id, mapped.modified_at, digest)
+            if not verdict.publish:
+                DUPLICATES.labels(self._adapter.name, verdict.value).inc()
+            ready.append(_Ready(mapped, digest, verdict))
+        to_publish = [r for r in ready if r.verdict.publish]
+        try:
+            await publish(self._producer, [*(_event(r) for r in to_publish), *dead])
+        except BaseException:
+            for r in to_publish:
+                await seen.release(r.mapped.order.platform_order_id)
+            raise
+        for r in to_publish:
+            await seen.record(r.mapped.order.platform_order_id, r.mapped.modified_at, r.digest)
+            ORDERS_PUBLISHED.labels(self._adapter.name, "OrderReceived" if r.verdict is Verdict.NEW else "OrderUpdated").inc()
+        return [Accepted(r.mapped.order.platform_order_id, r.mapped.modified_at, r.verdict) for r in ready]
+
+    async def dead_letter(self, store: StoreConfig, body: bytes, reason: str, source: str) -> None:
+        await publish(self._producer, [self._dead_letter(store, body, reason, source)])
+
+    def _dead_letter(self, store: StoreConfig, raw: dict | bytes, reason: str, source: str) -> DeadLetter:
+        DEAD_LETTERS.labels(self._adapter.name, source).inc()
+        log.warning("dead letter from %s %s: %s", source, store.key, reason)
+        body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
+        return DeadLetter(order_key=f"{store.key}:unknown", source_topic=f"{source}:{store.key}", partition=-1,
+                          offset=-1, consumer=f"connector-{self._adapter.name}", error=reason,
+                          raw=base64.b64encode(body).decode())
+
+    async def _first_time_unmappable(self, store: StoreConfig, raw: dict) -> bool:
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:32]
+        key = f"connector:{store.platform}:{store.store_id}:unmappable:{digest}"
+        return bool(await self._redis.set(key, 1, nx=True, ex=DEAD_LETTER_MEMORY_S))
+
+    def _seen_for(self, store: StoreConfig) -> SeenOrders:
+        if store.key not in self._seen:
+            self._seen[store.key] = SeenOrders(self._redis, store.platform, store.store_id)
+        return self._seen[store.key]
+
+
+def _digest(mapped: MappedOrder) -> str:
+    content = mapped.order.model_dump_json(exclude=_ENVELOPE)
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def _event(ready: _Ready) -> OrderReceived | OrderUpdated:
+    order = ready.mapped.order
+    # The same version of an order always gets the same event_id, so a
+    # re-publish after a crash is a duplicate core recognises.
+    version = f"{order.order_key}|{ready.mapped.modified_at.isoformat()}|{ready.digest}"
+    event_id = str(uuid.uuid5(_EVENT_IDS, version))
+    kind = OrderReceived if ready.verdict is Verdict.NEW else OrderUpdated
+    return kind(**order.model_dump(exclude={"event_type", "event_id", "occurred_at"}), event_id=event_id,
+                occurred_at=utc_now())

@@ -1,0 +1,96 @@
+"""`personalize connector <platform>`: one process serving every configured store of one platform."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+from redis.asyncio import Redis
+
+from connectors.client import PlatformClient
+from connectors.fetcher import ThinFetcher
+from connectors.intake import Intake
+from connectors.platform import PlatformAdapter
+from connectors.poller import StorePoller
+from connectors.registry import adapter_for
+from connectors.seen import Cursor
+from connectors.settings import ConnectorSettings
+from connectors.webhooks import make_app
+from personalize.config import StoreConfig, load_config
+from personalize.kafka import ensure_topics, make_producer
+from personalize.settings import SettingsError
+from schemas import DEAD_LETTERS, ORDERS_RECEIVED
+
+log = logging.getLogger("connector")
+
+
+def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
+    if not store.base_url:
+        raise SettingsError(f"store {store.key}: base_url is required to run its connector")
+    return PlatformClient(adapter.name, store.base_url, headers=adapter.headers(store), auth=adapter.auth(store),
+                          rate_limit_wait=adapter.rate_limit_wait)
+
+
+async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | None = None) -> None:
+    adapter = adapter_for(platform)
+    config = load_config(settings.config)
+    stores = {s.store_id: s for s in config.stores if s.platform == platform}
+    clients = {s.key: client_for(adapter, s) for s in stores.values()}
+    await ensure_topics(settings, (ORDERS_RECEIVED, DEAD_LETTERS))
+    redis = Redis.from_url(settings.required_redis_url())
+    producer = make_producer(settings)
+    await producer.start()
+    intake = Intake(adapter, producer, redis)
+    fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
+
+    async def healthy() -> dict[str, bool]:
+        return {"redis": await _redis_ok(redis), "kafka": await _kafka_ok(producer)}
+
+    app = make_app(adapter, stores, intake, fetcher, healthy)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.connector_host, port=settings.connector_port,
+                                           log_level="warning", access_log=False, lifespan="off"))
+    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop polls, then the server
+    stop = stop or _stop_on_signals()
+    pollers = [StorePoller(adapter, s, clients[s.key], intake, Cursor(redis, platform, s.store_id))
+               for s in stores.values()]
+    fetcher.start()
+    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
+    serving = asyncio.create_task(server.serve())
+    log.info("%s connector: %d store(s), webhooks on http://%s:%d/webhooks/%s/<store_id>", platform, len(stores),
+             settings.connector_host, settings.connector_port, platform)
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await asyncio.gather(serving, *tasks, return_exceptions=True)
+        await fetcher.stop()
+        for client in clients.values():
+            await client.aclose()
+        await producer.stop()
+        await redis.aclose()
+        log.info("%s connector stopped", platform)
+
+
+async def _redis_ok(redis: Redis) -> bool:
+    try:
+        return bool(await asyncio.wait_for(redis.ping(), 2))
+    except Exception:  # noqa: BLE001 - any failure means not healthy
+        return False
+
+
+async def _kafka_ok(producer) -> bool:  # noqa: ANN001
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), 2)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

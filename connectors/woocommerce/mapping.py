@@ -1,0 +1,114 @@
+"""WooCommerce order (REST v3 JSON, also the webhook body) → OrderReceived.
+
+Quirks live here: GMT dates without a zone, line `price` as a number (we use
+`subtotal / quantity`, a string), HTML entities in item names, buyer text in
+line-item `meta_data`, no test flag (we read an order meta `personalize_test`).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from pydantic import ValidationError
+
+from connectors.errors import UnmappableOrderError
+from connectors.platform import MappedOrder
+from personalize.config import StoreConfig
+from schemas import Address, Customer, LineItem, OrderReceived, order_key
+
+PAID_STATUSES = {"processing", "completed"}
+CANCELLED_STATUSES = {"cancelled", "trash"}
+TRUE = {"1", "yes", "true"}
+
+
+def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
+    try:
+        order_id = str(raw["id"])
+        order = OrderReceived(
+            order_key=order_key("woocommerce", store.store_id, order_id),
+            platform="woocommerce",
+            store_id=store.store_id,
+            platform_order_id=order_id,
+            order_number=str(raw.get("number") or order_id),
+            placed_at=gmt(raw["date_created_gmt"]),
+            payment_status=payment_status(raw),
+            cancelled=raw.get("status") in CANCELLED_STATUSES,
+            is_test=is_test(raw),
+            currency=raw["currency"],
+            total=money(raw["total"]),
+            customer=customer(raw.get("billing") or {}),
+            shipping_address=address(raw.get("shipping") or {}),
+            line_items=[line(item, store) for item in raw.get("line_items") or []],
+        )
+        return MappedOrder(order=order, modified_at=gmt(raw.get("date_modified_gmt") or raw["date_created_gmt"]))
+    except (KeyError, TypeError, ValueError, InvalidOperation, ValidationError) as error:
+        raise UnmappableOrderError(f"{type(error).__name__}: {error}") from None
+
+
+def gmt(value: str) -> datetime:
+    """`date_*_gmt` fields are UTC without a zone suffix."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def payment_status(raw: dict) -> str:
+    if raw.get("status") == "refunded":
+        return "refunded"
+    if raw.get("status") in PAID_STATUSES:
+        return "paid"
+    return "unpaid"
+
+
+def is_test(raw: dict) -> bool:
+    return any(m.get("key") == "personalize_test" and str(m.get("value")).lower() in TRUE for m in raw.get("meta_data") or [])
+
+
+def money(value: object) -> str:
+    return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+def customer(billing: dict) -> Customer:
+    name = " ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p)
+    return Customer(name=name, email=billing.get("email") or None)
+
+
+def address(shipping: dict) -> Address | None:
+    if not any(shipping.get(k) for k in ("address_1", "city", "postcode", "country")):
+        return None
+    return Address(
+        name=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
+        line1=shipping.get("address_1") or "", line2=shipping.get("address_2") or "", city=shipping.get("city") or "",
+        region=shipping.get("state") or "", postal_code=shipping.get("postcode") or "",
+        country=shipping.get("country") or "", phone=shipping.get("phone") or "",
+    )
+
+
+def line(item: dict, store: StoreConfig) -> LineItem:
+    quantity = int(item["quantity"])
+    unit = Decimal(str(item.get("subtotal") or item.get("total") or "0")) / max(quantity, 1)
+    variation = item.get("variation_id") or 0
+    return LineItem(
+        line_id=str(item["id"]),
+        product_id=str(item["product_id"]) if item.get("product_id") else None,
+        variant_id=str(variation) if variation else None,
+        sku=item.get("sku") or None,
+        title=html.unescape(item.get("name") or ""),
+        quantity=quantity,
+        unit_price=str(unit.quantize(Decimal("0.01"))),
+        buyer_personalization=buyer_text(item.get("meta_data") or [], store.buyer_text_keys),
+    )
+
+
+def buyer_text(meta: list[dict], keys: list[str]) -> str | None:
+    """Product add-on plugins store the buyer's text as a line meta named after the field."""
+    wanted = {k.lower() for k in keys}
+    found = [
+        str(m.get("display_value") or m.get("value"))
+        for m in meta
+        if not str(m.get("key", "")).startswith("_")
+        and (str(m.get("key", "")).lower() in wanted or str(m.get("display_key", "")).lower() in wanted)
+        and (m.get("display_value") or m.get("value"))
+    ]
+    return "\n".join(found) if found else None

@@ -1,0 +1,1 @@
+"""Sandbox stores: small HTTP servers that speak the subset of each platform's API the connectors use."""

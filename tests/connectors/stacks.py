@@ -1,0 +1,149 @@
+"""A platform's sandbox (in this process) and its connector (a real `personalize connector` process).
+
+To test a new platform end to end: give it an adapter (`connectors/<p>/`), a
+sandbox (`sandboxes/<p>.py`) and an entry in STORES; the generic tests in
+`test_end_to_end.py` pick it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import yaml
+
+from personalize.embedded import free_port
+from tests.support import ServiceProcess
+
+# Per platform: the store's credentials and webhook secret, as the config gives them to both sides.
+STORES: dict[str, dict[str, Any]] = {
+    "woocommerce": {
+        "store_id": "woo-e2e",
+        "credentials": {"consumer_key": "ck_e2e", "consumer_secret": "cs_e2e"},
+        "webhook_secret": "woo-webhook-secret",
+        "product": {"product_id": "93"},  # the catalog entry (config) ...
+        "item": {"product_id": "93", "sku": "MUG-NAME", "title": "Name mug"},  # ... and an order line it matches
+    },
+}
+
+
+def built_platforms() -> list[str]:
+    found = []
+    for platform in STORES:
+        try:
+            importlib.import_module(f"sandboxes.{platform}")
+            if getattr(importlib.import_module(f"connectors.{platform}"), "ADAPTER", None):
+                found.append(platform)
+        except ModuleNotFoundError:
+            pass
+    return found
+
+
+def write_config(path: Path, platform: str, sandbox_url: str, **store_extra: Any) -> Path:
+    store = STORES[platform]
+    config = {
+        "templates": {"name-mug": {"title": "Name mug", "fields": [{"name": "name", "type": "text", "max_length": 20}]}},
+        "stores": [{
+            "platform": platform, "store_id": store["store_id"], "merchant_email": "e2e@example.com",
+            "products": [{**store["product"], "template": "name-mug"}], "base_url": sandbox_url,
+            "credentials": store["credentials"], "webhook_secret": store["webhook_secret"],
+            "poll_interval": "1s", "start_from": "2000-01-01T00:00:00Z", **store_extra,
+        }],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class InProcessServer:
+    """uvicorn serving an ASGI app on a free loopback port, in the test's event loop.
+
+    The port is chosen first, so a config can name the URL before the app is built.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.app = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, app) -> None:  # noqa: ANN001 - an ASGI app
+        self.app = app
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     access_log=False, lifespan="off"))
+        self._server.install_signal_handlers = lambda: None
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._server and self._task:
+            self._server.should_exit = True
+            await self._task
+
+
+@dataclass
+class Stack:
+    platform: str
+    store_id: str
+    sandbox: InProcessServer
+    connector: ServiceProcess
+    connector_port: int
+    http: httpx.AsyncClient
+
+    @property
+    def state(self):  # noqa: ANN201 - sandboxes.base.SandboxState
+        return self.sandbox.app.state.sandbox
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.connector_port}/webhooks/{self.platform}/{self.store_id}"
+
+    def order_key(self, order_id: str) -> str:
+        return f"{self.platform}:{self.store_id}:{order_id}"
+
+    async def place(self, **spec: Any) -> dict[str, Any]:
+        response = await self.http.post(f"{self.sandbox.url}/_sandbox/orders", json=spec)
+        response.raise_for_status()
+        return response.json()
+
+    async def set_status(self, order_id: str, status: str, webhook: bool = True) -> dict[str, Any]:
+        response = await self.http.post(f"{self.sandbox.url}/_sandbox/orders/{order_id}/status",
+                                        json={"status": status, "webhook": webhook})
+        response.raise_for_status()
+        return response.json()
+
+    async def webhooks(self, **settings: Any) -> None:
+        (await self.http.post(f"{self.sandbox.url}/_sandbox/webhooks", json={"url": self.webhook_url, **settings})
+         ).raise_for_status()
+
+    async def redeliver(self, order_id: str, **spec: Any) -> list:
+        response = await self.http.post(f"{self.sandbox.url}/_sandbox/orders/{order_id}/webhook", json=spec)
+        response.raise_for_status()
+        return response.json()["statuses"]
+
+    async def faults(self, **faults: Any) -> None:
+        (await self.http.post(f"{self.sandbox.url}/_sandbox/faults", json=faults)).raise_for_status()
+
+    async def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                if (await self.http.get(f"http://127.0.0.1:{self.connector_port}/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.connector.process.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.platform} connector did not come up:\n{self.connector.log_tail()}")
