@@ -55,7 +55,7 @@ class PlatformClient:
         )
         self._rate_limit_wait = rate_limit_wait
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=backoff_initial_s, max=backoff_max_s)
+        self._backoff = wait_exponential_jitter(multiplier=backoff_initial_s, max=backoff_max_s)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -1,0 +1,80 @@
+"""The shared platform client: what it retries, how long it waits, when it gives up."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from connectors.client import PlatformClient, RetryableError, retry_after_seconds
+from connectors.errors import PlatformError
+
+BASE = "https://api.example.com"
+
+
+def client(**kwargs) -> PlatformClient:
+    return PlatformClient("test", BASE, backoff_initial_s=0.01, backoff_max_s=0.02, **kwargs)
+
+
+@respx.mock(assert_all_called=True)
+async def test_server_errors_and_network_errors_are_retried(respx_mock):
+    route = respx_mock.get(f"{BASE}/x").mock(side_effect=[
+        httpx.Response(502), httpx.ConnectError("refused"), httpx.Response(200, json={"ok": True})])
+    api = client()
+    assert (await api.get_json("/x"))[0] == {"ok": True}
+    assert route.call_count == 3
+    await api.aclose()
+
+
+@respx.mock(assert_all_called=True)
+async def test_a_429_waits_as_long_as_retry_after_says(respx_mock):
+    respx_mock.get(f"{BASE}/x").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "0.3"}), httpx.Response(200, json=[])])
+    api = client()
+    loop = __import__("asyncio").get_running_loop()
+    started = loop.time()
+    await api.get_json("/x")
+    assert loop.time() - started >= 0.3
+    await api.aclose()
+
+
+@respx.mock(assert_all_called=True)
+async def test_a_platform_header_can_say_how_long_to_wait(respx_mock):
+    respx_mock.get(f"{BASE}/x").mock(side_effect=[
+        httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "250"}), httpx.Response(200, json=[])])
+    waits = []
+
+    def reset_header(response: httpx.Response) -> float:
+        waits.append(int(response.headers["x-rate-limit-time-reset-ms"]) / 1000)
+        return waits[-1]
+
+    api = client(rate_limit_wait=reset_header)
+    await api.get_json("/x")
+    assert waits == [0.25]
+    await api.aclose()
+
+
+@respx.mock(assert_all_called=True)
+async def test_client_errors_are_not_retried(respx_mock):
+    route = respx_mock.get(f"{BASE}/x").mock(return_value=httpx.Response(401, json={"error": "bad key"}))
+    api = client()
+    with pytest.raises(PlatformError) as error:
+        await api.get_json("/x")
+    assert error.value.status == 401 and route.call_count == 1
+    await api.aclose()
+
+
+@respx.mock(assert_all_called=True)
+async def test_it_gives_up_after_the_last_attempt(respx_mock):
+    route = respx_mock.get(f"{BASE}/x").mock(return_value=httpx.Response(503))
+    api = client(attempts=3)
+    with pytest.raises(RetryableError):
+        await api.get_json("/x")
+    assert route.call_count == 3
+    await api.aclose()
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after_seconds("2") == 2.0
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: no wait
