@@ -25,6 +25,8 @@ from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 
 log = logging.getLogger("connector")
 
+SHUTDOWN_GRACE_S = 5.0
+
 
 def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
     if not store.base_url:
@@ -64,6 +66,10 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         await stop.wait()
     finally:
         server.should_exit = True
+        # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
+        _, late = await asyncio.wait([serving, *tasks], timeout=SHUTDOWN_GRACE_S)
+        for task in late:
+            task.cancel()
         await asyncio.gather(serving, *tasks, return_exceptions=True)
         await fetcher.stop()
         for client in clients.values():

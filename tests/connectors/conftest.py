@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -34,5 +35,6 @@ async def stack(request, bootstrap, redis_url, topics, recorder, tmp_path_factor
         built = Stack(platform, STORES[platform]["store_id"], sandbox, connector, connector_port, http)
         await built.wait_healthy()
         yield built
-        assert connector.stop() == 0, connector.log_tail()
+        # Not blocking the loop: the connector may be mid-poll against the sandbox served by this loop.
+        assert await asyncio.to_thread(connector.stop) == 0, connector.log_tail()
     await sandbox.stop()

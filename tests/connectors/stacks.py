@@ -1,8 +1,8 @@
 """A platform's sandbox (in this process) and its connector (a real `personalize connector` process).
 
 To test a new platform end to end: give it an adapter (`connectors/<p>/`), a
-sandbox (`sandboxes/<p>.py`) and an entry in STORES; the generic tests in
-`test_end_to_end.py` pick it up.
+sandbox (`sandboxes/<p>.py`) and a store (`tests/connectors/stores/<p>.py`);
+the generic tests in `test_end_to_end.py` pick it up.
 """
 
 from __future__ import annotations
@@ -18,18 +18,23 @@ import uvicorn
 import yaml
 
 from personalize.embedded import free_port
+from schemas import PLATFORMS
 from tests.support import ServiceProcess
 
-# Per platform: the store's credentials and webhook secret, as the config gives them to both sides.
-STORES: dict[str, dict[str, Any]] = {
-    "woocommerce": {
-        "store_id": "woo-e2e",
-        "credentials": {"consumer_key": "ck_e2e", "consumer_secret": "cs_e2e"},
-        "webhook_secret": "woo-webhook-secret",
-        "product": {"product_id": "93"},  # the catalog entry (config) ...
-        "item": {"product_id": "93", "sku": "MUG-NAME", "title": "Name mug"},  # ... and an order line it matches
-    },
-}
+
+def _stores() -> dict[str, dict[str, Any]]:
+    """Per platform (tests/connectors/stores/<platform>.py): the store's credentials, webhook secret,
+    a catalog entry and an order line that matches it, as the config gives them to both sides."""
+    found = {}
+    for platform in PLATFORMS:
+        try:
+            found[platform] = importlib.import_module(f"tests.connectors.stores.{platform}").STORE
+        except ModuleNotFoundError:
+            pass
+    return found
+
+
+STORES = _stores()
 
 
 def built_platforms() -> list[str]:
@@ -46,13 +51,14 @@ def built_platforms() -> list[str]:
 
 def write_config(path: Path, platform: str, sandbox_url: str, **store_extra: Any) -> Path:
     store = STORES[platform]
+    extra = {k: v for k, v in store.items() if k not in ("store_id", "credentials", "webhook_secret", "product", "item")}
     config = {
         "templates": {"name-mug": {"title": "Name mug", "fields": [{"name": "name", "type": "text", "max_length": 20}]}},
         "stores": [{
             "platform": platform, "store_id": store["store_id"], "merchant_email": "e2e@example.com",
             "products": [{**store["product"], "template": "name-mug"}], "base_url": sandbox_url,
             "credentials": store["credentials"], "webhook_secret": store["webhook_secret"],
-            "poll_interval": "1s", "start_from": "2000-01-01T00:00:00Z", **store_extra,
+            "poll_interval": "1s", "start_from": "2000-01-01T00:00:00Z", **extra, **store_extra,
         }],
     }
     path.write_text(yaml.safe_dump(config))
