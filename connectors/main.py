@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import uvicorn
 from redis.asyncio import Redis
@@ -19,6 +18,7 @@ from connectors.seen import Cursor
 from connectors.settings import ConnectorSettings
 from connectors.webhooks import make_app
 from personalize.config import StoreConfig, load_config
+from personalize.lifecycle import stop_on_signals
 from personalize.kafka import ensure_topics, make_producer
 from personalize.settings import SettingsError
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
@@ -54,7 +54,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
     server = uvicorn.Server(uvicorn.Config(app, host=settings.connector_host, port=settings.connector_port,
                                            log_level="warning", access_log=False, lifespan="off"))
     server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop polls, then the server
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     pollers = [StorePoller(adapter, s, clients[s.key], intake, Cursor(redis, platform, s.store_id))
                for s in stores.values()]
     fetcher.start()
@@ -92,11 +92,3 @@ async def _kafka_ok(producer) -> bool:  # noqa: ANN001
         return True
     except Exception:  # noqa: BLE001
         return False
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

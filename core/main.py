@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from datetime import datetime
 
@@ -15,7 +14,8 @@ from core.handlers import CoreHandler
 from core.settings import CoreSettings
 from core.store import RedisOrderStore
 from personalize.config import load_config
-from personalize.consumer import BatchConsumer, ConsumerOptions
+from personalize.consumer import BatchConsumer, consumer_options
+from personalize.lifecycle import stop_on_signals
 from personalize.kafka import ensure_topics, make_producer
 from schemas import (
     DEAD_LETTERS,
@@ -45,15 +45,9 @@ async def run(settings: CoreSettings, clock: Callable[[], datetime] = utc_now, s
         settings.required_bootstrap(),
         producer,
         handler,
-        ConsumerOptions(
-            group_id=settings.core_group,
-            topics=CONSUMES,
-            max_records=settings.core_batch,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
-        ),
+        consumer_options(settings, settings.core_group, CONSUMES, settings.core_batch),
     )
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     stopper = asyncio.create_task(_stop_when(stop, consumer))
     log.info("core consuming %s as group %r, %d store(s) configured", ", ".join(CONSUMES), settings.core_group, len(config.stores))
     try:
@@ -68,11 +62,3 @@ async def run(settings: CoreSettings, clock: Callable[[], datetime] = utc_now, s
 async def _stop_when(stop: asyncio.Event, consumer: BatchConsumer) -> None:
     await stop.wait()
     consumer.stop()
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

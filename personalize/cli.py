@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="personalize", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("core", help="run core: order state and decisions")
+    commands.add_parser("notifier", help="run the notifier: links, merchant emails, automation webhooks")
     connector = commands.add_parser("connector", help="run one platform's connector: webhooks and polls")
     connector.add_argument("platform", choices=PLATFORMS)
     connector.add_argument("--port", type=int, default=None, help="webhook port (default PERSONALIZE_CONNECTOR_PORT)")
@@ -50,6 +51,14 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(CoreSettings)
         setup_logging(settings.log_level)
         asyncio.run(run(settings))
+        return 0
+    if args.command == "notifier":
+        from notifier.main import run as run_notifier
+        from notifier.settings import NotifierSettings
+
+        settings = load_settings(NotifierSettings)
+        setup_logging(settings.log_level)
+        asyncio.run(run_notifier(settings))
         return 0
     if args.command == "connector":
         from connectors.main import run as run_connector

@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from personalize.kafka import publish
+from personalize.settings import Settings
 from schemas import DeadLetter, Event, decode
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ class ConsumerOptions:
     infra_backoff_max_s: float = 30.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+
+
+def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500) -> ConsumerOptions:
+    return ConsumerOptions(
+        group_id=group_id, topics=tuple(topics), max_records=max_records,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
+    )
 
 
 class BatchConsumer:

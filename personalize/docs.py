@@ -28,6 +28,7 @@ TOPOLOGY: dict[str, tuple[str, tuple[str, ...]]] = {
     schemas.ORDERS_STATUS: ("core", ("notifier", "editor")),
     schemas.PERSONALIZATION_REQUESTED: ("core", ("notifier",)),
     schemas.PERSONALIZATION_COMPLETED: ("editor", ("core",)),
+    schemas.PERSONALIZATION_LINK_ISSUED: ("notifier", ("editor", "automation webhooks")),
     schemas.ORDERS_COMMANDS: ("merchant API", ("core",)),
     schemas.FULFILLMENT_REQUESTED: ("core", ("fulfillment (yours)",)),
     schemas.DEAD_LETTERS: ("every consumer", ("operators",)),

@@ -8,6 +8,7 @@ from schemas.commands import ApproveOrder, CancelOrder, Command, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event, Money, order_key, utc_now
 from schemas.fulfillment import FulfillmentLine, FulfillmentRequested
+from schemas.links import PersonalizationLinkIssued
 from schemas.orders import PLATFORMS, Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
 from schemas.personalization import (
     Asset,
@@ -27,6 +28,7 @@ from schemas.topics import (
     ORDERS_RECEIVED,
     ORDERS_STATUS,
     PERSONALIZATION_COMPLETED,
+    PERSONALIZATION_LINK_ISSUED,
     PERSONALIZATION_REQUESTED,
     decode,
     encode,
@@ -41,6 +43,7 @@ __all__ = [
     "ORDERS_RECEIVED",
     "ORDERS_STATUS",
     "PERSONALIZATION_COMPLETED",
+    "PERSONALIZATION_LINK_ISSUED",
     "PERSONALIZATION_REQUESTED",
     "PLATFORMS",
     "Address",
@@ -62,6 +65,7 @@ __all__ = [
     "OrderStatusChanged",
     "OrderUpdated",
     "PersonalizationCompleted",
+    "PersonalizationLinkIssued",
     "PersonalizationRequested",
     "Platform",
     "RequestedItem",

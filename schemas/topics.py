@@ -10,6 +10,7 @@ from schemas.commands import ApproveOrder, CancelOrder, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event
 from schemas.fulfillment import FulfillmentRequested
+from schemas.links import PersonalizationLinkIssued
 from schemas.orders import OrderReceived, OrderUpdated
 from schemas.personalization import PersonalizationCompleted, PersonalizationRequested
 from schemas.status import OrderStatusChanged
@@ -19,6 +20,7 @@ ORDERS_STATUS = "orders.status"
 ORDERS_COMMANDS = "orders.commands"
 PERSONALIZATION_REQUESTED = "personalization.requested"
 PERSONALIZATION_COMPLETED = "personalization.completed"
+PERSONALIZATION_LINK_ISSUED = "personalization.link-issued"
 FULFILLMENT_REQUESTED = "fulfillment.requested"
 DEAD_LETTERS = "dead-letters"
 
@@ -27,6 +29,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     ORDERS_STATUS: (OrderStatusChanged,),
     PERSONALIZATION_REQUESTED: (PersonalizationRequested,),
     PERSONALIZATION_COMPLETED: (PersonalizationCompleted,),
+    PERSONALIZATION_LINK_ISSUED: (PersonalizationLinkIssued,),
     ORDERS_COMMANDS: (ApproveOrder, CancelOrder, ResendLink),
     FULFILLMENT_REQUESTED: (FulfillmentRequested,),
     DEAD_LETTERS: (DeadLetter,),

@@ -83,6 +83,7 @@ def test_the_public_event_names_are_exactly_the_contract():
         "orders.status": ["OrderStatusChanged"],
         "personalization.requested": ["PersonalizationRequested"],
         "personalization.completed": ["PersonalizationCompleted"],
+        "personalization.link-issued": ["PersonalizationLinkIssued"],
         "orders.commands": ["ApproveOrder", "CancelOrder", "ResendLink"],
         "fulfillment.requested": ["FulfillmentRequested"],
         "dead-letters": ["DeadLetter"],

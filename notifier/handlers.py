@@ -1,0 +1,30 @@
+"""The notifier's consumer: requests and status changes become schedule entries; nothing is sent here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from notifier.state import NotifierStore
+from personalize.consumer import Outcome, Received
+from schemas import OrderStatusChanged, PersonalizationRequested
+
+log = logging.getLogger(__name__)
+
+
+class NotifierHandler:
+    def __init__(self, store: NotifierStore, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def __call__(self, batch: list[Received]) -> Outcome:
+        for item in batch:
+            event = item.event
+            if isinstance(event, PersonalizationRequested):
+                result = await self._store.record_request(event, self._clock())
+                log.info("request %s for %s (%s, due %s): %s", event.event_id, event.order_key, event.trigger,
+                         event.notify_after.isoformat(), result)
+            elif isinstance(event, OrderStatusChanged):
+                await self._store.record_status(event)
+        return Outcome()

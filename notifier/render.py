@@ -1,0 +1,48 @@
+"""The merchant's email, rendered from the templates beside this file (autoescaped HTML and plain text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from schemas import PersonalizationLinkIssued
+
+_ENV = Environment(
+    loader=PackageLoader("notifier", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+
+    def message(self, sender: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, self.to, self.subject
+        message["Message-ID"] = self.message_id
+        message.set_content(self.text)
+        message.add_alternative(self.html, subtype="html")
+        return message
+
+
+def render_link_email(link: PersonalizationLinkIssued, to: str) -> RenderedEmail:
+    expires = link.expires_at.strftime("%A %d %B %Y, %H:%M UTC")
+    test = "[TEST] " if link.is_test else ""
+    return RenderedEmail(
+        to=to,
+        subject=f"{test}Order {link.order_number}: personalization link for your customer",
+        text=_ENV.get_template("link_email.txt.j2").render(link=link, expires=expires),
+        html=_ENV.get_template("link_email.html.j2").render(link=link, expires=expires),
+        # The link's id in the Message-ID: a mail system that sees the same message twice can tell.
+        message_id=f"<{link.link_id}@personalize>",
+    )

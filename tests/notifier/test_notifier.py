@@ -1,0 +1,170 @@
+"""`personalize notifier` with a real broker, Redis and SMTP server, driven through the topics."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta, timezone
+
+from personalize.mailcatcher import MailCatcher
+from schemas import (
+    OrderStatus,
+    OrderStatusChanged,
+    PersonalizationLinkIssued,
+    PersonalizationRequested,
+    RequestedItem,
+)
+from tests.builders import load_test_config
+from tests.notifier.conftest import notifier_env
+from tests.support import ServiceProcess, send, unique_id
+
+TEMPLATE = load_test_config().template("name-mug")
+
+
+def request(delay_s: float = 1.0, *, number: str | None = None, trigger: str = "order_received",
+            at: datetime | None = None) -> PersonalizationRequested:
+    number = number or unique_id()
+    now = at or datetime.now(timezone.utc)
+    return PersonalizationRequested(
+        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, store_id="shop-manual",
+        platform="woocommerce", order_number=number, merchant_email="manual@example.com", received_at=now,
+        notify_after=now + timedelta(seconds=delay_s), trigger=trigger,
+        items=[RequestedItem(line_id="L1", title="Name mug <b>XL</b>", quantity=2, template=TEMPLATE)],
+    )
+
+
+def status(order_key: str, to: OrderStatus, frm: OrderStatus = OrderStatus.PENDING_PERSONALIZATION) -> OrderStatusChanged:
+    return OrderStatusChanged(order_key=order_key, from_status=frm, to_status=to, reason="test")
+
+
+def mails_for(mail: MailCatcher, number: str) -> list:
+    return [m for m in mail.messages if f"Order {number}:" in m["Subject"]]
+
+
+async def wait_mails(mail: MailCatcher, number: str, count: int, timeout: float = 20.0) -> list:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(mails_for(mail, number)) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(mails_for(mail, number))} mails for {number}"
+        await asyncio.sleep(0.1)
+    return mails_for(mail, number)
+
+
+def links(recorder, order_key: str) -> list[PersonalizationLinkIssued]:
+    return recorder.events(order_key, PersonalizationLinkIssued)
+
+
+async def wait_links(recorder, order_key: str, count: int) -> list[PersonalizationLinkIssued]:
+    await recorder.wait_for(order_key, lambda es: sum(isinstance(e, PersonalizationLinkIssued) for e in es) >= count)
+    return links(recorder, order_key)
+
+
+async def test_the_link_waits_for_notify_after_then_one_email_goes_to_the_merchant(notifier, servers, bus):
+    mail, recorder = servers["mail"], bus["recorder"]
+    wanted = request(delay_s=2.5)
+    await send(bus["producer"], wanted)
+    await asyncio.sleep(1.5)
+    assert mails_for(mail, wanted.order_number) == []
+    (message,) = await wait_mails(mail, wanted.order_number, 1)
+    sent_at = datetime.now(timezone.utc)
+    assert sent_at >= wanted.notify_after
+    assert message["To"] == "manual@example.com"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    (link,) = await wait_links(recorder, wanted.order_key, 1)
+    assert link.sequence == 1 and link.url in text and link.url in html
+    token = link.url.rsplit("/p/", 1)[1]
+    assert link.url.startswith("https://personalize.example.com/p/") and len(token) >= 43
+    assert "Name mug <b>XL</b> × 2" in text and "Name mug &lt;b&gt;XL&lt;/b&gt; × 2" in html  # autoescaped
+    assert "forward" in text.lower() and link.expires_at.strftime("%d %B %Y") in text
+    assert link.expires_at - link.occurred_at == timedelta(seconds=4)
+
+
+async def test_an_expired_link_is_reissued_while_pending_and_nothing_is_sent_after_completion(notifier, servers, bus):
+    mail, recorder = servers["mail"], bus["recorder"]
+    wanted = request(delay_s=0.5)
+    await send(bus["producer"], wanted)
+    await wait_mails(mail, wanted.order_number, 2, timeout=30)  # the first, then the re-issue 4 s later
+    issued = await wait_links(recorder, wanted.order_key, 2)
+    assert [link.sequence for link in issued] == [1, 2] and issued[0].url != issued[1].url
+    await send(bus["producer"], status(wanted.order_key, OrderStatus.PENDING_APPROVAL))
+    await asyncio.sleep(6)
+    assert len(mails_for(mail, wanted.order_number)) == 2
+    assert len(links(recorder, wanted.order_key)) == 2
+
+
+async def test_a_redelivered_request_sends_one_email(notifier, servers, bus):
+    wanted = request(delay_s=0.5)
+    await send(bus["producer"], wanted, wanted, wanted)
+    await wait_mails(servers["mail"], wanted.order_number, 1)
+    await asyncio.sleep(2)
+    assert len(mails_for(servers["mail"], wanted.order_number)) == 1
+
+
+async def test_an_order_cancelled_during_the_wait_gets_no_email(notifier, servers, bus):
+    wanted = request(delay_s=2)
+    await send(bus["producer"], wanted)
+    await send(bus["producer"], status(wanted.order_key, OrderStatus.CANCELLED))
+    await asyncio.sleep(4)
+    assert mails_for(servers["mail"], wanted.order_number) == []
+    assert links(bus["recorder"], wanted.order_key) == []
+
+
+async def test_resend_issues_a_fresh_link_at_once(notifier, servers, bus):
+    first = request(delay_s=0.2)
+    await send(bus["producer"], first)
+    await wait_mails(servers["mail"], first.order_number, 1)
+    resend = request(delay_s=0, number=first.order_number, trigger="resend_requested")
+    await send(bus["producer"], resend)
+    await wait_mails(servers["mail"], first.order_number, 2, timeout=3)
+    assert [link.sequence for link in await wait_links(bus["recorder"], first.order_key, 2)] == [1, 2]
+
+
+async def test_a_notifier_killed_during_the_wait_still_sends_once_on_time(notifier, servers, bus):
+    wanted = request(delay_s=3)
+    await send(bus["producer"], wanted)
+    await asyncio.sleep(1)
+    notifier.kill()
+    await asyncio.sleep(1)
+    notifier.start()
+    await wait_mails(servers["mail"], wanted.order_number, 1, timeout=30)
+    await asyncio.sleep(2)
+    assert len(mails_for(servers["mail"], wanted.order_number)) == 1
+
+
+async def test_two_notifiers_send_each_email_once(notifier, servers, bus):
+    second = ServiceProcess(["notifier"], notifier_env(servers), servers["state"] / "notifier-2.log")
+    second.start()
+    try:
+        await asyncio.sleep(4)  # let it join the group and share the partitions
+        wanted = [request(delay_s=1.5) for _ in range(12)]
+        await send(bus["producer"], *wanted)
+        for one in wanted:
+            await wait_mails(servers["mail"], one.order_number, 1)
+        await asyncio.sleep(2)
+        assert [len(mails_for(servers["mail"], one.order_number)) for one in wanted] == [1] * 12
+    finally:
+        await asyncio.to_thread(second.stop)
+
+
+async def test_an_smtp_outage_delays_the_email_and_never_drops_or_doubles_it(servers, bus, tmp_path):
+    from personalize.embedded import free_port
+
+    port = free_port()
+    # A notifier of its own (group, Redis database, a TTL longer than the outage) so only it acts here.
+    env = notifier_env(servers, smtp_url=f"smtp://127.0.0.1:{port}", PERSONALIZE_NOTIFIER_GROUP=f"outage-{unique_id()}",
+                       PERSONALIZE_LINK_TTL="5m", PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/1")
+    down = ServiceProcess(["notifier"], env, tmp_path / "outage.log")
+    down.start()
+    late = MailCatcher(tmp_path / "late-mail", port=port)
+    try:
+        wanted = request(delay_s=0.5)
+        await send(bus["producer"], wanted)
+        await asyncio.sleep(4)  # nothing listens: the notifier keeps the email and backs off
+        assert re.search(r"not sent .* retry", down.log_path.read_text())
+        late.start()
+        await wait_mails(late, wanted.order_number, 1, timeout=40)
+        await asyncio.sleep(2)
+        assert len(mails_for(late, wanted.order_number)) == 1
+    finally:
+        await asyncio.to_thread(down.stop)
+        late.stop()
