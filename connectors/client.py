@@ -28,8 +28,8 @@ class RetryableError(Exception):
 
 
 class RateLimitedError(Exception):
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(f"rate limited; waiting {wait_s:.1f}s")
+    def __init__(self, wait_s: float | None) -> None:
+        super().__init__(f"rate limited; waiting {wait_s:.1f}s" if wait_s is not None else "rate limited; backing off")
         self.wait_s = wait_s
 
 
@@ -99,16 +99,16 @@ class PlatformClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RateLimitedError):
+        if isinstance(error, RateLimitedError) and error.wait_s is not None:
             log.warning("%s", error)
             return error.wait_s
-        return self._backoff(state)
+        return self._backoff(state)  # no word from the platform on how long: back off exponentially
 
-    def _wait_for_429(self, response: httpx.Response) -> float:
+    def _wait_for_429(self, response: httpx.Response) -> float | None:
         wait = self._rate_limit_wait(response)
         if wait is None:
             wait = retry_after_seconds(response.headers.get("retry-after"))
-        return min(MAX_RATE_LIMIT_WAIT_S, max(0.0, wait if wait is not None else 1.0))
+        return None if wait is None else min(MAX_RATE_LIMIT_WAIT_S, max(0.0, wait))
 
 
 def retry_after_seconds(value: str | None) -> float | None:

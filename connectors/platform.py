@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import ModuleType
 
 import httpx
 
@@ -50,43 +51,48 @@ WebhookNote = FullOrder | OrderRef | NothingToDo
 
 
 class PlatformAdapter:
-    """Base of each platform's adapter; the defaults fit most platforms."""
+    """A platform is three small modules of its folder, and this class is the only glue between them.
 
-    name: str
-    # Seconds the platform lets us wait before it gives up on a webhook; under
-    # a few seconds, thin webhooks are fetched after the answer, never inline.
-    webhook_timeout_s: float = 5.0
+    - `client`: `list_modified(api, store, since)` (async pages, oldest first), `fetch_order(api, store, id)`,
+      and optionally `headers(store)`, `auth(store)`, `rate_limit_wait(response)`;
+    - `mapping`: `map_order(store, raw) -> MappedOrder` (raises UnmappableOrderError);
+    - `signature`: `verify(store, headers, body)` (raises InvalidSignatureError, compares in constant
+      time), `read(store, headers, body) -> WebhookNote` (raises UnreadableWebhookError), optionally
+      `is_ping(headers, body)`.
+    """
+
+    def __init__(self, name: str, client: ModuleType, mapping: ModuleType, signature: ModuleType) -> None:
+        self.name = name
+        self._client, self._mapping, self._signature = client, mapping, signature
 
     def headers(self, store: StoreConfig) -> dict[str, str]:
         """Auth and other headers every request to this store carries."""
-        return {}
+        return self._client.headers(store) if hasattr(self._client, "headers") else {}
 
     def auth(self, store: StoreConfig) -> httpx.Auth | None:
-        return None
+        return self._client.auth(store) if hasattr(self._client, "auth") else None
 
     def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """A delivery check the platform sends unsigned and expects 200 for (publishes nothing)."""
-        return False
+        return self._signature.is_ping(headers, body) if hasattr(self._signature, "is_ping") else False
 
     def verify_webhook(self, store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise InvalidSignatureError unless the body is signed the platform's way (constant-time compare)."""
-        raise NotImplementedError
+        self._signature.verify(store, headers, body)
 
     def read_webhook(self, store: StoreConfig, headers: Mapping[str, str], body: bytes) -> WebhookNote:
-        """Raise UnreadableWebhookError for a verified body we cannot read."""
-        raise NotImplementedError
+        return self._signature.read(store, headers, body)
 
     async def fetch_order(self, api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
-        raise NotImplementedError
+        return await self._client.fetch_order(api, store, order_id)
 
     def list_modified(self, api: PlatformClient, store: StoreConfig, since: datetime) -> AsyncIterator[list[dict]]:
-        """Pages of orders modified at or after `since`, oldest first, each page complete enough to map."""
-        raise NotImplementedError
+        return self._client.list_modified(api, store, since)
 
     def map_order(self, store: StoreConfig, raw: dict) -> MappedOrder:
-        """Raise UnmappableOrderError with the reason when the order cannot be read."""
-        raise NotImplementedError
+        return self._mapping.map_order(store, raw)
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Seconds to wait before retrying a 429; None lets the client use Retry-After or back off."""
+        if hasattr(self._client, "rate_limit_wait"):
+            return self._client.rate_limit_wait(response)
         return None

@@ -106,6 +106,8 @@ class PlatformSandbox:
 
     name: str
     has_thin_and_full = False
+    has_test_flag = True  # the platform marks test orders in a way the connector reads
+    has_unpaid_orders = True  # False where an order exists only once paid (Squarespace)
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         """Orders the store starts with, shaped like the platform's documented examples."""
@@ -133,6 +135,11 @@ class PlatformSandbox:
     def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
         """Headers and body of the platform's webhook for this order and event, signed."""
         raise NotImplementedError
+
+    def unsigned_webhook(self, state: SandboxState, raw: dict[str, Any], event: str) -> tuple[dict[str, str], bytes]:
+        """The platform's webhook as a forger without the secret would send it."""
+        headers, body = self.webhook(state, raw, event, thin=False)
+        return {k: v for k, v in headers.items() if "signature" not in k.lower() and k.lower() != "webhook-id"}, body
 
     def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
         """Any body, wrapped and signed the platform's way (tests use it to send verified nonsense)."""
@@ -171,8 +178,9 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
         if not settings.url:
             return []
         headers, body = platform.webhook(state, raw, event, settings.thin if thin is None else thin)
-        if tamper:
-            body = body.replace(b"}", b" }", 1) if b"}" in body else body + b" "
+        if tamper:  # one character changed in the middle: whatever the signature covers, it no longer matches
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
         statuses: list[int | str] = []
         for _ in range(times):
             try:

@@ -78,3 +78,15 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after_seconds("2") == 2.0
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: no wait
+
+
+@respx.mock(assert_all_called=True)
+async def test_a_429_that_says_nothing_backs_off_instead_of_hammering(respx_mock):
+    route = respx_mock.get(f"{BASE}/x").mock(side_effect=[httpx.Response(429), httpx.Response(429),
+                                                           httpx.Response(200, json=[])])
+    api = PlatformClient("test", BASE, backoff_initial_s=0.2, backoff_max_s=1.0)
+    loop = __import__("asyncio").get_running_loop()
+    started = loop.time()
+    await api.get_json("/x")
+    assert route.call_count == 3 and loop.time() - started >= 0.2
+    await api.aclose()

@@ -11,6 +11,7 @@ import asyncio
 import copy
 
 import httpx
+import pytest
 
 from schemas import DeadLetter, OrderReceived, OrderUpdated
 from tests.connectors.stacks import STORES, Stack
@@ -58,7 +59,7 @@ async def test_an_order_whose_webhook_was_lost_is_found_by_the_poll(stack: Stack
     await stack.webhooks(enabled=True, drop=1)
     placed = await stack.place(items=[personalizable(stack)], test=True)
     (event,) = await received(recorder, stack.order_key(placed["id"]))
-    assert event.is_test
+    assert event.is_test == _platform(stack).has_test_flag
 
 
 async def test_a_cancellation_is_one_order_updated_and_an_old_redelivery_changes_nothing(stack: Stack, recorder: Recorder):
@@ -78,6 +79,8 @@ async def test_a_cancellation_is_one_order_updated_and_an_old_redelivery_changes
 
 
 async def test_an_unpaid_order_then_paid_is_received_then_updated(stack: Stack, recorder: Recorder):
+    if not _platform(stack).has_unpaid_orders:
+        pytest.skip(f"{stack.platform} creates an order only once it is paid")
     await stack.webhooks(enabled=True)
     placed = await stack.place(items=[personalizable(stack)], paid=False)
     key = stack.order_key(placed["id"])
@@ -94,9 +97,9 @@ async def test_a_tampered_or_unsigned_webhook_gets_401_and_publishes_nothing(sta
     key = stack.order_key(placed["id"])
     await stack.webhooks(enabled=True)
     assert await stack.redeliver(placed["id"], event="created", tamper=True) == [401]
+    forged_headers, forged = _platform(stack).unsigned_webhook(stack.state, stack.state.orders[placed["id"]], "created")
+    assert (await stack.http.post(stack.webhook_url, content=forged, headers=forged_headers)).status_code == 401
     headers, body = _platform(stack).webhook(stack.state, stack.state.orders[placed["id"]], "created", thin=False)
-    unsigned = {k: v for k, v in headers.items() if "signature" not in k.lower() and k.lower() != "webhook-id"}
-    assert (await stack.http.post(stack.webhook_url, content=body, headers=unsigned)).status_code == 401
     wrong_store = stack.webhook_url.replace(stack.store_id, "someone-else")
     assert (await stack.http.post(wrong_store, content=body, headers=headers)).status_code == 404
     # The poll still finds it: refusing the webhook loses nothing.

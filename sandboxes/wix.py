@@ -1,0 +1,245 @@
+"""Wix sandbox: eCom Orders v1 (Search Orders with filter/sort/cursor paging, Get Order), API-key auth with
+`wix-site-id`, and order webhooks as RS256 JWTs wrapping Wix's nested envelope with the full order.
+
+Orders take the shape of the docs' examples (Search Orders, Order Approved);
+the two seeded orders carry the two documented `catalogReference` examples
+(`samples/wix/`). Webhooks are signed with the dev-only key in `keys/`
+(see `keys/README.md`): a store whose `webhook_secret` is another public key
+refuses them, as it would refuse a real app's. Wix always sends the whole
+entity, so `thin` is ignored. Behaviour the docs state and the sandbox keeps:
+Search never returns `INITIALIZED` orders, defaults to `createdDate DESC`, and
+refuses a cursor sent together with a filter or sort.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jwt
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+
+SAMPLES = Path(__file__).parent / "samples" / "wix"
+PRIVATE_KEY = Path(__file__).parent / "keys" / "wix_dev_private.pem"
+SEARCH = "/ecom/v1/orders/search"
+ORDER = "/ecom/v1/orders/{order_id}"
+ORDER_FQDN = "wix.ecom.v1.order"
+STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
+NIL_GUID = "00000000-0000-0000-0000-000000000000"
+INSTANCE_ID = "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47"
+MAX_LIMIT = 100
+TOKEN_TTL_S = 3600
+_OPS = {"$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b, "$gt": lambda a, b: a > b,
+        "$gte": lambda a, b: a >= b, "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
+_ADDRESS = {"country": "US", "subdivision": "US-NY", "city": "New York", "postalCode": "10011",
+            "streetAddress": {"number": "235", "name": "West 23rd Street"},
+            "addressLine1": "235 West 23rd Street", "addressLine2": "3rd floor"}
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(timezone.utc)
+
+
+def _money(amount: Decimal) -> dict[str, str]:
+    """Wix writes amounts without trailing zeros ("14.5", "0") next to a display string."""
+    return {"amount": format(amount.normalize(), "f"), "formattedAmount": f"${amount:.2f}"}
+
+
+@cache
+def _private_key() -> str:
+    return PRIVATE_KEY.read_text()
+
+
+class WixSandbox(PlatformSandbox):
+    name = "wix"
+    has_test_flag = False  # Wix orders carry no test flag the connector reads
+
+    def seed(self, state: SandboxState) -> list[dict[str, Any]]:
+        managed, non_managed = json.loads((SAMPLES / "line_item_catalog_reference_examples.json").read_text())
+        placed = datetime(2023, 11, 10, 8, 28, 58, tzinfo=timezone.utc)
+        coffee = self._order(state, [self._line(1, managed["catalogReference"], "Indonesian Blend", 1,
+                                                Decimal("12.5"), "COFFEE-IB-500")], True, "Jane Doe", placed)
+        shirt = self._order(state, [self._line(1, non_managed["catalogReference"], "Organic T-shirt", 2,
+                                               Decimal("20"), None)], True, "John Roe", placed.replace(hour=9))
+        return [coffee, shirt]
+
+    def new_order(self, state: SandboxState, spec: OrderSpec) -> dict[str, Any]:
+        lines = [self._line(i, self._reference(item), item.title, item.quantity, Decimal(item.price), item.sku)
+                 for i, item in enumerate(spec.items, start=1)]
+        raw = self._order(state, lines, spec.paid, spec.customer_name, state.tick(), spec.customer_email)
+        if not spec.paid:
+            raw["status"] = "INITIALIZED"  # an online order not paid yet: hidden from Search until approved
+        return raw
+
+    def _reference(self, item: ItemSpec) -> dict[str, Any]:
+        options: dict[str, Any] = {"variantId": item.variant_id or NIL_GUID}
+        if item.buyer_text:
+            options["customTextFields"] = {"Personalization": item.buyer_text}
+        return {"catalogItemId": item.product_id, "appId": STORES_APP_ID, "options": options}
+
+    def _line(self, index: int, reference: dict, title: str, quantity: int, price: Decimal,
+              sku: str | None) -> dict[str, Any]:
+        physical = {"sku": sku, "shippable": True} if sku else {"shippable": True}
+        return {
+            "id": f"00000000-0000-0000-0000-{index:012d}", "productName": {"original": title, "translated": title},
+            "catalogReference": reference, "quantity": quantity, "totalDiscount": _money(Decimal(0)),
+            "descriptionLines": [], "physicalProperties": physical, "itemType": {"preset": "PHYSICAL"},
+            "price": _money(price), "priceBeforeDiscounts": _money(price),
+            "totalPriceBeforeTax": _money(price * quantity), "totalPriceAfterTax": _money(price * quantity),
+            "taxDetails": {"taxRate": "0", "totalTax": _money(Decimal(0))}, "paymentOption": "FULL_PAYMENT_ONLINE",
+        }
+
+    def _order(self, state: SandboxState, lines: list[dict], paid: bool, name: str, placed: datetime,
+               email: str | None = None) -> dict[str, Any]:
+        first, _, last = name.partition(" ")
+        contact = {"firstName": first, "lastName": last, "phone": "+12125550100"}
+        subtotal = sum(Decimal(line["totalPriceAfterTax"]["amount"]) for line in lines)
+        shipping = Decimal("4.99")
+        return {
+            "id": str(uuid.uuid4()), "number": str(10000 + state.next_id()),
+            "createdDate": _time(placed), "updatedDate": _time(placed), "lineItems": lines,
+            "buyerInfo": {"contactId": str(uuid.uuid4()), "email": email or f"{first.lower()}@example.com"},
+            "paymentStatus": "PAID" if paid else "NOT_PAID", "fulfillmentStatus": "NOT_FULFILLED",
+            "buyerLanguage": "en", "weightUnit": "KG", "currency": "USD", "taxIncludedInPrices": False,
+            "siteLanguage": "en",
+            "priceSummary": {"subtotal": _money(subtotal), "shipping": _money(shipping), "tax": _money(Decimal(0)),
+                             "discount": _money(Decimal(0)), "totalPrice": _money(subtotal),
+                             "total": _money(subtotal + shipping)},
+            "billingInfo": {"address": dict(_ADDRESS), "contactDetails": dict(contact)},
+            "shippingInfo": {"title": "Standard Shipping", "cost": {"price": _money(shipping)}, "logistics": {
+                "deliveryTime": "3-5 business days",
+                "shippingDestination": {"address": dict(_ADDRESS), "contactDetails": dict(contact)}}},
+            "status": "APPROVED", "archived": False, "channelInfo": {"type": "WEB"}, "seenByAHuman": False,
+            "activities": [{"id": str(uuid.uuid4()), "createdDate": _time(placed), "type": "ORDER_PLACED"}],
+        }
+
+    def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
+        if status == "paid":
+            raw["paymentStatus"] = "PAID"
+            if raw["status"] == "INITIALIZED":
+                raw["status"] = "APPROVED"
+        elif status == "cancelled":
+            raw["status"] = "CANCELED"
+        else:
+            raw["paymentStatus"] = "FULLY_REFUNDED"
+        raw["updatedDate"] = _time(state.tick())
+
+    def authorized(self, state: SandboxState, request: Request) -> bool:
+        key, site = state.store.credentials.get("api_key", ""), state.store.credentials.get("site_id", "")
+        given_key, given_site = request.headers.get("authorization", ""), request.headers.get("wix-site-id", "")
+        return bool(key and site) and hmac.compare_digest(given_key.encode(), key.encode()) and hmac.compare_digest(
+            given_site.encode(), site.encode())
+
+    def api(self, state: SandboxState) -> APIRouter:
+        router = APIRouter()
+
+        @router.post(SEARCH)
+        async def search(request: Request) -> Response:
+            try:
+                return JSONResponse(_search(state, await request.json()))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                return _error(400, "INVALID_ARGUMENT", str(error))
+
+        @router.get(ORDER)
+        async def get_order(order_id: str) -> Response:
+            raw = state.orders.get(order_id)
+            if raw is None:
+                return _error(404, "ORDER_NOT_FOUND", f"Order with ID {order_id} not found")
+            return JSONResponse({"order": raw})
+
+        return router
+
+    def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
+        return self._signed(event, json.dumps(_event(raw, event)), _private_key(), "RS256")
+
+    def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
+        return self._signed(event, body.decode("utf-8", "replace"), _private_key(), "RS256")
+
+    def unsigned_webhook(self, state: SandboxState, raw: dict[str, Any], event: str) -> tuple[dict[str, str], bytes]:
+        """The same delivery as an unsigned JWT (`alg: none`): what a forger without the key can send.
+
+        Wix has no signature header to strip, so the generic "unsigned webhook" test needs this hook.
+        """
+        return self._signed(event, json.dumps(_event(raw, event)), None, "none")
+
+    def _signed(self, event: str, data: str, key: str | None, algorithm: str) -> tuple[dict[str, str], bytes]:
+        envelope = {"eventType": f"{ORDER_FQDN}_{event}", "instanceId": INSTANCE_ID, "data": data,
+                    "identity": json.dumps({"identityType": "APP", "appId": STORES_APP_ID})}
+        now = int(time.time())
+        claims = {"data": json.dumps(envelope), "iat": now, "exp": now + TOKEN_TTL_S}
+        token = jwt.encode(claims, key, algorithm=algorithm)
+        return {"Content-Type": "text/plain"}, token.encode()
+
+
+def _event(raw: dict[str, Any], slug: str) -> dict[str, Any]:
+    """The inner event; where the order sits depends on the slug, as on Wix's webhook pages."""
+    carrier = ({"createdEvent": {"entity": raw}} if slug == "created" else
+               {"updatedEvent": {"currentEntity": raw}} if slug == "updated" else
+               {"actionEvent": {"body": {"order": raw}}})
+    return {"id": str(uuid.uuid4()), "entityFqdn": ORDER_FQDN, "slug": slug, "entityId": raw["id"],
+            "eventTime": _time(datetime.now(timezone.utc)), "triggeredByAnonymizeRequest": False, **carrier}
+
+
+def _search(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    search = body["search"]
+    paging = search.get("cursorPaging") or {}
+    limit = paging.get("limit", MAX_LIMIT)
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"cursorPaging.limit must be 1..{MAX_LIMIT}")
+    if paging.get("cursor"):
+        if "filter" in search or "sort" in search:
+            raise ValueError("invalid cursor: a cursor already holds the filter and sort")
+        query = json.loads(base64.urlsafe_b64decode(paging["cursor"].encode()))
+    else:
+        query = {"filter": search.get("filter") or {}, "after": None,
+                 "sort": search.get("sort") or [{"fieldName": "createdDate", "order": "DESC"}]}
+    (sort,) = query["sort"]
+    field, descending = sort["fieldName"], sort.get("order", "ASC") == "DESC"
+    if field not in ("createdDate", "updatedDate"):
+        raise ValueError(f"sort by {field} is not supported here")
+    key = lambda o: (_parse(o[field]), o["id"])  # noqa: E731 - the keyset of the cursor
+    found = sorted((o for o in state.orders.values() if _matches(o, query["filter"])), key=key, reverse=descending)
+    if query["after"]:
+        after = (_parse(query["after"][0]), query["after"][1])
+        found = [o for o in found if (key(o) < after if descending else key(o) > after)]
+    page, more = found[:limit], len(found) > limit
+    cursors = {}
+    if more:
+        last = [page[-1][field], page[-1]["id"]]
+        cursors["next"] = base64.urlsafe_b64encode(json.dumps({**query, "after": last}).encode()).decode()
+    return {"orders": page, "pagingMetadata": {"count": len(page), "cursors": cursors, "hasNext": more}}
+
+
+def _matches(order: dict[str, Any], filter_: dict[str, Any]) -> bool:
+    if order["status"] == "INITIALIZED":
+        return False
+    for field, condition in filter_.items():
+        if field not in ("createdDate", "updatedDate"):
+            raise ValueError(f"filter on {field} is not supported here")
+        for op, value in (condition if isinstance(condition, dict) else {"$eq": condition}).items():
+            if not _OPS[op](_parse(order[field]), _parse(value)):
+                return False
+    return True
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"message": message, "details": {"applicationError": {"code": code, "description": message}}},
+                        status_code=status)
+
+
+SANDBOX = WixSandbox()
