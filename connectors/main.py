@@ -18,8 +18,8 @@ from connectors.seen import Cursor
 from connectors.settings import ConnectorSettings
 from connectors.webhooks import make_app
 from personalize.config import StoreConfig, load_config
-from personalize.lifecycle import stop_on_signals
 from personalize.kafka import ensure_topics, make_producer
+from personalize.lifecycle import stop_on_signals
 from personalize.settings import SettingsError
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 

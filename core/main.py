@@ -15,8 +15,8 @@ from core.settings import CoreSettings
 from core.store import RedisOrderStore
 from personalize.config import load_config
 from personalize.consumer import BatchConsumer, consumer_options
-from personalize.lifecycle import stop_on_signals
 from personalize.kafka import ensure_topics, make_producer
+from personalize.lifecycle import stop_on_signals
 from schemas import (
     DEAD_LETTERS,
     FULFILLMENT_REQUESTED,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -13,7 +14,7 @@ SMTP_TIMEOUT_S = 20.0
 
 
 class MailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Raise MailError when the server did not take the message."""
         ...
 
@@ -49,26 +50,54 @@ def parse_smtp_url(url: str, username: str | None = None, password: str | None =
 
 
 class SmtpSender:
-    def __init__(self, target: SmtpTarget) -> None:
-        self._target = target
+    """A few persistent SMTP connections, reused: one connection per email capped the notifier near 80/s."""
 
-    async def send(self, message: EmailMessage) -> None:
+    def __init__(self, target: SmtpTarget, connections: int = 8) -> None:
+        self._target = target
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(connections)
+
+    async def send(self, message: Message) -> None:
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            if client is not None:
+                try:
+                    await client.send_message(message)
+                    self._idle.append(client)
+                    return
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()  # the server dropped an idle connection: try once on a fresh one
+            try:
+                client = await self._connect()
+                await client.send_message(message)
+            except (aiosmtplib.SMTPException, OSError) as error:
+                raise MailError(f"{self._target.host}:{self._target.port}: {type(error).__name__}: {error}") from error
+            self._idle.append(client)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
         t = self._target
-        try:
-            await aiosmtplib.send(
-                message, hostname=t.host, port=t.port, use_tls=t.implicit_tls, start_tls=t.starttls or None,
-                username=t.username, password=t.password, timeout=SMTP_TIMEOUT_S,
-            )
-        except (aiosmtplib.SMTPException, OSError) as error:
-            raise MailError(f"{t.host}:{t.port}: {type(error).__name__}: {error}") from error
+        client = aiosmtplib.SMTP(hostname=t.host, port=t.port, use_tls=t.implicit_tls, start_tls=t.starttls or None,
+                                 timeout=SMTP_TIMEOUT_S)
+        await client.connect()
+        if t.username and t.password:
+            await client.login(t.username, t.password)
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+        self._idle.clear()
 
 
 @dataclass
 class MemorySender:
-    sent: list[EmailMessage] = field(default_factory=list)
+    sent: list[Message] = field(default_factory=list)
     failing: bool = False
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         if self.failing:
             raise MailError("memory sender set to fail")
         self.sent.append(message)

@@ -19,5 +19,6 @@ class NotifierSettings(Settings):
     smtp_password: SecretStr | None = Field(default=None, description="PERSONALIZE_SMTP_PASSWORD (never logged).")
     mail_from: str = Field(default="Personalize <personalize@localhost>", description="PERSONALIZE_MAIL_FROM.")
     scheduler_tick: Duration = Field(default=timedelta(milliseconds=250), description="How often due links are looked for.")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="PERSONALIZE_METRICS_PORT: Prometheus, 0 = off.")
     notifier_group: str = "notifier"
     hooks_group: str = "notifier-webhooks"

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
+from notifier.due import DueQueue
 from schemas import OrderStatusChanged, PersonalizationRequested
 
 DUE = "notifier:due"
@@ -58,12 +59,6 @@ end
 return 'recorded'
 """
 
-_CLAIM = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], member) end
-return due
-"""
-
 _ISSUE = """
 if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'expires', ARGV[3], 'force', '0')
@@ -92,7 +87,7 @@ class NotifierStore:
         self._redis = redis
         self._record_request = redis.register_script(_RECORD_REQUEST)
         self._record_status = redis.register_script(_RECORD_STATUS)
-        self._claim = redis.register_script(_CLAIM)
+        self._due = DueQueue(redis, DUE)
         self._issue = redis.register_script(_ISSUE)
 
     @staticmethod
@@ -117,8 +112,7 @@ class NotifierStore:
         return result.decode() if isinstance(result, bytes) else result
 
     async def claim_due(self, now: datetime, lease_s: float, limit: int = 100) -> list[str]:
-        members = await self._claim(keys=[DUE], args=[now.timestamp(), now.timestamp() + lease_s, limit])
-        return [m.decode() for m in members]
+        return await self._due.claim(now, lease_s, limit)
 
     async def view(self, order_key: str) -> OrderView:
         order, _, _ = self._keys(order_key)
@@ -163,7 +157,7 @@ class NotifierStore:
         return int(await self._redis.hincrby(order, "smtp_failures", 1))
 
     async def schedule(self, order_key: str, when: datetime) -> None:
-        await self._redis.zadd(DUE, {order_key: when.timestamp()})
+        await self._due.schedule(order_key, when)
 
     async def unschedule(self, order_key: str) -> None:
         _, outbox, _ = self._keys(order_key)

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from personalize.config import ConfigError
-from schemas import PLATFORMS
 from personalize.logs import setup_logging
 from personalize.settings import SettingsError, load_settings
+from schemas import PLATFORMS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from datetime import timedelta
@@ -13,7 +14,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personalize.durations import Duration
-from schemas import LineItem, Platform, Template, TemplateField
+from schemas import DELIVERABLE_EVENTS, LineItem, Platform, Template, TemplateField
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -56,6 +57,29 @@ class ProductMatch(_Strict):
         )
 
 
+class OutboundWebhook(_Strict):
+    """A merchant's automation endpoint (Zapier-like): chosen events, signed per Standard Webhooks."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str = Field(description="`whsec_` + base64 of 24-64 random bytes; give it as ${ENV}.")
+    events: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> OutboundWebhook:
+        if not self.secret.startswith("whsec_"):
+            raise ValueError("secret must start with whsec_ (Standard Webhooks)")
+        try:
+            key = base64.b64decode(self.secret[6:], validate=True)
+        except ValueError:
+            raise ValueError("secret after whsec_ must be base64") from None
+        if not 24 <= len(key) <= 64:
+            raise ValueError("secret must hold 24 to 64 bytes")
+        unknown = set(self.events) - DELIVERABLE_EVENTS
+        if unknown:
+            raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(DELIVERABLE_EVENTS)}")
+        return self
+
+
 DEFAULT_BUYER_TEXT_KEYS = ("personalization", "personalisation", "personalized text", "custom text", "engraving")
 
 
@@ -77,6 +101,8 @@ class StoreConfig(_Strict):
         default_factory=lambda: list(DEFAULT_BUYER_TEXT_KEYS),
         description="Names of the order-line fields that carry the text the buyer typed at checkout (case-insensitive).",
     )
+
+    webhooks: list[OutboundWebhook] = Field(default_factory=list, description="Automation endpoints (notifier).")
 
     @property
     def key(self) -> str:

@@ -1,89 +1,119 @@
-"""`personalize dev`: the whole system on one machine, on an embedded broker and Redis.
+"""`personalize dev`: the whole system on one machine, on an embedded broker, Redis and mail server.
 
-Services run as the same subprocesses production runs (`personalize core`, …),
-with their environment pointed at the embedded servers.
+Every deployable runs as the same subprocess production runs (`personalize
+core`, `notifier`, `connector <platform>`), plus one sandbox store per
+platform in the config, pointed at each other on loopback. A sample order is
+placed on every sandbox, and every event is printed as it flows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer
 
-from personalize.config import load_config
-from personalize.demo import sample_order
-from personalize.embedded import EmbeddedServer, start_broker, start_redis
-from personalize.kafka import ensure_topics, publish
-from personalize.settings import Settings, load_settings
+from personalize.config import StoreConfig, load_config
+from personalize.embedded import LOOPBACK, EmbeddedServer, start_broker, start_redis
+from personalize.kafka import ensure_topics
+from personalize.lifecycle import stop_on_signals
+from personalize.mailcatcher import MailCatcher, mailbox_app
+from personalize.settings import Settings, SettingsError, load_settings
 from schemas import EVENTS_BY_TOPIC, decode
 
-SERVICES = {"core": ["core"]}  # grows with each deployable
+CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
+MAILBOX_PORT = 8025
+DEV_LINK_DELAY = "20s"  # the real default is 15m; a newcomer should see the email while watching
 
 
 def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = None) -> int:
     settings = load_settings(Settings)
     config_path = settings.config.resolve()
-    load_config(config_path)  # a bad file stops here, before anything starts
+    config = load_config(config_path)  # a bad file stops here, before anything starts
+    stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
+    _check_ports_free([_port(s.base_url) for s in stores] + [CONNECTOR_PORTS + i for i in range(len(stores))]
+                      + [MAILBOX_PORT])
     state.mkdir(parents=True, exist_ok=True)
-
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
+    mail: MailCatcher | None = None
     try:
         env = dict(os.environ, PERSONALIZE_CONFIG=str(config_path))
+        env.setdefault("PERSONALIZE_LINK_DELAY", DEV_LINK_DELAY)
         if not settings.kafka_bootstrap:
             servers.append(start_broker(state))
             env["PERSONALIZE_KAFKA_BOOTSTRAP"] = servers[-1].address
         if not settings.redis_url:
             servers.append(start_redis(state))
             env["PERSONALIZE_REDIS_URL"] = f"redis://{servers[-1].address}/0"
-        for name, argv in SERVICES.items():
+        if not os.environ.get("PERSONALIZE_SMTP_URL"):
+            mail = MailCatcher(state / "mail").start()
+            env["PERSONALIZE_SMTP_URL"] = mail.url
+        for name, argv in _services(stores):
             services[name] = subprocess.Popen([sys.executable, "-m", "personalize.cli", *argv], env=env,
                                               start_new_session=True)
-        _print_summary(env, servers, services, config_path, state)
-        return asyncio.run(_watch(env, services, demo_order, exit_after))
+        _print_summary(env, servers, services, config_path, stores, mail)
+        return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after))
     finally:
         for process in services.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                process.terminate()
         for name, process in services.items():
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 print(f"dev: {name} did not stop within 10 s; killing it", file=sys.stderr)
                 process.kill()
+        if mail:
+            mail.stop()
         for server in reversed(servers):
             server.stop()
         print("dev: stopped")
 
 
+def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
+    services = [("core", ["core"]), ("notifier", ["notifier"])]
+    for index, store in enumerate(stores):
+        port = CONNECTOR_PORTS + index
+        hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"
+        services.append((f"sandbox {store.platform}", ["sandbox", store.platform, "--port", str(_port(store.base_url)),
+                                                      "--store", store.store_id, "--webhook-url", hook]))
+        services.append((f"connector {store.platform}", ["connector", store.platform, "--port", str(port)]))
+    return services
+
+
 def _print_summary(env: dict[str, str], servers: list[EmbeddedServer], services: dict[str, subprocess.Popen],
-                   config: Path, state: Path) -> None:
+                   config: Path, stores: list[StoreConfig], mail: MailCatcher | None) -> None:
+    embedded = {s.name for s in servers}
     print("personalize dev is up (Ctrl-C stops everything)")
-    print(f"  kafka     {env['PERSONALIZE_KAFKA_BOOTSTRAP']}" + (" (embedded Tansu, memory only)" if any(s.name == "broker" for s in servers) else ""))
-    print(f"  redis     {env['PERSONALIZE_REDIS_URL']}" + (f" (embedded, AOF in {state / 'redis'})" if any(s.name == "redis" for s in servers) else ""))
-    print(f"  config    {config}")
-    for name, process in services.items():
-        print(f"  {name:<9} pid {process.pid}")
+    print(f"  kafka      {env['PERSONALIZE_KAFKA_BOOTSTRAP']}" + (" (embedded Tansu, memory only)" if "broker" in embedded else ""))
+    print(f"  redis      {env['PERSONALIZE_REDIS_URL']}" + (" (embedded, append-only file in the state folder)" if "redis" in embedded else ""))
+    print(f"  mail       {env['PERSONALIZE_SMTP_URL']}" + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else ""))
+    print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
+    for index, store in enumerate(stores):
+        print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
+    print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
     print("  events on every topic are printed below as they flow", flush=True)
 
 
-async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], demo_order: bool,
-                 exit_after: float | None) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], demo_stores: list[StoreConfig],
+                 mail: MailCatcher | None, exit_after: float | None) -> int:
+    stop = stop_on_signals()
     settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
     await ensure_topics(settings, EVENTS_BY_TOPIC)
-    tail = asyncio.create_task(_tail(settings.required_bootstrap()))
-    if demo_order:
-        await _place_demo_order(settings)
+    tasks = [asyncio.create_task(_tail(settings.required_bootstrap()))]
+    if mail:
+        tasks.append(asyncio.create_task(_serve_mailbox(mail)))
+    if demo_stores:
+        tasks.append(asyncio.create_task(_place_demo_orders(demo_stores)))
     deadline = time.monotonic() + exit_after if exit_after else None
     code = 0
     while not stop.is_set():
@@ -98,19 +128,36 @@ async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], dem
             await asyncio.wait_for(stop.wait(), timeout=0.5)
         except asyncio.TimeoutError:
             pass
-    tail.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     return code
 
 
-async def _place_demo_order(settings: Settings) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.required_bootstrap())
-    await producer.start()
+async def _place_demo_orders(stores: list[StoreConfig]) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        for store in stores:
+            product = store.products[0] if store.products else None
+            item = {"product_id": (product.product_id if product and product.product_id else "93"),
+                    "sku": product.sku if product else None, "quantity": 1, "buyer_text": "Ada"}
+            for _ in range(60):  # the sandbox and its connector are still starting
+                try:
+                    placed = await http.post(f"{store.base_url}/_sandbox/orders", json={"items": [item]})
+                    placed.raise_for_status()
+                    print(f"dev: placed order {placed.json()['id']} on the {store.platform} sandbox", flush=True)
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.5)
+
+
+async def _serve_mailbox(mail: MailCatcher) -> None:
+    server = uvicorn.Server(uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT,
+                                           log_level="warning", lifespan="off"))
+    server.install_signal_handlers = lambda: None
     try:
-        order = sample_order(int(time.time()))
-        await publish(producer, [order])
-        print(f"dev: placed a sample order {order.order_key} (one name mug to personalize, one plain tote)", flush=True)
+        await server.serve()
     finally:
-        await producer.stop()
+        server.should_exit = True
 
 
 async def _tail(bootstrap: str) -> None:
@@ -122,15 +169,41 @@ async def _tail(bootstrap: str) -> None:
             try:
                 event = decode(record.topic, record.value)
             except ValueError:
-                print(f"  {record.topic:<26} (undecodable, {len(record.value or b'')} bytes)", flush=True)
+                print(f"  {record.topic:<28} (undecodable, {len(record.value or b'')} bytes)", flush=True)
                 continue
-            detail = ""
-            if hasattr(event, "to_status"):
-                detail = f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
-            elif hasattr(event, "notify_after"):
-                detail = f"link due {event.notify_after:%H:%M:%S} UTC to {event.merchant_email}"
-            elif hasattr(event, "error"):
-                detail = event.error
-            print(f"  {record.topic:<26} {event.event_type:<26} {event.order_key}  {detail}", flush=True)
+            print(f"  {record.topic:<28} {event.event_type:<26} {event.order_key}  {_detail(event)}", flush=True)
     finally:
         await consumer.stop()
+
+
+def _detail(event) -> str:  # noqa: ANN001 - any event
+    if hasattr(event, "to_status"):
+        return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
+    if hasattr(event, "sequence"):
+        return f"link {event.sequence} to {event.merchant_email}, expires {event.expires_at:%Y-%m-%d %H:%M} UTC"
+    if hasattr(event, "notify_after"):
+        return f"link due {event.notify_after:%H:%M:%S} UTC"
+    if hasattr(event, "error"):
+        return event.error
+    return ""
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in (LOOPBACK, "localhost")
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 80
+
+
+def _check_ports_free(ports: list[int]) -> None:
+    taken = []
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                taken.append(port)
+    if taken:
+        raise SettingsError(f"ports {taken} on {LOOPBACK} are taken (another `personalize dev`?); free them first")

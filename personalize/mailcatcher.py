@@ -42,6 +42,7 @@ class MailCatcher:
         self.port = port or free_port()
         self._keeper = _Keeper(folder)
         self._controller = Controller(self._keeper, hostname=LOOPBACK, port=self.port)
+        self._running = False
 
     @property
     def url(self) -> str:
@@ -53,10 +54,13 @@ class MailCatcher:
 
     def start(self) -> MailCatcher:
         self._controller.start()
+        self._running = True
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._running:
+            self._controller.stop()
+            self._running = False
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout

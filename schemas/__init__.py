@@ -22,6 +22,7 @@ from schemas.personalization import (
 from schemas.status import OrderStatus, OrderStatusChanged
 from schemas.topics import (
     DEAD_LETTERS,
+    DELIVERABLE_EVENTS,
     EVENTS_BY_TOPIC,
     FULFILLMENT_REQUESTED,
     ORDERS_COMMANDS,
@@ -37,6 +38,7 @@ from schemas.topics import (
 
 __all__ = [
     "DEAD_LETTERS",
+    "DELIVERABLE_EVENTS",
     "EVENTS_BY_TOPIC",
     "FULFILLMENT_REQUESTED",
     "ORDERS_COMMANDS",

@@ -35,6 +35,11 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     DEAD_LETTERS: (DeadLetter,),
 }
 
+# What a merchant may subscribe an automation webhook to (everything but the internal dead letters).
+DELIVERABLE_EVENTS: frozenset[str] = frozenset(
+    event.__name__ for topic, types in EVENTS_BY_TOPIC.items() if topic != DEAD_LETTERS for event in types
+)
+
 TOPIC_OF: dict[type[Event], str] = {
     event_type: topic for topic, types in EVENTS_BY_TOPIC.items() for event_type in types
 }

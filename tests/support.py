@@ -8,8 +8,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from personalize.embedded import free_port
 from schemas import Event, decode, encode, topic_of
 
 
@@ -118,3 +120,36 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class InProcessServer:
+    """uvicorn serving an ASGI app on a free loopback port, in the test's event loop.
+
+    The port is chosen first, so a config can name the URL before the app is built.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.app = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, app) -> None:  # noqa: ANN001 - an ASGI app
+        self.app = app
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     access_log=False, lifespan="off"))
+        self._server.install_signal_handlers = lambda: None
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._server and self._task:
+            self._server.should_exit = True
+            await self._task

@@ -12,8 +12,8 @@ from personalize.config import load_config
 from personalize.embedded import free_port
 from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
-from tests.connectors.stacks import STORES, InProcessServer, Stack, built_platforms, write_config
-from tests.support import ServiceProcess
+from tests.connectors.stacks import STORES, Stack, built_platforms, write_config
+from tests.support import InProcessServer, ServiceProcess
 
 
 @pytest.fixture(scope="session", params=built_platforms())

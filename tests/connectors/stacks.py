@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import yaml
 
-from personalize.embedded import free_port
 from schemas import PLATFORMS
-from tests.support import ServiceProcess
+from tests.support import InProcessServer, ServiceProcess
 
 
 def _stores() -> dict[str, dict[str, Any]]:
@@ -63,39 +61,6 @@ def write_config(path: Path, platform: str, sandbox_url: str, **store_extra: Any
     }
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-class InProcessServer:
-    """uvicorn serving an ASGI app on a free loopback port, in the test's event loop.
-
-    The port is chosen first, so a config can name the URL before the app is built.
-    """
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.app = None
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, app) -> None:  # noqa: ANN001 - an ASGI app
-        self.app = app
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     access_log=False, lifespan="off"))
-        self._server.install_signal_handlers = lambda: None
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        if self._server and self._task:
-            self._server.should_exit = True
-            await self._task
 
 
 @dataclass

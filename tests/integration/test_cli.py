@@ -32,13 +32,14 @@ def test_core_with_a_bad_setting_exits_2_naming_it(env, named, redis_url):
     assert result.returncode == 2 and named in result.stderr
 
 
-def test_dev_starts_everything_places_a_sample_order_and_stops_cleanly(tmp_path):
-    env = {k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL")}
-    env["PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS"] = "3000"
-    result = personalize("dev", "--state", str(tmp_path / "state"), "--exit-after", "12",
-                         env=env, timeout=90)
+def test_dev_starts_everything_places_sample_orders_and_stops_cleanly(tmp_path):
+    env = {k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL", "PERSONALIZE_SMTP_URL")}
+    env.update(PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000", PERSONALIZE_LINK_DELAY="2s")
+    result = personalize("dev", "--state", str(tmp_path / "state"), "--exit-after", "30", env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "personalize dev is up" in result.stdout
-    assert "PersonalizationRequested" in result.stdout
+    assert "personalize dev is up" in result.stdout and "dev: stopped" in result.stdout
+    for platform in ("woocommerce", "etsy", "wix", "squarespace", "bigcommerce"):
+        assert f"OrderReceived              {platform}:" in result.stdout
     assert "∅ → pending_personalization" in result.stdout
-    assert "dev: stopped" in result.stdout
+    assert "PersonalizationLinkIssued" in result.stdout  # the notifier emailed the link (delay 2 s)...
+    assert list((tmp_path / "state" / "mail").glob("*.eml"))  # ...and the mail catcher kept it

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from core.decide import Policy

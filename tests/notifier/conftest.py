@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Request, Response
 
 from personalize.embedded import start_broker, start_redis
 from personalize.kafka import ensure_topics
@@ -14,9 +18,43 @@ from personalize.mailcatcher import MailCatcher
 from personalize.settings import Settings
 from schemas import EVENTS_BY_TOPIC
 from tests.builders import CONFIG_PATH
-from tests.support import Recorder, ServiceProcess
+from tests.support import InProcessServer, Recorder, ServiceProcess
 
 LINK_TTL = "4s"
+HOOK_SECRET = "whsec_" + base64.b64encode(b"automation-secret-of-32-bytes!!!").decode()
+
+
+class HookReceiver:
+    """A merchant's automation endpoint: records every delivery; answers 500 to the first `fail_first`."""
+
+    def __init__(self, fail_first: int = 1) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        self.app = FastAPI()
+
+        @self.app.post("/hook")
+        async def hook(request: Request) -> Response:
+            self.received.append((dict(request.headers), await request.body()))
+            return Response(status_code=500 if len(self.received) <= self.fail_first else 204)
+
+
+@pytest.fixture(scope="module")
+async def hooks() -> AsyncIterator[tuple[HookReceiver, InProcessServer]]:
+    receiver, server = HookReceiver(), InProcessServer()
+    await server.start(receiver.app)
+    yield receiver, server
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+def config_path(servers, hooks) -> Path:
+    """The shared test config, with an automation webhook on the manual store."""
+    config = yaml.safe_load(CONFIG_PATH.read_text())
+    config["stores"][0]["webhooks"] = [{"url": f"{hooks[1].url}/hook", "secret": HOOK_SECRET,
+                                        "events": ["PersonalizationLinkIssued", "OrderStatusChanged"]}]
+    path = servers["state"] / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +85,7 @@ def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> di
     return {
         "PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
         "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/0",
-        "PERSONALIZE_CONFIG": str(CONFIG_PATH),
+        "PERSONALIZE_CONFIG": str(servers["state"] / "config.yaml"),
         "PERSONALIZE_SMTP_URL": smtp_url or servers["mail"].url,
         "PERSONALIZE_LINK_TTL": LINK_TTL,
         "PERSONALIZE_PUBLIC_URL": "https://personalize.example.com",
@@ -57,11 +95,11 @@ def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> di
 
 
 @pytest.fixture(scope="module")
-async def notifier(servers, bus) -> AsyncIterator[ServiceProcess]:
+async def notifier(servers, bus, config_path) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(["notifier"], notifier_env(servers), servers["state"] / "notifier.log")
     service.start()
     yield service
-    assert service.stop() == 0, service.log_tail()
+    assert await asyncio.to_thread(service.stop) == 0, service.log_tail()
 
 
 def log_path(servers: dict, name: str) -> Path:

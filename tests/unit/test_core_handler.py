@@ -8,7 +8,7 @@ from aiokafka import ConsumerRecord
 
 from core.decide import Policy
 from core.handlers import CoreHandler
-from core.store import MemoryOrderStore, Write
+from core.store import MemoryOrderStore
 from personalize.consumer import Received
 from schemas import ApproveOrder, FulfillmentRequested, OrderStatusChanged
 from tests.builders import AUTO, MANUAL, T0, load_test_config, mug, order, plain
