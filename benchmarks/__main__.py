@@ -1,7 +1,9 @@
 """`make bench`: every benchmark, one after the other, each printing its table."""
 
-from benchmarks import core_throughput, notifier_throughput
+from benchmarks import core_throughput, editor_load, notifier_throughput
 
 core_throughput.main([])
 print()
 notifier_throughput.main([])
+print()
+editor_load.main([])

@@ -1,1 +1,1 @@
-"""Editor service: the customer's personalization page (editor issue)."""
+"""Editor service: the customer's personalization pages, behind the link the merchant forwards (`personalize editor`)."""

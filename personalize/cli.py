@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("core", help="run core: order state and decisions")
     commands.add_parser("notifier", help="run the notifier: links, merchant emails, automation webhooks")
+    editor = commands.add_parser("editor", help="run the editor: the customer's personalization pages")
+    editor.add_argument("--port", type=int, default=None, help="HTTP port (default PERSONALIZE_EDITOR_PORT, 8600)")
     connector = commands.add_parser("connector", help="run one platform's connector: webhooks and polls")
     connector.add_argument("platform", choices=PLATFORMS)
     connector.add_argument("--port", type=int, default=None, help="webhook port (default PERSONALIZE_CONNECTOR_PORT)")
@@ -59,6 +61,16 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(NotifierSettings)
         setup_logging(settings.log_level)
         asyncio.run(run_notifier(settings))
+        return 0
+    if args.command == "editor":
+        from editor_service.main import run as run_editor
+        from editor_service.settings import EditorSettings
+
+        settings = load_settings(EditorSettings)
+        if args.port is not None:
+            settings = settings.model_copy(update={"editor_port": args.port})
+        setup_logging(settings.log_level)
+        asyncio.run(run_editor(settings))
         return 0
     if args.command == "connector":
         from connectors.main import run as run_connector

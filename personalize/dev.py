@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from schemas import EVENTS_BY_TOPIC, decode
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
+EDITOR_PORT = 8600  # PERSONALIZE_PUBLIC_URL's default, so the link in the dev email opens it
 DEV_LINK_DELAY = "20s"  # the real default is 15m; a newcomer should see the email while watching
 
 
@@ -40,7 +42,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
     _check_ports_free([_port(s.base_url) for s in stores] + [CONNECTOR_PORTS + i for i in range(len(stores))]
-                      + [MAILBOX_PORT])
+                      + [MAILBOX_PORT, EDITOR_PORT])
     state.mkdir(parents=True, exist_ok=True)
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
@@ -48,6 +50,9 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     try:
         env = dict(os.environ, PERSONALIZE_CONFIG=str(config_path))
         env.setdefault("PERSONALIZE_LINK_DELAY", DEV_LINK_DELAY)
+        # One random key per dev run, shared by every editor copy it starts; production sets its own.
+        env.setdefault("PERSONALIZE_EDITOR_SECRET", secrets.token_urlsafe(32))
+        env.setdefault("PERSONALIZE_ASSETS_DIR", str((state / "assets").resolve()))
         if not settings.kafka_bootstrap:
             servers.append(start_broker(state))
             env["PERSONALIZE_KAFKA_BOOTSTRAP"] = servers[-1].address
@@ -80,7 +85,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
 
 
 def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
-    services = [("core", ["core"]), ("notifier", ["notifier"])]
+    services = [("core", ["core"]), ("notifier", ["notifier"]), ("editor", ["editor", "--port", str(EDITOR_PORT)])]
     for index, store in enumerate(stores):
         port = CONNECTOR_PORTS + index
         hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"

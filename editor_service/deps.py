@@ -1,0 +1,37 @@
+"""What the routes need, in one object on `app.state`, and its `Annotated` alias."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, Request
+
+from editor_service.images import AssetStore
+from editor_service.settings import EditorSettings
+from editor_service.state import EditorStore
+
+
+@dataclass(frozen=True)
+class Editor:
+    store: EditorStore
+    producer: AIOKafkaProducer
+    assets: AssetStore
+    settings: EditorSettings
+    clock: Callable[[], datetime]
+    healthy: Callable[[], Awaitable[dict[str, bool]]]
+
+    @property
+    def secret(self) -> bytes:
+        return self.settings.editor_secret.get_secret_value().encode()
+
+
+async def get_editor(request: Request) -> Editor:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+    return request.app.state.editor
+
+
+EditorDep = Annotated[Editor, Depends(get_editor)]

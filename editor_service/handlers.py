@@ -1,0 +1,34 @@
+"""The editor's consumer: issued links and status changes become its own Redis state."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from editor_service.security import token_hash
+from editor_service.state import EditorStore
+from personalize.consumer import Outcome, Received
+from schemas import OrderStatusChanged, PersonalizationLinkIssued
+
+log = logging.getLogger(__name__)
+
+
+def token_of(url: str) -> str:
+    """The link's secret: the last path segment of `<public url>/p/<token>`."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class EditorHandler:
+    def __init__(self, store: EditorStore) -> None:
+        self._store = store
+
+    async def __call__(self, batch: list[Received]) -> Outcome:
+        """Record each link by its token's hash and each status by `occurred_at`; both are idempotent."""
+        for item in batch:
+            event = item.event
+            if isinstance(event, PersonalizationLinkIssued):
+                await self._store.record_link(event, token_hash(token_of(event.url)))
+                log.info("link %d (%s) of %s recorded", event.sequence, event.link_id, event.order_key)
+            elif isinstance(event, OrderStatusChanged):
+                await self._store.record_status(event)
+        return Outcome()

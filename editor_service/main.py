@@ -1,0 +1,84 @@
+"""`personalize editor`: the customer's personalization pages, and the consumer that builds its link table."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import uvicorn
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from editor_service.app import make_app
+from editor_service.completion import Republisher
+from editor_service.deps import Editor
+from editor_service.handlers import EditorHandler
+from editor_service.images import AssetStore
+from editor_service.settings import EditorSettings
+from editor_service.state import EditorStore
+from personalize.consumer import BatchConsumer, consumer_options
+from personalize.kafka import ensure_topics, make_producer
+from personalize.lifecycle import stop_on_signals
+from schemas import DEAD_LETTERS, ORDERS_STATUS, PERSONALIZATION_COMPLETED, PERSONALIZATION_LINK_ISSUED, utc_now
+
+log = logging.getLogger("editor")
+
+CONSUMES = (PERSONALIZATION_LINK_ISSUED, ORDERS_STATUS)
+PRODUCES = (PERSONALIZATION_COMPLETED, DEAD_LETTERS)
+SHUTDOWN_GRACE_S = 5.0
+# Requests wait for a free Redis connection rather than fail: the default pool refuses past its size under load.
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 5
+
+
+async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
+              stop: asyncio.Event | None = None) -> None:
+    await ensure_topics(settings, CONSUMES + PRODUCES)
+    settings.assets_dir.mkdir(parents=True, exist_ok=True)
+    redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+        settings.required_redis_url(), max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S))
+    producer = make_producer(settings)
+    await producer.start()
+    store = EditorStore(redis)
+
+    async def healthy() -> dict[str, bool]:
+        return {"redis": await _ok(redis.ping()), "kafka": await _ok(producer.client.fetch_all_metadata())}
+
+    editor = Editor(store=store, producer=producer, assets=AssetStore(settings.assets_dir), settings=settings,
+                    clock=clock, healthy=healthy)
+    # access_log off: the request line holds the link's token, which must never reach a log.
+    server = uvicorn.Server(uvicorn.Config(make_app(editor), host=settings.editor_host, port=settings.editor_port,
+                                           log_level="warning", access_log=False, lifespan="off",
+                                           server_header=False))
+    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop consuming, then the server
+    consumer = BatchConsumer(settings.required_bootstrap(), producer, EditorHandler(store),
+                             consumer_options(settings, settings.editor_group, CONSUMES))
+    stop = stop or stop_on_signals()
+    tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(Republisher(store, producer).run(stop))]
+    serving = asyncio.create_task(server.serve())
+    log.info("editor on http://%s:%d/p/<token>, assets in %s", settings.editor_host, settings.editor_port,
+             settings.assets_dir.resolve())
+    try:
+        await asyncio.wait([asyncio.create_task(stop.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
+        if serving.done() and not stop.is_set():
+            serving.result()  # the server could not start (port taken): fail loudly
+    finally:
+        server.should_exit = True
+        consumer.stop()
+        stop.set()
+        _, late = await asyncio.wait([serving, *tasks], timeout=SHUTDOWN_GRACE_S)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(serving, *tasks, return_exceptions=True)
+        await producer.stop()
+        await redis.aclose()
+        log.info("editor stopped")
+
+
+async def _ok(check) -> bool:  # noqa: ANN001 - an awaitable health probe
+    try:
+        await asyncio.wait_for(check, 2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means not healthy
+        return False

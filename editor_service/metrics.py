@@ -1,0 +1,9 @@
+"""The editor's Prometheus metrics, served at `/metrics`."""
+
+from prometheus_client import Counter, Histogram
+
+PAGES = Counter("editor_pages_total", "Link pages shown, by what was shown", ["page"])
+COMPLETIONS = Counter("editor_completions_total", "Completion submissions, by outcome", ["result"])
+REPUBLISHED = Counter("editor_completions_republished_total", "Completions published by the republisher")
+REFUSED = Counter("editor_requests_refused_total", "Requests refused, by reason", ["reason"])
+SECONDS = Histogram("editor_request_seconds", "Time to answer a link request", ["route"])

@@ -1,0 +1,115 @@
+"""Link tokens, form signatures, and the ASGI layers every response passes through (headers, body limit)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# `secrets.token_urlsafe(32)` gives 43 characters; anything far off is not a token and never reaches Redis.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+SECURITY_HEADERS = [
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+                                  b"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of the token: the notifier keeps the same digest (`notifier/links.py`)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_token(token: str) -> bool:
+    return bool(TOKEN_PATTERN.match(token))
+
+
+def form_token(secret: bytes, link_hash: str) -> str:
+    """The CSRF token of one link's forms: an HMAC of the link's hash, so no server-side session is needed."""
+    return hmac.new(secret, f"editor-form:{link_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def form_token_ok(secret: bytes, link_hash: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(form_token(secret, link_hash), given)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and `Cache-Control: no-store` to the link pages."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["path"].startswith("/p/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [h for h in SECURITY_HEADERS if h[0] not in names]
+                if private:
+                    extra = [h for h in extra if h[0] != b"cache-control"] + [NO_STORE]
+                    message["headers"] = [h for h in message.get("headers", []) if h[0].lower() != b"cache-control"]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(Exception):
+    """The request body passed its limit while being read."""
+
+
+class BodyLimit:
+    """Refuses bodies over the limit with 413: at once by Content-Length, or as soon as a chunked body passes it."""
+
+    def __init__(self, app: ASGIApp, limit: int, small_limit: int, small_suffix: str = "/draft") -> None:
+        self.app, self.limit, self.small_limit, self.small_suffix = app, limit, small_limit, small_suffix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.small_limit if scope["path"].endswith(self.small_suffix) else self.limit
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    body = b"Request too large."
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,63 @@
+"""The seed's whole flow through real processes: order → core → the notifier's email → the editor → approval.
+
+core, the notifier and the editor run as `personalize <command>` on this
+package's broker and Redis, with a 1 s link delay and a local SMTP server; the
+test only places the order, reads the merchant's email, and completes the link
+over HTTP as the customer's browser would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timezone
+
+import httpx
+
+from personalize.mailcatcher import MailCatcher
+from schemas import OrderStatusChanged, PersonalizationCompleted
+from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
+from tests.editor.conftest import png, start_editor, wait_known
+from tests.editor.test_pages import csrf_of
+from tests.support import ServiceProcess, send, unique_id
+
+
+async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pending_approval(servers, bus, tmp_path):
+    mail = MailCatcher(tmp_path / "mail").start()
+    env = {"PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
+           "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/2", "PERSONALIZE_CONFIG": str(CONFIG_PATH),
+           "PERSONALIZE_SMTP_URL": mail.url, "PERSONALIZE_LINK_DELAY": "1s", "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000"}
+    editor = await start_editor(servers, tmp_path / "editor.log", **env)
+    env["PERSONALIZE_PUBLIC_URL"] = editor.url
+    core = ServiceProcess(["core"], {**env, "PERSONALIZE_CORE_GROUP": f"stack-core-{unique_id()}"}, tmp_path / "core.log")
+    notifier = ServiceProcess(["notifier"], {**env, "PERSONALIZE_NOTIFIER_GROUP": f"stack-{unique_id()}",
+                                             "PERSONALIZE_HOOKS_GROUP": f"stack-hooks-{unique_id()}"},
+                              tmp_path / "notifier.log")
+    core.start()
+    notifier.start()
+    recorder = bus["recorder"]
+    try:
+        placed = order(MANUAL, [mug("L1", buyer_personalization="Ada"), plain("L2")], at=datetime.now(timezone.utc))
+        await send(bus["producer"], placed)
+        (email,) = await asyncio.to_thread(mail.wait_for, 1, 60)
+        link = re.search(rf"{re.escape(editor.url)}/p/[A-Za-z0-9_-]+", email.get_body(("plain",)).get_content()).group(0)
+
+        page = await wait_known(link)
+        assert page.status_code == 200 and 'value="Ada"' in page.text and "Tote bag" not in page.text
+        async with httpx.AsyncClient(timeout=10) as http:
+            done = await http.post(link, data={"csrf": csrf_of(page.text), "L1:name": "Grace", "L1:motif": "heart",
+                                               "action": "complete"},
+                                   files={"L1:photo": ("me.png", png(), "image/png")})
+        assert done.status_code == 200 and "Thank you!" in done.text
+
+        await recorder.wait_for(placed.order_key, lambda es: any(
+            isinstance(e, OrderStatusChanged) and e.to_status.value == "pending_approval" for e in es), 30)
+        (completion,) = recorder.events(placed.order_key, PersonalizationCompleted)
+        assert [i.line_id for i in completion.items] == ["L1"] and completion.items[0].fields["name"] == "Grace"
+        reopened = await wait_known(link)
+        assert "already been personalized" in reopened.text
+    finally:
+        await asyncio.to_thread(notifier.stop)
+        await asyncio.to_thread(core.stop)
+        await asyncio.to_thread(editor.service.stop)
+        mail.stop()
