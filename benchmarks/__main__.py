@@ -1,8 +1,10 @@
 """`make bench`: every benchmark, one after the other, each printing its table."""
 
-from benchmarks import core_throughput, editor_load, notifier_throughput
+from benchmarks import connector_throughput, core_throughput, editor_load, notifier_throughput
 
 core_throughput.main([])
+print()
+connector_throughput.main([])
 print()
 notifier_throughput.main([])
 print()

@@ -59,28 +59,28 @@ class Intake:
         may then advance its cursor or answer the platform.
         """
         seen = self._seen_for(store)
-        ready, dead = [], []
+        mapped_orders, dead = [], []
         for raw in raws:
             try:
-                mapped = self._adapter.map_order(store, raw)
+                mapped_orders.append(self._adapter.map_order(store, raw))
             except UnmappableOrderError as error:
                 if await self._first_time_unmappable(store, raw):
                     dead.append(self._dead_letter(store, raw, f"cannot map {self._adapter.name} order: {error}", source))
-                continue
-            digest = _digest(mapped)
-            verdict = await seen.classify(mapped.order.platform_order_id, mapped.modified_at, digest)
-            if not verdict.publish:
-                DUPLICATES.labels(self._adapter.name, verdict.value).inc()
-            ready.append(_Ready(mapped, digest, verdict))
+        versions = [(m.order.platform_order_id, m.modified_at, _digest(m)) for m in mapped_orders]
+        verdicts = await seen.classify(versions) if versions else []
+        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts)]
+        for r in ready:
+            if not r.verdict.publish:
+                DUPLICATES.labels(self._adapter.name, r.verdict.value).inc()
         to_publish = [r for r in ready if r.verdict.publish]
         try:
             await publish(self._producer, [*(_event(r) for r in to_publish), *dead])
         except BaseException:
-            for r in to_publish:
-                await seen.release(r.mapped.order.platform_order_id)
+            await seen.release([r.mapped.order.platform_order_id for r in to_publish])
             raise
+        if to_publish:
+            await seen.record([(r.mapped.order.platform_order_id, r.mapped.modified_at, r.digest) for r in to_publish])
         for r in to_publish:
-            await seen.record(r.mapped.order.platform_order_id, r.mapped.modified_at, r.digest)
             ORDERS_PUBLISHED.labels(self._adapter.name, "OrderReceived" if r.verdict is Verdict.NEW else "OrderUpdated").inc()
         return [Accepted(r.mapped.order.platform_order_id, r.mapped.modified_at, r.verdict) for r in ready]
 

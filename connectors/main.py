@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import uvicorn
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from connectors.client import PlatformClient
 from connectors.fetcher import ThinFetcher
@@ -41,7 +41,10 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
     stores = {s.store_id: s for s in config.stores if s.platform == platform}
     clients = {s.key: client_for(adapter, s) for s in stores.values()}
     await ensure_topics(settings, (ORDERS_RECEIVED, DEAD_LETTERS))
-    redis = Redis.from_url(settings.required_redis_url())
+    # Blocking pool: redis-py raises past its connection cap instead of waiting, which under 200 concurrent
+    # webhooks answered HTTP 500s (measured); waiting a few ms for a connection is the right behaviour.
+    redis = Redis(connection_pool=BlockingConnectionPool.from_url(settings.required_redis_url(), max_connections=64,
+                                                                  timeout=10))
     producer = make_producer(settings)
     await producer.start()
     intake = Intake(adapter, producer, redis)

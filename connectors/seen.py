@@ -66,18 +66,26 @@ class SeenOrders:
         self._classify = redis.register_script(_CLASSIFY)
         self._record = redis.register_script(_RECORD)
 
-    async def classify(self, order_id: str, modified_at: datetime, digest: str) -> Verdict:
-        result = await self._classify(
-            keys=[self._hash, self._claim_prefix + order_id],
-            args=[order_id, _micros(modified_at), digest, CLAIM_MS],
-        )
-        return Verdict(result.decode() if isinstance(result, bytes) else result)
+    async def classify(self, orders: list[tuple[str, datetime, str]]) -> list[Verdict]:
+        """Verdicts for (order id, modified time, digest), in one round trip for a whole page."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for order_id, modified_at, digest in orders:
+                await self._classify(keys=[self._hash, self._claim_prefix + order_id],
+                                     args=[order_id, _micros(modified_at), digest, CLAIM_MS], client=pipe)
+            results = await pipe.execute()
+        return [Verdict(r.decode() if isinstance(r, bytes) else r) for r in results]
 
-    async def record(self, order_id: str, modified_at: datetime, digest: str) -> None:
-        await self._record(keys=[self._hash, self._claim_prefix + order_id], args=[order_id, _micros(modified_at), digest])
+    async def record(self, orders: list[tuple[str, datetime, str]]) -> None:
+        """Remember what was published (and drop the claims), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for order_id, modified_at, digest in orders:
+                await self._record(keys=[self._hash, self._claim_prefix + order_id],
+                                   args=[order_id, _micros(modified_at), digest], client=pipe)
+            await pipe.execute()
 
-    async def release(self, order_id: str) -> None:
-        await self._redis.delete(self._claim_prefix + order_id)
+    async def release(self, order_ids: list[str]) -> None:
+        if order_ids:
+            await self._redis.delete(*(self._claim_prefix + order_id for order_id in order_ids))
 
 
 class Cursor:
