@@ -27,7 +27,7 @@ from sandboxes.base import Faults, ItemSpec, OrderSpec, PlatformSandbox, Sandbox
 
 SAMPLES = Path(__file__).parent / "samples" / "bigcommerce"
 ORDERS = "/v2/orders"
-PRIVATE = ("_products", "_previous_status_id")
+PRIVATE = ("_products", "_shipping_addresses", "_previous_status_id")
 STATUSES = {s["id"]: s["name"] for s in json.loads((SAMPLES / "order_statuses_v2.json").read_text())}
 SCOPES = {"created": "store/order/created", "updated": "store/order/updated"}
 
@@ -82,6 +82,9 @@ class BigCommerceSandbox(PlatformSandbox):
                    discount_amount="0.0000", coupon_discount="0.0000", _products=rows)
         self._status(raw, 11 if spec.paid else 7, "captured" if spec.paid else "pending")
         raw["billing_address"].update(first_name=first, last_name=last, email=spec.customer_email)
+        # Shipping addresses are a resource of their own in v2, shaped like the billing address plus ids.
+        raw["_shipping_addresses"] = [{**raw["billing_address"], "id": state.next_id(), "order_id": order_id,
+                                       "items_total": raw["items_total"], "shipping_method": "Flat Rate"}]
         base = f"{state.store.base_url or 'https://api.bigcommerce.com/stores/sandbox'}/v2/orders/{order_id}"
         for link, resource in (("products", "products"), ("shipping_addresses", "shippingaddresses"),
                                ("coupons", "coupons")):
@@ -164,6 +167,14 @@ class BigCommerceSandbox(PlatformSandbox):
                 return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
             q = request.query_params
             return _collection(raw["_products"], int(q.get("limit", 50)), int(q.get("page", 1)))
+
+        @router.get(ORDERS + "/{order_id}/shipping_addresses")
+        async def get_shipping_addresses(order_id: str, request: Request) -> Response:
+            raw = state.orders.get(order_id)
+            if raw is None:
+                return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
+            q = request.query_params
+            return _collection(raw.get("_shipping_addresses", []), int(q.get("limit", 50)), int(q.get("page", 1)))
 
         return router
 

@@ -19,9 +19,9 @@ Decisions, from the order status table (`GET /v2/order_statuses`):
   with 4 decimals, rounded to 2. `total` = `total_inc_tax`, a line's
   `unit_price` = `price_inc_tax` (what the buyer paid per unit, as the total is).
 - Customer name and email come from `billing_address`. The order only links to
-  its shipping addresses (`shipping_addresses` is a resource), so the shipping
-  address is read only when a list of them is embedded, else None: the billing
-  address is not where the parcel goes.
+  its shipping addresses; `client.py` fetches them into `shipping_addresses`
+  and the first is the one we map (None when there is none: the billing
+  address is not where the parcel goes).
 - Buyer text: product options of type "Text field" / "Multi-line text field",
   and any option whose name is one of the store's `buyer_text_keys`; never a
   "File Upload" (its value describes a stored file).

@@ -269,16 +269,26 @@ async def poll(http: PlatformClient, since: datetime) -> list[list[dict]]:
     return [page async for page in ADAPTER.list_modified(http, STORE, since)]
 
 
+# Shaped after the v2 `orderShippingAddress` schema (first_name … country_iso2); BigCommerce publishes no sample file.
+SHIPPING = [{"id": 11, "order_id": 100, "first_name": "Jane", "last_name": "Doe", "company": "", "street_1": "1 Main St",
+             "street_2": "Apt 2", "city": "Austin", "zip": "78701", "country": "United States", "country_iso2": "US",
+             "state": "Texas", "email": "jane@example.com", "phone": "555-0100", "items_total": 2}]
+
+
 @respx.mock(assert_all_called=True, assert_all_mocked=True)
 async def test_the_poll_asks_modified_since_oldest_first_and_fetches_each_orders_products(respx_mock, http):
     listing = respx_mock.get(f"{BASE}/v2/orders").mock(
         return_value=httpx.Response(200, json=sample("orders_list_v2.json")))
     products = respx_mock.get(f"{BASE}/v2/orders/100/products").mock(
         return_value=httpx.Response(200, json=sample("order_products_v2.json")))
+    respx_mock.get(f"{BASE}/v2/orders/100/shipping_addresses").mock(return_value=httpx.Response(200, json=SHIPPING))
     pages = await poll(http, datetime(2018, 12, 5, 20, 0, tzinfo=timezone.utc))
     assert [[o["id"] for o in page] for page in pages] == [[100]]  # one short page: no second request
     assert [row["id"] for row in pages[0][0]["products"]] == [65, 66]
-    assert ADAPTER.map_order(STORE, pages[0][0]).order.line_items[0].product_id == "77"
+    mapped = ADAPTER.map_order(STORE, pages[0][0]).order
+    assert mapped.line_items[0].product_id == "77"
+    assert (mapped.shipping_address.line1, mapped.shipping_address.city, mapped.shipping_address.country) == (
+        "1 Main St", "Austin", "US")
     params = listing.calls[0].request.url.params
     assert params["min_date_modified"] == "2018-12-05T20:00:00+00:00" and params["sort"] == "date_modified:asc"
     assert (params["limit"], params["page"]) == ("250", "1")
@@ -296,6 +306,7 @@ async def test_full_pages_are_followed_until_an_empty_204(respx_mock, http, monk
     first = respx_mock.get(f"{BASE}/v2/orders/100/products").mock(side_effect=[
         httpx.Response(200, json=rows), httpx.Response(204)])
     second = respx_mock.get(f"{BASE}/v2/orders/218/products").mock(return_value=httpx.Response(200, json=rows[:1]))
+    respx_mock.get(url__regex=rf"{BASE}/v2/orders/(100|218)/shipping_addresses").mock(return_value=httpx.Response(204))
     pages = await poll(http, datetime(2018, 1, 1, tzinfo=timezone.utc))
     assert [[len(o["products"]) for o in page] for page in pages] == [[2, 1]]
     assert [c.request.url.params["page"] for c in listing.calls] == ["1", "2"]
@@ -313,6 +324,7 @@ async def test_one_order_is_fetched_with_its_products(respx_mock, http):
     respx_mock.get(f"{BASE}/v2/orders/218").mock(return_value=httpx.Response(200, json=sample("order_get_v2.json")))
     respx_mock.get(f"{BASE}/v2/orders/218/products").mock(
         return_value=httpx.Response(200, json=sample("order_products_v2.json")))
+    respx_mock.get(f"{BASE}/v2/orders/218/shipping_addresses").mock(return_value=httpx.Response(200, json=SHIPPING))
     raw = await ADAPTER.fetch_order(http, STORE, "218")
     assert ADAPTER.map_order(STORE, raw).order.platform_order_id == "218" and len(raw["products"]) == 2
 
