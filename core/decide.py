@@ -45,6 +45,7 @@ class Decision:
     rejected: str | None = None
     ignored: str | None = None
     replayed: bool = False
+    replay_source: str = ""  # the message the replayed events first came from
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Step:
     order: Order
     event: Event
     now: datetime
+    source: str = ""
     outgoing: list[Outgoing] = field(default_factory=list)
 
     def move(self, to, reason: str) -> None:  # noqa: ANN001 - OrderStatus
@@ -64,32 +66,34 @@ class _Step:
         self.outgoing.append(event)
 
     def decision(self) -> Decision:
-        return Decision(order=self.order.remember(self.event.event_id, self.outgoing), outgoing=self.outgoing)
+        return Decision(order=self.order.remember(self.event.event_id, self.source, self.outgoing),
+                        outgoing=self.outgoing)
 
 
-def apply(order: Order | None, event: Event, policy: Policy, now: datetime) -> Decision:
-    if order is not None and (earlier := order.applied_outgoing(event.event_id)) is not None:
-        return Decision(outgoing=earlier, replayed=True)
+def apply(order: Order | None, event: Event, policy: Policy, now: datetime, source: str = "") -> Decision:
+    """`source` names the message (topic:partition:offset), to tell a redelivery from a duplicate."""
+    if order is not None and (earlier := order.applied_entry(event.event_id)) is not None:
+        return Decision(outgoing=earlier.outgoing, replayed=True, replay_source=earlier.source)
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Decision(rejected=f"core does not handle {event.event_type}")
-    return handler(order, event, policy, now)
+    return handler(order, event, policy, now, source)
 
 
 # --- orders from connectors -------------------------------------------------
 
 
-def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: datetime) -> Decision:
+def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: datetime, source: str) -> Decision:
     store = policy.config.store(event.platform, event.store_id)
     if store is None:
         return Decision(rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)")
     if order is None:
-        step = _Step(Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now)
+        step = _Step(Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source)
         _advance(step, policy, store)
         return step.decision()
     if _content(order.snapshot) == _content(event):
         return Decision(ignored="the order is unchanged")
-    step = _Step(order.model_copy(update={"snapshot": event}), event, now)
+    step = _Step(order.model_copy(update={"snapshot": event}), event, now, source)
     _on_change(step, policy, store, before=order.snapshot)
     return step.decision()
 
@@ -182,7 +186,7 @@ def _content(order: OrderFields) -> dict:
 # --- the customer's personalization -----------------------------------------
 
 
-def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime) -> Decision:
+def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str) -> Decision:
     if order is None or order.status is not PP:
         status = "unknown" if order is None else (order.status.value if order.status else "awaiting payment")
         return Decision(ignored=f"personalization completed for an order that is not pending personalization ({status})")
@@ -194,7 +198,7 @@ def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: 
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
         return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    step = _Step(order.model_copy(update={"personalization": list(event.items)}), event, now)
+    step = _Step(order.model_copy(update={"personalization": list(event.items)}), event, now, source)
     _after_personalization(step, store, reason="personalization completed")
     return step.decision()
 
@@ -202,23 +206,23 @@ def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: 
 # --- the merchant's commands ------------------------------------------------
 
 
-def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime) -> Decision:
+def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if order is None or order.status not in (PP, PA):
         return Decision(ignored=f"cannot approve an order that is {_describe(order)}")
-    step = _Step(order, event, now)
+    step = _Step(order, event, now, source)
     _fulfill(step, _with_reason("approved by the merchant", event.reason))
     return step.decision()
 
 
-def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime) -> Decision:
+def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if order is None or order.status is CANCELLED:
         return Decision(ignored=f"cannot cancel an order that is {_describe(order)}")
-    step = _Step(order, event, now)
+    step = _Step(order, event, now, source)
     step.move(CANCELLED, _with_reason("cancelled by the merchant", event.reason))
     return step.decision()
 
 
-def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime) -> Decision:
+def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime, source: str) -> Decision:
     if order is None or order.status is not PP:
         return Decision(ignored=f"no link to resend for an order that is {_describe(order)}")
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
@@ -227,7 +231,7 @@ def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: date
     items = [i for i in requested_items(policy.config, store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
     if not items:
         return Decision(ignored="no line of this order is personalizable under the current config")
-    step = _Step(order, event, now)
+    step = _Step(order, event, now, source)
     step.emit(_request(step, store, items, policy.link_delay, trigger="resend_requested"))
     return step.decision()
 

@@ -60,12 +60,15 @@ class CoreHandler:
         now = self._clock()
         changed: Order | None = None
         result = Outcome()
-        seen: set[str] = set()
         for item in items:
-            if item.event.event_id in seen:
-                continue  # a duplicate within the batch: its effects are already in `result`
-            seen.add(item.event.event_id)
-            decision = apply(changed if changed is not None else order, item.event, self._policy, now)
+            source = f"{item.record.topic}:{item.record.partition}:{item.record.offset}"
+            decision = apply(changed if changed is not None else order, item.event, self._policy, now, source)
+            if decision.replayed and decision.replay_source != source:
+                # The same event in another message (a producer retried, a webhook and a poll both sent it):
+                # its effects are out already. Only the very message that produced them is re-published,
+                # which is what a redelivery after a crash before the commit is.
+                _log_ignored(item.event, "already applied from another message")
+                continue
             result.outgoing += decision.outgoing
             if decision.rejected:
                 result.rejected.append((item, decision.rejected))

@@ -64,6 +64,7 @@ class Applied(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
+    source: str = Field(default="", description="topic:partition:offset of the message that carried it.")
     outgoing: list[Outgoing] = Field(default_factory=list)
 
 
@@ -79,14 +80,11 @@ class Order(BaseModel):
     history: list[StatusEntry] = Field(default_factory=list)
     applied: list[Applied] = Field(default_factory=list)
 
-    def applied_outgoing(self, event_id: str) -> list[Outgoing] | None:
-        for entry in self.applied:
-            if entry.event_id == event_id:
-                return entry.outgoing
-        return None
+    def applied_entry(self, event_id: str) -> Applied | None:
+        return next((entry for entry in self.applied if entry.event_id == event_id), None)
 
-    def remember(self, event_id: str, outgoing: list[Outgoing]) -> Order:
-        applied = [*self.applied, Applied(event_id=event_id, outgoing=outgoing)][-APPLIED_MEMORY:]
+    def remember(self, event_id: str, source: str, outgoing: list[Outgoing]) -> Order:
+        applied = [*self.applied, Applied(event_id=event_id, source=source, outgoing=outgoing)][-APPLIED_MEMORY:]
         return self.model_copy(update={"applied": applied})
 
     def moved(self, to: OrderStatus, reason: str, at: datetime, event_id: str) -> tuple[Order, OrderStatusChanged]:

@@ -69,7 +69,18 @@ async def test_an_event_twice_in_one_batch_is_acted_on_once():
     assert [e.event_type for e in outcome.outgoing] == ["OrderStatusChanged", "PersonalizationRequested"]
 
 
-async def test_an_event_seen_in_an_earlier_batch_republishes_the_same_events():
+async def test_the_same_event_in_another_message_of_a_later_batch_publishes_nothing():
+    handler = CoreHandler(MemoryOrderStore(), POLICY, lambda: T0)
+    a = order(MANUAL, [plain()])
+    await handler([received(a, offset=3)])
+    approve = ApproveOrder(order_key=a.order_key)
+    first = await handler([received(approve, offset=4)])
+    again = await handler([received(approve, offset=9)])  # a producer's retry: a second message
+    assert sum(isinstance(e, FulfillmentRequested) for e in first.outgoing) == 1
+    assert again.outgoing == [] and again.rejected == []
+
+
+async def test_a_redelivered_message_republishes_the_same_events():
     store = MemoryOrderStore()
     handler = CoreHandler(store, POLICY, lambda: T0)
     a = order(MANUAL, [mug()])
