@@ -13,6 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from PIL import Image
+from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
 from notifier.links import link_url, new_token, token_hash
@@ -159,3 +160,17 @@ def png(width: int = 64, height: int = 48, color: str = "teal", kind: str = "PNG
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, kind)
     return out.getvalue()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="package")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium (`.ci/run` installs it); missing, the browser tests fail rather than skip."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()

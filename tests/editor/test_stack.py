@@ -12,17 +12,17 @@ import asyncio
 import re
 from datetime import datetime, timezone
 
-import httpx
+from playwright.async_api import expect
 
 from personalize.mailcatcher import MailCatcher
 from schemas import OrderStatusChanged, PersonalizationCompleted
 from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
 from tests.editor.conftest import png, start_editor, wait_known
-from tests.editor.test_pages import csrf_of
 from tests.support import ServiceProcess, send, unique_id
 
 
-async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pending_approval(servers, bus, tmp_path):
+async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pending_approval(servers, bus, browser,
+                                                                                         tmp_path):
     mail = MailCatcher(tmp_path / "mail").start()
     env = {"PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
            "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/2", "PERSONALIZE_CONFIG": str(CONFIG_PATH),
@@ -44,11 +44,16 @@ async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pendin
 
         page = await wait_known(link)
         assert page.status_code == 200 and 'value="Ada"' in page.text and "Tote bag" not in page.text
-        async with httpx.AsyncClient(timeout=10) as http:
-            done = await http.post(link, data={"csrf": csrf_of(page.text), "L1:name": "Grace", "L1:motif": "heart",
-                                               "action": "complete"},
-                                   files={"L1:photo": ("me.png", png(), "image/png")})
-        assert done.status_code == 200 and "Thank you!" in done.text
+        context = await browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+        tab = await context.new_page()
+        await tab.goto(link)
+        await expect(tab.get_by_role("textbox", name="Name")).to_have_value("Ada")  # the buyer's checkout text
+        await tab.get_by_role("textbox", name="Name").fill("Grace")
+        await tab.get_by_role("radio", name="heart").check()
+        await tab.get_by_label("Photo").set_input_files({"name": "me.png", "mimeType": "image/png", "buffer": png()})
+        await tab.get_by_role("button", name="Complete personalization").click()
+        await expect(tab.get_by_role("dialog", name="Thank you!")).to_be_visible()
+        await context.close()
 
         await recorder.wait_for(placed.order_key, lambda es: any(
             isinstance(e, OrderStatusChanged) and e.to_status.value == "pending_approval" for e in es), 30)
