@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
@@ -153,3 +154,22 @@ class InProcessServer:
         if self._server and self._task:
             self._server.should_exit = True
             await self._task
+
+
+@asynccontextmanager
+async def event_bus(bootstrap: str) -> AsyncIterator[dict]:
+    """Every topic created, a producer, and a Recorder of every topic: an outside client of one broker."""
+    from personalize.kafka import ensure_topics
+    from personalize.settings import Settings
+    from schemas import EVENTS_BY_TOPIC
+
+    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_partitions=4), EVENTS_BY_TOPIC)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    recorder = Recorder(bootstrap, list(EVENTS_BY_TOPIC))
+    await recorder.start()
+    try:
+        yield {"producer": producer, "recorder": recorder}
+    finally:
+        await recorder.stop()
+        await producer.stop()

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from PIL import Image
 from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
 from notifier.links import link_url, new_token, token_hash
 from personalize.embedded import free_port, start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.settings import Settings
-from schemas import EVENTS_BY_TOPIC, OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
+from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
-from tests.support import Recorder, ServiceProcess, send, unique_id
+from tests.support import ServiceProcess, event_bus, send, unique_id
 
 SECRET = "editor-test-secret-" + "x" * 24
 TEMPLATE = load_test_config().template("name-mug")
@@ -39,15 +36,8 @@ def servers(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="package")
 async def bus(servers) -> AsyncIterator[dict]:
-    bootstrap = servers["broker"].address
-    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_partitions=4), EVENTS_BY_TOPIC)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    recorder = Recorder(bootstrap, list(EVENTS_BY_TOPIC))
-    await recorder.start()
-    yield {"producer": producer, "recorder": recorder}
-    await recorder.stop()
-    await producer.stop()
+    async with event_bus(servers["broker"].address) as connected:
+        yield connected
 
 
 def editor_env(servers: dict, **extra: str) -> dict[str, str]:

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 
 from personalize.embedded import start_broker, start_redis
-from personalize.kafka import ensure_topics
 from personalize.mailcatcher import MailCatcher
-from personalize.settings import Settings
-from schemas import EVENTS_BY_TOPIC
 from tests.builders import CONFIG_PATH
-from tests.support import InProcessServer, Recorder, ServiceProcess
+from tests.support import InProcessServer, ServiceProcess, event_bus
 
 LINK_TTL = "4s"
 HOOK_SECRET = "whsec_" + base64.b64encode(b"automation-secret-of-32-bytes!!!").decode()
@@ -70,15 +66,8 @@ def servers(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 async def bus(servers) -> AsyncIterator[dict]:
-    bootstrap = servers["broker"].address
-    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_partitions=4), EVENTS_BY_TOPIC)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    recorder = Recorder(bootstrap, list(EVENTS_BY_TOPIC))
-    await recorder.start()
-    yield {"producer": producer, "recorder": recorder}
-    await recorder.stop()
-    await producer.stop()
+    async with event_bus(servers["broker"].address) as connected:
+        yield connected
 
 
 def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> dict[str, str]:
