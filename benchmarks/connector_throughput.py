@@ -24,6 +24,7 @@ import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from benchmarks.procstat import memory_mib
 from connectors.client import PlatformClient
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce import client as woo
@@ -42,11 +43,6 @@ Shares = dict[str, tuple[float, float]]  # role → (share of a core used, share
 def _sched(pid: int) -> tuple[float, float]:
     stats = [t.read_text().split() for t in Path(f"/proc/{pid}/task").glob("*/schedstat")]  # every thread
     return sum(int(s[0]) for s in stats) / 1e9, sum(int(s[1]) for s in stats) / 1e9
-
-
-def _rss_mib(pid: int) -> float:
-    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 def _ms(values: list[float], q: float) -> float:
@@ -212,7 +208,7 @@ async def bench_webhooks(folder: Path, args: argparse.Namespace) -> list[tuple[s
             results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, runs)), args.timeout)
         wall = max(r["end"] for r in results) - start_at
         cpu = _shares(before, stack.sched(), wall)
-        (seen, twice), rss = await reading, _rss_mib(stack.processes["connector"].pid)
+        (seen, twice), rss = await reading, memory_mib(stack.processes["connector"].pid)
     sent = {k: v for r in results for k, v in r["sent"].items()}
     to_event = [seen[k][0] - sent[k] for k in sent if k in seen]
     took = [x for r in results for x in r["latencies"]]
@@ -235,7 +231,7 @@ async def bench_poll(folder: Path, args: argparse.Namespace) -> list[tuple[str, 
         seen, twice = await reading
         done = max([t for t, _ in seen.values()], default=healthy)
         cpu = _shares(before, stack.sched(), done - healthy)
-        rss = _rss_mib(stack.processes["connector"].pid)
+        rss = memory_mib(stack.processes["connector"].pid)
     stamps = sorted(ts for _, ts in seen.values()) or [0]
     rate = (len(stamps) - 1) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
     limit = max(cpu, key=lambda role: cpu[role][0])

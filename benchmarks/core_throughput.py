@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from benchmarks.procstat import memory_mib
 from personalize.demo import sample_order
 from personalize.embedded import start_broker, start_redis
 from personalize.kafka import ensure_topics
@@ -59,8 +60,8 @@ class CommitWatcher:
 
 
 async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str, group: str, topic: str,
-                        partitions: int, orders: int) -> tuple[float, int]:
-    """Start the process, time its commits from the first to the last; return (rate, rss KiB)."""
+                        partitions: int, orders: int) -> tuple[float, float]:
+    """Start the process, time its commits from the first to the last; return (rate, RSS MiB)."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with CommitWatcher(bootstrap, group, topic, partitions) as watcher:
@@ -70,7 +71,7 @@ async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str,
         process.wait(20)
 
 
-async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int) -> tuple[float, int]:
+async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int) -> tuple[float, float]:
     start_count = start_time = None
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -79,18 +80,11 @@ async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int)
         if start_time is None and done > 0:
             start_count, start_time = done, now
         if done >= orders:
-            return (done - start_count) / (now - start_time), _rss_kib(process.pid)
+            return (done - start_count) / (now - start_time), memory_mib(process.pid)
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         await asyncio.sleep(0.05)
     raise RuntimeError("timed out")
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def run(orders: int, partitions: int) -> dict[str, float]:
@@ -116,7 +110,7 @@ async def run(orders: int, partitions: int) -> dict[str, float]:
             broker.stop()
             redis.stop()
     return {"orders": orders, "bare": bare_rate, "core": core_rate, "ratio": core_rate / bare_rate,
-            "core_rss_mib": core_rss / 1024, "bare_rss_mib": bare_rss / 1024}
+            "core_rss_mib": core_rss, "bare_rss_mib": bare_rss}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -31,11 +31,12 @@ from aiokafka import AIOKafkaProducer
 from PIL import Image
 from redis.asyncio import Redis
 
-from editor_service.security import form_token, token_hash
-from notifier.links import link_url, new_token
+from benchmarks.procstat import memory_mib
+from editor_service.security import form_token
 from personalize.config import load_config
 from personalize.embedded import free_port, start_broker, start_redis
 from personalize.kafka import ensure_topics
+from personalize.links import link_url, new_token, token_hash
 from personalize.settings import Settings
 from schemas import EVENTS_BY_TOPIC, PersonalizationLinkIssued, RequestedItem, encode
 
@@ -207,9 +208,7 @@ async def run(links: int, clients: int, gets: int, posts: int) -> dict:
             cpu = cpu_seconds(editor.pid)
             post_lat, post_status = await drive(port, clients, tokens[:posts], post)
             post_status["editor_cpu_ms"] = round((cpu_seconds(editor.pid) - cpu) * 1000 / len(tokens[:posts]), 2)
-            status = Path(f"/proc/{editor.pid}/status").read_text().splitlines()
-            rss, peak = (next(int(line.split()[1]) for line in status if line.startswith(f"{name}:"))
-                         for name in ("VmRSS", "VmHWM"))
+            rss, peak = memory_mib(editor.pid), memory_mib(editor.pid, "VmHWM")
             unpublished = await redis.zcard("editor:unpublished")
         finally:
             editor.terminate()
@@ -218,7 +217,7 @@ async def run(links: int, clients: int, gets: int, posts: int) -> dict:
             broker.stop()
             redis_server.stop()
     return {"load": load, "links": links, "clients": clients, "get": get_lat, "get_status": get_status, "post": post_lat,
-            "post_status": post_status, "rss_mib": rss / 1024, "peak_mib": peak / 1024, "unpublished": unpublished}
+            "post_status": post_status, "rss_mib": rss, "peak_mib": peak, "unpublished": unpublished}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.procstat import memory_mib
 from personalize.config import load_config
 from personalize.embedded import start_broker, start_redis
 from personalize.kafka import ensure_topics
@@ -75,8 +76,7 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
             deadline = time.monotonic() + lead_s + 300
             while len(arrivals) < count and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-            rss = next(int(line.split()[1]) for line in Path(f"/proc/{notifier.pid}/status").read_text().splitlines()
-                       if line.startswith("VmRSS:"))
+            rss = memory_mib(notifier.pid)
         finally:
             notifier.terminate()
             notifier.wait(20)
@@ -87,7 +87,7 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else float("nan")
     return {"count": count, "sent": len(arrivals), "rate": (len(arrivals) - 1) / span if span else float("nan"),
             "lag_p50": statistics.median(lags), "lag_p99": percentile(lags, 0.99), "lag_max": max(lags),
-            "rss_mib": rss / 1024}
+            "rss_mib": rss}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -61,7 +61,13 @@ class PlatformClient:
         await self._http.aclose()
 
     async def get_json(self, path: str, **params: Any) -> tuple[Any, httpx.Headers]:
-        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return await self.request_json("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    async def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Headers]:
+        """The answer's JSON; None for an empty answer (`204 No Content`, as BigCommerce lists say "nothing")."""
+        response = await self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content.strip():
+            return None, response.headers
         try:
             return response.json(), response.headers
         except ValueError:

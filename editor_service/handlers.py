@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
-from editor_service.security import token_hash
 from editor_service.state import EditorStore
 from personalize.consumer import Outcome, Received
+from personalize.links import token_hash, token_of
 from schemas import OrderStatusChanged, PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)
-
-
-def token_of(url: str) -> str:
-    """The link's secret: the last path segment of `<public url>/p/<token>`."""
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 class EditorHandler:

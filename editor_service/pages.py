@@ -22,8 +22,9 @@ from editor_service.forms import Submission, check_values, draft_values, image_f
 from editor_service.images import ImageRefused, check_image
 from editor_service.metrics import REFUSED, SECONDS
 from editor_service.render import message, page
-from editor_service.security import form_token, form_token_ok, looks_like_token, token_hash
+from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.state import PP, LinkView
+from personalize.links import token_hash
 
 router = APIRouter()
 

@@ -21,11 +21,6 @@ SECURITY_HEADERS = [
 NO_STORE = (b"cache-control", b"no-store")
 
 
-def token_hash(token: str) -> str:
-    """SHA-256 hex of the token: the notifier keeps the same digest (`notifier/links.py`)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def looks_like_token(token: str) -> bool:
     return bool(TOKEN_PATTERN.match(token))
 

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta, timezone
 
 from aiokafka import AIOKafkaProducer
 
-from notifier.links import link_url, new_token, token_hash
 from notifier.mail import MailError, MailSender
 from notifier.recipients import recipient_for
 from notifier.render import render_link_email
 from notifier.state import PP, NotifierStore, OrderView
 from personalize.kafka import publish
+from personalize.links import link_url, new_token, token_hash
 from schemas import PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)

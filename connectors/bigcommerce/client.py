@@ -77,16 +77,12 @@ async def sub_resource(api: PlatformClient, order_id: object, name: str) -> list
 
 
 async def get_list(api: PlatformClient, path: str, **params: Any) -> list[dict]:
-    """A v2 collection: an empty one is `204 No Content` with no body, which `get_json` would refuse."""
-    response = await api.request("GET", path, params=params)
-    if response.status_code == 204 or not response.content.strip():
+    """A v2 collection; an empty one is `204 No Content`."""
+    found, _ = await api.request_json("GET", path, params=params)
+    if found is None:
         return []
-    try:
-        found = response.json()
-    except ValueError:
-        raise PlatformError(f"bigcommerce: {path} answered non-JSON", response.status_code) from None
     if not isinstance(found, list):
-        raise PlatformError(f"bigcommerce: {path} answered {type(found).__name__}, not a list", response.status_code)
+        raise PlatformError(f"bigcommerce: {path} answered {type(found).__name__}, not a list")
     return found
 
 

@@ -81,11 +81,7 @@ async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) ->
 
 
 async def _json(api: PlatformClient, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    response = await api.request(method, path, **kwargs)
-    try:
-        parsed = response.json()
-    except ValueError:
-        raise PlatformError(f"wix: {path} answered non-JSON", response.status_code) from None
+    parsed, _ = await api.request_json(method, path, **kwargs)
     if not isinstance(parsed, dict):
-        raise PlatformError(f"wix: {path} answered {type(parsed).__name__}, not an object", response.status_code)
+        raise PlatformError(f"wix: {path} answered {type(parsed).__name__}, not an object")
     return parsed

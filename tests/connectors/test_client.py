@@ -90,3 +90,14 @@ async def test_a_429_that_says_nothing_backs_off_instead_of_hammering(respx_mock
     await api.get_json("/x")
     assert route.call_count == 3 and loop.time() - started >= 0.2
     await api.aclose()
+
+
+@respx.mock(assert_all_called=True)
+async def test_an_empty_answer_is_none_and_non_json_is_an_error(respx_mock):
+    respx_mock.get(f"{BASE}/empty").mock(return_value=httpx.Response(204))
+    respx_mock.post(f"{BASE}/html").mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
+    api = client()
+    assert (await api.request_json("GET", "/empty"))[0] is None
+    with pytest.raises(PlatformError, match="non-JSON"):
+        await api.request_json("POST", "/html", json={})
+    await api.aclose()

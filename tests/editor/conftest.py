@@ -15,8 +15,8 @@ from PIL import Image
 from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
-from notifier.links import link_url, new_token, token_hash
 from personalize.embedded import free_port, start_broker, start_redis
+from personalize.links import link_url, new_token, token_hash
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
 from tests.support import ServiceProcess, event_bus, send, unique_id

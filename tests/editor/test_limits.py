@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from notifier.links import new_token
+from personalize.links import new_token
 from tests.editor.conftest import publish_link, start_editor, wait_recorded
 
 

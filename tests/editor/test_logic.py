@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from datetime import datetime, timezone
 
@@ -10,14 +12,12 @@ from PIL import Image
 
 from editor_service.completion import completion_event
 from editor_service.forms import check_values, draft_values, prefill, sections
-from editor_service.handlers import token_of
 from editor_service.images import ImageRefused, check_image
 from editor_service.pages import availability
-from editor_service.security import form_token, form_token_ok, looks_like_token, token_hash
+from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.settings import EditorSettings
 from editor_service.state import LinkView
-from notifier.links import link_url, new_token
-from notifier.links import token_hash as notifier_token_hash
+from personalize.links import link_url, new_token, token_hash, token_of
 from personalize.settings import SettingsError, load_settings
 from schemas import Asset, RequestedItem, Template, TemplateField
 from tests.editor.conftest import TEMPLATE, png
@@ -41,10 +41,11 @@ def test_the_secret_is_required_and_placeholders_are_refused(monkeypatch):
     assert "kkkk" not in repr(settings)
 
 
-def test_tokens_hash_like_the_notifiers_and_forms_are_signed_per_link():
+def test_tokens_are_256_bit_hashed_with_sha256_and_forms_are_signed_per_link():
     token = new_token()
     assert token_of(link_url("https://x.example/base/", token)) == token
-    assert token_hash(token) == notifier_token_hash(token) and looks_like_token(token)
+    assert len(base64.urlsafe_b64decode(token + "=")) == 32 and looks_like_token(token)
+    assert token_hash(token) == hashlib.sha256(token.encode()).hexdigest()  # what both services store
     assert not looks_like_token("../etc/passwd") and not looks_like_token("a" * 500)
     signed = form_token(b"k" * 32, token_hash(token))
     assert form_token_ok(b"k" * 32, token_hash(token), signed)

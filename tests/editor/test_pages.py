@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from notifier.links import new_token
+from personalize.links import new_token
 from schemas import OrderStatus, PersonalizationCompleted, RequestedItem
 from tests.editor.conftest import TEMPLATE, png, publish_link, set_status, wait_known
 
