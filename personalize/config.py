@@ -83,11 +83,39 @@ class OutboundWebhook(_Strict):
 DEFAULT_BUYER_TEXT_KEYS = ("personalization", "personalisation", "personalized text", "custom text", "engraving")
 
 
-class StoreConfig(_Strict):
-    platform: Platform
-    store_id: str = Field(min_length=1)
+LinkRecipientSetting = Literal["merchant", "customer"]
+MixedOrderPolicy = Literal["hold_whole_order", "ship_plain_items_now"]
+
+
+class StoreSettings(_Strict):
+    """What a merchant may change while the system runs (the merchant API); the YAML seeds it."""
+
     merchant_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     approval: Literal["manual", "automatic"] = "manual"
+    link_recipient: LinkRecipientSetting = Field(
+        default="merchant",
+        description="`merchant`: the merchant gets the link and forwards it (the seed's flow). `customer`: the buyer "
+        "gets it, where the order has the buyer's address (not on Etsy: those fall back to the merchant).",
+    )
+    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+                        description="Language of emails and product notices; unsupported ones fall back to English.")
+    sender_name: str | None = Field(default=None, max_length=100, description="The emails' sender name.")
+    reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    logo_url: str | None = Field(default=None, pattern=r"^https?://")
+    reminders: list[Duration] = Field(
+        default_factory=lambda: [timedelta(days=3), timedelta(days=6)], max_length=10,
+        description="Remind this long after a link is issued, while it is unused; [] for none.",
+    )
+    mixed_orders: MixedOrderPolicy = Field(
+        default="hold_whole_order",
+        description="An order with personalizable and plain lines: hold it whole (the seed), or fulfill the plain "
+        "lines at once and the personalized ones when ready.",
+    )
+
+
+class StoreConfig(StoreSettings):
+    platform: Platform
+    store_id: str = Field(min_length=1)
     products: list[ProductMatch] = Field(default_factory=list)
 
     # How the store's connector reaches the platform (connectors only).

@@ -6,18 +6,25 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
+
+_ISO = TypeAdapter(timedelta)
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
-    """`15m` → 15 minutes; a bare number means seconds."""
+    """`15m` → 15 minutes; a bare number means seconds; ISO 8601 (`P3D`) too."""
     if isinstance(text, timedelta):
         return text
     if isinstance(text, (int, float)):
         return timedelta(seconds=text)
+    if text.strip().upper().startswith(("P", "-P")):  # ISO 8601, as pydantic writes a timedelta back
+        try:
+            return _ISO.validate_python(text.strip())
+        except ValidationError:
+            raise ValueError(f"{text!r} is not an ISO 8601 duration") from None
     compact = text.strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(\.\d+)?", compact):
         return timedelta(seconds=float(compact))

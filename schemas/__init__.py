@@ -7,12 +7,20 @@ never rename or remove one without a new `schema_version`.
 from schemas.commands import ApproveOrder, CancelOrder, Command, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event, Money, order_key, utc_now
-from schemas.fulfillment import FulfillmentLine, FulfillmentRequested
-from schemas.links import PersonalizationLinkIssued
+from schemas.fulfillment import FulfillmentLine, FulfillmentPart, FulfillmentRequested
+from schemas.links import (
+    LinkActivity,
+    PersonalizationLinkExpired,
+    PersonalizationLinkIssued,
+    PersonalizationLinkOpened,
+    PersonalizationReminderSent,
+)
 from schemas.orders import PLATFORMS, Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
 from schemas.personalization import (
     Asset,
     CompletedItem,
+    LinkDelivery,
+    LinkRecipient,
     PersonalizationCompleted,
     PersonalizationRequested,
     RequestedItem,
@@ -29,6 +37,7 @@ from schemas.topics import (
     ORDERS_RECEIVED,
     ORDERS_STATUS,
     PERSONALIZATION_COMPLETED,
+    PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
     PERSONALIZATION_REQUESTED,
     decode,
@@ -45,6 +54,7 @@ __all__ = [
     "ORDERS_RECEIVED",
     "ORDERS_STATUS",
     "PERSONALIZATION_COMPLETED",
+    "PERSONALIZATION_LINK_ACTIVITY",
     "PERSONALIZATION_LINK_ISSUED",
     "PERSONALIZATION_REQUESTED",
     "PLATFORMS",
@@ -58,8 +68,12 @@ __all__ = [
     "DeadLetter",
     "Event",
     "FulfillmentLine",
+    "FulfillmentPart",
     "FulfillmentRequested",
     "LineItem",
+    "LinkActivity",
+    "LinkDelivery",
+    "LinkRecipient",
     "Money",
     "OrderFields",
     "OrderReceived",
@@ -67,7 +81,10 @@ __all__ = [
     "OrderStatusChanged",
     "OrderUpdated",
     "PersonalizationCompleted",
+    "PersonalizationLinkExpired",
     "PersonalizationLinkIssued",
+    "PersonalizationLinkOpened",
+    "PersonalizationReminderSent",
     "PersonalizationRequested",
     "Platform",
     "RequestedItem",

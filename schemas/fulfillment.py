@@ -17,8 +17,11 @@ class FulfillmentLine(LineItem):
     )
 
 
+FulfillmentPart = Literal["whole_order", "plain_items", "personalized_items"]
+
+
 class FulfillmentRequested(Event):
-    """Every line of the order, ready to produce."""
+    """Lines of the order ready to produce: all of them, or one part under `ship_plain_items_now`."""
 
     event_type: Literal["FulfillmentRequested"] = "FulfillmentRequested"
     platform: Platform
@@ -26,4 +29,9 @@ class FulfillmentRequested(Event):
     order_number: str
     is_test: bool = False
     shipping_address: Address | None = None
+    part: FulfillmentPart = Field(
+        default="whole_order",
+        description="`whole_order`, or under a store's `ship_plain_items_now` policy `plain_items` (sent at once) "
+        "and later `personalized_items`.",
+    )
     line_items: list[FulfillmentLine] = Field(min_length=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
@@ -65,7 +65,7 @@ class OrderFields(Event):
     @field_validator("placed_at")
     @classmethod
     def _placed_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _key_matches(self) -> OrderFields:

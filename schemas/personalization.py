@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -10,6 +11,7 @@ from schemas.envelope import Event, Model
 from schemas.orders import Platform
 
 FieldType = Literal["text", "image", "clipart"]
+LinkRecipient = Literal["merchant", "customer"]
 
 
 class TemplateField(Model):
@@ -56,6 +58,26 @@ class RequestedItem(Model):
     buyer_personalization: str | None = None
 
 
+class LinkDelivery(Model):
+    """How the store wants its links delivered; core copies it from the store's settings into each request."""
+
+    recipient: LinkRecipient = Field(
+        default="merchant",
+        description="`merchant` (forwards the link, the seed's flow) or `customer` (emailed directly when the order "
+        "has the buyer's address; otherwise it falls back to the merchant).",
+    )
+    customer_email: str | None = Field(default=None, description="The buyer's address, where the platform gives one.")
+    customer_name: str = ""
+    locale: str = Field(default="en", description="Language of the emails and the notice, e.g. `en`, `de`.")
+    sender_name: str | None = Field(default=None, description="Shown as the email's sender name.")
+    reply_to: str | None = None
+    logo_url: str | None = None
+    reminders: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(days=3), timedelta(days=6)],
+        description="After the link is issued, when to remind (ISO 8601 durations); none once completed.",
+    )
+
+
 class PersonalizationRequested(Event):
     """An order waits for its customer's personalization; the notifier sends the link at `notify_after`."""
 
@@ -71,6 +93,7 @@ class PersonalizationRequested(Event):
         default="order_received",
         description="Why this request was published; `resend_requested` asks for a fresh link at once.",
     )
+    delivery: LinkDelivery = Field(default_factory=LinkDelivery)
     items: list[RequestedItem] = Field(min_length=1)
 
 

@@ -10,7 +10,12 @@ from schemas.commands import ApproveOrder, CancelOrder, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event
 from schemas.fulfillment import FulfillmentRequested
-from schemas.links import PersonalizationLinkIssued
+from schemas.links import (
+    PersonalizationLinkExpired,
+    PersonalizationLinkIssued,
+    PersonalizationLinkOpened,
+    PersonalizationReminderSent,
+)
 from schemas.orders import OrderReceived, OrderUpdated
 from schemas.personalization import PersonalizationCompleted, PersonalizationRequested
 from schemas.status import OrderStatusChanged
@@ -21,6 +26,7 @@ ORDERS_COMMANDS = "orders.commands"
 PERSONALIZATION_REQUESTED = "personalization.requested"
 PERSONALIZATION_COMPLETED = "personalization.completed"
 PERSONALIZATION_LINK_ISSUED = "personalization.link-issued"
+PERSONALIZATION_LINK_ACTIVITY = "personalization.link-activity"
 FULFILLMENT_REQUESTED = "fulfillment.requested"
 DEAD_LETTERS = "dead-letters"
 
@@ -30,6 +36,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     PERSONALIZATION_REQUESTED: (PersonalizationRequested,),
     PERSONALIZATION_COMPLETED: (PersonalizationCompleted,),
     PERSONALIZATION_LINK_ISSUED: (PersonalizationLinkIssued,),
+    PERSONALIZATION_LINK_ACTIVITY: (PersonalizationLinkOpened, PersonalizationLinkExpired, PersonalizationReminderSent),
     ORDERS_COMMANDS: (ApproveOrder, CancelOrder, ResendLink),
     FULFILLMENT_REQUESTED: (FulfillmentRequested,),
     DEAD_LETTERS: (DeadLetter,),

@@ -84,6 +84,9 @@ def test_the_public_event_names_are_exactly_the_contract():
         "personalization.requested": ["PersonalizationRequested"],
         "personalization.completed": ["PersonalizationCompleted"],
         "personalization.link-issued": ["PersonalizationLinkIssued"],
+        "personalization.link-activity": [
+            "PersonalizationLinkExpired", "PersonalizationLinkOpened", "PersonalizationReminderSent",
+        ],
         "orders.commands": ["ApproveOrder", "CancelOrder", "ResendLink"],
         "fulfillment.requested": ["FulfillmentRequested"],
         "dead-letters": ["DeadLetter"],

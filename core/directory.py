@@ -1,0 +1,194 @@
+"""Store settings, catalogs and templates that merchants change while the system runs.
+
+The YAML config says which stores exist and how connectors reach them
+(credentials never leave the YAML and the environment). What a merchant
+may change at run time (`StoreSettings`, the products sold as
+personalizable, the templates) lives in Redis beside core's orders, seeded
+from the YAML on first start and never overwritten by it afterwards: a
+restart keeps what the merchant set through the API.
+
+Every change bumps one version counter, so a reader (core, once per batch)
+re-reads only after a change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from personalize.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
+
+STORE_PREFIX = "core:dir:store:"
+TEMPLATES = "core:dir:templates"
+VERSION = "core:dir:version"
+
+
+class DirectoryError(ValueError):
+    """A change the directory refuses; the message says why (the API answers 404 or 409 with it)."""
+
+
+class UnknownStore(DirectoryError):
+    pass
+
+
+class UnknownTemplate(DirectoryError):
+    pass
+
+
+class TemplateInUse(DirectoryError):
+    pass
+
+
+class StoreRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    settings: StoreSettings
+    products: list[ProductMatch] = Field(default_factory=list)
+
+
+def _record_of(store: StoreConfig) -> StoreRecord:
+    settings = StoreSettings.model_validate(store.model_dump(include=set(StoreSettings.model_fields)))
+    return StoreRecord(settings=settings, products=store.products)
+
+
+def _same_product(a: ProductMatch, b: ProductMatch) -> bool:
+    return (a.product_id, a.variant_id, a.sku) == (b.product_id, b.variant_id, b.sku)
+
+
+@dataclass
+class _Cached:
+    version: int
+    config: Config
+
+
+class Directory:
+    def __init__(self, redis: Redis, seed: Config) -> None:
+        self._redis = redis
+        self._seed = seed
+        self._cached: _Cached | None = None
+
+    @property
+    def seed_config(self) -> Config:
+        return self._seed
+
+    async def seed(self) -> int:
+        """Write the YAML's stores and templates where Redis has none yet; returns how many were written."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for store in self._seed.stores:
+                pipe.set(STORE_PREFIX + store.key, _record_of(store).model_dump_json(), nx=True)
+            for template_id, template in self._seed.templates.items():
+                pipe.hsetnx(TEMPLATES, template_id, template.model_dump_json())
+            written = sum(1 for done in await pipe.execute() if done)
+        if written:
+            await self._redis.incr(VERSION)
+        return written
+
+    async def version(self) -> int:
+        return int(await self._redis.get(VERSION) or 0)
+
+    async def config(self) -> Config:
+        """The YAML config with the merchants' current settings, products and templates laid over it."""
+        version = await self.version()
+        if self._cached is not None and self._cached.version == version:
+            return self._cached.config
+        config = await self._read()
+        self._cached = _Cached(version, config)
+        return config
+
+    async def _read(self) -> Config:
+        keys = [STORE_PREFIX + store.key for store in self._seed.stores]
+        docs = await self._redis.mget(keys) if keys else []
+        raw_templates = await self._redis.hgetall(TEMPLATES)
+        templates = dict(self._seed.templates)
+        templates.update({k.decode(): TemplateConfig.model_validate_json(v) for k, v in raw_templates.items()})
+        stores = []
+        for store, doc in zip(self._seed.stores, docs):
+            record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
+            stores.append(store.model_copy(update={**dict(record.settings), "products": record.products}))
+        return Config.model_construct(templates=templates, stores=stores)
+
+    # --- reads for the API ---------------------------------------------------
+
+    def _known(self, platform: str, store_id: str) -> StoreConfig:
+        store = self._seed.store(platform, store_id)
+        if store is None:
+            raise UnknownStore(f"no store {platform}:{store_id} in the config")
+        return store
+
+    async def store(self, platform: str, store_id: str) -> StoreRecord:
+        store = self._known(platform, store_id)
+        doc = await self._redis.get(STORE_PREFIX + store.key)
+        return StoreRecord.model_validate_json(doc) if doc else _record_of(store)
+
+    async def templates(self) -> dict[str, TemplateConfig]:
+        return dict((await self.config()).templates)
+
+    # --- changes ---------------------------------------------------------------
+
+    async def put_settings(self, platform: str, store_id: str, settings: StoreSettings) -> StoreRecord:
+        return await self._update(platform, store_id, lambda record, _: record.model_copy(update={"settings": settings}))
+
+    async def put_product(self, platform: str, store_id: str, product: ProductMatch) -> StoreRecord:
+        """Add the product, or replace the entry with the same product/variant/SKU keys."""
+
+        def change(record: StoreRecord, templates: set[str]) -> StoreRecord:
+            if product.template not in templates:
+                raise UnknownTemplate(f"unknown template {product.template!r}")
+            kept = [p for p in record.products if not _same_product(p, product)]
+            return record.model_copy(update={"products": [*kept, product]})
+
+        return await self._update(platform, store_id, change)
+
+    async def delete_product(self, platform: str, store_id: str, product: ProductMatch) -> StoreRecord:
+        """Remove the entry with the same product/variant/SKU keys as `product` (its template is not compared)."""
+
+        def change(record: StoreRecord, _: set[str]) -> StoreRecord:
+            kept = [p for p in record.products if not _same_product(p, product)]
+            if len(kept) == len(record.products):
+                raise DirectoryError("no such product in the store's catalog")
+            return record.model_copy(update={"products": kept})
+
+        return await self._update(platform, store_id, change)
+
+    async def put_template(self, template_id: str, template: TemplateConfig) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(TEMPLATES, template_id, template.model_dump_json())
+            pipe.incr(VERSION)
+            await pipe.execute()
+
+    async def delete_template(self, template_id: str) -> None:
+        config = await self._read()
+        if template_id not in config.templates:
+            raise UnknownTemplate(f"unknown template {template_id!r}")
+        users = [s.key for s in config.stores if any(p.template == template_id for p in s.products)]
+        if users:
+            raise TemplateInUse(f"template {template_id!r} is used by the catalog of {', '.join(users)}")
+        if template_id in self._seed.templates:
+            raise TemplateInUse(f"template {template_id!r} comes from the YAML config; remove it there")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(TEMPLATES, template_id)
+            pipe.incr(VERSION)
+            await pipe.execute()
+
+    async def _update(self, platform: str, store_id: str, change) -> StoreRecord:  # noqa: ANN001
+        """Read-modify-write one store's record, retried if another writer got there first."""
+        store = self._known(platform, store_id)
+        key = STORE_PREFIX + store.key
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key, TEMPLATES)
+                    doc = await pipe.get(key)
+                    record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
+                    templates = set(self._seed.templates) | {k.decode() for k in await pipe.hkeys(TEMPLATES)}
+                    updated = change(record, templates)
+                    pipe.multi()
+                    pipe.set(key, updated.model_dump_json())
+                    pipe.incr(VERSION)
+                    await pipe.execute()
+                    return updated
+                except WatchError:
+                    continue
