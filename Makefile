@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench docs
+.PHONY: setup demo test bench docs soak
 setup: $(BIN)/personalize
 
 $(BIN)/personalize: pyproject.toml
@@ -20,6 +20,9 @@ test: setup          ## every test, hermetic: they start their own broker and Re
 
 bench: setup         ## benchmarks/: one table of numbers
 	$(BIN)/python -m benchmarks
+
+soak: setup          ## chaos soak (docs/soak.md): make soak SOAK="--minutes 30 --seed 7"
+	$(BIN)/python -m personalize.cli soak $(SOAK)
 
 docs: setup          ## regenerate docs/schemas and docs/asyncapi.json from schemas/
 	$(BIN)/personalize docs

@@ -1,8 +1,12 @@
-"""Connector throughput: 20,000 signed WooCommerce webhooks from 200 senders, and one poll of a 10,000-order store.
+"""Connector throughput: signed WooCommerce webhooks at a fixed rate and flat out, and one poll of a large store.
 
 Every role is its own process on loopback (Tansu, redis-server, `personalize connector woocommerce`, the seeded
-sandbox, the httpx senders); this one only reads `orders.received`. CPU per process comes from /proc, with the
-time it sat runnable waiting for a core (the cores are shared), so the table shows who ran out first.
+sandbox, the load generator `benchmarks.loadgen`); this one only reads `orders.received`. The webhooks go
+out on 200 keep-alive connections, first **open loop** at a fixed offered rate (1,000/s: what the target
+asks, latency counted from when each webhook was due), then **closed loop** (each connection sends again as
+soon as it is answered: the most the connector can take, and a latency that is mostly queueing). Why both:
+`benchmarks/README.md`. CPU per process comes from /proc, with the time it sat runnable waiting for a core
+(the two cores are shared by every process here), so the table shows who ran out first.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 
 import httpx
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks.procstat import memory_mib
+from benchmarks import loadgen, profile
+from benchmarks.loadgen import percentile_ms as _ms
+from benchmarks.orders import OrderReader
+from benchmarks.procstat import load_average, memory_mib, sched
 from connectors.client import PlatformClient
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce import client as woo
@@ -38,16 +44,6 @@ from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 SAMPLE = Path(__file__).parents[1] / "sandboxes" / "samples" / "woocommerce" / "order_retrieve_v3.json"
 SECRET = "bench-webhook-secret"
 Shares = dict[str, tuple[float, float]]  # role → (share of a core used, share spent waiting for one)
-
-
-def _sched(pid: int) -> tuple[float, float]:
-    stats = [t.read_text().split() for t in Path(f"/proc/{pid}/task").glob("*/schedstat")]  # every thread
-    return sum(int(s[0]) for s in stats) / 1e9, sum(int(s[1]) for s in stats) / 1e9
-
-
-def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
 def serve_sandbox(config: str, port: int, orders: int) -> None:
@@ -108,7 +104,7 @@ class Stack:
         return f"http://127.0.0.1:{self.port}/webhooks/woocommerce/{self.store['store_id']}"
 
     def sched(self) -> dict[str, tuple[float, float]]:
-        return {role: _sched(p.pid) for role, p in self.processes.items()}
+        return {role: sched(p.pid) for role, p in self.processes.items()}
 
 
 def _shares(before: dict, after: dict, seconds: float) -> Shares:
@@ -128,111 +124,104 @@ async def _wait_http(url: str, process: subprocess.Popen, status: int, timeout: 
     raise RuntimeError(f"{url} did not come up (exit {process.poll()})")
 
 
-async def consume(bootstrap: str, store_id: str, n: int, timeout: float) -> tuple[dict[str, tuple[float, int]], int]:
-    """orders.received until `n` distinct orders: {order id: (monotonic time read, publish ms)}, and repeats."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=20)
-    await consumer.start()
-    seen, twice, deadline, prefix = {}, 0, time.monotonic() + timeout, f"woocommerce:{store_id}:"
-    try:
-        consumer.assign([TopicPartition(ORDERS_RECEIVED, p) for p in consumer.partitions_for_topic(ORDERS_RECEIVED)])
-        await consumer.seek_to_beginning()
-        while len(seen) < n and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=100)).values():
-                now = time.monotonic()
-                for r in records:
-                    order_id = r.key.decode().removeprefix(prefix)
-                    twice += order_id in seen
-                    seen.setdefault(order_id, (now, r.timestamp))
-    finally:
-        await consumer.stop()
-    return seen, twice
-
-
-def drive_webhooks(url: str, first_id: int, count: int, senders: int, start_at: float) -> dict:
-    """One client process: `senders` posting signed full-order webhooks, built beforehand, from `start_at`."""
-    template, requests = json.loads(SAMPLE.read_text()), []
+def webhook_jobs(path: str, first_id: int, count: int) -> list[loadgen.Job]:
+    """Signed full-order webhooks (order.created), one distinct order each, built before the clock starts."""
+    template, jobs = json.loads(SAMPLE.read_text()), []
     for order_id in range(first_id, first_id + count):
         modified = (datetime(2024, 1, 1) + timedelta(seconds=order_id - first_id)).isoformat()
         body = json.dumps({**template, "id": order_id, "number": str(order_id), "date_modified_gmt": modified},
                           separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
                    "X-WC-Webhook-Signature": sign(SECRET, body)}
-        requests.append((str(order_id), body, headers))
-    return asyncio.run(_post_all(url, iter(requests), senders, start_at))
+        jobs.append((str(order_id), loadgen.request_bytes("POST", path, headers, body)))
+    return jobs
 
 
-async def _post_all(url: str, queue, senders: int, start_at: float) -> dict:
-    sent, latencies, errors = {}, [], []
-
-    async def sender(http: httpx.AsyncClient) -> None:
-        async with http:
-            for order_id, body, headers in queue:
-                sent[order_id] = started = time.monotonic()
-                try:
-                    if (await http.post(url, content=body, headers=headers)).status_code != 200:
-                        errors.append(order_id)
-                except httpx.HTTPError:
-                    errors.append(order_id)
-                latencies.append(time.monotonic() - started)
-
-    # One connection per client, as separate platform hosts send: one shared httpx pool of 200 connections
-    # costs O(pool) per request (3x slower here); one SSL context, as each costs ~40 ms of CPU to build.
-    tls = httpx.create_ssl_context()
-    one = httpx.Limits(max_connections=1)
-    clients = [httpx.AsyncClient(limits=one, timeout=30, verify=tls) for _ in range(senders)]
-    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-    cpu = time.process_time()
-    await asyncio.gather(*(sender(http) for http in clients))
-    return {"sent": sent, "latencies": latencies, "errors": len(errors), "end": time.monotonic(),
-            "cpu": time.process_time() - cpu}
+async def send(stack: Stack, path: str, first_id: int, count: int, connections: int,
+               rate: float | None) -> tuple[loadgen.Result, Shares]:
+    """One load: the generator in its own process; each process's share of a core while it ran."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        before = stack.sched()
+        result = await asyncio.wrap_future(pool.submit(
+            loadgen.run, stack.port, webhook_jobs, (path, first_id, count), connections, rate,
+            time.monotonic() + 3.0))
+        after = stack.sched()
+    took = result.ended - result.began
+    shares = _shares(before, after, took)
+    shares["generator"] = (result.cpu / took, result.waited / took)
+    return result, shares
 
 
 def _cpu(shares: Shares, per: float, unit: str) -> str:
     queued = " (+{:.0f}{} queued)".format
     return ", ".join(f"{role} {run * per:.0f}{unit}" + (queued(wait * per, unit) if wait >= 0.05 else "")
-                     for role, (run, wait) in shares.items())
+                     for role, (run, wait) in shares.items() if run * per >= 0.5)
 
 
-async def bench_webhooks(folder: Path, args: argparse.Namespace) -> list[tuple[str, str]]:
-    n, procs = args.requests, args.client_procs
-    async with Stack(folder, {"store_id": "bench-hooks", "poll_interval": "1h"}, 0, args.redis_pool) as stack:
-        url = await stack.start_connector()
-        reading = asyncio.create_task(consume(stack.bootstrap, "bench-hooks", n, args.timeout))
-        start_at, share = time.monotonic() + 3.0, -(-n // procs)
-        with ProcessPoolExecutor(procs, mp_context=get_context("spawn")) as pool:
-            runs = [pool.submit(drive_webhooks, url, 10_000_000 + i * share, min(share, n - i * share),
-                                args.concurrency // procs, start_at) for i in range(procs)]
-            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-            before = stack.sched()
-            results = await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, runs)), args.timeout)
-        wall = max(r["end"] for r in results) - start_at
-        cpu = _shares(before, stack.sched(), wall)
-        (seen, twice), rss = await reading, memory_mib(stack.processes["connector"].pid)
-    sent = {k: v for r in results for k, v in r["sent"].items()}
-    to_event = [seen[k][0] - sent[k] for k in sent if k in seen]
-    took = [x for r in results for x in r["latencies"]]
-    senders = " + ".join(f"{r['cpu'] / wall:.0%}" for r in results)
-    return [("requests/s", f"{n / wall:>7,.0f}    non-200 answers {sum(r['errors'] for r in results)}"),
-            ("latency p50 / p99 / max", f"{_ms(took, 0.5):>7.0f} / {_ms(took, 0.99):.0f} / {_ms(took, 1):.0f} ms"),
-            ("sent → OrderReceived read p50 / p99", f"{_ms(to_event, 0.5):>7.0f} / {_ms(to_event, 0.99):.0f} ms"),
-            ("OrderReceived read", f"{len(seen):>7,} of {n:,}, {twice} twice"),
-            ("connector RSS at the end", f"{rss:>7.0f} MiB"),
-            ("CPU, % of one core", f"{_cpu(cpu, 100, '%')}, senders {senders}")]
+def _rows(result: loadgen.Result, shares: Shares, reader: OrderReader, read: int, rss: float) -> dict[str, str]:
+    took, n = result.ended - result.began, len(result.latencies)
+    sent = {k: v for k, v in result.sent.items() if k in reader.seen}
+    to_event = [reader.seen[k] - v for k, v in sent.items()]
+    errors = {k: v for k, v in result.statuses.items() if k != "200"}
+    lat = result.latencies
+    return {
+        "webhooks/s": f"{n / took:>7,.0f}    non-200 answers {errors or 0}",
+        "latency p50 / p99 / max": f"{_ms(lat, 0.5):>7.1f} / {_ms(lat, 0.99):.1f} / {_ms(lat, 1):.1f} ms",
+        "sent → OrderReceived read p50 / p99": f"{_ms(to_event, 0.5):>7.1f} / {_ms(to_event, 0.99):.1f} ms",
+        "OrderReceived read": f"{read:>7,} of {n:,}, {reader.twice} twice so far",
+        "connector RSS now / peak": f"{rss:>7.0f} MiB",
+        "CPU, % of one core": _cpu(shares, 100, "%"),
+        "connector CPU per webhook": f"{shares['connector'][0] * took * 1000 / n:>7.2f} ms",
+        "sent late p99 (see README)": f"{_ms(result.lags, 0.99):>7.1f} ms",
+        "_p99_ms": _ms(lat, 0.99), "_rate": n / took, "_event_p99_ms": _ms(to_event, 0.99), "_errors": sum(errors.values()),
+        "_missing": n - read, "_twice": reader.twice, "_cpu_ms": shares["connector"][0] * took * 1000 / n,
+    }
+
+
+async def bench_webhooks(folder: Path, args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    store_id, phases = "bench-hooks", {}
+    async with Stack(folder, {"store_id": store_id, "poll_interval": "1h"}, 0, args.redis_pool) as stack:
+        await stack.start_connector()
+        path, next_id = f"/webhooks/woocommerce/{store_id}", 10_000_000
+        connector = stack.processes["connector"].pid
+        async with OrderReader(stack.bootstrap, store_id) as reader:
+            plan = [("warm-up", min(1_000, args.requests), None),
+                    ("open", int(args.rate * args.seconds), args.rate),
+                    ("closed", args.requests, None)]
+            if args.profile:
+                plan.append(("profile", args.requests, None))
+            for name, count, rate in plan:
+                load = load_average()
+                recording = None
+                if name == "profile":
+                    seconds = count / max(1.0, phases["closed"]["_rate"]) + 3
+                    recording = profile.start(connector, args.profile / "connector.txt", seconds + 2)
+                result, shares = await send(stack, path, next_id, count, args.concurrency, rate)
+                read = await reader.wait_for(list(result.sent), timeout=30)
+                phases[name] = {**_rows(result, shares, reader, read, memory_mib(connector)), "load average": load}
+                next_id += count
+                if recording:
+                    recording.wait()
+            peak = memory_mib(connector, "VmHWM")
+            phases["closed"]["connector RSS now / peak"] = f"{memory_mib(connector):>7.0f} / {peak:.0f} MiB"
+            phases["closed"]["_rss_peak_mib"] = peak
+    return phases
 
 
 async def bench_poll(folder: Path, args: argparse.Namespace) -> list[tuple[str, str]]:
     store = {"store_id": "bench-poll", "poll_interval": "1s", "start_from": "2000-01-01T00:00:00Z"}
     async with Stack(folder, store, args.orders, args.redis_pool) as stack:
         alone, alone_cpu = await page_alone(stack)
-        reading = asyncio.create_task(consume(stack.bootstrap, "bench-poll", args.orders, args.timeout))
-        await stack.start_connector()  # it polls at once: the first pages may be published before it is healthy
-        before, healthy = stack.sched(), time.monotonic()
-        seen, twice = await reading
-        done = max([t for t, _ in seen.values()], default=healthy)
-        cpu = _shares(before, stack.sched(), done - healthy)
-        rss = memory_mib(stack.processes["connector"].pid)
-    stamps = sorted(ts for _, ts in seen.values()) or [0]
+        async with OrderReader(stack.bootstrap, "bench-poll") as reader:
+            await stack.start_connector()  # it polls at once: the first pages may be published before it is healthy
+            before, healthy = stack.sched(), time.monotonic()
+            while len(reader.seen) < args.orders and time.monotonic() < healthy + args.timeout:
+                await asyncio.sleep(0.1)
+            seen, twice = dict(reader.seen), reader.twice
+            done = max(seen.values(), default=healthy)
+            cpu = _shares(before, stack.sched(), done - healthy)
+            rss = memory_mib(stack.processes["connector"].pid)
+            stamps = sorted(reader.stamps.values()) or [0]
     rate = (len(stamps) - 1) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
     limit = max(cpu, key=lambda role: cpu[role][0])
     return [("orders/s (first → last publish)", f"{rate:>7,.0f}    healthy → last read {done - healthy:.1f} s"),
@@ -256,32 +245,45 @@ async def page_alone(stack: Stack) -> tuple[float, float]:
     return read / took, _shares(before, stack.sched(), took)["sandbox"][0]
 
 
-def main(argv: list[str] | None = None) -> dict | None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=200, help="webhook senders, one connection each")
-    parser.add_argument("--client-procs", type=int, default=2, help="processes the senders are split over")
-    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=1000, help="offered webhooks/s of the open-loop phase")
+    parser.add_argument("--seconds", type=float, default=15, help="length of the open-loop phase")
+    parser.add_argument("--requests", type=int, default=10_000, help="webhooks of the closed-loop phase")
+    parser.add_argument("--concurrency", type=int, default=200, help="keep-alive connections the webhooks go on")
+    parser.add_argument("--orders", type=int, default=10_000, help="orders of the poll phase (0: no poll phase)")
     parser.add_argument("--redis-pool", type=int, default=0, help="the connector's Redis max_connections "
-                        "(0: as shipped, a blocking pool of 64)")
+                        "(0: as shipped)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds a phase may take")
-    parser.add_argument("--quick", action="store_true", help="2,000 webhooks and a 1,000-order poll")
+    parser.add_argument("--profile", type=Path, help="also run a closed-loop phase under py-spy, into this folder")
+    parser.add_argument("--quick", action="store_true", help="5 s open loop, 3,000 closed-loop webhooks, no poll")
     parser.add_argument("--serve-sandbox", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_sandbox:
         return serve_sandbox(args.serve_sandbox[0], int(args.serve_sandbox[1]), int(args.serve_sandbox[2]))
     if args.quick:
-        args.requests, args.orders = 2_000, 1_000
+        args.seconds, args.requests, args.orders = 5, 3_000, 0
     with tempfile.TemporaryDirectory() as folder:
         hooks = asyncio.run(bench_webhooks(Path(folder) / "a", args))
-        poll = asyncio.run(bench_poll(Path(folder) / "b", args))
-    print(f"connector throughput (woocommerce), embedded broker, {os.cpu_count()} shared cores")
-    print(f"  a. {args.requests:,} signed full-order webhooks, {args.concurrency} senders in {args.client_procs} "
-          f"httpx processes; connector Redis pool {args.redis_pool or 'as shipped (64, blocking)'}")
-    print("\n".join(f"     {label:<36} {value}" for label, value in hooks))
-    print(f"  b. one poll of {args.orders:,} orders from a cursor far in the past, 100 a page")
-    print("\n".join(f"     {label:<36} {value}" for label, value in poll))
-    return {"webhooks": dict(hooks), "poll": dict(poll)}
+        poll = asyncio.run(bench_poll(Path(folder) / "b", args)) if args.orders else []
+    print(f"connector throughput (woocommerce), embedded broker, {os.cpu_count()} shared cores, "
+          f"{args.concurrency} keep-alive connections from one generator process")
+    titles = {"open": f"open loop: {args.rate:,.0f} webhooks/s offered for {args.seconds:.0f} s",
+              "closed": f"closed loop: {args.requests:,} webhooks back to back (the most it takes)",
+              "profile": f"closed loop under py-spy: see {args.profile}/connector.txt"}
+    for name, title in titles.items():
+        if name in hooks:
+            rows = hooks[name]
+            print(f"  {title} (load average before: {rows['load average']})")
+            print("\n".join(f"     {label:<36} {value}" for label, value in rows.items()
+                            if not label.startswith("_") and label != "load average"))
+    if poll:
+        print(f"  one poll of {args.orders:,} orders from a cursor far in the past, 100 a page")
+        print("\n".join(f"     {label:<36} {value}" for label, value in poll))
+    if args.profile:
+        print(f"  where the connector's CPU went (closed loop, py-spy, {args.profile}/connector.txt)")
+        print("\n".join(f"     {row}" for row in profile.top(args.profile / "connector.txt")))
+    return {"webhooks": hooks, "poll": dict(poll)}
 
 
 if __name__ == "__main__":

@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from benchmarks.procstat import memory_mib
+from benchmarks import profile
+from benchmarks.procstat import load_average, memory_mib, sched
 from personalize.demo import sample_order
 from personalize.embedded import start_broker, start_redis
 from personalize.kafka import ensure_topics
@@ -59,37 +62,66 @@ class CommitWatcher:
         return sum([await self._consumer.committed(tp) or 0 for tp in self._partitions])
 
 
+@dataclass
+class Timed:
+    """A consumer's run from its first commit to its last: the rate, its RSS, and CPU per message of each process."""
+
+    rate: float
+    rss_mib: float
+    cpu_ms: dict[str, float]  # process -> CPU ms per message consumed (on a CPU, not waiting for one)
+    queued_ms: float  # the consumer's own time runnable but waiting for a core, per message
+
+
 async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str, group: str, topic: str,
-                        partitions: int, orders: int) -> tuple[float, float]:
-    """Start the process, time its commits from the first to the last; return (rate, RSS MiB)."""
+                        partitions: int, orders: int, others: dict[str, int],
+                        profile_to: Path | None = None) -> Timed:
+    """Start the process, time its commits from the first to the last.
+
+    `others`: processes (the broker, Redis) whose CPU over the same span is reported too. `profile_to`: also
+    sample the process with py-spy from its first commit to its last, into that file.
+    """
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with CommitWatcher(bootstrap, group, topic, partitions) as watcher:
-            return await _watch(process, watcher, orders)
+            return await _watch(process, watcher, orders, others, profile_to)
     finally:
         process.terminate()
         process.wait(20)
 
 
-async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int) -> tuple[float, float]:
-    start_count = start_time = None
+async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int, others: dict[str, int],
+                 profile_to: Path | None) -> Timed:
+    pids = {"consumer": process.pid, **others}
+    start_count = start_time = recording = None
+    before: dict[str, tuple[float, float]] = {}
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         done = await watcher.committed()
         now = time.monotonic()
         if start_time is None and done > 0:
             start_count, start_time = done, now
+            before = {name: sched(pid) for name, pid in pids.items()}
+            if profile_to is not None:
+                recording = profile.start(process.pid, profile_to, 600)
         if done >= orders:
-            return (done - start_count) / (now - start_time), memory_mib(process.pid)
+            after = {name: sched(pid) for name, pid in pids.items()}
+            if recording is not None:  # py-spy writes what it has when interrupted
+                recording.send_signal(signal.SIGINT)
+                recording.wait(30)
+            count = max(1, done - start_count)
+            cpu = {name: (after[name][0] - before[name][0]) * 1000 / count for name in pids}
+            queued = (after["consumer"][1] - before["consumer"][1]) * 1000 / count
+            return Timed(count / (now - start_time), memory_mib(process.pid), cpu, queued)
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         await asyncio.sleep(0.05)
     raise RuntimeError("timed out")
 
 
-async def run(orders: int, partitions: int) -> dict[str, float]:
+async def run(orders: int, partitions: int, profile_dir: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as state:
         broker, redis = start_broker(Path(state)), start_redis(Path(state))
+        servers = {"broker": broker.process.pid, "redis": redis.process.pid}
         try:
             bootstrap = broker.address
             settings = Settings(kafka_bootstrap=bootstrap, topic_partitions=partitions)
@@ -97,32 +129,42 @@ async def run(orders: int, partitions: int) -> dict[str, float]:
             await produce(bootstrap, "bench.in", orders)
             await produce(bootstrap, ORDERS_RECEIVED, orders)
 
-            bare_rate, bare_rss = await time_consumer(
+            load_before = load_average()
+            bare = await time_consumer(
                 [sys.executable, "-m", "benchmarks.bare_loop", bootstrap, "bench.in", "bench.out", "bench-bare"],
-                dict(os.environ), bootstrap, "bench-bare", "bench.in", partitions, orders)
+                dict(os.environ), bootstrap, "bench-bare", "bench.in", partitions, orders, servers)
             env = dict(os.environ, PERSONALIZE_KAFKA_BOOTSTRAP=bootstrap, PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0",
                        PERSONALIZE_CONFIG=str(ROOT / "examples" / "config.yaml"), PERSONALIZE_LOG_LEVEL="WARNING",
                        PERSONALIZE_TOPIC_PARTITIONS=str(partitions))
-            core_rate, core_rss = await time_consumer(
+            core = await time_consumer(
                 [sys.executable, "-m", "personalize.cli", "core"], env, bootstrap, "core", ORDERS_RECEIVED,
-                partitions, orders)
+                partitions, orders, servers, profile_dir / "core.txt" if profile_dir else None)
         finally:
             broker.stop()
             redis.stop()
-    return {"orders": orders, "bare": bare_rate, "core": core_rate, "ratio": core_rate / bare_rate,
-            "core_rss_mib": core_rss, "bare_rss_mib": bare_rss}
+    return {"orders": orders, "bare": bare.rate, "core": core.rate, "ratio": core.rate / bare.rate,
+            "core_rss_mib": core.rss_mib, "bare_rss_mib": bare.rss_mib, "bare_timed": bare, "core_timed": core,
+            "load": load_before}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--profile", type=Path, help="also sample core with py-spy while it runs, into this folder")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.orders, args.partitions))
+    result = asyncio.run(run(args.orders, args.partitions, args.profile))
     print(f"core throughput, {result['orders']:,} orders, embedded broker, {args.partitions} partitions")
     print(f"  {'bare aiokafka consume→produce loop (ceiling)':<48} {result['bare']:>9,.0f} msg/s   RSS {result['bare_rss_mib']:.0f} MiB")
     print(f"  {'personalize core (Redis state, decisions)':<48} {result['core']:>9,.0f} orders/s RSS {result['core_rss_mib']:.0f} MiB")
-    print(f"  {'core / ceiling':<48} {result['ratio']:>9.0%}")
+    print(f"  {'core / ceiling':<48} {result['ratio']:>9.0%}   (load average before: {result['load']})")
+    for name in ("bare", "core"):
+        timed = result[f"{name}_timed"]
+        cpu = ", ".join(f"{process} {ms:.3f}" for process, ms in timed.cpu_ms.items())
+        print(f"    {name}: CPU ms per message: {cpu}; {name} queued for a core {timed.queued_ms:.3f}")
+    if args.profile:
+        print(f"  where core's CPU went (py-spy, {args.profile}/core.txt)")
+        print("\n".join(f"     {row}" for row in profile.top(args.profile / "core.txt")))
     return result
 
 

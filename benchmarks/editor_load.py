@@ -1,14 +1,14 @@
-"""Editor: latency of `GET /p/<token>` and of the completion POST under 200 concurrent clients, and its memory.
+"""Editor: `GET /p/<token>` on 200 keep-alive connections, open loop at a fixed rate and closed loop, then completions.
 
-The editor runs as a real process (`personalize editor`) on the embedded
-broker and Redis, with N links (2,000 by default) published as the notifier
-does. 200 concurrent clients then open random links, and then complete
-distinct links (text, clipart and a small PNG each, so Pillow decodes every
-one, the file is written and fsynced, and the event is acknowledged by the
-broker). The clients are bare keep-alive connections in this process, on the
-same two cores as the editor, broker and Redis; the editor's own CPU time per
-request is reported too. Rate limits are raised for the run: every client
-comes from 127.0.0.1.
+The editor runs as a real process (`personalize editor`) on the embedded broker and Redis, with N links
+(2,000 by default) published as the notifier does. The load generator (`benchmarks.loadgen`, its own
+process) holds 200 connections and opens random links: first **open loop** at a fixed offered rate (latency
+counted from when each request was due), then **closed loop** (each connection asks again as soon as it is
+answered: the most the editor serves; its latency is mostly queueing, ≈ 200 × the time per page). Why both:
+`benchmarks/README.md`. The first open of each link also publishes `PersonalizationLinkOpened`, as in
+production. Then 200 connections complete distinct links (text, clipart and a small PNG each, so Pillow
+decodes every one, the file is written and fsynced, and the event is acknowledged by the broker). Rate
+limits are raised for the run: every client comes from 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import asyncio
 import io
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
+from multiprocessing import get_context
 from pathlib import Path
 
 import httpx
@@ -31,7 +33,9 @@ from aiokafka import AIOKafkaProducer
 from PIL import Image
 from redis.asyncio import Redis
 
-from benchmarks.procstat import memory_mib
+from benchmarks import loadgen, profile
+from benchmarks.loadgen import percentile_ms
+from benchmarks.procstat import load_average, memory_mib, sched
 from editor_service.security import form_token
 from personalize.config import load_config
 from personalize.embedded import free_port, start_broker, start_redis
@@ -77,7 +81,7 @@ async def wait_recorded(redis: Redis, tokens: list[str], timeout: float = 120) -
 
 async def wait_up(url: str, process: subprocess.Popen) -> None:
     async with httpx.AsyncClient(timeout=2) as http:
-        for _ in range(300):
+        for _ in range(600):
             if process.poll() is not None:
                 raise RuntimeError("the editor exited")
             try:
@@ -89,66 +93,21 @@ async def wait_up(url: str, process: subprocess.Popen) -> None:
     raise RuntimeError("the editor did not come up")
 
 
-class Connection:
-    """A bare keep-alive HTTP/1.1 connection: httpx costs the client more CPU than the editor spends per request,
-    and client and editor share this machine's two cores."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"", content_type: str = "") -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
-        if content_type:
-            head += f"Content-Type: {content_type}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        length, close = 0, False
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            close = close or (name.lower() == "connection" and "close" in value.lower())
-        await self.reader.readexactly(length)
-        if close:
-            self.writer.close()
-            self.writer = None
-        return int(status_line.split()[1])
+def get_jobs(tokens: list[str], count: int, seed: int) -> list[loadgen.Job]:
+    pick = random.Random(seed)  # which link to open: not a secret
+    return [(f"get-{seed}-{n}", loadgen.request_bytes("GET", f"/p/{pick.choice(tokens)}")) for n in range(count)]
 
 
-async def drive(port: int, clients: int, jobs: list, one) -> tuple[list[float], dict]:  # noqa: ANN001
-    """Run `one(connection, job)` for every job on `clients` concurrent connections; latencies in seconds."""
-    queue: asyncio.Queue = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
-    latencies, statuses = [], {}
-
-    async def client() -> None:
-        connection = Connection(port)
-        while not queue.empty():
-            job = queue.get_nowait()
-            started = time.perf_counter()
-            try:
-                status = await one(connection, job)
-            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-                status, connection = type(error).__name__, Connection(port)
-            latencies.append(time.perf_counter() - started)
-            statuses[status] = statuses.get(status, 0) + 1
-        if connection.writer:
-            connection.writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    statuses["per_s"] = round(len(jobs) / (time.perf_counter() - began))
-    return latencies, statuses
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def post_jobs(tokens: list[str]) -> list[loadgen.Job]:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), "orange").save(out, "PNG")
+    image, jobs = out.getvalue(), []
+    for token in tokens:
+        form = {"csrf": form_token(SECRET.encode(), token_hash(token)), "1:name": "Grace", "1:motif": "star",
+                "action": "complete"}
+        body, content_type = multipart(form, {"1:photo": ("p.png", image, "image/png")})
+        jobs.append((token, loadgen.request_bytes("POST", f"/p/{token}", {"Content-Type": content_type}, body)))
+    return jobs
 
 
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
@@ -161,19 +120,30 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) 
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+class Phase(dict):
+    """One load's figures: rate, latencies, statuses, CPU per process, load average before."""
+
+    @property
+    def p99(self) -> float:
+        return percentile_ms(self["latencies"], 0.99)
 
 
-def small_png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (320, 200), "orange").save(out, "PNG")
-    return out.getvalue()
+async def load(processes: dict[str, int], port: int, build: Callable[..., list[loadgen.Job]], build_args: tuple,
+               connections: int, rate: float | None) -> Phase:
+    before, load_before = {role: sched(pid) for role, pid in processes.items()}, load_average()
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        result = await asyncio.wrap_future(pool.submit(loadgen.run, port, build, build_args, connections, rate,
+                                                       time.monotonic() + 3.0))
+    after, took = {role: sched(pid) for role, pid in processes.items()}, result.ended - result.began
+    cpu = {role: ((after[role][0] - b[0]) / took, (after[role][1] - b[1]) / took) for role, b in before.items()}
+    cpu["generator"] = (result.cpu / took, result.waited / took)
+    n = len(result.latencies)
+    return Phase(latencies=result.latencies, lags=result.lags, statuses=result.statuses, per_s=n / took, cpu=cpu,
+                 load=load_before, n=n, editor_cpu_ms=cpu["editor"][0] * took * 1000 / n,
+                 body_bytes=result.received / max(1, n))
 
 
-async def run(links: int, clients: int, gets: int, posts: int) -> dict:
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as state:
         broker, redis_server = start_broker(Path(state)), start_redis(Path(state))
         port = free_port()
@@ -185,29 +155,25 @@ async def run(links: int, clients: int, gets: int, posts: int) -> dict:
                    PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000")
         editor = subprocess.Popen([sys.executable, "-m", "personalize.cli", "editor", "--port", str(port)], env=env)
         redis = Redis.from_url(f"redis://{redis_server.address}/0")
+        processes = {"editor": editor.pid, "broker": broker.process.pid, "redis": redis_server.process.pid}
+        phases: dict[str, Phase] = {}
         try:
             await ensure_topics(Settings(kafka_bootstrap=broker.address), EVENTS_BY_TOPIC)
             await wait_up(base, editor)
-            tokens = await publish_links(broker.address, base, links)
+            tokens = await publish_links(broker.address, base, args.links)
             await wait_recorded(redis, tokens)
-
-            async def get(connection: Connection, token: str) -> int:
-                return await connection.request("GET", f"/p/{token}")
-
-            cpu = cpu_seconds(editor.pid)
-            get_lat, get_status = await drive(port, clients, [random.choice(tokens) for _ in range(gets)], get)  # noqa: S311
-            get_status["editor_cpu_ms"] = round((cpu_seconds(editor.pid) - cpu) * 1000 / gets, 2)
-            image = small_png()
-
-            async def post(connection: Connection, token: str) -> int:
-                form = {"csrf": form_token(SECRET.encode(), token_hash(token)), "1:name": "Grace",
-                        "1:motif": "star", "action": "complete"}
-                body, content_type = multipart(form, {"1:photo": ("p.png", image, "image/png")})
-                return await connection.request("POST", f"/p/{token}", body, content_type)
-
-            cpu = cpu_seconds(editor.pid)
-            post_lat, post_status = await drive(port, clients, tokens[:posts], post)
-            post_status["editor_cpu_ms"] = round((cpu_seconds(editor.pid) - cpu) * 1000 / len(tokens[:posts]), 2)
+            c = args.clients
+            phases["warm-up"] = await load(processes, port, get_jobs, (tokens, 500, 0), c, None)
+            phases["open"] = await load(processes, port, get_jobs, (tokens, int(args.rate * args.seconds), 1), c,
+                                        args.rate)
+            phases["closed"] = await load(processes, port, get_jobs, (tokens, args.gets, 2), c, None)
+            if args.profile:
+                recording = profile.start(editor.pid, args.profile / "editor.txt",
+                                          args.gets / max(1.0, phases["closed"]["per_s"]) + 5)
+                phases["profile"] = await load(processes, port, get_jobs, (tokens, args.gets, 3), c, None)
+                recording.wait()
+            if args.posts:
+                phases["post"] = await load(processes, port, post_jobs, (tokens[: args.posts],), c, None)
             rss, peak = memory_mib(editor.pid), memory_mib(editor.pid, "VmHWM")
             unpublished = await redis.zcard("editor:unpublished")
         finally:
@@ -216,28 +182,48 @@ async def run(links: int, clients: int, gets: int, posts: int) -> dict:
             await redis.aclose()
             broker.stop()
             redis_server.stop()
-    return {"load": load, "links": links, "clients": clients, "get": get_lat, "get_status": get_status, "post": post_lat,
-            "post_status": post_status, "rss_mib": rss, "peak_mib": peak, "unpublished": unpublished}
+    return {"phases": phases, "rss_mib": rss, "peak_mib": peak, "unpublished": unpublished}
+
+
+def _cpu(cpu: dict[str, tuple[float, float]]) -> str:
+    return ", ".join(f"{role} {run:.0%}" + (f" (+{wait:.0%} queued)" if wait >= 0.05 else "")
+                     for role, (run, wait) in cpu.items() if run >= 0.005)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--links", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--gets", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=200, help="keep-alive connections")
+    parser.add_argument("--rate", type=float, default=400, help="offered GETs/s of the open-loop phase")
+    parser.add_argument("--seconds", type=float, default=15, help="length of the open-loop phase")
+    parser.add_argument("--gets", type=int, default=4000, help="GETs of the closed-loop phase")
     parser.add_argument("--posts", type=int, default=1000, help="completions (each on its own link)")
+    parser.add_argument("--profile", type=Path, help="also run a closed-loop GET phase under py-spy, into this folder")
     args = parser.parse_args(argv)
-    r = asyncio.run(run(args.links, args.clients, args.gets, min(args.posts, args.links)))
-    print(f"editor, {r['clients']} concurrent clients, {r['links']:,} links, one process on loopback "
-          f"(load average before: {r['load']})")
-    for name in ("get", "post"):
-        lat, status = r[name], dict(r[f"{name}_status"])
-        rate, cpu = status.pop("per_s"), status.pop("editor_cpu_ms")
-        label = "GET /p/<token>" if name == "get" else "POST /p/<token> (complete)"
-        print(f"  {label:<28} n={len(lat):>5,}  p50 {statistics.median(lat) * 1000:6.0f} ms  "
-              f"p99 {percentile(lat, 0.99) * 1000:6.0f} ms  {rate:>4}/s  editor CPU {cpu:.1f} ms/req  {status}")
-    print(f"  {'editor RSS after the run / peak':<28} {r['rss_mib']:.0f} / {r['peak_mib']:.0f} MiB")
-    print(f"  {'completions left unpublished':<28} {r['unpublished']}")
+    args.posts = min(args.posts, args.links)
+    r = asyncio.run(run(args))
+    print(f"editor, {args.clients} keep-alive connections from one generator process, {args.links:,} links, "
+          f"{os.cpu_count()} shared cores")
+    titles = {"open": f"GET /p/<token>, open loop, {args.rate:,.0f}/s offered for {args.seconds:.0f} s",
+              "closed": "GET /p/<token>, closed loop (the most it serves)",
+              "profile": f"GET, closed loop under py-spy ({args.profile}/editor.txt)",
+              "post": "POST /p/<token> (complete), closed loop"}
+    for name, title in titles.items():
+        if name not in r["phases"]:
+            continue
+        p = r["phases"][name]
+        lat = p["latencies"]
+        print(f"  {title} (load average before: {p['load']})")
+        print(f"     n={p['n']:,}  {p['per_s']:,.0f}/s  p50 {percentile_ms(lat, 0.5):.1f} ms  p99 {p.p99:.1f} ms  "
+              f"max {percentile_ms(lat, 1):.1f} ms  editor CPU {p['editor_cpu_ms']:.2f} ms/req  {p['statuses']}  "
+              f"{p['body_bytes']:,.0f} B/answer")
+        print(f"     CPU, share of one core: {_cpu(p['cpu'])}; sent late p99 (see README) "
+              f"{percentile_ms(p['lags'], 0.99):.1f} ms")
+    print(f"  editor RSS after the run / peak: {r['rss_mib']:.0f} / {r['peak_mib']:.0f} MiB; "
+          f"completions left unpublished: {r['unpublished']}")
+    if args.profile:
+        print(f"  where the editor's CPU went (closed-loop GETs, py-spy, {args.profile}/editor.txt)")
+        print("\n".join(f"     {row}" for row in profile.top(args.profile / "editor.txt")))
     return r
 
 

@@ -73,9 +73,11 @@ class PlatformClient:
         except ValueError:
             raise PlatformError(f"{self.platform}: {path} answered non-JSON", response.status_code) from None
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+        """`idempotent=False` (a create) is retried after a 429 only: the platform refused it without acting,
+        whereas after a 5xx or a lost answer the object may exist, and a retry could make a second one."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type((RetryableError, RateLimitedError)),
+            retry=retry_if_exception_type((RetryableError, RateLimitedError) if idempotent else RateLimitedError),
             wait=self._wait,
             stop=stop_after_attempt(self._attempts),
             reraise=True,

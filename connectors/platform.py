@@ -14,6 +14,7 @@ from types import ModuleType
 import httpx
 
 from connectors.client import PlatformClient
+from connectors.errors import InvalidSignatureError, UnmappableOrderError, UnreadableWebhookError
 from personalize.config import StoreConfig
 from schemas import OrderReceived
 
@@ -80,7 +81,12 @@ class PlatformAdapter:
         self._signature.verify(store, headers, body)
 
     def read_webhook(self, store: StoreConfig, headers: Mapping[str, str], body: bytes) -> WebhookNote:
-        return self._signature.read(store, headers, body)
+        try:
+            return self._signature.read(store, headers, body)
+        except (UnreadableWebhookError, InvalidSignatureError):
+            raise
+        except Exception as error:  # noqa: BLE001 - a verified body we cannot read is a dead letter, never a 500
+            raise UnreadableWebhookError(f"{type(error).__name__}: {str(error)[:200]}") from None
 
     async def fetch_order(self, api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
         return await self._client.fetch_order(api, store, order_id)
@@ -89,7 +95,13 @@ class PlatformAdapter:
         return self._client.list_modified(api, store, since)
 
     def map_order(self, store: StoreConfig, raw: dict) -> MappedOrder:
-        return self._mapping.map_order(store, raw)
+        """Raises only UnmappableOrderError: one odd order must not stop a poll page or answer a webhook 500."""
+        try:
+            return self._mapping.map_order(store, raw)
+        except UnmappableOrderError:
+            raise
+        except Exception as error:  # noqa: BLE001 - e.g. `"quantity": Infinity`, nesting past the recursion limit
+            raise UnmappableOrderError(f"{type(error).__name__}: {str(error)[:200]}") from None
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Seconds to wait before retrying a 429; None lets the client use Retry-After or back off."""

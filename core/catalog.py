@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from personalize.config import Config, StoreConfig
-from schemas import LineItem, RequestedItem
+from personalize.config import Config, ProductMatch, StoreConfig
+from schemas import LineItem, RequestedItem, Template
+
+_KEYS = ("product_id", "variant_id", "sku")
+
+
+class Catalog:
+    """A store's personalizable products, indexed by each key they give: built once per config, used per line.
+
+    A line takes the first product listed that matches any of its keys (`ProductMatch.matches`); trying every
+    product on every line was a tenth of core's time per order (profiled).
+    """
+
+    def __init__(self, config: Config, store: StoreConfig) -> None:
+        self._first: dict[tuple[str, str], tuple[int, ProductMatch]] = {}
+        for position, product in enumerate(store.products):
+            for key in _KEYS:
+                value = getattr(product, key)
+                if value is not None:
+                    self._first.setdefault((key, value), (position, product))
+        self._templates = {p.template: config.template(p.template) for p in store.products}
+
+    def match(self, line: LineItem) -> tuple[ProductMatch, Template] | None:
+        found = [hit for key in _KEYS if (hit := self._first.get((key, getattr(line, key)))) is not None]
+        if not found:
+            return None
+        product = min(found, key=lambda hit: hit[0])[1]
+        return product, self._templates[product.template]
+
+    def requested_items(self, lines: list[LineItem]) -> list[RequestedItem]:
+        items = []
+        for line in lines:
+            match = self.match(line)
+            if match is not None:
+                items.append(RequestedItem(line_id=line.line_id, title=line.title, quantity=line.quantity,
+                                           template=match[1], buyer_personalization=line.buyer_personalization))
+        return items
 
 
 def requested_items(config: Config, store: StoreConfig, lines: list[LineItem]) -> list[RequestedItem]:
-    items = []
-    for line in lines:
-        match = next((p for p in store.products if p.matches(line)), None)
-        if match is None:
-            continue
-        items.append(
-            RequestedItem(
-                line_id=line.line_id,
-                title=line.title,
-                quantity=line.quantity,
-                template=config.template(match.template),
-                buyer_personalization=line.buyer_personalization,
-            )
-        )
-    return items
+    return Catalog(config, store).requested_items(lines)

@@ -10,21 +10,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.catalog import requested_items
+from core import fulfillment, links
+from core.catalog import Catalog
+from core.commands import describe, refusal
 from core.order import CANCELLED, IF, PA, PP, Order, Outgoing
 from personalize.config import Config, StoreConfig
 from schemas import (
     ApproveOrder,
     CancelOrder,
     Event,
-    FulfillmentLine,
-    FulfillmentRequested,
+    LineItem,
+    LinkDelivery,
     OrderFields,
     OrderReceived,
     OrderUpdated,
     PersonalizationCompleted,
+    PersonalizationLinkExpired,
+    PersonalizationLinkIssued,
+    PersonalizationLinkOpened,
+    PersonalizationReminderSent,
     PersonalizationRequested,
+    RequestedItem,
     ResendLink,
+    encode,
 )
 
 _ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
@@ -32,8 +40,17 @@ _ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
 
 @dataclass(frozen=True)
 class Policy:
+    """The config as it stands for this batch (merchants change it at run time) and the link delay."""
+
     config: Config
     link_delay: timedelta
+    _catalogs: dict[str, Catalog] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def requested_items(self, store: StoreConfig, lines: list[LineItem]) -> list[RequestedItem]:
+        catalog = self._catalogs.get(store.key)
+        if catalog is None:
+            catalog = self._catalogs[store.key] = Catalog(self.config, store)
+        return catalog.requested_items(lines)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Decision:
 
     order: Order | None = None
     outgoing: list[Outgoing] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)  # `outgoing`'s JSON, one for one: what is published
     rejected: str | None = None
     ignored: str | None = None
     replayed: bool = False
@@ -66,14 +84,16 @@ class _Step:
         self.outgoing.append(event)
 
     def decision(self) -> Decision:
-        return Decision(order=self.order.remember(self.event.event_id, self.source, self.outgoing),
-                        outgoing=self.outgoing)
+        encoded = [encode(event) for event in self.outgoing]
+        return Decision(order=self.order.remember(self.event.event_id, self.source, encoded),
+                        outgoing=self.outgoing, encoded=encoded)
 
 
 def apply(order: Order | None, event: Event, policy: Policy, now: datetime, source: str = "") -> Decision:
     """`source` names the message (topic:partition:offset), to tell a redelivery from a duplicate."""
     if order is not None and (earlier := order.applied_entry(event.event_id)) is not None:
-        return Decision(outgoing=earlier.outgoing, replayed=True, replay_source=earlier.source)
+        return Decision(outgoing=earlier.outgoing, encoded=[raw.encode() for raw in earlier.events], replayed=True,
+                        replay_source=earlier.source)
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Decision(rejected=f"core does not handle {event.event_type}")
@@ -106,11 +126,12 @@ def _advance(step: _Step, policy: Policy, store: StoreConfig) -> None:
         return
     if snapshot.payment_status != "paid":
         return  # waits, with no public status, for an OrderUpdated that says paid
-    items = requested_items(policy.config, store, snapshot.line_items)
+    items = policy.requested_items(store, snapshot.line_items)
     if items:
         step.order = step.order.model_copy(update={"personalize_lines": [i.line_id for i in items]})
         step.move(PP, f"{len(items)} line(s) to personalize")
         step.emit(_request(step, store, items, policy.link_delay, trigger="order_received"))
+        _ship_plain_lines(step, store)
     else:
         _after_personalization(step, store, reason="nothing to personalize")
 
@@ -124,10 +145,12 @@ def _on_change(step: _Step, policy: Policy, store: StoreConfig, before: OrderFie
     elif order.status is None:
         _advance(step, policy, store)
     elif order.status is PP and snapshot.line_items != before.line_items:
-        items = requested_items(policy.config, store, snapshot.line_items)
+        sent = order.sent_lines  # a line already shipped can no longer be personalized
+        items = [i for i in policy.requested_items(store, snapshot.line_items) if i.line_id not in sent]
         step.order = order.model_copy(update={"personalize_lines": [i.line_id for i in items]})
         if items:
             step.emit(_request(step, store, items, policy.link_delay, trigger="items_changed"))
+            _ship_plain_lines(step, store)
         else:
             _after_personalization(step, store, reason="no personalizable lines left")
 
@@ -141,24 +164,25 @@ def _after_personalization(step: _Step, store: StoreConfig, reason: str) -> None
 
 
 def _fulfill(step: _Step, reason: str) -> None:
+    """In fulfillment with every line not sent yet: the whole order, or the personalized part after the plain one."""
     step.move(IF, reason)
-    snapshot = step.order.snapshot
-    given = {item.line_id: item for item in step.order.personalization}
-    step.emit(
-        FulfillmentRequested(
-            order_key=step.order.order_key,
-            occurred_at=step.now,
-            platform=snapshot.platform,
-            store_id=snapshot.store_id,
-            order_number=snapshot.order_number,
-            is_test=snapshot.is_test,
-            shipping_address=snapshot.shipping_address,
-            line_items=[
-                FulfillmentLine(**line.model_dump(), personalization=given.get(line.line_id))
-                for line in snapshot.line_items
-            ],
-        )
-    )
+    lines = fulfillment.unsent_lines(step.order)
+    if lines:  # empty only when every line left went out in an earlier part
+        step.order, event = fulfillment.send(step.order, lines, fulfillment.remaining_part(step.order), step.now)
+        step.emit(event)
+
+
+def _ship_plain_lines(step: _Step, store: StoreConfig) -> None:
+    """`ship_plain_items_now`: the plain lines go at once; the order stays pending personalization for the rest.
+
+    Never for a test order: nothing fulfills a test order without the merchant's explicit approval.
+    """
+    if store.mixed_orders != "ship_plain_items_now" or step.order.snapshot.is_test:
+        return
+    lines = fulfillment.plain_lines(step.order)
+    if lines:
+        step.order, event = fulfillment.send(step.order, lines, "plain_items", step.now)
+        step.emit(event)
 
 
 def _request(step: _Step, store: StoreConfig, items, delay: timedelta, trigger: str) -> PersonalizationRequested:  # noqa: ANN001
@@ -175,7 +199,22 @@ def _request(step: _Step, store: StoreConfig, items, delay: timedelta, trigger: 
         notify_after=step.now if trigger == "resend_requested" else received_at + delay,
         is_test=snapshot.is_test,
         trigger=trigger,
+        delivery=_delivery(store, snapshot),
         items=items,
+    )
+
+
+def _delivery(store: StoreConfig, snapshot: OrderFields) -> LinkDelivery:
+    """The store's current choices and the buyer's address; the notifier decides the fallback when it has none."""
+    return LinkDelivery(
+        recipient=store.link_recipient,
+        customer_email=snapshot.customer.email,
+        customer_name=snapshot.customer.name,
+        locale=store.locale,
+        sender_name=store.sender_name,
+        reply_to=store.reply_to,
+        logo_url=store.logo_url,
+        reminders=list(store.reminders),
     )
 
 
@@ -188,8 +227,8 @@ def _content(order: OrderFields) -> dict:
 
 def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str) -> Decision:
     if order is None or order.status is not PP:
-        status = "unknown" if order is None else (order.status.value if order.status else "awaiting payment")
-        return Decision(ignored=f"personalization completed for an order that is not pending personalization ({status})")
+        return Decision(ignored=f"personalization completed for an order that is not pending personalization "
+                                f"({describe(order)})")
     given = {item.line_id for item in event.items}
     missing = set(order.personalize_lines) - given
     extra = given - set(order.personalize_lines)
@@ -198,48 +237,56 @@ def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: 
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
         return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    step = _Step(order.model_copy(update={"personalization": list(event.items)}), event, now, source)
+    given = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
+    step = _Step(links.completed(given), event, now, source)
     _after_personalization(step, store, reason="personalization completed")
     return step.decision()
+
+
+# --- the links' life (the notifier's and the editor's events) ----------------
+
+
+def _on_link(order: Order | None, event: links.LinkEvent, policy: Policy, now: datetime, source: str) -> Decision:
+    """Recorded for the merchant API: no status moves, nothing published."""
+    if order is None:
+        return Decision(ignored=f"{event.event_type} for an order core does not know")
+    updated = links.record(order, event)
+    if updated is order:
+        return Decision(ignored=f"{event.event_type} already recorded")
+    return Decision(order=updated)
 
 
 # --- the merchant's commands ------------------------------------------------
 
 
 def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime, source: str) -> Decision:
-    if order is None or order.status not in (PP, PA):
-        return Decision(ignored=f"cannot approve an order that is {_describe(order)}")
+    if why := refusal(order, ApproveOrder):
+        return Decision(ignored=why)
     step = _Step(order, event, now, source)
     _fulfill(step, _with_reason("approved by the merchant", event.reason))
     return step.decision()
 
 
 def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime, source: str) -> Decision:
-    if order is None or order.status is CANCELLED:
-        return Decision(ignored=f"cannot cancel an order that is {_describe(order)}")
+    if why := refusal(order, CancelOrder):
+        return Decision(ignored=why)
     step = _Step(order, event, now, source)
     step.move(CANCELLED, _with_reason("cancelled by the merchant", event.reason))
     return step.decision()
 
 
 def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime, source: str) -> Decision:
-    if order is None or order.status is not PP:
-        return Decision(ignored=f"no link to resend for an order that is {_describe(order)}")
+    if why := refusal(order, ResendLink):
+        return Decision(ignored=why)
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
         return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    items = [i for i in requested_items(policy.config, store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
+    items = [i for i in policy.requested_items(store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
     if not items:
         return Decision(ignored="no line of this order is personalizable under the current config")
     step = _Step(order, event, now, source)
     step.emit(_request(step, store, items, policy.link_delay, trigger="resend_requested"))
     return step.decision()
-
-
-def _describe(order: Order | None) -> str:
-    if order is None:
-        return "unknown"
-    return order.status.value if order.status else "awaiting payment"
 
 
 def _with_reason(what: str, reason: str | None) -> str:
@@ -253,4 +300,8 @@ _HANDLERS: dict[type[Event], Callable[..., Decision]] = {
     ApproveOrder: _on_approve,
     CancelOrder: _on_cancel,
     ResendLink: _on_resend,
+    PersonalizationLinkIssued: _on_link,
+    PersonalizationLinkOpened: _on_link,
+    PersonalizationLinkExpired: _on_link,
+    PersonalizationReminderSent: _on_link,
 }

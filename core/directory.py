@@ -9,11 +9,17 @@ restart keeps what the merchant set through the API.
 
 Every change bumps one version counter, so a reader (core, once per batch)
 re-reads only after a change.
+
+Templates are shared: those of the YAML, and those an operator key writes,
+serve every store. A template a store's key creates is that store's own:
+only its key (or an operator's) changes or deletes it, and only its catalog
+may use it, so one merchant's edit never changes another's editor pages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
@@ -23,6 +29,7 @@ from personalize.config import Config, ProductMatch, StoreConfig, StoreSettings,
 
 STORE_PREFIX = "core:dir:store:"
 TEMPLATES = "core:dir:templates"
+TEMPLATE_OWNERS = "core:dir:template-owners"  # template id -> the store key that owns it; absent: shared
 VERSION = "core:dir:version"
 
 
@@ -40,6 +47,24 @@ class UnknownTemplate(DirectoryError):
 
 class TemplateInUse(DirectoryError):
     pass
+
+
+class TemplateForbidden(DirectoryError):
+    """The template is shared or another store's: this caller may not change it."""
+
+
+class ConfigSource(Protocol):
+    async def config(self) -> Config: ...
+
+
+class StaticConfig:
+    """The in-memory twin of `Directory.config()`: one config that never changes (fast tests)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    async def config(self) -> Config:
+        return self._config
 
 
 class StoreRecord(BaseModel):
@@ -136,7 +161,7 @@ class Directory:
 
         def change(record: StoreRecord, templates: set[str]) -> StoreRecord:
             if product.template not in templates:
-                raise UnknownTemplate(f"unknown template {product.template!r}")
+                raise UnknownTemplate(f"unknown template {product.template!r} (or another store's own)")
             kept = [p for p in record.products if not _same_product(p, product)]
             return record.model_copy(update={"products": [*kept, product]})
 
@@ -153,16 +178,35 @@ class Directory:
 
         return await self._update(platform, store_id, change)
 
-    async def put_template(self, template_id: str, template: TemplateConfig) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(TEMPLATES, template_id, template.model_dump_json())
-            pipe.incr(VERSION)
-            await pipe.execute()
+    async def template_owners(self) -> dict[str, str]:
+        """Template id -> the store that owns it; templates not listed are shared."""
+        return {k.decode(): v.decode() for k, v in (await self._redis.hgetall(TEMPLATE_OWNERS)).items()}
 
-    async def delete_template(self, template_id: str) -> None:
+    async def put_template(self, template_id: str, template: TemplateConfig, by: str | None = None) -> bool:
+        """Create or replace; `by` is the acting store's key (None: an operator). Returns True when created."""
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(TEMPLATES, TEMPLATE_OWNERS)
+                    exists = template_id in self._seed.templates or bool(await pipe.hexists(TEMPLATES, template_id))
+                    owner = await pipe.hget(TEMPLATE_OWNERS, template_id)
+                    if exists:
+                        _check_may_change(template_id, owner, by)
+                    pipe.multi()
+                    pipe.hset(TEMPLATES, template_id, template.model_dump_json())
+                    if not exists and by is not None:
+                        pipe.hset(TEMPLATE_OWNERS, template_id, by)
+                    pipe.incr(VERSION)
+                    await pipe.execute()
+                    return not exists
+                except WatchError:
+                    continue
+
+    async def delete_template(self, template_id: str, by: str | None = None) -> None:
         config = await self._read()
         if template_id not in config.templates:
             raise UnknownTemplate(f"unknown template {template_id!r}")
+        _check_may_change(template_id, await self._redis.hget(TEMPLATE_OWNERS, template_id), by)
         users = [s.key for s in config.stores if any(p.template == template_id for p in s.products)]
         if users:
             raise TemplateInUse(f"template {template_id!r} is used by the catalog of {', '.join(users)}")
@@ -170,6 +214,7 @@ class Directory:
             raise TemplateInUse(f"template {template_id!r} comes from the YAML config; remove it there")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(TEMPLATES, template_id)
+            pipe.hdel(TEMPLATE_OWNERS, template_id)
             pipe.incr(VERSION)
             await pipe.execute()
 
@@ -180,10 +225,12 @@ class Directory:
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(key, TEMPLATES)
+                    await pipe.watch(key, TEMPLATES, TEMPLATE_OWNERS)
                     doc = await pipe.get(key)
                     record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
-                    templates = set(self._seed.templates) | {k.decode() for k in await pipe.hkeys(TEMPLATES)}
+                    owners = await pipe.hgetall(TEMPLATE_OWNERS)
+                    others = {k.decode() for k, v in owners.items() if v.decode() != store.key}
+                    templates = (set(self._seed.templates) | {k.decode() for k in await pipe.hkeys(TEMPLATES)}) - others
                     updated = change(record, templates)
                     pipe.multi()
                     pipe.set(key, updated.model_dump_json())
@@ -192,3 +239,10 @@ class Directory:
                     return updated
                 except WatchError:
                     continue
+
+
+def _check_may_change(template_id: str, owner: bytes | None, by: str | None) -> None:
+    if by is None or (owner is not None and owner.decode() == by):
+        return
+    whose = "shared by every store (an operator key changes it)" if owner is None else "another store's"
+    raise TemplateForbidden(f"template {template_id!r} is {whose}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.decide import Policy, apply
+from core.directory import ConfigSource
 from core.order import Order
 from core.store import OrderStore, Write
 from personalize.consumer import Outcome, Received
+from personalize.logs import event_fields
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -24,12 +26,20 @@ class ConcurrentWriteError(RuntimeError):
 
 
 class CoreHandler:
-    def __init__(self, store: OrderStore, policy: Policy, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: OrderStore, configs: ConfigSource, link_delay: timedelta,
+                 clock: Callable[[], datetime]) -> None:
         self._store = store
-        self._policy = policy
+        self._configs = configs
+        self._link_delay = link_delay
         self._clock = clock
+        self._policy: Policy | None = None
 
     async def __call__(self, batch: list[Received]) -> Outcome:
+        # Once per batch: a merchant's change through the API applies from the next batch on, without a restart.
+        config = await self._configs.config()
+        if self._policy is None or self._policy.config is not config:  # the same config: keep its catalogs' indexes
+            self._policy = Policy(config, self._link_delay)
+        policy = self._policy
         by_order: dict[str, list[Received]] = {}
         for item in batch:
             by_order.setdefault(item.event.order_key, []).append(item)
@@ -41,28 +51,30 @@ class CoreHandler:
             writes: list[Write] = []
             results: dict[str, Outcome] = {}
             for key in pending:
-                order, result = self._decide(loaded[key].order, by_order[key])
+                before = loaded[key].order
+                order, result = self._decide(before, by_order[key], policy)
                 results[key] = result
                 if order is not None:
-                    writes.append(Write(order, loaded[key].version))
+                    writes.append(Write(order, loaded[key].version, was=before.status if before else None))
             lost = await self._store.save_many(writes) if writes else set()
             for key in pending:
                 if key not in lost:
                     outcome.outgoing += results[key].outgoing
+                    outcome.encoded.update(results[key].encoded)
                     outcome.rejected += results[key].rejected
             pending = [key for key in pending if key in lost]
             if not pending:
                 return outcome
         raise ConcurrentWriteError(f"orders kept changing while core wrote them: {pending[:5]}")
 
-    def _decide(self, order: Order | None, items: list[Received]) -> tuple[Order | None, Outcome]:
+    def _decide(self, order: Order | None, items: list[Received], policy: Policy) -> tuple[Order | None, Outcome]:
         """Apply one order's events in arrival order; returns the order to write (None: unchanged)."""
         now = self._clock()
         changed: Order | None = None
         result = Outcome()
         for item in items:
             source = f"{item.record.topic}:{item.record.partition}:{item.record.offset}"
-            decision = apply(changed if changed is not None else order, item.event, self._policy, now, source)
+            decision = apply(changed if changed is not None else order, item.event, policy, now, source)
             if decision.replayed and decision.replay_source != source:
                 # The same event in another message (a producer retried, a webhook and a poll both sent it):
                 # its effects are out already. Only the very message that produced them is re-published,
@@ -70,6 +82,7 @@ class CoreHandler:
                 _log_ignored(item.event, "already applied from another message")
                 continue
             result.outgoing += decision.outgoing
+            result.encoded.update((event.event_id, raw) for event, raw in zip(decision.outgoing, decision.encoded))
             if decision.rejected:
                 result.rejected.append((item, decision.rejected))
             elif decision.ignored:
@@ -80,4 +93,5 @@ class CoreHandler:
 
 
 def _log_ignored(event: Event, why: str) -> None:
-    log.info("ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why)
+    log.info("ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why,
+             extra=event_fields(event))

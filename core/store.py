@@ -3,18 +3,29 @@
 Writes are compare-and-set on a per-order version (one Lua call for the
 whole batch), because two core copies may hold partitions of
 different topics that carry events of the same order.
+
+Each write also keeps the listing index the merchant API pages through, in
+the same atomic call: per store, and per store and status, a sorted set of
+order keys scored by the order's receipt time in microseconds. The caller
+says which status the order had when it was read (`Write.was`); the
+compare-and-set guarantees that is still what Redis holds when the write wins.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 from core.order import Order
+from schemas import OrderStatus
 
 PREFIX = "core:order:"
+BY_STORE = "core:orders-by-store:"
+BY_STATUS = "core:orders-by-status:"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # One call per batch, not per order: redis-py spends more time packing
 # commands than Redis spends running them (profiled: two thirds of core's
@@ -26,18 +37,37 @@ for i, key in ipairs(KEYS) do rows[i] = redis.call('HMGET', key, 'v', 'doc') end
 return rows
 """
 
+# KEYS per order: the order, its store's index, the index of the status it had, of the one it has now (an
+# order without a status is indexed by store only: both status keys are then the store's index).
 _SAVE = """
 local lost = {}
-for i, key in ipairs(KEYS) do
-  local expected = ARGV[2 * i - 1]
+for i = 1, #KEYS / 4 do
+  local key, all, was, now = KEYS[4 * i - 3], KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
+  local expected, doc, score, member = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
   if (redis.call('HGET', key, 'v') or '0') == expected then
-    redis.call('HSET', key, 'v', tostring(tonumber(expected) + 1), 'doc', ARGV[2 * i])
+    redis.call('HSET', key, 'v', tostring(tonumber(expected) + 1), 'doc', doc)
+    redis.call('ZADD', all, score, member)
+    if was ~= now and was ~= all then redis.call('ZREM', was, member) end
+    redis.call('ZADD', now, score, member)
   else
     table.insert(lost, i)
   end
 end
 return lost
 """
+
+
+def store_of(order: Order) -> str:
+    """`<platform>:<store_id>`, the form the merchant API names stores by."""
+    return f"{order.snapshot.platform}:{order.snapshot.store_id}"
+
+
+def index_key(store: str, status: OrderStatus | None = None) -> str:
+    return BY_STORE + store if status is None else f"{BY_STATUS}{status.value}:{store}"
+
+
+def received_score(order: Order) -> int:
+    return (order.received_at - _EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,21 @@ class Versioned:
 class Write:
     order: Order
     expected_version: int
+    was: OrderStatus | None = None  # the status it had when read, to move it between the status indexes
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a listing page ended: the last order's score and key (ties on a score are ordered by key)."""
+
+    score: int
+    order_key: str
+
+
+@dataclass(frozen=True)
+class Page:
+    order_keys: list[str]
+    next: Position | None  # None: this was the last page
 
 
 class OrderStore(Protocol):
@@ -59,9 +104,14 @@ class OrderStore(Protocol):
         """Write each order unless someone else wrote it since it was read; return the keys that lost."""
         ...
 
+    async def page(self, store: str, status: OrderStatus | None, after: Position | None, limit: int) -> Page:
+        """A store's order keys, newest received first, from just after `after`."""
+        ...
+
 
 class RedisOrderStore:
     def __init__(self, redis: Redis) -> None:
+        self._redis = redis
         self._load = redis.register_script(_LOAD)
         self._save = redis.register_script(_SAVE)
 
@@ -73,16 +123,35 @@ class RedisOrderStore:
         }
 
     async def save_many(self, writes: list[Write]) -> set[str]:
-        args: list[str] = []
+        keys: list[str] = []
+        args: list[str | int] = []
         for write in writes:
-            args += [str(write.expected_version), write.order.model_dump_json()]
-        lost = await self._save(keys=[PREFIX + w.order.order_key for w in writes], args=args)
+            order = write.order
+            store = store_of(order)
+            keys += [PREFIX + order.order_key, index_key(store), _status_index(store, write.was),
+                     _status_index(store, order.status)]
+            args += [str(write.expected_version), order.model_dump_json(), received_score(order), order.order_key]
+        lost = await self._save(keys=keys, args=args)
         return {writes[i - 1].order.order_key for i in lost}
+
+    async def page(self, store: str, status: OrderStatus | None, after: Position | None, limit: int) -> Page:
+        key = index_key(store, status)
+        found: list[tuple[str, int]] = []
+        if after is not None:  # the rest of the orders that share the last one's score
+            ties = await self._redis.zrangebyscore(key, after.score, after.score)
+            found = [(m.decode(), after.score) for m in reversed(ties) if m.decode() < after.order_key]
+        if len(found) <= limit:
+            top = f"({after.score}" if after is not None else "+inf"
+            rows = await self._redis.zrevrangebyscore(key, top, "-inf", start=0, num=limit + 1 - len(found),
+                                                      withscores=True)
+            found += [(m.decode(), int(score)) for m, score in rows]
+        return _page(found, limit)
 
 
 class MemoryOrderStore:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[int, str]] = {}
+        self.indexes: dict[str, dict[str, int]] = {}
 
     async def load_many(self, keys: list[str]) -> dict[str, Versioned]:
         found = {}
@@ -99,4 +168,32 @@ class MemoryOrderStore:
                 lost.add(key)
                 continue
             self.rows[key] = (write.expected_version + 1, write.order.model_dump_json())
+            self._index(write)
         return lost
+
+    def _index(self, write: Write) -> None:
+        order, store = write.order, store_of(write.order)
+        score = received_score(order)
+        self.indexes.setdefault(index_key(store), {})[order.order_key] = score
+        if write.was is not None and write.was is not order.status:
+            self.indexes.get(index_key(store, write.was), {}).pop(order.order_key, None)
+        if order.status is not None:
+            self.indexes.setdefault(index_key(store, order.status), {})[order.order_key] = score
+
+    async def page(self, store: str, status: OrderStatus | None, after: Position | None, limit: int) -> Page:
+        newest_first = sorted(self.indexes.get(index_key(store, status), {}).items(),
+                              key=lambda row: (row[1], row[0]), reverse=True)
+        if after is not None:
+            newest_first = [(k, s) for k, s in newest_first if (s, k) < (after.score, after.order_key)]
+        return _page(newest_first[: limit + 1], limit)
+
+
+def _status_index(store: str, status: OrderStatus | None) -> str:
+    return index_key(store, status) if status is not None else index_key(store)
+
+
+def _page(found: list[tuple[str, int]], limit: int) -> Page:
+    """`found` holds up to limit + 1 rows: one more than the page tells whether another page follows."""
+    rows = found[:limit]
+    more = len(found) > limit and rows
+    return Page([key for key, _ in rows], Position(rows[-1][1], rows[-1][0]) if more else None)

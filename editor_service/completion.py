@@ -22,7 +22,7 @@ import time
 
 from aiokafka import AIOKafkaProducer
 
-from editor_service.metrics import COMPLETIONS, REPUBLISHED
+from editor_service.metrics import COMPLETIONS, OPENED_REPUBLISHED, REPUBLISHED
 from editor_service.state import EditorStore
 from personalize.kafka import publish
 from schemas import Asset, CompletedItem, PersonalizationCompleted, RequestedItem
@@ -70,7 +70,8 @@ async def complete(store: EditorStore, producer: AIOKafkaProducer, event: Person
 
 
 class Republisher:
-    """Publishes claimed completions whose publish was never acknowledged (at start, then every few seconds)."""
+    """Publishes claimed completions and first opens whose publish was never acknowledged (at start, then every
+    few seconds)."""
 
     def __init__(self, store: EditorStore, producer: AIOKafkaProducer, tick_s: float = REPUBLISH_TICK_S,
                  grace_s: float = REPUBLISH_GRACE_S) -> None:
@@ -97,4 +98,12 @@ class Republisher:
             REPUBLISHED.inc()
             sent += 1
             log.info("republished completion %s of %s", event.event_id, event.order_key)
+        for opened in await self._store.unpublished_opened(time.time() - self._grace):
+            if not await self._store.lease(f"opened:{opened.link_id}", max(1, int(self._grace))):
+                continue
+            await asyncio.wait_for(publish(self._producer, [opened]), PUBLISH_TIMEOUT_S)
+            await self._store.mark_opened_published(opened)
+            OPENED_REPUBLISHED.inc()
+            sent += 1
+            log.info("republished the first open of link %s (%s)", opened.link_id, opened.order_key)
         return sent

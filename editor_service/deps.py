@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -22,7 +22,6 @@ class Editor:
     assets: AssetStore
     settings: EditorSettings
     clock: Callable[[], datetime]
-    healthy: Callable[[], Awaitable[dict[str, bool]]]
 
     @property
     def secret(self) -> bytes:

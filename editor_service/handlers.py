@@ -7,6 +7,7 @@ import logging
 from editor_service.state import EditorStore
 from personalize.consumer import Outcome, Received
 from personalize.links import token_hash, token_of
+from personalize.logs import event_fields
 from schemas import OrderStatusChanged, PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ class EditorHandler:
             event = item.event
             if isinstance(event, PersonalizationLinkIssued):
                 await self._store.record_link(event, token_hash(token_of(event.url)))
-                log.info("link %d (%s) of %s recorded", event.sequence, event.link_id, event.order_key)
+                log.info("link %d (%s) of %s recorded", event.sequence, event.link_id, event.order_key,
+                         extra=event_fields(event))
             elif isinstance(event, OrderStatusChanged):
                 await self._store.record_status(event)
         return Outcome()

@@ -20,12 +20,20 @@ from editor_service.state import EditorStore
 from personalize.consumer import BatchConsumer, consumer_options
 from personalize.kafka import ensure_topics, make_producer
 from personalize.lifecycle import stop_on_signals
-from schemas import DEAD_LETTERS, ORDERS_STATUS, PERSONALIZATION_COMPLETED, PERSONALIZATION_LINK_ISSUED, utc_now
+from personalize.ops import Health, consumer_probe, kafka_probe, redis_probe
+from schemas import (
+    DEAD_LETTERS,
+    ORDERS_STATUS,
+    PERSONALIZATION_COMPLETED,
+    PERSONALIZATION_LINK_ACTIVITY,
+    PERSONALIZATION_LINK_ISSUED,
+    utc_now,
+)
 
 log = logging.getLogger("editor")
 
 CONSUMES = (PERSONALIZATION_LINK_ISSUED, ORDERS_STATUS)
-PRODUCES = (PERSONALIZATION_COMPLETED, DEAD_LETTERS)
+PRODUCES = (PERSONALIZATION_COMPLETED, PERSONALIZATION_LINK_ACTIVITY, DEAD_LETTERS)
 SHUTDOWN_GRACE_S = 5.0
 # Requests wait for a free Redis connection rather than fail: the default pool refuses past its size under load.
 REDIS_CONNECTIONS = 64
@@ -34,6 +42,7 @@ REDIS_WAIT_S = 5
 
 async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
               stop: asyncio.Event | None = None) -> None:
+    stop = stop or stop_on_signals()
     await ensure_topics(settings, CONSUMES + PRODUCES)
     settings.assets_dir.mkdir(parents=True, exist_ok=True)
     redis = Redis(connection_pool=BlockingConnectionPool.from_url(
@@ -41,21 +50,20 @@ async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
     producer = make_producer(settings)
     await producer.start()
     store = EditorStore(redis)
-
-    async def healthy() -> dict[str, bool]:
-        return {"redis": await _ok(redis.ping()), "kafka": await _ok(producer.client.fetch_all_metadata())}
-
-    editor = Editor(store=store, producer=producer, assets=AssetStore(settings.assets_dir), settings=settings,
-                    clock=clock, healthy=healthy)
-    # access_log off: the request line holds the link's token, which must never reach a log.
-    server = uvicorn.Server(uvicorn.Config(make_app(editor), host=settings.editor_host, port=settings.editor_port,
-                                           log_level="warning", access_log=False, lifespan="off",
-                                           server_header=False))
-    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop consuming, then the server
     consumer = BatchConsumer(settings.required_bootstrap(), producer, EditorHandler(store),
                              consumer_options(settings, settings.editor_group, CONSUMES))
-    stop = stop or stop_on_signals()
-    tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(Republisher(store, producer).run(stop))]
+    health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
+    health.ready_when("consumer", consumer_probe(consumer))
+    editor = Editor(store=store, producer=producer, assets=AssetStore(settings.assets_dir), settings=settings,
+                    clock=clock)
+    # access_log off: the request line holds the link's token, which must never reach a log.
+    # log_config None: uvicorn's own lines go through our handler (JSON or text), not its default one.
+    server = uvicorn.Server(uvicorn.Config(make_app(editor, health), host=settings.editor_host,
+                                           port=settings.editor_port, log_level="warning", access_log=False,
+                                           lifespan="off", server_header=False, log_config=None))
+    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop consuming, then the server
+    tasks = [health.watch("consumer", asyncio.create_task(consumer.run())),
+             health.watch("republisher", asyncio.create_task(Republisher(store, producer).run(stop)))]
     serving = asyncio.create_task(server.serve())
     log.info("editor on http://%s:%d/p/<token>, assets in %s", settings.editor_host, settings.editor_port,
              settings.assets_dir.resolve())
@@ -64,6 +72,7 @@ async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
         if serving.done() and not stop.is_set():
             serving.result()  # the server could not start (port taken): fail loudly
     finally:
+        health.stopping = True
         server.should_exit = True
         consumer.stop()
         stop.set()
@@ -74,11 +83,3 @@ async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
         await producer.stop()
         await redis.aclose()
         log.info("editor stopped")
-
-
-async def _ok(check) -> bool:  # noqa: ANN001 - an awaitable health probe
-    try:
-        await asyncio.wait_for(check, 2)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means not healthy
-        return False

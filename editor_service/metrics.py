@@ -7,3 +7,5 @@ COMPLETIONS = Counter("editor_completions_total", "Completion submissions, by ou
 REPUBLISHED = Counter("editor_completions_republished_total", "Completions published by the republisher")
 REFUSED = Counter("editor_requests_refused_total", "Requests refused, by reason", ["reason"])
 SECONDS = Histogram("editor_request_seconds", "Time to answer a link request", ["route"])
+LINKS_OPENED = Counter("editor_links_opened_total", "First opens of links reported, by outcome", ["result"])
+OPENED_REPUBLISHED = Counter("editor_links_opened_republished_total", "First opens published by the republisher")

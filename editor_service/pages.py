@@ -1,5 +1,8 @@
 """The link routes: `GET /p/<token>` (the editor), `POST /p/<token>` (complete), `POST /p/<token>/draft`.
 
+The first `GET` of a live link reports `PersonalizationLinkOpened` once (`opened.py`); a page that
+cannot be used (expired, completed, cancelled) is not an open.
+
 Every route takes the same first steps (`_open`): a malformed token is a 404
 without a Redis call; the rate limits count the link and the client address;
 the link is looked up by its token's SHA-256. The raw token is never stored
@@ -15,12 +18,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from editor_service.completion import complete, completion_event
 from editor_service.deps import Editor, EditorDep
 from editor_service.forms import Submission, check_values, draft_values, image_fields, prefill, sections
 from editor_service.images import ImageRefused, check_image
 from editor_service.metrics import REFUSED, SECONDS
+from editor_service.opened import report_first_open
 from editor_service.render import message, page
 from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.state import PP, LinkView
@@ -50,14 +55,21 @@ def availability(view: LinkView, now: datetime) -> str:
 @router.get("/p/{token}")
 async def show(token: str, request: Request, editor: EditorDep, saved: bool = False) -> Response:
     """The editor for every line to personalize, or the page saying why the link cannot be used."""
+    return await show_page(token, client_address(request.scope), saved, editor)
+
+
+async def show_page(token: str, address: str, saved: bool, editor: Editor) -> Response:
+    """`GET /p/<token>`; also called straight from the app's `LinkPages` layer, without FastAPI's per-request cost."""
     with SECONDS.labels("show").time():
-        opened = await _open(token, request, editor)
+        opened = await _open(token, address, editor)
         if isinstance(opened, Response):
             return opened
         link_hash, view = opened
         state = availability(view, editor.clock())
         if state != "open":
             return message(state, STATE_STATUS[state])
+        if not view.opened:
+            await report_first_open(editor.store, editor.producer, view, editor.clock())
         values = {**prefill(view.items), **view.draft}
         return _editor_page(editor, link_hash, view, Submission(values=values),
                             notice="Draft saved." if saved else None)
@@ -67,7 +79,7 @@ async def show(token: str, request: Request, editor: EditorDep, saved: bool = Fa
 async def submit(token: str, request: Request, editor: EditorDep) -> Response:
     """Complete the personalization, or save a draft (the no-script "Save draft" button posts here too)."""
     with SECONDS.labels("submit").time():
-        opened = await _open(token, request, editor)
+        opened = await _open(token, client_address(request.scope), editor)
         if isinstance(opened, Response):
             return opened
         link_hash, view = opened
@@ -99,7 +111,7 @@ async def submit(token: str, request: Request, editor: EditorDep) -> Response:
 @router.post("/p/{token}/draft")
 async def save_draft(token: str, request: Request, editor: EditorDep) -> Response:
     """Keep the field values typed so far (sent by the page's script as the customer types)."""
-    opened = await _open(token, request, editor)
+    opened = await _open(token, client_address(request.scope), editor)
     if isinstance(opened, Response):
         return opened
     link_hash, view = opened
@@ -114,12 +126,16 @@ async def save_draft(token: str, request: Request, editor: EditorDep) -> Respons
     return Response(status_code=204)
 
 
-async def _open(token: str, request: Request, editor: Editor) -> tuple[str, LinkView] | Response:
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+async def _open(token: str, address: str, editor: Editor) -> tuple[str, LinkView] | Response:
     if not looks_like_token(token):
         REFUSED.labels("not_found").inc()
         return message("not_found", 404)
     link_hash = token_hash(token)
-    address = request.client.host if request.client else "unknown"
     (per_link, per_address), view = await editor.store.visit(link_hash, [f"t:{link_hash}", f"a:{address}"])
     if per_link > editor.settings.editor_rate_per_token or per_address > editor.settings.editor_rate_per_address:
         REFUSED.labels("rate_limited").inc()

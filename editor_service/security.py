@@ -31,7 +31,8 @@ def form_token(secret: bytes, link_hash: str) -> str:
 
 
 def form_token_ok(secret: bytes, link_hash: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(form_token(secret, link_hash), given)
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged field → a 500).
+    return bool(given) and hmac.compare_digest(form_token(secret, link_hash).encode(), given.encode(errors="replace"))
 
 
 class SecurityHeaders:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from notifier.state import NotifierStore
 from personalize.consumer import Outcome, Received
+from personalize.logs import event_fields
 from schemas import OrderStatusChanged, PersonalizationRequested
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class NotifierHandler:
             if isinstance(event, PersonalizationRequested):
                 result = await self._store.record_request(event, self._clock())
                 log.info("request %s for %s (%s, due %s): %s", event.event_id, event.order_key, event.trigger,
-                         event.notify_after.isoformat(), result)
+                         event.notify_after.isoformat(), result, extra=event_fields(event))
             elif isinstance(event, OrderStatusChanged):
-                await self._store.record_status(event)
+                await self._store.record_status(event, self._clock())
         return Outcome()

@@ -1,55 +1,57 @@
-"""The durable wait: when an order's time comes, make sure it has a live link, and that its email went out.
+"""The durable wait: when an order's time comes, make sure it has a live link, its reminders, and their emails.
 
 One idempotent action per due order, safe to repeat after a crash and safe
 with many notifier copies:
-1. the order left `pending_personalization` → forget it: no more email;
-2. finish what the outbox holds (publish the link event, send the email);
+1. the order left `pending_personalization` → publish the events of emails
+   that already went out (a reminder's), then forget it: no more email;
+2. finish what the outbox holds (`notifier/outbox.py`);
 3. no link yet, the last one expired, or a fresh one was asked for → issue
    the next link (compare-and-set on its sequence, so two copies never both
-   issue link N), then finish it as in 2;
-4. come back when the live link expires.
-An SMTP failure keeps the outbox and retries with backoff: never dropped.
+   issue link N; an expired one gets its `PersonalizationLinkExpired`);
+   else a reminder due → queue it (compare-and-set on the count sent);
+   then finish it as in 2;
+4. come back at the next reminder, or when the live link expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
-
-from notifier.mail import MailError, MailSender
-from notifier.recipients import recipient_for
-from notifier.render import render_link_email
+from notifier.outbox import Outbox
+from notifier.recipients import addressee
+from notifier.reminders import due_reminder, next_wakeup, reminder_times
 from notifier.state import PP, NotifierStore, OrderView
-from personalize.kafka import publish
 from personalize.links import link_url, new_token, token_hash
-from schemas import PersonalizationLinkIssued
+from personalize.logs import event_context
+from schemas import PersonalizationLinkExpired, PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 60.0
+# After an email went out, Redis writes are retried until the lease's end less this (docs/emails.md).
+LEASE_MARGIN_S = 5.0
 CONCURRENCY = 16
-MAIL_BACKOFF_MAX_S = 300.0
 
 
 class LinkScheduler:
-    def __init__(self, store: NotifierStore, producer: AIOKafkaProducer, mailer: MailSender, *, public_url: str,
-                 link_ttl: timedelta, mail_from: str, clock: Callable[[], datetime], tick_s: float = 0.25) -> None:
-        self._store, self._producer, self._mailer = store, producer, mailer
-        self._public_url, self._ttl, self._from = public_url, link_ttl, mail_from
+    def __init__(self, store: NotifierStore, outbox: Outbox, *, public_url: str, link_ttl: timedelta,
+                 clock: Callable[[], datetime], tick_s: float = 0.25) -> None:
+        self._store, self._outbox = store, outbox
+        self._public_url, self._ttl = public_url, link_ttl
         self._clock, self._tick = clock, tick_s
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
+                lease_ends = loop.time() + LEASE_S  # taken before the claim: never later than the real lease
                 due = await self._store.claim_due(self._clock(), LEASE_S)
-                await asyncio.gather(*(self._guarded(key) for key in due))
+                await asyncio.gather(*(self._guarded(key, lease_ends) for key in due))
             except Exception:  # noqa: BLE001 - Redis or the broker away: the claims come due again
                 log.exception("scheduler pass failed; retrying")
                 await asyncio.sleep(1.0)
@@ -59,19 +61,25 @@ class LinkScheduler:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _guarded(self, order_key: str) -> None:
+    async def _guarded(self, order_key: str, lease_ends: float) -> None:
         async with self._slots:
             try:
-                await self.act(order_key)
+                with event_context(order_key=order_key):  # every line of this action names the order
+                    await self.act(order_key, lease_ends)
             except Exception:  # noqa: BLE001 - the claim's lease brings it back
                 log.exception("acting on %s failed; it comes due again in %.0fs", order_key, LEASE_S)
 
-    async def act(self, order_key: str) -> None:
+    async def act(self, order_key: str, lease_ends: float | None = None) -> None:
+        """`lease_ends`: event-loop time the claim on this order runs out (a full lease from now if not given)."""
+        if lease_ends is None:
+            lease_ends = asyncio.get_running_loop().time() + LEASE_S
+        deadline = lease_ends - LEASE_MARGIN_S
         view = await self._store.view(order_key)
         if view.status != PP or view.request is None:
-            await self._store.unschedule(order_key)
+            await self._outbox.publish_emailed(order_key, deadline)  # emails that went out before: their events
+            await self._store.unschedule(order_key, self._clock())
             return
-        if not await self._finish_outbox(order_key):
+        if not await self._outbox.finish(order_key, view, deadline):
             return
         now = self._clock()
         if view.seq == 0 and now < view.request.notify_after and not view.force:
@@ -79,43 +87,58 @@ class LinkScheduler:
             return
         if view.force or view.seq == 0 or view.expires <= now.timestamp():
             if not await self._issue(order_key, view, now):
-                return  # another copy issued this link; its schedule stands
-            if not await self._finish_outbox(order_key):
+                return  # another copy issued this link, or the order moved on; its schedule stands
+        elif (number := due_reminder(view.remind_at, view.reminded, now)) is not None:
+            if not await self._remind(order_key, view, number, now):
                 return
-            view = await self._store.view(order_key)
-        await self._store.schedule(order_key, datetime.fromtimestamp(view.expires, timezone.utc))
+        else:
+            await self._store.schedule(order_key, next_wakeup(view.remind_at, view.reminded, view.expires))
+            return
+        view = await self._store.view(order_key)
+        if not await self._outbox.finish(order_key, view, deadline):
+            return
+        await self._store.schedule(order_key, next_wakeup(view.remind_at, view.reminded, view.expires))
 
     async def _issue(self, order_key: str, view: OrderView, now: datetime) -> bool:
         request = view.request
+        delivery = request.delivery
         token, sequence, expires = new_token(), view.seq + 1, now + self._ttl
         link = PersonalizationLinkIssued(
             order_key=order_key, occurred_at=now, link_id=str(uuid.uuid4()), url=link_url(self._public_url, token),
             expires_at=expires, sequence=sequence, merchant_email=request.merchant_email, store_id=request.store_id,
-            platform=request.platform, order_number=request.order_number, is_test=request.is_test, items=request.items,
+            platform=request.platform, order_number=request.order_number, is_test=request.is_test,
+            recipient=addressee(request.platform, request.merchant_email, delivery).recipient, items=request.items,
         )
-        entry = {"link_id": link.link_id, "sequence": sequence, "event": link.model_dump_json(), "published": False}
-        issued = await self._store.issue(order_key, view.seq, link.link_id, sequence, expires, token_hash(token), entry)
+        expired = None
+        if view.seq and view.link_id and view.expires <= now.timestamp():
+            expired = PersonalizationLinkExpired(
+                order_key=order_key, occurred_at=now, link_id=view.link_id, sequence=view.seq,
+                store_id=request.store_id, platform=request.platform, order_number=request.order_number,
+                is_test=request.is_test, expired_at=datetime.fromtimestamp(view.expires, UTC),
+            )
+        delivery_json = delivery.model_dump(mode="json")
+        entry = {"kind": "link", "link_id": link.link_id, "sequence": sequence, "event": link.model_dump_json(),
+                 "expired": expired.model_dump_json() if expired else None, "delivery": delivery_json,
+                 "published": False}
+        remind_at = reminder_times(now, expires, delivery.reminders)
+        # The reminders need the link itself, token and all: kept only while some are still to come.
+        live = {"link": link.model_dump_json(), "delivery": delivery_json} if remind_at else None
+        issued = await self._store.issue(order_key, view.seq, link.link_id, sequence, expires, token_hash(token),
+                                         entry, remind_at, live)
         if issued:
-            log.info("issued link %d for %s, expires %s", sequence, order_key, expires.isoformat())
+            log.info("issued link %d for %s to the %s, expires %s, %d reminder(s)", sequence, order_key,
+                     link.recipient, expires.isoformat(), len(remind_at))
         return issued
 
-    async def _finish_outbox(self, order_key: str) -> bool:
-        """Publish and email every pending link, oldest first; False if the mail server is unavailable."""
-        for entry in await self._store.outbox(order_key):
-            link = PersonalizationLinkIssued.model_validate_json(entry["event"])
-            if not entry["published"]:
-                await publish(self._producer, [link])
-                await self._store.update_outbox(order_key, {**entry, "published": True})
-            email = render_link_email(link, recipient_for(link))
-            try:
-                await self._mailer.send(email.message(self._from))
-            except MailError as error:
-                failures = await self._store.mail_failed(order_key)
-                delay = min(MAIL_BACKOFF_MAX_S, 2.0 ** min(failures, 9)) * random.uniform(0.5, 1.0)  # noqa: S311
-                log.warning("email for %s link %d not sent (%s); retry %d in %.1fs", order_key, link.sequence,
-                            error, failures, delay)
-                await self._store.schedule(order_key, self._clock() + timedelta(seconds=delay))
-                return False
-            await self._store.sent(order_key, link.link_id)
-            log.info("emailed link %d of %s to %s", link.sequence, order_key, email.to)
-        return True
+    async def _remind(self, order_key: str, view: OrderView, number: int, now: datetime) -> bool:
+        last = number >= len(view.remind_at)
+        if view.live is None:  # nothing left to remind with (a link issued before reminders existed)
+            return await self._store.remind(order_key, view.seq, view.reminded, len(view.remind_at), True, None)
+        link = PersonalizationLinkIssued.model_validate_json(view.live["link"])
+        entry = {"id": f"{link.link_id}:reminder-{number}", "kind": "reminder", "sequence": view.seq,
+                 "reminder": number, "link": view.live["link"], "delivery": view.live["delivery"], "event": None}
+        queued = await self._store.remind(order_key, view.seq, view.reminded, number, last, entry)
+        if queued and number > view.reminded + 1:
+            log.info("skipped overdue reminder(s) %d-%d of %s: only the latest is sent", view.reminded + 1,
+                     number - 1, order_key)
+        return queued

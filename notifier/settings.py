@@ -1,8 +1,9 @@
-"""The notifier's settings: where links point, how long they live, how mail is sent."""
+"""The notifier's settings: where links point, how long they live, how mail is sent and looks."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 
@@ -18,6 +19,9 @@ class NotifierSettings(Settings):
     smtp_username: str | None = Field(default=None, description="PERSONALIZE_SMTP_USERNAME (overrides the URL's).")
     smtp_password: SecretStr | None = Field(default=None, description="PERSONALIZE_SMTP_PASSWORD (never logged).")
     mail_from: str = Field(default="Personalize <personalize@localhost>", description="PERSONALIZE_MAIL_FROM.")
+    email_templates_dir: Path | None = Field(
+        default=None, description="PERSONALIZE_EMAIL_TEMPLATES_DIR: email templates overriding the built-in ones, "
+        "`<platform>/<store_id>/<name>` for one store, `<name>` for all (docs/emails.md).")
     scheduler_tick: Duration = Field(default=timedelta(milliseconds=250), description="How often due links are looked for.")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="PERSONALIZE_METRICS_PORT: Prometheus, 0 = off.")
     notifier_group: str = "notifier"

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
+from merchant_api.commands import add_commands as add_api_commands
+from merchant_api.commands import run as run_api_command
 from personalize.config import ConfigError
 from personalize.logs import setup_logging
+from personalize.merchant_commands import add_commands as add_merchant_commands
+from personalize.merchant_commands import run as run_merchant_command
 from personalize.settings import SettingsError, load_settings
 from schemas import PLATFORMS
 
@@ -32,8 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--state", type=Path, default=Path(".personalize"), help="state folder (Redis AOF, logs)")
     dev.add_argument("--no-demo-order", action="store_true", help="do not place the sample order")
     dev.add_argument("--exit-after", type=float, default=None, help="stop by itself after this many seconds")
+    soak = commands.add_parser("soak", help="chaos soak: the whole stack under orders and faults, then a check")
+    soak.add_argument("--minutes", type=float, default=5.0, help="how long orders are placed and faults made")
+    soak.add_argument("--seed", type=int, default=1, help="the plan's seed: same seed, same orders and faults")
+    soak.add_argument("--rate", type=float, default=1.0, help="orders per second over the five stores")
+    soak.add_argument("--state", type=Path, default=Path(".personalize/soak"), help="state folder (wiped first)")
+    soak.add_argument("--link-ttl", default="20s", help="PERSONALIZE_LINK_TTL of the run (longer for long runs)")
+    soak.add_argument("--drain", type=float, default=240.0, help="seconds to wait for the system to settle")
     docs = commands.add_parser("docs", help="write the event JSON Schemas and the AsyncAPI document into docs/")
     docs.add_argument("--check", action="store_true", help="fail if docs/ is not current instead of writing")
+    add_merchant_commands(commands)
+    add_api_commands(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -51,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         from core.settings import CoreSettings
 
         settings = load_settings(CoreSettings)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         asyncio.run(run(settings))
         return 0
     if args.command == "notifier":
@@ -59,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         from notifier.settings import NotifierSettings
 
         settings = load_settings(NotifierSettings)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         asyncio.run(run_notifier(settings))
         return 0
     if args.command == "editor":
@@ -69,8 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(EditorSettings)
         if args.port is not None:
             settings = settings.model_copy(update={"editor_port": args.port})
-        setup_logging(settings.log_level)
-        asyncio.run(run_editor(settings))
+        setup_logging(settings.log_level, settings.log_format)
+        _run_http_service(run_editor(settings))
         return 0
     if args.command == "connector":
         from connectors.main import run as run_connector
@@ -79,26 +95,53 @@ def _run(args: argparse.Namespace) -> int:
         settings = load_settings(ConnectorSettings)
         if args.port is not None:
             settings = settings.model_copy(update={"connector_port": args.port})
-        setup_logging(settings.log_level)
-        asyncio.run(run_connector(args.platform, settings))
+        setup_logging(settings.log_level, settings.log_format)
+        _run_http_service(run_connector(args.platform, settings))
         return 0
     if args.command == "sandbox":
         from personalize.settings import Settings
         from sandboxes.main import run as run_sandbox
 
         settings = load_settings(Settings)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         run_sandbox(args.platform, settings, args.port, args.store, args.webhook_url)
         return 0
     if args.command == "dev":
         from personalize.dev import run_dev
 
         return run_dev(args.state, demo_order=not args.no_demo_order, exit_after=args.exit_after)
+    if args.command in ("publish-product", "test-order"):
+        return run_merchant_command(args)
+    if args.command in ("api", "keys"):
+        return run_api_command(args)
+    if args.command == "soak":
+        from personalize.soak import SoakOptions, run_soak
+
+        return run_soak(SoakOptions(minutes=args.minutes, seed=args.seed, rate=args.rate, state=args.state,
+                                    link_ttl=args.link_ttl, drain_s=args.drain))[0]
     if args.command == "docs":
+        from merchant_api.app import openapi_document
         from personalize.docs import write_docs
 
-        return write_docs(Path("docs"), check=args.check)
+        return write_docs(Path("docs"), check=args.check, extra={"merchant-api.openapi.json": openapi_document()})
     raise AssertionError(args.command)
+
+
+def _run_http_service(main: Coroutine[Any, Any, None]) -> None:
+    """The HTTP services run on uvloop (uvicorn[standard] brings it) when it is installed, and with a calmer
+    cyclic garbage collector: both cost less CPU per request (`benchmarks/README.md` has the numbers)."""
+    # Every request allocates hundreds of short-lived objects (a webhook's order, a page's sections): at the
+    # default threshold of 700 the collector ran every few requests, walking the long-lived heap too. Freeze
+    # what start-up built (modules, the app), and collect the young generation every 20,000 allocations.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform: asyncio's loop works, only slower
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 if __name__ == "__main__":

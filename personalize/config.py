@@ -8,10 +8,10 @@ import re
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personalize.durations import Duration
 from schemas import DELIVERABLE_EVENTS, LineItem, Platform, Template, TemplateField
@@ -87,6 +87,17 @@ LinkRecipientSetting = Literal["merchant", "customer"]
 MixedOrderPolicy = Literal["hold_whole_order", "ship_plain_items_now"]
 
 
+def _reminder_delay(value: timedelta) -> timedelta:
+    # Written back as RFC 3339 durations (the API, the events): no sign, no fraction, and days rather than
+    # pydantic's 365-day years, which that grammar cannot mix with days.
+    if value <= timedelta(0) or value >= timedelta(days=365) or value.microseconds:
+        raise ValueError("a reminder is a whole number of seconds after the link is issued, under 365 days")
+    return value
+
+
+ReminderDelay = Annotated[Duration, AfterValidator(_reminder_delay)]
+
+
 class StoreSettings(_Strict):
     """What a merchant may change while the system runs (the merchant API); the YAML seeds it."""
 
@@ -102,7 +113,7 @@ class StoreSettings(_Strict):
     sender_name: str | None = Field(default=None, max_length=100, description="The emails' sender name.")
     reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     logo_url: str | None = Field(default=None, pattern=r"^https?://")
-    reminders: list[Duration] = Field(
+    reminders: list[ReminderDelay] = Field(
         default_factory=lambda: [timedelta(days=3), timedelta(days=6)], max_length=10,
         description="Remind this long after a link is issued, while it is unused; [] for none.",
     )

@@ -14,30 +14,45 @@ Failures split in two:
 - one message fails (bad bytes, a bad event, a handler error): it is retried a
   bounded number of times, then dead-lettered with the reason, and the
   partition moves on.
+
+Stopping (SIGTERM) never cuts a batch in half: `stop()` lets the batch in hand
+finish, publish and commit, then the consumer leaves its group. A batch that
+is retrying (broker down, a message failing) when the stop comes is abandoned
+uncommitted, so it is re-delivered rather than dead-lettered in a hurry.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from personalize.kafka import publish
+from personalize import metrics
+from personalize.dead_letters import KEY_MAX_CHARS, kept_raw, short
+from personalize.kafka import publish_batched
+from personalize.logs import event_context, event_fields
 from personalize.settings import Settings
 from schemas import DeadLetter, Event, decode
 
 log = logging.getLogger(__name__)
 
-INFRASTRUCTURE_ERRORS = (KafkaError, RedisConnectionError, RedisTimeoutError, ConnectionError, asyncio.TimeoutError)
+# A full Redis (noeviction) or a replica answering READONLY after a failover is
+# an outage to wait out, not a bad message to dead-letter.
+INFRASTRUCTURE_ERRORS = (
+    KafkaError, RedisConnectionError, RedisTimeoutError, RedisOutOfMemoryError, RedisReadOnlyError,
+    ConnectionError, asyncio.TimeoutError,
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +63,14 @@ class Received:
 
 @dataclass
 class Outcome:
-    """What handling a batch produced: events to publish and inputs refused (they become dead letters)."""
+    """What handling a batch produced: events to publish and inputs refused (they become dead letters).
+
+    `encoded`: the JSON of outgoing events the handler already encoded (core stores it), by event id, so
+    publishing does not encode them again.
+    """
 
     outgoing: list[Event] = field(default_factory=list)
+    encoded: dict[str, bytes] = field(default_factory=dict)
     rejected: list[tuple[Received, str]] = field(default_factory=list)
 
 
@@ -77,6 +97,10 @@ def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], m
     )
 
 
+class _Stopping(Exception):
+    """A stop came while the batch was waiting to retry: leave it uncommitted for the next owner."""
+
+
 class BatchConsumer:
     def __init__(
         self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions
@@ -85,8 +109,8 @@ class BatchConsumer:
         self._handle = handle
         self._options = options
         self._stopping = asyncio.Event()
+        self._joined = False
         self._consumer = AIOKafkaConsumer(
-            *options.topics,
             bootstrap_servers=bootstrap,
             group_id=options.group_id,
             enable_auto_commit=False,
@@ -95,6 +119,16 @@ class BatchConsumer:
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=options.heartbeat_interval_ms,
         )
+        self._consumer.subscribe(list(options.topics), listener=_Membership(self))
+
+    @property
+    def group_id(self) -> str:
+        return self._options.group_id
+
+    @property
+    def joined(self) -> bool:
+        """In its group with an assignment (possibly empty: more copies than partitions), and not stopping."""
+        return self._joined and not self._stopping.is_set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -111,21 +145,29 @@ class BatchConsumer:
                 try:
                     await self._process(records)
                     failures = 0
+                except _Stopping:
+                    metrics.BATCHES.labels(self.group_id, "abandoned").inc()
                 except INFRASTRUCTURE_ERRORS as error:
                     failures += 1
                     delay = self._infra_backoff(failures)
                     log.warning("infrastructure unavailable (%r); retrying the batch in %.1fs", error, delay)
+                    metrics.BATCHES.labels(self.group_id, "infra_retry").inc()
                     self._rewind(records)
                     await self._sleep(delay)
         finally:
+            self._joined = False
             await self._consumer.stop()
 
     async def _process(self, records: list[ConsumerRecord]) -> None:
+        metrics.BATCH_RECORDS.labels(self.group_id).observe(len(records))
         received, dead = self._decode(records)
+        started = time.perf_counter()
         outcome = await self._handle_with_isolation(received, dead)
-        dead += [self._dead_letter(r.record, reason) for r, reason in outcome.rejected]
-        await publish(self._producer, [*outcome.outgoing, *dead])
-        await self._commit(records)
+        metrics.HANDLER_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
+        dead += [self._dead_letter(r.record, reason, r.event) for r, reason in outcome.rejected]
+        await publish_batched(self._producer, [*outcome.outgoing, *dead], outcome.encoded)
+        if await self._commit(records):
+            metrics.committed(self.group_id, records, [d.source_topic for d in dead], self._consumer.highwater)
 
     def _decode(self, records: list[ConsumerRecord]) -> tuple[list[Received], list[DeadLetter]]:
         received, dead = [], []
@@ -152,44 +194,54 @@ class BatchConsumer:
             if single is None:
                 continue
             outcome.outgoing += single.outgoing
+            outcome.encoded.update(single.encoded)
             outcome.rejected += single.rejected
         return outcome
 
     async def _handle_one(self, item: Received) -> Outcome | None:
-        for attempt in range(1, self._options.message_attempts + 1):
-            try:
-                return await self._handle([item])
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as error:  # noqa: BLE001 - any handler bug is this message's failure
-                if attempt == self._options.message_attempts:
-                    log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
-                    return Outcome(rejected=[(item, f"handler failed {attempt} times: {_brief(error)}")])
-                await self._sleep(self._options.retry_base_s * 2 ** (attempt - 1))
+        with event_context(item.event):
+            for attempt in range(1, self._options.message_attempts + 1):
+                try:
+                    return await self._handle([item])
+                except INFRASTRUCTURE_ERRORS:
+                    raise
+                except Exception as error:  # noqa: BLE001 - any handler bug is this message's failure
+                    if attempt == self._options.message_attempts:
+                        log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
+                        return Outcome(rejected=[(item, f"handler failed {attempt} times: {_brief(error)}")])
+                    await self._sleep(self._options.retry_base_s * 2 ** (attempt - 1))
+                    if self._stopping.is_set():
+                        raise _Stopping from error
         return None
 
-    def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
-        log.warning("dead letter from %s: %s", _where(record), reason)
+    def _dead_letter(self, record: ConsumerRecord, reason: str, event: Event | None = None) -> DeadLetter:
+        order_key = short((record.key or b"unknown").decode(errors="replace"), KEY_MAX_CHARS) or "unknown"
+        fields = event_fields(event) if event is not None else {"order_key": order_key}
+        raw, cut = kept_raw(record.value or b"")  # a dead letter over 1 MiB would stick the partition
+        log.warning("dead letter from %s: %s", _where(record), reason, extra=fields)
         return DeadLetter(
-            order_key=(record.key or b"unknown").decode(errors="replace") or "unknown",
+            order_key=order_key,
             source_topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             consumer=self._options.group_id,
-            error=reason,
-            raw=base64.b64encode(record.value or b"").decode(),
+            error=short(reason) + cut,
+            raw=raw,
         )
 
-    async def _commit(self, records: list[ConsumerRecord]) -> None:
+    async def _commit(self, records: list[ConsumerRecord]) -> bool:
         offsets: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
         try:
             await self._consumer.commit(offsets)
+            return True
         except CommitFailedError as error:
             # The group rebalanced mid-batch: the new owner re-reads these and dedupes.
             log.warning("commit refused after a rebalance (%s); the batch will be re-delivered", error)
+            metrics.BATCHES.labels(self.group_id, "commit_refused").inc()
+            return False
 
     def _rewind(self, records: list[ConsumerRecord]) -> None:
         first: dict[TopicPartition, int] = {}
@@ -210,6 +262,21 @@ class BatchConsumer:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except asyncio.TimeoutError:
             pass
+
+
+class _Membership(ConsumerRebalanceListener):
+    """Tells readiness the consumer has joined its group, and keeps the partition metrics to what it holds."""
+
+    def __init__(self, owner: BatchConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        metrics.released(self._owner.group_id, revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._owner._joined = True
+        metrics.ASSIGNED.labels(self._owner.group_id).set(len(assigned))
+        log.info("group %r joined: %d partition(s) assigned", self._owner.group_id, len(assigned))
 
 
 def _where(record: ConsumerRecord) -> str:

@@ -23,16 +23,19 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer
 
 from personalize.config import StoreConfig, load_config
-from personalize.embedded import LOOPBACK, EmbeddedServer, start_broker, start_redis
+from personalize.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
 from personalize.kafka import ensure_topics
 from personalize.lifecycle import stop_on_signals
 from personalize.mailcatcher import MailCatcher, mailbox_app
+from personalize.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT
 from personalize.settings import Settings, SettingsError, load_settings
 from schemas import EVENTS_BY_TOPIC, decode
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
 EDITOR_PORT = 8600  # PERSONALIZE_PUBLIC_URL's default, so the link in the dev email opens it
+API_PORT = 8700  # PERSONALIZE_API_PORT's default, so docs/merchant-api.md's curl examples work as written
+OPS_PORTS = {"core": CORE_OPS_PORT, "notifier": NOTIFIER_OPS_PORT}
 DEV_LINK_DELAY = "20s"  # the real default is 15m; a newcomer should see the email while watching
 
 
@@ -42,7 +45,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
     _check_ports_free([_port(s.base_url) for s in stores] + [CONNECTOR_PORTS + i for i in range(len(stores))]
-                      + [MAILBOX_PORT, EDITOR_PORT])
+                      + [MAILBOX_PORT, EDITOR_PORT, API_PORT])
     state.mkdir(parents=True, exist_ok=True)
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
@@ -53,6 +56,8 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         # One random key per dev run, shared by every editor copy it starts; production sets its own.
         env.setdefault("PERSONALIZE_EDITOR_SECRET", secrets.token_urlsafe(32))
         env.setdefault("PERSONALIZE_ASSETS_DIR", str((state / "assets").resolve()))
+        # Every child writes to this terminal: lines for people, whatever the terminal turns out to be.
+        env.setdefault("PERSONALIZE_LOG_FORMAT", "text")
         if not settings.kafka_bootstrap:
             servers.append(start_broker(state))
             env["PERSONALIZE_KAFKA_BOOTSTRAP"] = servers[-1].address
@@ -62,10 +67,17 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         if not os.environ.get("PERSONALIZE_SMTP_URL"):
             mail = MailCatcher(state / "mail").start()
             env["PERSONALIZE_SMTP_URL"] = mail.url
+        ops: dict[str, int] = {}
         for name, argv in _services(stores):
-            services[name] = subprocess.Popen([sys.executable, "-m", "personalize.cli", *argv], env=env,
+            child = env
+            if name in OPS_PORTS:  # the others serve /metrics and /health/* on their own port
+                # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
+                ops[name] = OPS_PORTS[name] if not _taken([OPS_PORTS[name]]) else free_port()
+                child = {**env, "PERSONALIZE_OPS_PORT": str(ops[name])}
+            services[name] = subprocess.Popen([sys.executable, "-m", "personalize.cli", *argv], env=child,
                                               start_new_session=True)
-        _print_summary(env, servers, services, config_path, stores, mail)
+        _print_summary(env, servers, services, config_path, stores, mail, ops)
+        _print_api_keys(_create_api_keys(env["PERSONALIZE_REDIS_URL"], config.stores))
         return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after))
     finally:
         for process in services.values():
@@ -85,7 +97,8 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
 
 
 def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
-    services = [("core", ["core"]), ("notifier", ["notifier"]), ("editor", ["editor", "--port", str(EDITOR_PORT)])]
+    services = [("core", ["core"]), ("notifier", ["notifier"]), ("editor", ["editor", "--port", str(EDITOR_PORT)]),
+                ("api", ["api", "--port", str(API_PORT)])]
     for index, store in enumerate(stores):
         port = CONNECTOR_PORTS + index
         hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"
@@ -96,7 +109,7 @@ def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
 
 
 def _print_summary(env: dict[str, str], servers: list[EmbeddedServer], services: dict[str, subprocess.Popen],
-                   config: Path, stores: list[StoreConfig], mail: MailCatcher | None) -> None:
+                   config: Path, stores: list[StoreConfig], mail: MailCatcher | None, ops: dict[str, int]) -> None:
     embedded = {s.name for s in servers}
     print("personalize dev is up (Ctrl-C stops everything)")
     print(f"  kafka      {env['PERSONALIZE_KAFKA_BOOTSTRAP']}" + (" (embedded Tansu, memory only)" if "broker" in embedded else ""))
@@ -105,13 +118,40 @@ def _print_summary(env: dict[str, str], servers: list[EmbeddedServer], services:
     print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
     for index, store in enumerate(stores):
         print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
+    print(f"  ops        {', '.join(f'{name} http://{LOOPBACK}:{port}/metrics' for name, port in ops.items())}"
+          " (/health/live, /health/ready beside it; editor and connectors on their own port)")
     print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
     print("  events on every topic are printed below as they flow", flush=True)
 
 
+def _create_api_keys(redis_url: str, stores: list[StoreConfig]) -> dict[str, str]:
+    """One fresh key per store, so a newcomer can curl the merchant API at once; shown once, kept hashed."""
+    from redis.asyncio import Redis
+
+    from merchant_api.keys import ApiKeys
+
+    async def create() -> dict[str, str]:
+        redis = Redis.from_url(redis_url)
+        try:
+            return {store.key: (await ApiKeys(redis).create(store.key, label="personalize dev"))[1] for store in stores}
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(create())
+
+
+def _print_api_keys(keys: dict[str, str]) -> None:
+    print(f"  merchant API http://{LOOPBACK}:{API_PORT} (OpenAPI at /docs), one key per store, new each run:")
+    for store, key in keys.items():
+        print(f"    {store:<30} {key}")
+    if keys:
+        key = next(iter(keys.values()))
+        print(f"    try: curl -H 'Authorization: Bearer {key}' http://{LOOPBACK}:{API_PORT}/orders", flush=True)
+
+
 async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], demo_stores: list[StoreConfig],
                  mail: MailCatcher | None, exit_after: float | None) -> int:
-    stop = stop_on_signals()
+    stop = stop_on_signals(deadline_s=None)  # dev outlives its children: it stops the broker and Redis after them
     settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
     await ensure_topics(settings, EVENTS_BY_TOPIC)
     tasks = [asyncio.create_task(_tail(settings.required_bootstrap()))]
@@ -202,6 +242,12 @@ def _port(url: str) -> int:
 
 
 def _check_ports_free(ports: list[int]) -> None:
+    taken = _taken(ports)
+    if taken:
+        raise SettingsError(f"ports {taken} on {LOOPBACK} are taken (another `personalize dev`?); free them first")
+
+
+def _taken(ports: list[int]) -> list[int]:
     taken = []
     for port in ports:
         with socket.socket() as probe:
@@ -210,5 +256,4 @@ def _check_ports_free(ports: list[int]) -> None:
                 probe.bind((LOOPBACK, port))
             except OSError:
                 taken.append(port)
-    if taken:
-        raise SettingsError(f"ports {taken} on {LOOPBACK} are taken (another `personalize dev`?); free them first")
+    return taken

@@ -73,22 +73,25 @@ def _version() -> str:
     return version("personalize")
 
 
-def rendered(docs: Path) -> dict[Path, str]:
+def rendered(docs: Path, extra: dict[str, Any] | None = None) -> dict[Path, str]:
+    """`extra`: more documents by file name under docs/ (the command line adds the services' own, e.g. OpenAPI)."""
     files = {docs / "schemas" / f"{name}.json": _dump(schema) for name, schema in event_schemas().items()}
     files[docs / "asyncapi.json"] = _dump(asyncapi_document())
+    files.update({docs / name: _dump(document) for name, document in (extra or {}).items()})
     return files
 
 
-def write_docs(docs: Path, check: bool = False) -> int:
-    stale = [path for path, text in rendered(docs).items() if not path.exists() or path.read_text() != text]
+def write_docs(docs: Path, check: bool = False, extra: dict[str, Any] | None = None) -> int:
+    files = rendered(docs, extra)
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if check:
         for path in stale:
             print(f"stale: {path} (run `personalize docs`)", file=sys.stderr)
         return 1 if stale else 0
-    for path, text in rendered(docs).items():
+    for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    print(f"wrote {len(rendered(docs))} files under {docs}/ ({len(stale)} changed)")
+    print(f"wrote {len(files)} files under {docs}/ ({len(stale)} changed)")
     return 0
 
 

@@ -18,6 +18,16 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     """`15m` → 15 minutes; a bare number means seconds; ISO 8601 (`P3D`) too."""
     if isinstance(text, timedelta):
         return text
+    # ValueError, never another error: pydantic turns only that into a validation error (an API's 422, not a 500).
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"{text!r} is not a duration (write it like 15m, 2s, 7d or 1h30m)")
+    try:
+        return _parse(text)
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration can be") from None
+
+
+def _parse(text: str | int | float) -> timedelta:
     if isinstance(text, (int, float)):
         return timedelta(seconds=text)
     if text.strip().upper().startswith(("P", "-P")):  # ISO 8601, as pydantic writes a timedelta back

@@ -1,15 +1,128 @@
-"""One logging setup for every deployable."""
+"""One logging setup for every deployable: JSON lines for machines, plain lines for people.
+
+`PERSONALIZE_LOG_FORMAT=json` writes one JSON object per line (`time`, `level`,
+`logger`, `message`, and `order_key` / `event_id` when the line concerns an
+event, `exc_info` with the traceback); `text` writes the classic one-liner with
+the same two fields appended. Unset: JSON unless stderr is a terminal, so a
+container or a log shipper gets JSON and a developer at a prompt reads text
+(`personalize dev` sets `text` for its children, whose lines share its
+terminal).
+
+A line concerns an event when the code says so: `log.info(..., extra=event_fields(event))`,
+or inside `with event_context(event):` (the consumer loop uses it around a
+single message). Formatting is python-json-logger's: a stdlib Formatter, so
+every `logging.getLogger` call in the code base, and in the libraries, comes out
+as JSON with no change at the call site.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from pythonjsonlogger.json import JsonFormatter
+
+__all__ = ["EVENT_FIELDS", "event_context", "event_fields", "setup_logging"]
+
+EVENT_FIELDS = ("order_key", "event_id")
+_context: dict[str, contextvars.ContextVar[str | None]] = {
+    name: contextvars.ContextVar(f"personalize_log_{name}", default=None) for name in EVENT_FIELDS
+}
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+class _EventLike(Protocol):
+    order_key: str
+    event_id: object
+
+
+def event_fields(event: _EventLike) -> dict[str, str]:
+    """`extra=` for a log line about one event."""
+    return {"order_key": event.order_key, "event_id": str(event.event_id)}
+
+
+@contextmanager
+def event_context(event: _EventLike | None = None, *, order_key: str | None = None,
+                  event_id: str | None = None) -> Iterator[None]:
+    """Every line logged inside (in this task) carries the event's `order_key` and `event_id`."""
+    values = event_fields(event) if event is not None else {"order_key": order_key, "event_id": event_id}
+    tokens = [(_context[name], _context[name].set(values[name])) for name in EVENT_FIELDS]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+class _EventContext(logging.Filter):
+    """Copies the context's order_key/event_id onto records that did not name their own through `extra=`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in EVENT_FIELDS:
+            if getattr(record, name, None) is None:
+                setattr(record, name, _context[name].get())
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        tags = " ".join(f"{name}={getattr(record, name)}" for name in EVENT_FIELDS if getattr(record, name, None))
+        if not tags:
+            return line
+        head, newline, trace = line.partition("\n")
+        return f"{head} [{tags}]{newline}{trace}"
+
+
+class _JsonFormatter(JsonFormatter):
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        # First, and written like the events' `occurred_at` (UTC, RFC 3339, Z), so lines sort and join with them.
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+        super().add_fields(log_data, record, message_dict)
+
+    def process_log_record(self, log_data: dict) -> dict:
+        # Absent, not null: a line about no event should not claim one.
+        for name in EVENT_FIELDS:
+            if log_data.get(name) is None:
+                log_data.pop(name, None)
+        return log_data
+
+
+def json_formatter() -> logging.Formatter:
+    return _JsonFormatter(
+        ["levelname", "name", "message"],
+        rename_fields={"levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
     )
+
+
+def text_formatter() -> logging.Formatter:
+    return _TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def resolve_format(wanted: str | None, stream=None) -> Literal["json", "text"]:  # noqa: ANN001 - a text stream
+    if wanted:
+        choice = wanted.strip().lower()
+        if choice not in ("json", "text"):
+            raise ValueError(f"PERSONALIZE_LOG_FORMAT: {wanted!r} is not one of json, text")
+        return choice  # type: ignore[return-value]
+    stream = stream if stream is not None else sys.stderr
+    return "text" if getattr(stream, "isatty", lambda: False)() else "json"
+
+
+def setup_logging(level: str = "INFO", log_format: str | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_EventContext())
+    handler.setFormatter(json_formatter() if resolve_format(log_format) == "json" else text_formatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     # aiokafka reports every reconnect attempt at ERROR; our loops say what matters.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL if level.upper() != "DEBUG" else logging.DEBUG)
     # httpx logs every request URL at INFO; merchants' webhook URLs and platform URLs can carry secrets.

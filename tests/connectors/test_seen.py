@@ -107,6 +107,16 @@ async def test_record_clears_the_claim(redis: Redis):
     assert await classify(orders, "1", LATER, "d2") is Verdict.CHANGED  # claimable at once, not after CLAIM_MS
 
 
+async def test_a_page_after_redis_lost_its_scripts_loads_them_and_classifies_every_order_once(redis: Redis):
+    orders = seen(redis)
+    page = [(str(n), T0, f"d{n}") for n in range(3)]
+    await redis.script_flush()  # a restarted Redis: the page's EVALSHAs all answer NOSCRIPT, none ran
+    assert await orders.classify(page) == [Verdict.NEW] * 3
+    await orders.record(page)
+    await redis.script_flush()
+    assert await orders.classify(page) == [Verdict.SAME] * 3
+
+
 async def test_the_cursor_starts_empty_and_keeps_microseconds(redis: Redis):
     cursor = Cursor(redis, "woocommerce", f"cursor-{unique_id()}")
     assert await cursor.get() is None

@@ -7,6 +7,7 @@ import io
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 
 from personalize.embedded import free_port, start_broker, start_redis
 from personalize.links import link_url, new_token, token_hash
+from personalize.mailcatcher import MailCatcher
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
 from tests.support import ServiceProcess, event_bus, send, unique_id
@@ -73,7 +75,7 @@ async def start_editor(servers: dict, log: Path, **extra: str) -> Editor:
         for _ in range(150):
             assert service.process.poll() is None, service.log_tail()
             try:
-                if (await http.get(f"{editor.url}/health")).status_code == 200:
+                if (await http.get(f"{editor.url}/health/ready")).status_code == 200:
                     return editor
             except httpx.HTTPError:
                 pass
@@ -164,3 +166,15 @@ async def browser() -> AsyncIterator[Browser]:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         await chromium.close()
+
+
+async def email_with(mail: MailCatcher, text: str, timeout: float = 60) -> EmailMessage:
+    """The one email caught whose text part carries `text` (a link), waiting for it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [m for m in mail.messages if text in m.get_body(("plain",)).get_content()]
+        if found:
+            (email,) = found
+            return email
+        assert asyncio.get_running_loop().time() < deadline, f"no email with {text}"
+        await asyncio.sleep(0.2)

@@ -254,7 +254,8 @@ async def test_security_headers_are_on_every_answer(bus, editor, http):
 
 
 async def test_health_and_metrics(editor, http):
-    assert (await http.get("/health")).text == "redis: ok, kafka: ok"
+    assert (await http.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok"
+    assert (await http.get("/health")).status_code == 200  # liveness, kept under its old name
     metrics = (await http.get("/metrics")).text
     assert "editor_pages_total" in metrics and "editor_completions_total" in metrics
 

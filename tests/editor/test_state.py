@@ -54,6 +54,21 @@ async def test_the_newest_link_sets_the_items_whatever_order_they_arrive_in(stor
     assert seen.sequence == 1 and seen.latest_seq == 2 and seen.items[0].buyer_personalization == "new"
 
 
+async def test_a_page_view_reads_in_one_script_what_view_reads_and_counts_each_rate_key(store):
+    _, link = link_event("https://e.example", number=unique_id())
+    link_hash = unique_id().ljust(64, "0")
+    await store.record_link(link, link_hash)
+    await store.record_status(change(link.order_key, OrderStatus.PENDING_PERSONALIZATION, datetime.now(timezone.utc)))
+    await store.save_draft(link.order_key, {"L1:name": "Ada"})
+    await store.claim(completion_event(link.order_key, link.items, {"L1:name": "a"}, {}), 1)
+    rate_keys = [f"t:{link_hash}", f"a:{unique_id()}"]
+    (per_link, per_address), seen = await store.visit(link_hash, rate_keys)
+    assert (per_link, per_address) == (1, 1) and seen == await store.view(link_hash)
+    assert seen.draft == {"L1:name": "Ada"} and seen.completed_seq == 1 and seen.status == "pending_personalization"
+    assert (await store.visit(link_hash, rate_keys))[0] == [2, 2]
+    assert await store.visit("0" * 64, rate_keys) == ([3, 3], None)  # an unknown link is counted too
+
+
 async def test_one_claim_per_link_generation(store):
     _, link = link_event("https://e.example")
     first = completion_event(link.order_key, link.items, {"L1:name": "a"}, {})

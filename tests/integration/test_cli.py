@@ -38,6 +38,8 @@ def test_dev_starts_everything_places_sample_orders_and_stops_cleanly(tmp_path):
     result = personalize("dev", "--state", str(tmp_path / "state"), "--exit-after", "30", env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "personalize dev is up" in result.stdout and "dev: stopped" in result.stdout
+    assert "merchant API http://127.0.0.1:8700" in result.stdout and "woocommerce:demo-woo" in result.stdout
+    assert "Authorization: Bearer pz_" in result.stdout  # a key per store, ready to curl
     for platform in ("woocommerce", "etsy", "wix", "squarespace", "bigcommerce"):
         assert f"OrderReceived              {platform}:" in result.stdout
     assert "∅ → pending_personalization" in result.stdout

@@ -12,8 +12,10 @@ from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 
-from core.decide import Policy
+from core.directory import StaticConfig
 from core.handlers import CoreHandler
 from core.store import RedisOrderStore
 from personalize.consumer import BatchConsumer, ConsumerOptions, Outcome, Received
@@ -31,7 +33,7 @@ from schemas import (
 from tests.builders import MANUAL, load_test_config, mug, order, plain
 from tests.support import Recorder, count, send, unique_id
 
-POLICY = Policy(load_test_config(), timedelta(minutes=15))
+CONFIG = StaticConfig(load_test_config())
 
 
 class Crash(BaseException):
@@ -68,7 +70,7 @@ def consumer(env, handle, group: str) -> BatchConsumer:
 
 
 def core_handler(redis: Redis) -> CoreHandler:
-    return CoreHandler(RedisOrderStore(redis), POLICY, utc_now)
+    return CoreHandler(RedisOrderStore(redis), CONFIG, timedelta(minutes=15), utc_now)
 
 
 async def run_until(loop: BatchConsumer, condition, timeout: float = 30.0) -> None:
@@ -136,6 +138,26 @@ async def test_a_message_that_breaks_its_handler_is_retried_then_dead_lettered_a
     assert "ZeroDivisionError" in dead.error or "a bug this message triggers" in dead.error
     assert "3 times" in dead.error
     assert attempts.count(1) == 3  # three tries of the poison alone, after the batch try
+    await redis.aclose()
+
+
+async def test_a_full_or_read_only_redis_is_waited_out_not_dead_lettered(env):
+    redis = Redis(port=env["redis_port"])
+    received = order(MANUAL, [plain()])
+    real = core_handler(redis)
+    refusals = [RedisOutOfMemoryError("OOM command not allowed"), RedisReadOnlyError("READONLY replica")] * 2
+
+    async def redis_refuses_writes_for_a_while(batch: list[Received]) -> Outcome:
+        if refusals:
+            raise refusals.pop()
+        return await real(batch)
+
+    await send(env["producer"], received)
+    rec = env["recorder"]
+    await run_until(consumer(env, redis_refuses_writes_for_a_while, f"full-{unique_id()}"),
+                    lambda: rec.events(received.order_key, OrderStatusChanged))
+    assert not refusals
+    assert rec.events(received.order_key, DeadLetter) == []
     await redis.aclose()
 
 

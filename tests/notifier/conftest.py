@@ -47,7 +47,8 @@ def config_path(servers, hooks) -> Path:
     """The shared test config, with an automation webhook on the manual store."""
     config = yaml.safe_load(CONFIG_PATH.read_text())
     config["stores"][0]["webhooks"] = [{"url": f"{hooks[1].url}/hook", "secret": HOOK_SECRET,
-                                        "events": ["PersonalizationLinkIssued", "OrderStatusChanged"]}]
+                                        "events": ["PersonalizationLinkIssued", "OrderStatusChanged",
+                                                   "PersonalizationReminderSent", "PersonalizationLinkExpired"]}]
     path = servers["state"] / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

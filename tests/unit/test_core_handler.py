@@ -6,14 +6,16 @@ from datetime import timedelta
 
 from aiokafka import ConsumerRecord
 
-from core.decide import Policy
+from core.directory import StaticConfig
 from core.handlers import CoreHandler
 from core.store import MemoryOrderStore
+from personalize.config import Config
 from personalize.consumer import Received
-from schemas import ApproveOrder, FulfillmentRequested, OrderStatusChanged
+from schemas import ApproveOrder, FulfillmentRequested, OrderStatus, OrderStatusChanged
 from tests.builders import AUTO, MANUAL, T0, load_test_config, mug, order, plain
 
-POLICY = Policy(load_test_config(), timedelta(minutes=15))
+CONFIG = StaticConfig(load_test_config())
+DELAY = timedelta(minutes=15)
 
 
 def received(event, offset=0) -> Received:
@@ -23,7 +25,7 @@ def received(event, offset=0) -> Received:
 
 async def test_a_batch_applies_each_orders_events_in_arrival_order():
     store = MemoryOrderStore()
-    handler = CoreHandler(store, POLICY, lambda: T0)
+    handler = CoreHandler(store, CONFIG, DELAY, lambda: T0)
     a, b = order(MANUAL, [mug()]), order(AUTO, [plain()])
     outcome = await handler([received(a), received(b), received(ApproveOrder(order_key=a.order_key))])
     moves = [(e.order_key, e.to_status.value) for e in outcome.outgoing if isinstance(e, OrderStatusChanged)]
@@ -35,7 +37,7 @@ async def test_a_batch_applies_each_orders_events_in_arrival_order():
 async def test_a_lost_write_is_re_read_and_decided_again():
     store = MemoryOrderStore()
     a = order(MANUAL, [mug()])
-    handler = CoreHandler(store, POLICY, lambda: T0)
+    handler = CoreHandler(store, CONFIG, DELAY, lambda: T0)
     await handler([received(a)])
 
     class Racing(MemoryOrderStore):
@@ -52,25 +54,25 @@ async def test_a_lost_write_is_re_read_and_decided_again():
 
     racing = Racing()
     racing.rows = dict(store.rows)
-    outcome = await CoreHandler(racing, POLICY, lambda: T0)([received(ApproveOrder(order_key=a.order_key))])
+    outcome = await CoreHandler(racing, CONFIG, DELAY, lambda: T0)([received(ApproveOrder(order_key=a.order_key))])
     assert racing.raced
     assert [e.to_status.value for e in outcome.outgoing if isinstance(e, OrderStatusChanged)] == ["in_fulfillment"]
 
 
 async def test_refused_events_are_reported_with_their_reason():
-    outcome = await CoreHandler(MemoryOrderStore(), POLICY, lambda: T0)([received(order(("wix", "ghost"), [mug()]))])
+    outcome = await CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)([received(order(("wix", "ghost"), [mug()]))])
     ((item, reason),) = outcome.rejected
     assert "unknown store" in reason and outcome.outgoing == []
 
 
 async def test_an_event_twice_in_one_batch_is_acted_on_once():
     a = order(MANUAL, [mug()])
-    outcome = await CoreHandler(MemoryOrderStore(), POLICY, lambda: T0)([received(a), received(a, 1)])
+    outcome = await CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)([received(a), received(a, 1)])
     assert [e.event_type for e in outcome.outgoing] == ["OrderStatusChanged", "PersonalizationRequested"]
 
 
 async def test_the_same_event_in_another_message_of_a_later_batch_publishes_nothing():
-    handler = CoreHandler(MemoryOrderStore(), POLICY, lambda: T0)
+    handler = CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)
     a = order(MANUAL, [plain()])
     await handler([received(a, offset=3)])
     approve = ApproveOrder(order_key=a.order_key)
@@ -82,8 +84,51 @@ async def test_the_same_event_in_another_message_of_a_later_batch_publishes_noth
 
 async def test_a_redelivered_message_republishes_the_same_events():
     store = MemoryOrderStore()
-    handler = CoreHandler(store, POLICY, lambda: T0)
+    handler = CoreHandler(store, CONFIG, DELAY, lambda: T0)
     a = order(MANUAL, [mug()])
     first = await handler([received(a)])
     again = await handler([received(a)])
     assert [e.event_id for e in again.outgoing] == [e.event_id for e in first.outgoing]
+
+
+class Switchable:
+    """A config source the test changes between batches, as a merchant changes settings through the API."""
+
+    def __init__(self, config) -> None:
+        self.current = config
+        self.reads = 0
+
+    async def config(self):
+        self.reads += 1
+        return self.current
+
+
+async def test_the_config_is_read_once_per_batch_so_a_change_applies_to_the_next_batch():
+    config = load_test_config()
+    source = Switchable(config)
+    handler = CoreHandler(MemoryOrderStore(), source, DELAY, lambda: T0)
+    outcome = await handler([received(order(MANUAL, [plain()])), received(order(MANUAL, [plain()]))])
+    assert source.reads == 1
+    moves = [e.to_status.value for e in outcome.outgoing if isinstance(e, OrderStatusChanged)]
+    assert moves == ["pending_approval"] * 2
+
+    stores = [s.model_copy(update={"approval": "automatic"}) if s.store_id == "shop-manual" else s
+              for s in config.stores]
+    source.current = Config.model_construct(templates=config.templates, stores=stores)
+    outcome = await handler([received(order(MANUAL, [plain()]))])
+    assert [e.to_status.value for e in outcome.outgoing if isinstance(e, OrderStatusChanged)] == ["in_fulfillment"]
+
+
+async def test_each_write_keeps_the_listing_index_by_store_and_status():
+    store = MemoryOrderStore()
+    handler = CoreHandler(store, CONFIG, DELAY, lambda: T0)
+    a = order(MANUAL, [mug()])
+
+    async def listed(status):
+        return (await store.page("woocommerce:shop-manual", status, None, 10)).order_keys
+
+    await handler([received(a)])
+    assert await listed(OrderStatus.PENDING_PERSONALIZATION) == [a.order_key]
+    await handler([received(ApproveOrder(order_key=a.order_key), offset=1)])
+    assert await listed(OrderStatus.PENDING_PERSONALIZATION) == []
+    assert await listed(OrderStatus.IN_FULFILLMENT) == await listed(None) == [a.order_key]

@@ -1,0 +1,57 @@
+"""The merchant API's HTTP app: orders, store settings and catalogs, templates, and a plain `/health`."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
+
+from merchant_api import orders, stores, templates
+from merchant_api.deps import Api, ApiDep
+from merchant_api.errors import add_error_handlers
+from merchant_api.query import known_query_only
+from merchant_api.views import UNKNOWN_QUERY, Problem
+
+DESCRIPTION = """\
+Orders, store settings, catalogs and templates of the personalize system, for merchants and their tools.
+
+Every route but `/health` takes `Authorization: Bearer <key>` (`personalize keys create --store
+<platform>:<store_id>`). A store's key sees only that store: another store's order or settings answer
+404. Commands (approve, cancel, resend-link) answer 202 once published on `orders.commands`; core applies
+them within moments and the order's history shows the result. See docs/merchant-api.md.
+"""
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A body that is not JSON, or a request the API cannot act on as sent."},
+    401: {"model": Problem, "description": "No key, or an unknown or revoked one."},
+    503: {"model": Problem, "description": "Redis or the broker is unavailable; retry after `Retry-After` seconds."},
+}
+
+
+def make_app(api: Api | None = None) -> FastAPI:
+    """`api` is None only to render the OpenAPI document (no Redis, no broker)."""
+    app = FastAPI(title="personalize merchant API", version=version("personalize"), description=DESCRIPTION,
+                  dependencies=[Depends(known_query_only)])
+    app.state.api = api
+    routers = [module.router for module in (orders, stores, templates)]
+    for router in routers:
+        app.include_router(router, responses=COMMON_ERRORS)
+
+    @app.get("/health", tags=["health"],
+             responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}})
+    async def health(api: ApiDep) -> JSONResponse:
+        """200 when Redis and the broker answer, else 503; no key needed."""
+        checks = await api.healthy()
+        body = {name: "ok" if ok else "down" for name, ok in checks.items()}
+        return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
+
+    routes = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    add_error_handlers(app, [route for route in routes if isinstance(route, Route) and route.methods])
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    return make_app().openapi()

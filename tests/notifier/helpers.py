@@ -1,0 +1,68 @@
+"""What the notifier's tests share: requests as core sends them, and waiting for mails and events."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+
+from personalize.mailcatcher import MailCatcher
+from schemas import (
+    Event,
+    LinkDelivery,
+    OrderStatus,
+    OrderStatusChanged,
+    PersonalizationLinkIssued,
+    PersonalizationRequested,
+    RequestedItem,
+)
+from tests.builders import load_test_config
+from tests.support import unique_id
+
+TEMPLATE = load_test_config().template("name-mug")
+
+
+def request(delay_s: float = 1.0, *, number: str | None = None, trigger: str = "order_received",
+            at: datetime | None = None, platform: str = "woocommerce", **delivery: object) -> PersonalizationRequested:
+    number = number or unique_id()
+    now = at or datetime.now(UTC)
+    return PersonalizationRequested(
+        order_key=f"{platform}:shop-manual:{number}", occurred_at=now, store_id="shop-manual",
+        platform=platform, order_number=number, merchant_email="manual@example.com", received_at=now,
+        notify_after=now + timedelta(seconds=delay_s), trigger=trigger,
+        delivery=LinkDelivery(**{"reminders": [], **delivery}),
+        items=[RequestedItem(line_id="L1", title="Name mug <b>XL</b>", quantity=2, template=TEMPLATE)],
+    )
+
+
+def status(order_key: str, to: OrderStatus, frm: OrderStatus = OrderStatus.PENDING_PERSONALIZATION) -> OrderStatusChanged:
+    return OrderStatusChanged(order_key=order_key, from_status=frm, to_status=to, reason="test")
+
+
+def mails_for(mail: MailCatcher, number: str) -> list:
+    return [m for m in mail.messages if re.search(rf"\b{number}\b", m["Subject"])]
+
+
+async def wait_mails(mail: MailCatcher, number: str, count: int, timeout: float = 20.0) -> list:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(mails_for(mail, number)) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(mails_for(mail, number))} mails for {number}"
+        await asyncio.sleep(0.1)
+    return mails_for(mail, number)
+
+
+def links(recorder, order_key: str) -> list[PersonalizationLinkIssued]:
+    return recorder.events(order_key, PersonalizationLinkIssued)
+
+
+async def wait_links(recorder, order_key: str, count: int) -> list[PersonalizationLinkIssued]:
+    await recorder.wait_for(order_key, lambda es: sum(isinstance(e, PersonalizationLinkIssued) for e in es) >= count)
+    return links(recorder, order_key)
+
+
+def distinct(recorder, order_key: str, event_type: type[Event]) -> list:
+    """Each event once, in publishing order: a re-publish after a crash repeats an event id, never makes a new one."""
+    seen: dict[str, Event] = {}
+    for event in recorder.events(order_key, event_type):
+        seen.setdefault(event.event_id, event)
+    return list(seen.values())
