@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import uvicorn
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from connectors.client import PlatformClient
@@ -20,7 +19,7 @@ from connectors.webhooks import make_app
 from personalize.config import StoreConfig, load_config
 from personalize.kafka import ensure_topics, make_producer
 from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, kafka_probe, redis_probe
+from personalize.ops import Health, kafka_probe, redis_probe, service_server
 from personalize.settings import SettingsError
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 
@@ -53,13 +52,9 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
     fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
     health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
     app = make_app(adapter, stores, intake, fetcher, health)
-    # log_config None: uvicorn's own lines go through our handler (JSON or text), not its default one.
     # proxy_headers off: nothing here reads the client's address, and uvicorn's check of every request's
     # headers for X-Forwarded-* was 3 % of a webhook's CPU (profiled).
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.connector_host, port=settings.connector_port,
-                                           log_level="warning", access_log=False, lifespan="off", log_config=None,
-                                           proxy_headers=False))
-    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop polls, then the server
+    server = service_server(app, settings.connector_host, settings.connector_port, proxy_headers=False)
     pollers = {s.store_id: StorePoller(adapter, s, clients[s.key], intake, Cursor(redis, platform, s.store_id))
                for s in stores.values()}
     fetcher.start()

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-import uvicorn
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from editor_service.app import make_app
@@ -20,7 +19,7 @@ from editor_service.state import EditorStore
 from personalize.consumer import BatchConsumer, consumer_options
 from personalize.kafka import ensure_topics, make_producer
 from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, consumer_probe, kafka_probe, redis_probe
+from personalize.ops import Health, consumer_probe, kafka_probe, redis_probe, service_server
 from schemas import (
     DEAD_LETTERS,
     ORDERS_STATUS,
@@ -56,12 +55,7 @@ async def run(settings: EditorSettings, clock: Callable[[], datetime] = utc_now,
     health.ready_when("consumer", consumer_probe(consumer))
     editor = Editor(store=store, producer=producer, assets=AssetStore(settings.assets_dir), settings=settings,
                     clock=clock)
-    # access_log off: the request line holds the link's token, which must never reach a log.
-    # log_config None: uvicorn's own lines go through our handler (JSON or text), not its default one.
-    server = uvicorn.Server(uvicorn.Config(make_app(editor, health), host=settings.editor_host,
-                                           port=settings.editor_port, log_level="warning", access_log=False,
-                                           lifespan="off", server_header=False, log_config=None))
-    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT: stop consuming, then the server
+    server = service_server(make_app(editor, health), settings.editor_host, settings.editor_port)
     tasks = [health.watch("consumer", asyncio.create_task(consumer.run())),
              health.watch("republisher", asyncio.create_task(Republisher(store, producer).run(stop)))]
     serving = asyncio.create_task(server.serve())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import uvicorn
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from core.directory import Directory
@@ -17,7 +16,7 @@ from merchant_api.settings import ApiSettings
 from personalize.config import load_config
 from personalize.kafka import ensure_topics, make_producer
 from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, add_ops_routes, kafka_probe, redis_probe
+from personalize.ops import Health, add_ops_routes, kafka_probe, redis_probe, service_server
 from schemas import ORDERS_COMMANDS
 
 log = logging.getLogger("merchant_api")
@@ -48,12 +47,7 @@ async def run(settings: ApiSettings, stop: asyncio.Event | None = None) -> None:
     # stays first in line, so it keeps answering as documented in its OpenAPI.
     health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
     add_ops_routes(app, health)
-    # access_log off: request lines would land in a format of their own beside the service's logs.
-    # log_config None: uvicorn's own lines go through our handler (JSON or text), not its default one.
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                                           log_level="warning", access_log=False, lifespan="off",
-                                           server_header=False, log_config=None))
-    server.install_signal_handlers = lambda: None  # we own SIGTERM/SIGINT
+    server = service_server(app, settings.api_host, settings.api_port)
     serving = asyncio.create_task(server.serve())
     log.info("merchant API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:

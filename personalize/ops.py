@@ -157,3 +157,17 @@ async def serve_ops(health: Health, host: str, port: int) -> OpsServer:
     server = OpsServer(health, host, port)
     await server.start()
     return server
+
+
+def service_server(app, host: str, port: int, **options) -> uvicorn.Server:  # noqa: ANN001 - any ASGI app
+    """The uvicorn server of a deployable's HTTP app, configured one way for all of them.
+
+    Access log off: an editor request line holds a link's token, which must never reach a log (and the
+    others keep one log format). `log_config` None: uvicorn's own lines go through our handler (JSON or
+    text). Its signal handlers off: the service owns SIGTERM/SIGINT, to stop consuming before serving.
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            server_header=False, log_config=None, **options)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None
+    return server

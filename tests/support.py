@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from personalize.embedded import free_port
+from personalize.embedded import free_port, start_broker, start_redis
+from personalize.mailcatcher import MailCatcher
 from schemas import Event, decode, encode, topic_of
 
 
@@ -173,3 +175,17 @@ async def event_bus(bootstrap: str) -> AsyncIterator[dict]:
     finally:
         await recorder.stop()
         await producer.stop()
+
+
+@contextmanager
+def embedded_servers(state: Path, mail: bool = False) -> Iterator[dict]:
+    """A test package's own broker and Redis (and SMTP catcher), as its `servers` fixture yields them."""
+    broker, redis = start_broker(state), start_redis(state)
+    catcher = MailCatcher(state / "mail").start() if mail else None
+    try:
+        yield {"broker": broker, "redis": redis, "state": state, **({"mail": catcher} if catcher else {})}
+    finally:
+        if catcher is not None:
+            catcher.stop()
+        broker.stop()
+        redis.stop()

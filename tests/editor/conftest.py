@@ -16,12 +16,12 @@ from PIL import Image
 from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
-from personalize.embedded import free_port, start_broker, start_redis
+from personalize.embedded import free_port
 from personalize.links import link_url, new_token, token_hash
 from personalize.mailcatcher import MailCatcher
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
-from tests.support import ServiceProcess, event_bus, send, unique_id
+from tests.support import ServiceProcess, embedded_servers, event_bus, send, unique_id
 
 SECRET = "editor-test-secret-" + "x" * 24
 TEMPLATE = load_test_config().template("name-mug")
@@ -29,11 +29,8 @@ TEMPLATE = load_test_config().template("name-mug")
 
 @pytest.fixture(scope="package")
 def servers(tmp_path_factory) -> Iterator[dict]:
-    state = tmp_path_factory.mktemp("editor")
-    broker, redis = start_broker(state), start_redis(state)
-    yield {"broker": broker, "redis": redis, "state": state}
-    broker.stop()
-    redis.stop()
+    with embedded_servers(tmp_path_factory.mktemp("editor")) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")

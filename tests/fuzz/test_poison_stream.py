@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,8 +32,7 @@ from core.main import CONSUMES as CORE_CONSUMES
 from editor_service.main import CONSUMES as EDITOR_CONSUMES
 from notifier.automation import HOOK_TOPICS
 from notifier.main import CONSUMES as NOTIFIER_CONSUMES
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.mailcatcher import MailCatcher
+from personalize.embedded import free_port
 from schemas import (
     ORDERS_RECEIVED,
     DeadLetter,
@@ -46,7 +45,7 @@ from schemas import (
 from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
 from tests.fuzz.events import samples
 from tests.fuzz.strategies import CASES, deep
-from tests.support import ServiceProcess, event_bus, unique_id
+from tests.support import ServiceProcess, embedded_servers, event_bus, unique_id
 
 pytestmark = pytest.mark.integration
 
@@ -81,14 +80,9 @@ def good_orders() -> list:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> AsyncIterator[dict]:
-    state = tmp_path_factory.mktemp("poison")
-    broker, redis = start_broker(state), start_redis(state)
-    mail = MailCatcher(state / "mail").start()
-    yield {"broker": broker, "redis": redis, "mail": mail, "state": state}
-    mail.stop()
-    broker.stop()
-    redis.stop()
+def servers(tmp_path_factory) -> Iterator[dict]:
+    with embedded_servers(tmp_path_factory.mktemp("poison"), mail=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

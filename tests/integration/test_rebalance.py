@@ -27,8 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from core.main import CONSUMES as CORE_CONSUMES
 from core.main import PRODUCES as CORE_PRODUCES
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.mailcatcher import MailCatcher
+from personalize.embedded import free_port
 from schemas import (
     EVENTS_BY_TOPIC,
     Event,
@@ -40,7 +39,7 @@ from schemas import (
     RequestedItem,
 )
 from tests.builders import AUTO, CONFIG_PATH, MANUAL, load_test_config, mug, order, plain, updated
-from tests.support import Recorder, ServiceProcess, send, unique_id
+from tests.support import Recorder, ServiceProcess, embedded_servers, send, unique_id
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +48,8 @@ PARTITIONS = 6
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory) -> Iterator[dict]:
-    state = tmp_path_factory.mktemp("rebalance")
-    broker, redis = start_broker(state), start_redis(state)
-    mail = MailCatcher(state / "mail").start()
-    yield {"broker": broker, "redis": redis, "mail": mail, "state": state}
-    mail.stop()
-    broker.stop()
-    redis.stop()
+    with embedded_servers(tmp_path_factory.mktemp("rebalance"), mail=True) as running:
+        yield running
 
 
 def env(servers: dict, **extra: str) -> dict[str, str]:

@@ -11,10 +11,8 @@ import pytest
 import yaml
 from fastapi import FastAPI, Request, Response
 
-from personalize.embedded import start_broker, start_redis
-from personalize.mailcatcher import MailCatcher
 from tests.builders import CONFIG_PATH
-from tests.support import InProcessServer, ServiceProcess, event_bus
+from tests.support import InProcessServer, ServiceProcess, embedded_servers, event_bus
 
 LINK_TTL = "4s"
 HOOK_SECRET = "whsec_" + base64.b64encode(b"automation-secret-of-32-bytes!!!").decode()
@@ -56,13 +54,8 @@ def config_path(servers, hooks) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory) -> Iterator[dict]:
-    state = tmp_path_factory.mktemp("notifier")
-    broker, redis = start_broker(state), start_redis(state)
-    mail = MailCatcher(state / "mail").start()
-    yield {"broker": broker, "redis": redis, "mail": mail, "state": state}
-    mail.stop()
-    broker.stop()
-    redis.stop()
+    with embedded_servers(tmp_path_factory.mktemp("notifier"), mail=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

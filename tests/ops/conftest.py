@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.mailcatcher import MailCatcher
+from personalize.embedded import free_port
 from tests.builders import CONFIG_PATH
-from tests.support import ServiceProcess, event_bus, unique_id
+from tests.support import ServiceProcess, embedded_servers, event_bus, unique_id
 
 # The bound the issue sets; the services' own watchdog fires at 9 s.
 SHUTDOWN_BOUND_S = 10.0
@@ -23,13 +22,8 @@ SHUTDOWN_BOUND_S = 10.0
 
 @pytest.fixture(scope="package")
 def servers(tmp_path_factory) -> Iterator[dict]:
-    state = tmp_path_factory.mktemp("ops")
-    broker, redis = start_broker(state), start_redis(state)
-    mail = MailCatcher(state / "mail").start()
-    yield {"broker": broker, "redis": redis, "mail": mail, "state": state}
-    mail.stop()
-    broker.stop()
-    redis.stop()
+    with embedded_servers(tmp_path_factory.mktemp("ops"), mail=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")
