@@ -71,7 +71,12 @@ def decode(topic: str, raw: bytes) -> Event:
         adapter = _ADAPTERS[topic]
     except KeyError:
         raise ValueError(f"no events are defined for topic {topic!r}") from None
-    return adapter.validate_json(raw)
+    event = adapter.validate_json(raw)
+    # The model fills in a fresh id when none is given (for producers); read off the wire, that would give the
+    # same message a new id at every redelivery, and consumers dedupe on it.
+    if "event_id" not in event.model_fields_set:
+        raise ValueError(f"{event.event_type} has no event_id: an event on the wire must carry its own")
+    return event
 
 
 def encode(event: Event) -> bytes:

@@ -56,7 +56,9 @@ async def woo(bootstrap, topics, tmp_path_factory) -> AsyncIterator[tuple[Stack,
     redis = OwnRedis(folder)
     connector_port = free_port()
     sandbox = InProcessServer()
-    config_path = write_config(folder / "config.yaml", PLATFORM, sandbox.url)
+    # A store of its own: the session broker holds the other end-to-end tests' orders of the usual store,
+    # numbered from 5001 like these.
+    config_path = write_config(folder / "config.yaml", PLATFORM, sandbox.url, store_id=f"outage-{unique_id()}")
     store = load_config(config_path).stores[0]
     await sandbox.start(make_sandbox_app(sandbox_for(PLATFORM), store,
                                          f"http://127.0.0.1:{connector_port}/webhooks/{PLATFORM}/{store.store_id}"))
@@ -66,7 +68,7 @@ async def woo(bootstrap, topics, tmp_path_factory) -> AsyncIterator[tuple[Stack,
     }, folder / "connector.log")
     connector.start()
     async with httpx.AsyncClient(timeout=30) as http:
-        stack = Stack(PLATFORM, STORES[PLATFORM]["store_id"], sandbox, connector, connector_port, http)
+        stack = Stack(PLATFORM, store.store_id, sandbox, connector, connector_port, http)
         await stack.wait_healthy()
         yield stack, redis
         assert await asyncio.to_thread(connector.stop) == 0, connector.log_tail()

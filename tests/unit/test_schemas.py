@@ -94,3 +94,11 @@ def test_the_public_event_names_are_exactly_the_contract():
     fields = set(OrderReceived.model_fields)
     assert {"platform", "store_id", "platform_order_id", "order_number", "placed_at", "payment_status", "is_test",
             "currency", "total", "customer", "shipping_address", "line_items"} <= fields
+
+
+def test_an_event_without_its_id_on_the_wire_does_not_decode():
+    """Given a fresh id at each read, a redelivered message would look new to every consumer's dedupe."""
+    wire = json.loads(encode(ApproveOrder(order_key="a:b:c")))
+    del wire["event_id"]
+    with pytest.raises(ValueError, match="event_id"):
+        decode(ORDERS_COMMANDS, json.dumps(wire).encode())
