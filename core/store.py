@@ -57,6 +57,12 @@ return lost
 """
 
 
+def document(order: Order) -> str:
+    """The order's JSON as stored. Without pydantic's serialization warnings: their type checks doubled the time
+    of the snapshot (a tagged union of the connector's two events) and made this dump a tenth of core's CPU."""
+    return order.model_dump_json(warnings=False)
+
+
 def store_of(order: Order) -> str:
     """`<platform>:<store_id>`, the form the merchant API names stores by."""
     return f"{order.snapshot.platform}:{order.snapshot.store_id}"
@@ -130,7 +136,7 @@ class RedisOrderStore:
             store = store_of(order)
             keys += [PREFIX + order.order_key, index_key(store), _status_index(store, write.was),
                      _status_index(store, order.status)]
-            args += [str(write.expected_version), order.model_dump_json(), received_score(order), order.order_key]
+            args += [str(write.expected_version), document(order), received_score(order), order.order_key]
         lost = await self._save(keys=keys, args=args)
         return {writes[i - 1].order.order_key for i in lost}
 
@@ -167,7 +173,7 @@ class MemoryOrderStore:
             if self.rows.get(key, (0, None))[0] != write.expected_version:
                 lost.add(key)
                 continue
-            self.rows[key] = (write.expected_version + 1, write.order.model_dump_json())
+            self.rows[key] = (write.expected_version + 1, document(write.order))
             self._index(write)
         return lost
 
