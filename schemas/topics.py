@@ -65,6 +65,9 @@ def topic_of(event: Event) -> str:
     return TOPIC_OF[type(event)]
 
 
+_ENVELOPE_STAMPS = frozenset({"event_id", "occurred_at"})
+
+
 def decode(topic: str, raw: bytes) -> Event:
     """Parse and validate one message of `topic`; raises `ValueError` (pydantic's) on bad input."""
     try:
@@ -72,10 +75,13 @@ def decode(topic: str, raw: bytes) -> Event:
     except KeyError:
         raise ValueError(f"no events are defined for topic {topic!r}") from None
     event = adapter.validate_json(raw)
-    # The model fills in a fresh id when none is given (for producers); read off the wire, that would give the
-    # same message a new id at every redelivery, and consumers dedupe on it.
-    if "event_id" not in event.model_fields_set:
-        raise ValueError(f"{event.event_type} has no event_id: an event on the wire must carry its own")
+    # The model fills in a fresh id and the current time when they are not given (for producers); read off the
+    # wire, that would give the same message another id and time at every redelivery, and consumers dedupe on the
+    # id and order by the time.
+    missing = _ENVELOPE_STAMPS - event.model_fields_set
+    if missing:
+        raise ValueError(f"{event.event_type} has no {' or '.join(sorted(missing))}: "
+                         "an event on the wire must carry its own")
     return event
 
 

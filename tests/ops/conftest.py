@@ -89,8 +89,12 @@ class Running:
         return time.monotonic() - started, code
 
     def json_lines(self) -> list[dict]:
-        """Every line of the log, each parsed: any line that is not one JSON object fails the test."""
-        return [json.loads(line) for line in self.service.log_path.read_text().splitlines() if line.strip()]
+        """Every complete line of the log, each parsed: any line that is not one JSON object fails the test.
+
+        The service may be halfway through writing a line while a test polls its log; that line counts once its
+        newline is written."""
+        *complete, _in_progress = self.service.log_path.read_text().split("\n")
+        return [json.loads(line) for line in complete if line.strip()]
 
 
 async def start(command: list[str], env: dict[str, str], log: Path, port: int | None = None) -> Running:
