@@ -105,6 +105,10 @@ async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], re
     for key in pending:
         value = await redis.hget(f"notifier:order:{key}", "status")
         notifier_status[key] = value.decode() if value else None
+    # An email goes out before its event: mail scanned before the events may miss the email of an event read
+    # later, while it was sent. Reminders keep going out for orders that wait for their customer.
+    activity = await read_topic(bootstrap, PERSONALIZATION_LINK_ACTIVITY)
+    mailbox.scan()
     sandbox_ids = {}
     for store in stores.values():
         listing = (await http.get(f"{store.base_url}/_sandbox/orders", timeout=30)).json()
@@ -115,7 +119,7 @@ async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], re
         fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED), links=links,
         received=await read_topic(bootstrap, ORDERS_RECEIVED),
         later_link_ids={r.event.link_id for r in later if r.event is not None},
-        activity=await read_topic(bootstrap, PERSONALIZATION_LINK_ACTIVITY),
+        activity=activity, later_reminder_emails=set(mailbox.reminders),
         dead_letters=await read_topic(bootstrap, DEAD_LETTERS), emails_by_link=emails,
         reminder_emails=reminders, other_emails=others, stray_link_emails=customer.stray, faults=chaos.done,
         exits=stack.exits, now=time.time(), drained=drained)

@@ -38,6 +38,7 @@ class Evidence:
     dead_letters: list[Read]
     emails_by_link: dict[str, list[str]]
     reminder_emails: dict[tuple[str, int], list[str]]  # (link id, reminder) → files
+    later_reminder_emails: set[tuple[str, int]]  # the mailbox scanned again after the activity events
     other_emails: list[tuple[str, str]]  # (file, Message-ID) of anything else
     stray_link_emails: list[str]
     faults: list[Done]
@@ -204,7 +205,7 @@ def _reminders(report: Report, e: Evidence, issued: dict[str, PersonalizationLin
         key = issued[link_id].order_key if link_id in issued else f"link {link_id}"
         if emails > 1:
             report.fail(row, f"DUPLICATE REMINDER {key} reminder {reminder}: {emails} emails")
-        elif emails == 0:
+        elif emails == 0 and (link_id, reminder) not in e.later_reminder_emails:  # else: mailed as we read
             report.fail(row, f"REMINDER WITHOUT EMAIL {key} reminder {reminder}: PersonalizationReminderSent, no email")
         elif (link_id, reminder) not in sent:
             order_key = issued[link_id].order_key if link_id in issued else ""
