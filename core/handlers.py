@@ -55,7 +55,8 @@ class CoreHandler:
                 order, result = self._decide(before, by_order[key], policy)
                 results[key] = result
                 if order is not None:
-                    writes.append(Write(order, loaded[key].version, was=before.status if before else None))
+                    writes.append(Write(order, loaded[key].version, was=before.status if before else None,
+                                        snapshot_json=_wire_json(order, by_order[key])))
             lost = await self._store.save_many(writes) if writes else set()
             for key in pending:
                 if key not in lost:
@@ -90,6 +91,11 @@ class CoreHandler:
             if decision.order is not None:
                 changed = decision.order
         return changed, result
+
+
+def _wire_json(order: Order, items: list[Received]) -> bytes | None:
+    """The message its snapshot was decoded from, when that came in this batch (the store keeps it as is)."""
+    return next((item.record.value for item in items if item.event is order.snapshot), None)
 
 
 def _log_ignored(event: Event, why: str) -> None:

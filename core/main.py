@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from core.directory import Directory
 from core.handlers import CoreHandler
 from core.settings import CoreSettings
-from core.store import RedisOrderStore
+from core.store import HiredisPacking, RedisOrderStore
 from personalize.config import load_config
 from personalize.consumer import INFRASTRUCTURE_ERRORS, BatchConsumer, consumer_options
 from personalize.kafka import ensure_topics, make_producer
@@ -43,7 +43,7 @@ async def run(settings: CoreSettings, clock: Callable[[], datetime] = utc_now, s
     stop = stop or stop_on_signals()
     config = load_config(settings.config)
     await ensure_topics(settings, CONSUMES + PRODUCES)
-    redis = Redis.from_url(settings.required_redis_url())
+    redis = Redis.from_url(settings.required_redis_url(), connection_class=HiredisPacking)
     producer = make_producer(settings)
     await producer.start()
     directory = Directory(redis, config)
@@ -77,9 +77,9 @@ def _calm_collector() -> None:
 
     A batch keeps tens of thousands of objects alive at once (records, events, orders, their models), nearly
     none in cycles: each young collection walked them all, and the older ones the long-lived heap (modules,
-    pydantic's schemas) too. Over the benchmark's 20,000 orders (`benchmarks.core_throughput`), collections
-    took 3.7 s at the default thresholds (a third of core's CPU), 0.7 s at 20,000 (the HTTP services'
-    setting) and under 0.1 s at 100,000, which saved another 12 % of CPU per order over 20,000.
+    pydantic's schemas) too. Over the 20,000 orders of `benchmarks.core_throughput`, collections took 1.7 s
+    of core's 10 s of CPU at the default thresholds, 0.6 s at 20,000 (the HTTP services' setting) and 0.2 s
+    at 100,000, most of that at start-up; 100,000 used 12 % less CPU per order than 20,000.
     """
     gc.collect()
     gc.freeze()

@@ -66,8 +66,9 @@ class Applied(BaseModel):
     """An input event core acted on, and the events that produced (kept to re-publish on redelivery).
 
     The events are kept as the very JSON that was published: each is encoded once, for the broker and for
-    this memory, and the order's document carries it as a string rather than as objects to serialize again
-    on every write (building and dumping those objects was a third of core's time per order, profiled).
+    this memory, and the order's document carries it as a string. As objects they were serialized twice
+    (for the broker, and in every write of the order): in a new personalized order's document they cost
+    129 k instructions to dump, as strings 36 k (counted with callgrind).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -57,6 +57,8 @@ INFRASTRUCTURE_ERRORS = (
 
 @dataclass(frozen=True)
 class Received:
+    """A message and the event decoded from its value (core keeps an order's snapshot as those very bytes)."""
+
     record: ConsumerRecord
     event: Event
 

@@ -8,8 +8,8 @@ import struct
 from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from personalize.settings import Settings
 from schemas import Event, encode, topic_of
@@ -46,16 +46,12 @@ async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
         await admin.close()
 
 
-async def publish(producer: AIOKafkaProducer, events: Iterable[Event], encoded: Mapping[str, bytes] | None = None) -> None:
-    """Send every event keyed by its order, and return once the broker has acknowledged all of them.
-
-    `encoded`: JSON already made for some of the events, by event id (used as is, not encoded again).
-    """
-    encoded = encoded or {}
+async def publish(producer: AIOKafkaProducer, events: Iterable[Event]) -> None:
+    """Send every event keyed by its order, and return once the broker has acknowledged all of them."""
     pending = [
         await producer.send(
             topic_of(event),
-            value=encoded.get(event.event_id) or encode(event),
+            value=encode(event),
             key=event.order_key.encode(),
             headers=[("event_type", event.event_type.encode())],
         )

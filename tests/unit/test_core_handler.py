@@ -11,7 +11,7 @@ from core.handlers import CoreHandler
 from core.store import MemoryOrderStore
 from personalize.config import Config
 from personalize.consumer import Received
-from schemas import ApproveOrder, FulfillmentRequested, OrderStatus, OrderStatusChanged
+from schemas import ApproveOrder, FulfillmentRequested, OrderStatus, OrderStatusChanged, encode
 from tests.builders import AUTO, MANUAL, T0, load_test_config, mug, order, plain
 
 CONFIG = StaticConfig(load_test_config())
@@ -19,7 +19,8 @@ DELAY = timedelta(minutes=15)
 
 
 def received(event, offset=0) -> Received:
-    record = ConsumerRecord("t", 0, offset, 0, 0, event.order_key.encode(), b"", None, 0, 0, [])
+    # The event as the consumer decodes it from the message: core stores an order's snapshot as it came.
+    record = ConsumerRecord("t", 0, offset, 0, 0, event.order_key.encode(), encode(event), None, 0, 0, [])
     return Received(record, event)
 
 
