@@ -41,6 +41,9 @@ def targets(core: dict, connector: dict, editor: dict, notifier: dict, rate: flo
         _check("editor RSS < 150 MB (peak)", editor["peak_mib"] * 1.048576, 150, " MB", False),
         _check("core RSS < 150 MB", core["core_rss_mib"] * 1.048576, 150, " MB", False),
         _check("notifier RSS < 150 MB", notifier["rss_mib"] * 1.048576, 150, " MB", False),
+        ("core, 2 copies in one group (no target)",
+         (f"{core['scaled'].rate / core['bare']:.0%} of the bare loop  ({core['scaled'].rate:,.0f} orders/s, "
+          f"{core['scaled'].rate / core['core']:.2f}× one copy)"), None),
         ("connector: CPU per webhook (no target)",
          f"{opened['_cpu_ms']:.2f} ms at {rate:,.0f}/s offered, {closed['_cpu_ms']:.2f} ms flat out", None),
         ("editor: CPU per GET (no target)",
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--editor-rate", type=float, default=400, help="GETs/s offered in the editor's open loop")
     args = parser.parse_args(argv)
     started, load = time.monotonic(), load_average()
-    core = core_throughput.main(["--orders", "10000"])
+    core = core_throughput.main(["--orders", "10000", "--copies", "2"])
     print()
     connector = connector_throughput.main(["--rate", str(args.rate), "--seconds", "15", "--requests", "10000",
                                            "--orders", "0"])

@@ -74,24 +74,28 @@ class Timed:
 
 async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str, group: str, topic: str,
                         partitions: int, orders: int, others: dict[str, int],
-                        profile_to: Path | None = None) -> Timed:
-    """Start the process, time its commits from the first to the last.
+                        profile_to: Path | None = None, copies: int = 1) -> Timed:
+    """Start the process (`copies` of it, in one consumer group), time the group's commits from the first to the last.
 
     `others`: processes (the broker, Redis) whose CPU over the same span is reported too. `profile_to`: also
-    sample the process with py-spy from its first commit to its last, into that file.
+    sample the (first) process with py-spy from its first commit to its last, into that file.
     """
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for _ in range(copies)]
     try:
         async with CommitWatcher(bootstrap, group, topic, partitions) as watcher:
-            return await _watch(process, watcher, orders, others, profile_to)
+            return await _watch(processes, watcher, orders, others, profile_to)
     finally:
-        process.terminate()
-        process.wait(20)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
 
 
-async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int, others: dict[str, int],
+async def _watch(processes: list[subprocess.Popen], watcher: CommitWatcher, orders: int, others: dict[str, int],
                  profile_to: Path | None) -> Timed:
-    pids = {"consumer": process.pid, **others}
+    consumers = {f"consumer {n + 1}" if len(processes) > 1 else "consumer": p.pid for n, p in enumerate(processes)}
+    pids = {**consumers, **others}
     start_count = start_time = recording = None
     before: dict[str, tuple[float, float]] = {}
     deadline = time.monotonic() + 600
@@ -102,7 +106,7 @@ async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int,
             start_count, start_time = done, now
             before = {name: sched(pid) for name, pid in pids.items()}
             if profile_to is not None:
-                recording = profile.start(process.pid, profile_to, 600)
+                recording = profile.start(processes[0].pid, profile_to, 600)
         if done >= orders:
             after = {name: sched(pid) for name, pid in pids.items()}
             if recording is not None:  # py-spy writes what it has when interrupted
@@ -110,15 +114,16 @@ async def _watch(process: subprocess.Popen, watcher: CommitWatcher, orders: int,
                 recording.wait(30)
             count = max(1, done - start_count)
             cpu = {name: (after[name][0] - before[name][0]) * 1000 / count for name in pids}
-            queued = (after["consumer"][1] - before["consumer"][1]) * 1000 / count
-            return Timed(count / (now - start_time), memory_mib(process.pid), cpu, queued)
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            queued = sum(after[name][1] - before[name][1] for name in consumers) * 1000 / count
+            return Timed(count / (now - start_time), max(memory_mib(p.pid) for p in processes), cpu, queued)
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}")
         await asyncio.sleep(0.05)
     raise RuntimeError("timed out")
 
 
-async def run(orders: int, partitions: int, profile_dir: Path | None = None) -> dict:
+async def run(orders: int, partitions: int, profile_dir: Path | None = None, copies: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as state:
         broker, redis = start_broker(Path(state)), start_redis(Path(state))
         servers = {"broker": broker.process.pid, "redis": redis.process.pid}
@@ -139,12 +144,19 @@ async def run(orders: int, partitions: int, profile_dir: Path | None = None) -> 
             core = await time_consumer(
                 [sys.executable, "-m", "personalize.cli", "core"], env, bootstrap, "core", ORDERS_RECEIVED,
                 partitions, orders, servers, profile_dir / "core.txt" if profile_dir else None)
+            scaled = None
+            if copies > 1:  # the same orders again, as new: a fresh group over the topic, a fresh Redis database
+                scaled = await time_consumer(
+                    [sys.executable, "-m", "personalize.cli", "core"],
+                    dict(env, PERSONALIZE_CORE_GROUP="core-copies", PERSONALIZE_REDIS_URL=f"redis://{redis.address}/1"),
+                    bootstrap, "core-copies", ORDERS_RECEIVED,
+                    partitions, orders, servers, copies=copies)
         finally:
             broker.stop()
             redis.stop()
     return {"orders": orders, "bare": bare.rate, "core": core.rate, "ratio": core.rate / bare.rate,
             "core_rss_mib": core.rss_mib, "bare_rss_mib": bare.rss_mib, "bare_timed": bare, "core_timed": core,
-            "load": load_before}
+            "load": load_before, "copies": copies, "scaled": scaled}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -152,8 +164,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--profile", type=Path, help="also sample core with py-spy while it runs, into this folder")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="also time this many copies of core in one group (scale-out), after the single one")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.orders, args.partitions, args.profile))
+    result = asyncio.run(run(args.orders, args.partitions, args.profile, args.copies))
     print(f"core throughput, {result['orders']:,} orders, embedded broker, {args.partitions} partitions")
     print(f"  {'bare aiokafka consume→produce loop (ceiling)':<48} {result['bare']:>9,.0f} msg/s   RSS {result['bare_rss_mib']:.0f} MiB")
     print(f"  {'personalize core (Redis state, decisions)':<48} {result['core']:>9,.0f} orders/s RSS {result['core_rss_mib']:.0f} MiB")
@@ -162,6 +176,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         timed = result[f"{name}_timed"]
         cpu = ", ".join(f"{process} {ms:.3f}" for process, ms in timed.cpu_ms.items())
         print(f"    {name}: CPU ms per message: {cpu}; {name} queued for a core {timed.queued_ms:.3f}")
+    if result["scaled"] is not None:
+        scaled = result["scaled"]
+        label = f"{args.copies} copies of core, one group"
+        print(f"  {label:<48} {scaled.rate:>9,.0f} orders/s RSS {scaled.rss_mib:.0f} MiB (largest), "
+              f"{scaled.rate / result['bare']:.0%} of the bare loop, {scaled.rate / result['core']:.2f}× one copy")
+        cpu = ", ".join(f"{process} {ms:.3f}" for process, ms in scaled.cpu_ms.items())
+        print(f"    copies: CPU ms per message: {cpu}; copies queued for a core {scaled.queued_ms:.3f}")
     if args.profile:
         print(f"  where core's CPU went (py-spy, {args.profile}/core.txt)")
         print("\n".join(f"     {row}" for row in profile.top(args.profile / "core.txt")))

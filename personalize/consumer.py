@@ -27,8 +27,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -40,7 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from personalize import metrics
 from personalize.dead_letters import KEY_MAX_CHARS, kept_raw, short
-from personalize.kafka import publish_batched
+from personalize.kafka import publish_batched, security_options
 from personalize.logs import event_context, event_fields
 from personalize.settings import Settings
 from schemas import DeadLetter, Event, decode
@@ -89,6 +90,7 @@ class ConsumerOptions:
     infra_backoff_max_s: float = 30.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    security: Mapping[str, Any] = field(default_factory=dict)  # TLS and SASL: `personalize.kafka.security_options`
 
 
 def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500) -> ConsumerOptions:
@@ -96,6 +98,7 @@ def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], m
         group_id=group_id, topics=tuple(topics), max_records=max_records,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
+        security=security_options(settings),
     )
 
 
@@ -120,6 +123,7 @@ class BatchConsumer:
             max_poll_records=options.max_records,
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=options.heartbeat_interval_ms,
+            **options.security,
         )
         self._consumer.subscribe(list(options.topics), listener=_Membership(self))
 

@@ -68,11 +68,14 @@ def redis_binary() -> str:
         return found
 
 
-def start_broker(state_dir: Path, port: int | None = None) -> EmbeddedServer:
-    """Tansu with memory storage: its data lives only as long as the process."""
+def start_broker(state_dir: Path, port: int | None = None, advertised_port: int | None = None) -> EmbeddedServer:
+    """Tansu with memory storage: its data lives only as long as the process.
+
+    `advertised_port`: the port clients are told to use instead of its own (a TLS proxy in front, in tests)."""
     port = port or free_port()
     url = f"tcp://{LOOPBACK}:{port}"
-    command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+    advertised = f"tcp://{LOOPBACK}:{advertised_port or port}"
+    command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                "--storage-engine", "memory://tansu/"]
     return _start("broker", command, port, state_dir / "broker.log")
 

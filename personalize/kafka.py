@@ -6,9 +6,11 @@ import asyncio
 import logging
 import struct
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from personalize.settings import Settings
@@ -19,9 +21,26 @@ log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 
 
+def security_options(settings: Settings) -> dict[str, Any]:
+    """How every client of a service talks to the brokers, TLS and SASL: the producer, consumers and admin."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        # aiokafka's helper always checks the broker's host name against its certificate.
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile,
+                                                    certfile=settings.kafka_ssl_certfile,
+                                                    keyfile=settings.kafka_ssl_keyfile)
+    if settings.kafka_security_protocol.startswith("SASL_"):  # Settings refuses it without a user and password
+        password = settings.kafka_sasl_password
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
+                    "sasl_plain_username": settings.kafka_sasl_username,
+                    "sasl_plain_password": password.get_secret_value() if password else None}
+    return options
+
+
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.required_bootstrap(),
+        **security_options(settings),
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=5,
@@ -32,7 +51,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 
 async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
     """Create the topics a service uses if they are missing (existing ones are left as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.required_bootstrap())
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.required_bootstrap(), **security_options(settings))
     await admin.start()
     try:
         wanted = sorted(set(topics))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from personalize.durations import Duration
@@ -26,6 +26,21 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = Field(
         default=False, description="Idempotent producer; a real cluster supports it, the embedded broker does not."
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers; managed Kafka services want SASL_SSL."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates; unset: the system's CAs."
+    )
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for brokers that ask (mTLS).")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="The client certificate's private key.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name (an API key on some services).")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (an API secret on some services); never logged."
+    )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of each topic a service creates.")
     topic_replication: int = Field(default=1, ge=1, description="Replication factor of each topic a service creates.")
     kafka_session_timeout_ms: int = Field(
@@ -40,6 +55,24 @@ class Settings(BaseSettings):
         default=None, ge=0, le=65535,
         description="Port of /metrics and /health/* for services without HTTP of their own; unset: the service's default.",
     )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Settings:
+        uses_sasl = self.kafka_security_protocol.startswith("SASL_")
+        if uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                             "PERSONALIZE_KAFKA_SASL_USERNAME and PERSONALIZE_KAFKA_SASL_PASSWORD")
+        if not uses_sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError("a SASL user name or password is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                             f"{self.kafka_security_protocol}: set it to SASL_SSL (or SASL_PLAINTEXT)")
+        uses_tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not uses_tls and any(tls_files):
+            raise ValueError("a Kafka TLS file is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                             f"{self.kafka_security_protocol}: set it to SSL or SASL_SSL")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("PERSONALIZE_KAFKA_SSL_CERTFILE and PERSONALIZE_KAFKA_SSL_KEYFILE go together")
+        return self
 
     def required_bootstrap(self) -> str:
         if not self.kafka_bootstrap:
@@ -60,7 +93,8 @@ def load_settings(cls: type[S]) -> S:
     try:
         return cls()
     except ValidationError as error:
-        problems = "; ".join(
-            f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        problems = "; ".join(  # a check across settings has no single variable to name: its message names them
+            f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"]
+            else e["msg"].removeprefix("Value error, ") for e in error.errors()
         )
         raise SettingsError(problems) from None
