@@ -3,7 +3,8 @@
 Webhooks give speed; this catches what they miss (WooCommerce never retries,
 Wix and BigCommerce retries arrive out of order, a connector may be down).
 The cursor moves only after a page's events are acknowledged; a crash
-re-reads the page and dedupe absorbs it.
+re-reads the page and dedupe absorbs it. Copies of a connector share the
+cursor and take turns polling each store (`Cursor.take_turn`).
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ class StorePoller:
         interval = self._store.poll_interval.total_seconds()
         while not stop.is_set():
             try:
-                await self.poll_once()
-                POLLS.labels(self._store.platform, self._store.store_id, "ok").inc()
+                if await self._cursor.take_turn(self._store.poll_interval):
+                    await self.poll_once()
+                    POLLS.labels(self._store.platform, self._store.store_id, "ok").inc()
+                else:
+                    POLLS.labels(self._store.platform, self._store.store_id, "other_copy").inc()
             except Exception:  # noqa: BLE001 - a failed poll is retried next interval; the cursor did not move
                 POLLS.labels(self._store.platform, self._store.store_id, "error").inc()
                 log.exception("poll of %s failed; retrying in %.0fs", self._store.key, interval)

@@ -12,7 +12,7 @@ recorded only after the event is acknowledged by the broker.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from redis.asyncio import Redis
 
@@ -89,12 +89,23 @@ class SeenOrders:
 
 
 class Cursor:
-    """The newest platform modified time a store's poll has published up to; it only moves forward."""
+    """The newest platform modified time a store's poll has published up to; it only moves forward.
+
+    Copies of a connector share it, and take turns: `take_turn` lets the first copy that asks in an interval
+    poll the store and the others skip, so N copies do not spend N times the platform's API quota."""
 
     def __init__(self, redis: Redis, platform: str, store_id: str) -> None:
         self._redis = redis
         self._key = f"connector:{platform}:{store_id}:cursor"
+        self._turn_key = f"connector:{platform}:{store_id}:poll-turn"
         self._advance = redis.register_script(_ADVANCE)
+
+    async def take_turn(self, interval: timedelta) -> bool:
+        """Whether this copy polls now. The turn lasts 80 % of the interval, so a lone copy, waking one
+        interval after its last poll, always finds it free; with more copies a store is polled at most
+        once in any 80 % of an interval. A copy that dies holding it loses it when it runs out."""
+        hold_ms = max(1, int(interval.total_seconds() * 800))
+        return bool(await self._redis.set(self._turn_key, b"1", nx=True, px=hold_ms))
 
     async def get(self) -> datetime | None:
         value = await self._redis.get(self._key)

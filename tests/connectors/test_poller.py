@@ -6,6 +6,7 @@ intake, cursor and dedupe are the real ones. Each test has a store of its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -230,3 +231,35 @@ async def test_a_failed_poll_leaves_the_cursor_where_it_was(shop: Shop, topic: T
     assert await shop.cursor.get() > cursor
     events = await topic.events_for(shop.store)
     assert len(events) == 5 and not any(isinstance(e, OrderUpdated) for e in events)
+
+
+async def run_for(pollers: list[StorePoller], seconds: float) -> None:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_copies_of_a_connector_take_turns_polling_a_store(shop: Shop):
+    """Three copies spend about one copy's API calls; whoever asks first in an interval polls."""
+    shop.store = shop.store.model_copy(update={"poll_interval": timedelta(milliseconds=300)})
+    await run_for([shop.poller()], 1.5)
+    alone = len(shop.transport.modified_after)
+    shop.transport.modified_after.clear()
+    await asyncio.sleep(0.3)  # the lone copy's last turn runs out
+    await run_for([shop.poller(), shop.poller(), shop.poller()], 1.5)
+    together = len(shop.transport.modified_after)
+
+    assert alone >= 4  # a lone copy polls every interval: its turn is always free by its next one
+    # At most one poll in any 240 ms (the turn): 1.5 s holds 7 turns at most, and three copies without turns
+    # would poll about three times as often as one.
+    assert 1 <= together <= 7 and together < 2 * alone
+
+
+async def test_a_turn_is_taken_once_and_free_again_when_it_runs_out(shop: Shop):
+    interval = timedelta(milliseconds=200)
+    assert await shop.cursor.take_turn(interval)
+    assert not await shop.cursor.take_turn(interval)  # another copy asking in the same interval
+    await asyncio.sleep(0.2)
+    assert await shop.cursor.take_turn(interval)
