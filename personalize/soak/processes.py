@@ -111,6 +111,11 @@ class Stack:
     started_at: float = field(default_factory=time.monotonic)
     broker_paused: bool = False
     stopping: bool = False
+    # The plan draws fault times at random, so two outages of one kind can overlap (seed 13 did, twice): the
+    # mail stays down until the last one ends, and Redis restarts take turns, instead of a second server
+    # trying to bind the port the first one already has again.
+    mail_outages: int = 0
+    redis_restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def start_infrastructure(self) -> None:
         self.broker = start_broker(self.state)
@@ -158,11 +163,12 @@ class Stack:
 
     async def restart_redis(self, seconds: float) -> None:
         assert self.redis is not None
-        port = self.redis.port
-        self.redis.process.kill()
-        self.redis.process.wait()
-        await asyncio.sleep(seconds)
-        self.redis = await asyncio.to_thread(start_redis, self.state, port)
+        async with self.redis_restarting:
+            port = self.redis.port
+            self.redis.process.kill()
+            self.redis.process.wait()
+            await asyncio.sleep(seconds)
+            self.redis = await asyncio.to_thread(start_redis, self.state, port)
 
     async def pause_broker(self, seconds: float) -> None:
         assert self.broker is not None
@@ -180,11 +186,14 @@ class Stack:
 
     async def mail_down_for(self, seconds: float) -> None:
         assert self.mail is not None
+        self.mail_outages += 1
         self.mail.stop()
         try:
             await asyncio.sleep(seconds)
         finally:
-            self.mail.start()
+            self.mail_outages -= 1
+            if not self.mail_outages:
+                self.mail.start()
 
     def stop_services(self, grace_s: float = 15.0) -> dict[str, tuple[float | None, int | None]]:
         """SIGTERM every service; each one's seconds to exit and exit code (None, None: killed after `grace_s`)."""
