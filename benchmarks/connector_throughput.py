@@ -35,10 +35,10 @@ from connectors.client import PlatformClient
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce import client as woo
 from connectors.woocommerce.signature import sign
-from personalize.config import load_config
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.settings import Settings
+from plumbing.config import load_config
+from devstack.embedded import free_port, start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from plumbing.settings import Settings
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 
 SAMPLE = Path(__file__).parents[1] / "sandboxes" / "samples" / "woocommerce" / "order_retrieve_v3.json"

@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks import profile
 from benchmarks.procstat import load_average, memory_mib, sched
-from personalize.demo import sample_order
-from personalize.embedded import start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.settings import Settings
+from devstack.demo import sample_order
+from devstack.embedded import start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC, ORDERS_RECEIVED, encode
 
 ROOT = Path(__file__).parents[1]

@@ -37,11 +37,11 @@ from benchmarks import loadgen, profile
 from benchmarks.loadgen import percentile_ms
 from benchmarks.procstat import load_average, memory_mib, sched
 from editor_service.security import form_token
-from personalize.config import load_config
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.links import link_url, new_token, token_hash
-from personalize.settings import Settings
+from plumbing.config import load_config
+from devstack.embedded import free_port, start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from plumbing.links import link_url, new_token, token_hash
+from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC, PersonalizationLinkIssued, RequestedItem, encode
 
 ROOT = Path(__file__).parents[1]

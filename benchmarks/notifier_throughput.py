@@ -21,11 +21,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.procstat import memory_mib
-from personalize.config import load_config
-from personalize.embedded import start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.mailcatcher import MailCatcher
-from personalize.settings import Settings
+from plumbing.config import load_config
+from devstack.embedded import start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from devstack.mailcatcher import MailCatcher
+from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC, PersonalizationRequested, RequestedItem, encode
 
 ROOT = Path(__file__).parents[1]

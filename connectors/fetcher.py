@@ -12,7 +12,7 @@ import logging
 from connectors.client import PlatformClient
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 log = logging.getLogger(__name__)
 

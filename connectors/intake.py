@@ -16,9 +16,9 @@ from connectors.errors import UnmappableOrderError
 from connectors.metrics import DEAD_LETTERS, DUPLICATES, ORDERS_PUBLISHED
 from connectors.platform import MappedOrder, PlatformAdapter
 from connectors.seen import SeenOrders, Verdict
-from personalize.config import StoreConfig
-from personalize.dead_letters import kept_raw, short
-from personalize.kafka import publish
+from plumbing.config import StoreConfig
+from plumbing.dead_letters import kept_raw, short
+from plumbing.kafka import publish
 from schemas import DeadLetter, OrderReceived, OrderUpdated, utc_now
 
 log = logging.getLogger(__name__)

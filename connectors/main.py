@@ -16,11 +16,11 @@ from connectors.registry import adapter_for
 from connectors.seen import Cursor
 from connectors.settings import ConnectorSettings
 from connectors.webhooks import make_app
-from personalize.config import StoreConfig, load_config
-from personalize.kafka import ensure_topics, make_producer
-from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, kafka_probe, redis_probe, service_server
-from personalize.settings import SettingsError
+from plumbing.config import StoreConfig, load_config
+from plumbing.kafka import ensure_topics, make_producer
+from plumbing.lifecycle import stop_on_signals
+from plumbing.ops import Health, kafka_probe, redis_probe, service_server
+from plumbing.settings import SettingsError
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
 
 log = logging.getLogger("connector")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 
-from personalize.config import LinkRecipientSetting
+from plumbing.config import LinkRecipientSetting
 
 NOTICES: dict[str, dict[LinkRecipientSetting, str]] = {
     "en": {

@@ -15,7 +15,7 @@ import httpx
 
 from connectors.client import PlatformClient
 from connectors.errors import InvalidSignatureError, UnmappableOrderError, UnreadableWebhookError
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import OrderReceived
 
 

@@ -19,7 +19,7 @@ from connectors.intake import Intake
 from connectors.metrics import POLLS
 from connectors.platform import PlatformAdapter
 from connectors.seen import Cursor
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import utc_now
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from connectors.main import client_for
 from connectors.notice import html_description, notice_text, text_description
 from connectors.registry import adapter_for
 from core.directory import Directory, UnknownTemplate
-from personalize.config import ProductMatch, StoreConfig
+from plumbing.config import ProductMatch, StoreConfig
 
 
 class ProductDraft(BaseModel):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from redis.asyncio import Redis
 
-from personalize.scripts import ScriptBatch
+from plumbing.scripts import ScriptBatch
 
 CLAIM_MS = 30_000
 
@@ -65,7 +65,7 @@ class SeenOrders:
         self._redis = redis
         self._hash = f"connector:{platform}:{store_id}:seen"
         self._claim_prefix = f"connector:{platform}:{store_id}:claim:"
-        # Concurrent webhooks share round trips (personalize/scripts.py): redis-py's cost per command was
+        # Concurrent webhooks share round trips (plumbing/scripts.py): redis-py's cost per command was
         # a quarter of a webhook's CPU when each made its own.
         self._classify = ScriptBatch(redis, _CLASSIFY)
         self._record = ScriptBatch(redis, _RECORD)

@@ -17,8 +17,8 @@ from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
-from personalize.config import StoreConfig
-from personalize.ops import Health, add_ops_routes
+from plumbing.config import StoreConfig
+from plumbing.ops import Health, add_ops_routes
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personalize.config import Config, ProductMatch, StoreConfig
+from plumbing.config import Config, ProductMatch, StoreConfig
 from schemas import LineItem, RequestedItem, Template
 
 _KEYS = ("product_id", "variant_id", "sku")

@@ -14,7 +14,7 @@ from core import fulfillment, links
 from core.catalog import Catalog
 from core.commands import describe, refusal
 from core.order import CANCELLED, IF, PA, PP, Order, Outgoing
-from personalize.config import Config, StoreConfig
+from plumbing.config import Config, StoreConfig
 from schemas import (
     ApproveOrder,
     CancelOrder,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from personalize.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
+from plumbing.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
 
 STORE_PREFIX = "core:dir:store:"
 TEMPLATES = "core:dir:templates"

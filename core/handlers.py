@@ -10,8 +10,8 @@ from core.decide import Policy, apply
 from core.directory import ConfigSource
 from core.order import Order
 from core.store import OrderStore, Write
-from personalize.consumer import Outcome, Received
-from personalize.logs import event_fields
+from plumbing.consumer import Outcome, Received
+from plumbing.logs import event_fields
 from schemas import Event
 
 log = logging.getLogger(__name__)

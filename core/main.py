@@ -14,11 +14,11 @@ from core.directory import Directory
 from core.handlers import CoreHandler
 from core.settings import CoreSettings
 from core.store import HiredisPacking, RedisOrderStore
-from personalize.config import load_config
-from personalize.consumer import INFRASTRUCTURE_ERRORS, BatchConsumer, consumer_options
-from personalize.kafka import ensure_topics, make_producer
-from personalize.lifecycle import stop_on_signals
-from personalize.ops import CORE_OPS_PORT, Health, consumer_probe, kafka_probe, redis_probe, serve_ops
+from plumbing.config import load_config
+from plumbing.consumer import INFRASTRUCTURE_ERRORS, BatchConsumer, consumer_options
+from plumbing.kafka import ensure_topics, make_producer
+from plumbing.lifecycle import stop_on_signals
+from plumbing.ops import CORE_OPS_PORT, Health, consumer_probe, kafka_probe, redis_probe, serve_ops
 from schemas import (
     DEAD_LETTERS,
     FULFILLMENT_REQUESTED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from personalize.settings import Duration, Settings
+from plumbing.settings import Duration, Settings
 
 
 class CoreSettings(Settings):

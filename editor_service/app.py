@@ -14,7 +14,7 @@ from editor_service.deps import Editor
 from editor_service.pages import client_address, router, show_page
 from editor_service.render import message
 from editor_service.security import BodyLimit, SecurityHeaders
-from personalize.ops import Health, add_ops_routes
+from plumbing.ops import Health, add_ops_routes
 
 STATIC = Path(__file__).parent / "static"
 DRAFT_MAX_BYTES = 64 * 1024

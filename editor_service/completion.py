@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from editor_service.metrics import COMPLETIONS, OPENED_REPUBLISHED, REPUBLISHED
 from editor_service.state import EditorStore
-from personalize.kafka import publish
+from plumbing.kafka import publish
 from schemas import Asset, CompletedItem, PersonalizationCompleted, RequestedItem
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from editor_service.state import EditorStore
-from personalize.consumer import Outcome, Received
-from personalize.links import token_hash, token_of
-from personalize.logs import event_fields
+from plumbing.consumer import Outcome, Received
+from plumbing.links import token_hash, token_of
+from plumbing.logs import event_fields
 from schemas import OrderStatusChanged, PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from editor_service.handlers import EditorHandler
 from editor_service.images import AssetStore
 from editor_service.settings import EditorSettings
 from editor_service.state import EditorStore
-from personalize.consumer import BatchConsumer, consumer_options
-from personalize.kafka import ensure_topics, make_producer
-from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, consumer_probe, kafka_probe, redis_probe, service_server
+from plumbing.consumer import BatchConsumer, consumer_options
+from plumbing.kafka import ensure_topics, make_producer
+from plumbing.lifecycle import stop_on_signals
+from plumbing.ops import Health, consumer_probe, kafka_probe, redis_probe, service_server
 from schemas import (
     DEAD_LETTERS,
     ORDERS_STATUS,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from editor_service.metrics import LINKS_OPENED
 from editor_service.state import EditorStore, LinkView
-from personalize.kafka import publish
+from plumbing.kafka import publish
 from schemas import PersonalizationLinkOpened
 
 log = logging.getLogger(__name__)

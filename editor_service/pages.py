@@ -29,7 +29,7 @@ from editor_service.opened import report_first_open
 from editor_service.render import message, page
 from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.state import PP, LinkView
-from personalize.links import token_hash
+from plumbing.links import token_hash
 
 router = APIRouter()
 

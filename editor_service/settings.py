@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from personalize.settings import Settings
+from plumbing.settings import Settings
 
 MIB = 1024 * 1024
 # Values people paste from examples; a form signed with one of these can be forged by anyone who read the docs.

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from personalize.scripts import ScriptBatch
+from plumbing.scripts import ScriptBatch
 from schemas import (
     OrderStatusChanged,
     PersonalizationCompleted,
@@ -194,7 +194,7 @@ class EditorStore:
     async def visit(self, token_sha256: str, rate_keys: list[str], window_s: int = 60) -> tuple[list[int], LinkView | None]:
         """Count the request against each rate-limit key (fixed windows) and read the link and its order.
 
-        One script, one round trip, shared with the page views arriving meanwhile (`personalize/scripts.py`):
+        One script, one round trip, shared with the page views arriving meanwhile (`plumbing/scripts.py`):
         two pipelined round trips per view were a fifth of the editor's CPU per page (profiled)."""
         window = int(time.time()) // window_s
         keys = [*(f"editor:rate:{key}:{window}" for key in rate_keys), f"editor:link:{token_sha256}"]

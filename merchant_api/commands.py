@@ -10,9 +10,9 @@ import argparse
 import asyncio
 import sys
 
-from personalize.config import load_config
-from personalize.logs import setup_logging
-from personalize.settings import Settings, SettingsError, load_settings
+from plumbing.config import load_config
+from plumbing.logs import setup_logging
+from plumbing.settings import Settings, SettingsError, load_settings
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from core.directory import Directory
 from core.store import RedisOrderStore
 from merchant_api.keys import ApiKeys, Caller
 from merchant_api.views import STORE_DESCRIPTION
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 
 @dataclass(frozen=True)

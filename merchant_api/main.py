@@ -13,10 +13,10 @@ from merchant_api.app import make_app
 from merchant_api.deps import Api
 from merchant_api.keys import ApiKeys
 from merchant_api.settings import ApiSettings
-from personalize.config import load_config
-from personalize.kafka import ensure_topics, make_producer
-from personalize.lifecycle import stop_on_signals
-from personalize.ops import Health, add_ops_routes, kafka_probe, redis_probe, service_server
+from plumbing.config import load_config
+from plumbing.kafka import ensure_topics, make_producer
+from plumbing.lifecycle import stop_on_signals
+from plumbing.ops import Health, add_ops_routes, kafka_probe, redis_probe, service_server
 from schemas import ORDERS_COMMANDS
 
 log = logging.getLogger("merchant_api")

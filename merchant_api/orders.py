@@ -22,7 +22,7 @@ from merchant_api.views import (
     detail,
     summary,
 )
-from personalize.kafka import publish
+from plumbing.kafka import publish
 from schemas import ApproveOrder, CancelOrder, Command, OrderStatus, ResendLink
 
 router = APIRouter(prefix="/orders", tags=["orders"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from personalize.settings import Settings
+from plumbing.settings import Settings
 
 
 class ApiSettings(Settings):

@@ -15,7 +15,7 @@ from connectors.publishing import ProductDraft, PublishedProduct, PublishError, 
 from core.directory import DirectoryError, UnknownTemplate
 from merchant_api.deps import ApiDep, StoreDep
 from merchant_api.views import Problem
-from personalize.config import ProductMatch, StoreSettings
+from plumbing.config import ProductMatch, StoreSettings
 
 router = APIRouter(prefix="/stores/{store}", tags=["stores"],
                    responses={404: {"model": Problem, "description": "No such store for this key."}})

@@ -18,7 +18,7 @@ from core.directory import TemplateForbidden, TemplateInUse, UnknownTemplate
 from merchant_api.deps import Api, ApiDep, CallerDep
 from merchant_api.keys import Caller
 from merchant_api.views import UNKNOWN_QUERY, Problem, TemplateView
-from personalize.config import TemplateConfig
+from plumbing.config import TemplateConfig
 from schemas import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])

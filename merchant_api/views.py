@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.order import LinkState, Order
 from core.store import store_of
-from personalize.config import TemplateConfig
+from plumbing.config import TemplateConfig
 from schemas import Address, CompletedItem, Customer, FulfillmentPart, LineItem, LinkRecipient, OrderStatus
 
 STORE_DESCRIPTION = "`<platform>:<store_id>` as in the config, e.g. `woocommerce:demo-woo`."

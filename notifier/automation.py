@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook
 
 from notifier.due import DueQueue
-from personalize.config import Config
-from personalize.consumer import Outcome, Received
+from plumbing.config import Config
+from plumbing.consumer import Outcome, Received
 from schemas import DEAD_LETTERS, EVENTS_BY_TOPIC, Event
 
 log = logging.getLogger(__name__)

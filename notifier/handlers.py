@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from notifier.state import NotifierStore
-from personalize.consumer import Outcome, Received
-from personalize.logs import event_fields
+from plumbing.consumer import Outcome, Received
+from plumbing.logs import event_fields
 from schemas import OrderStatusChanged, PersonalizationRequested
 
 log = logging.getLogger(__name__)

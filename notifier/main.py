@@ -17,12 +17,12 @@ from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.settings import NotifierSettings
 from notifier.state import NotifierStore
-from personalize.config import load_config
-from personalize.consumer import BatchConsumer, consumer_options
-from personalize.kafka import ensure_topics, make_producer
-from personalize.lifecycle import stop_on_signals
-from personalize.ops import NOTIFIER_OPS_PORT, Health, consumer_probe, kafka_probe, redis_probe, serve_ops
-from personalize.settings import SettingsError
+from plumbing.config import load_config
+from plumbing.consumer import BatchConsumer, consumer_options
+from plumbing.kafka import ensure_topics, make_producer
+from plumbing.lifecycle import stop_on_signals
+from plumbing.ops import NOTIFIER_OPS_PORT, Health, consumer_probe, kafka_probe, redis_probe, serve_ops
+from plumbing.settings import SettingsError
 from schemas import (
     DEAD_LETTERS,
     ORDERS_STATUS,

@@ -39,7 +39,7 @@ from notifier.mail import MailError, MailSender
 from notifier.recipients import addressee
 from notifier.render import EmailRenderer, RenderedEmail
 from notifier.state import NotifierStore, OrderView
-from personalize.kafka import publish
+from plumbing.kafka import publish
 from schemas import LinkDelivery, PersonalizationLinkExpired, PersonalizationLinkIssued, PersonalizationReminderSent
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from notifier.outbox import Outbox
 from notifier.recipients import addressee
 from notifier.reminders import due_reminder, next_wakeup, reminder_times
 from notifier.state import PP, NotifierStore, OrderView
-from personalize.links import link_url, new_token, token_hash
-from personalize.logs import event_context
+from plumbing.links import link_url, new_token, token_hash
+from plumbing.logs import event_context
 from schemas import PersonalizationLinkExpired, PersonalizationLinkIssued
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from personalize.durations import Duration
-from personalize.settings import Settings
+from plumbing.durations import Duration
+from plumbing.settings import Settings
 
 
 class NotifierSettings(Settings):

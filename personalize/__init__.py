@@ -1,3 +1,2 @@
-"""Plumbing every deployable shares: settings, config, Kafka and Redis clients, the consume loop,
-the embedded broker/Redis launcher and the `personalize` command line. Imports no service,
-except the command line and `dev`, which start them."""
+"""The `personalize` command line: starts each deployable and runs the merchant's and operator's commands.
+The one package that imports services; the plumbing they share is `plumbing`."""

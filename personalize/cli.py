@@ -1,10 +1,17 @@
-"""The `personalize` command: one subcommand per deployable, plus `dev` and `docs`."""
+"""The `personalize` command: one subcommand per deployable, the merchant's and operator's commands, and
+the dev tools (`dev`, `soak`, `docs`).
+
+The only package that imports services. The dev tools live in `devstack/` and `soak/`, outside the wheel:
+they run from a checkout (`make demo`, `make soak`, `make docs`, or `python -m personalize <command>` in
+the project folder, which puts the checkout on the import path).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import importlib.util
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -12,11 +19,11 @@ from typing import Any
 
 from merchant_api.commands import add_commands as add_api_commands
 from merchant_api.commands import run as run_api_command
-from personalize.config import ConfigError
-from personalize.logs import setup_logging
+from plumbing.config import ConfigError
+from plumbing.logs import setup_logging
 from personalize.merchant_commands import add_commands as add_merchant_commands
 from personalize.merchant_commands import run as run_merchant_command
-from personalize.settings import SettingsError, load_settings
+from plumbing.settings import SettingsError, load_settings
 from schemas import PLATFORMS
 
 
@@ -61,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+DEV_TOOLS = ("dev", "soak", "docs")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command in DEV_TOOLS:
+        return _run_dev_tool(args)
     if args.command == "core":
         from core.main import run
         from core.settings import CoreSettings
@@ -99,29 +111,37 @@ def _run(args: argparse.Namespace) -> int:
         _run_http_service(run_connector(args.platform, settings))
         return 0
     if args.command == "sandbox":
-        from personalize.settings import Settings
+        from plumbing.settings import Settings
         from sandboxes.main import run as run_sandbox
 
         settings = load_settings(Settings)
         setup_logging(settings.log_level, settings.log_format)
         run_sandbox(args.platform, settings, args.port, args.store, args.webhook_url)
         return 0
-    if args.command == "dev":
-        from personalize.dev import run_dev
-
-        return run_dev(args.state, demo_order=not args.no_demo_order, exit_after=args.exit_after)
     if args.command in ("publish-product", "test-order"):
         return run_merchant_command(args)
     if args.command in ("api", "keys"):
         return run_api_command(args)
+    raise AssertionError(args.command)
+
+
+def _run_dev_tool(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("devstack") is None or importlib.util.find_spec("soak") is None:
+        print(f"personalize {args.command} runs from a checkout of the project: `python -m personalize "
+              f"{args.command}` in its folder (or `make demo` / `make soak` / `make docs`)", file=sys.stderr)
+        return 2
+    if args.command == "dev":
+        from devstack.dev import run_dev
+
+        return run_dev(args.state, demo_order=not args.no_demo_order, exit_after=args.exit_after)
     if args.command == "soak":
-        from personalize.soak import SoakOptions, run_soak
+        from soak import SoakOptions, run_soak
 
         return run_soak(SoakOptions(minutes=args.minutes, seed=args.seed, rate=args.rate, state=args.state,
                                     link_ttl=args.link_ttl, drain_s=args.drain))[0]
     if args.command == "docs":
         from merchant_api.app import openapi_document
-        from personalize.docs import write_docs
+        from devstack.docs import write_docs
 
         return write_docs(Path("docs"), check=args.check, extra={"merchant-api.openapi.json": openapi_document()})
     raise AssertionError(args.command)

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from personalize.settings import Settings, SettingsError, load_settings
+from plumbing.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from connectors.publishing import ProductDraft
     from core.directory import Directory
-    from personalize.config import StoreConfig
+    from plumbing.config import StoreConfig
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ async def _directory(store_arg: str) -> AsyncIterator[tuple[StoreConfig, Directo
     from redis.asyncio import Redis
 
     from core.directory import Directory
-    from personalize.config import load_config
+    from plumbing.config import load_config
 
     settings = load_settings(Settings)
     config = load_config(settings.config)

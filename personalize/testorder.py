@@ -26,7 +26,7 @@ from connectors.errors import PlatformError, UnmappableOrderError
 from connectors.main import client_for
 from connectors.registry import adapter_for
 from core.directory import Directory
-from personalize.config import ProductMatch, StoreConfig
+from plumbing.config import ProductMatch, StoreConfig
 from schemas import order_key
 
 CAN_MARK_TEST = {"woocommerce": "the order meta personalize_test=yes", "squarespace": "testmode: true",

@@ -32,7 +32,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 log = logging.getLogger(__name__)
 

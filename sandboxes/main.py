@@ -7,8 +7,8 @@ import importlib
 import uvicorn
 from fastapi import FastAPI
 
-from personalize.config import load_config
-from personalize.settings import Settings, SettingsError
+from plumbing.config import load_config
+from plumbing.settings import Settings, SettingsError
 from sandboxes.base import PlatformSandbox, make_sandbox_app
 
 

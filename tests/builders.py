@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from personalize.config import Config, load_config
+from plumbing.config import Config, load_config
 from schemas import (
     CompletedItem,
     Customer,

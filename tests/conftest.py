@@ -9,11 +9,26 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from personalize.embedded import EmbeddedServer, start_broker, start_redis
-from personalize.kafka import ensure_topics
-from personalize.settings import Settings
+from devstack.embedded import EmbeddedServer, start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC
 from tests.support import Recorder
+
+# The fuzz targets' case counts, printed at the end of the run.
+pytest_plugins = ["tests.fuzzing.report"]
+
+# A test that needs a server (or the browser) is marked `integration` by what it uses, so `make test-fast` (-m "not
+# integration") runs the rest with none started. Tests that start servers of their own mark themselves.
+SERVERS = frozenset({"broker", "redis_server", "servers", "browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVERS.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.fuzz)  # hundreds of cases each: the full run has them, the fast lane not
 
 
 @pytest.fixture(scope="session")

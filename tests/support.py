@@ -13,8 +13,8 @@ from pathlib import Path
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from personalize.embedded import free_port, start_broker, start_redis
-from personalize.mailcatcher import MailCatcher
+from devstack.embedded import free_port, start_broker, start_redis
+from devstack.mailcatcher import MailCatcher
 from schemas import Event, decode, encode, topic_of
 
 
@@ -161,8 +161,8 @@ class InProcessServer:
 @asynccontextmanager
 async def event_bus(bootstrap: str) -> AsyncIterator[dict]:
     """Every topic created, a producer, and a Recorder of every topic: an outside client of one broker."""
-    from personalize.kafka import ensure_topics
-    from personalize.settings import Settings
+    from plumbing.kafka import ensure_topics
+    from plumbing.settings import Settings
     from schemas import EVENTS_BY_TOPIC
 
     await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_partitions=4), EVENTS_BY_TOPIC)

@@ -18,7 +18,7 @@ import httpx
 
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 ORDERS = "/v2/orders"
 PAGE_SIZE = 250  # not stated in the docs; BigCommerce's own Python client pages with 250

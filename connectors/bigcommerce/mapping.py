@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
 REFUNDED, CANCELLED, DECLINED = 4, 5, 6

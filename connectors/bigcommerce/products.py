@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from connectors.client import PlatformClient
 from connectors.publishing import Created, Listing, created_id
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 PRODUCTS = "/v3/catalog/products"
 

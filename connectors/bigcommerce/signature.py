@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The order id is `data.id` for these (refunds too: the refund's own id is `data.refund.refund_id`) ...

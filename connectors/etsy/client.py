@@ -15,8 +15,8 @@ from datetime import datetime
 
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
-from personalize.config import StoreConfig
-from personalize.settings import SettingsError
+from plumbing.config import StoreConfig
+from plumbing.settings import SettingsError
 
 SHOPS = "/v3/application/shops"
 PAGE_SIZE = 100  # getShopReceipts' maximum `limit`

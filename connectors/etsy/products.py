@@ -28,7 +28,7 @@ from __future__ import annotations
 from connectors.client import PlatformClient
 from connectors.etsy.client import credential
 from connectors.publishing import Created, Listing, created_id
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 LISTINGS = "/v3/application/shops/{shop_id}/listings"
 DEFAULTS = {"who_made": "i_did", "when_made": "made_to_order", "is_supply": "false", "quantity": "999",

@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookV
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 SIGNED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 ETSY_API_HOSTS = {"api.etsy.com", "openapi.etsy.com"}  # equivalent, per Etsy's request standards

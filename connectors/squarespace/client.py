@@ -23,7 +23,7 @@ import httpx
 
 from connectors.client import PlatformClient, retry_after_seconds
 from connectors.squarespace.mapping import iso
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import utc_now
 
 ORDERS = "/1.0/commerce/orders"

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
 

@@ -23,7 +23,7 @@ import secrets
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
 from connectors.publishing import Created, Listing, created_id
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 PRODUCTS = "/1.0/commerce/products"
 STORE_PAGES = "/1.0/commerce/store_pages"

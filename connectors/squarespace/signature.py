@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 SIGNATURE = "squarespace-signature"
 ORDER_TOPICS = {"order.create", "order.update"}

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 SEARCH = "/ecom/v1/orders/search"
 ORDER = "/ecom/v1/orders/{order_id}"

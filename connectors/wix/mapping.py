@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"

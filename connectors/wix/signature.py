@@ -29,7 +29,7 @@ import jwt
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef, WebhookNote
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 ORDER_FQDN = "wix.ecom.v1.order"
 ALGORITHMS = ["RS256"]

@@ -9,7 +9,7 @@ import httpx
 from woocommerce.oauth import OAuth
 
 from connectors.client import PlatformClient
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 ORDERS = "/wp-json/wc/v3/orders"
 PAGE_SIZE = 100  # the API's maximum

@@ -12,7 +12,7 @@ from pydantic_core import from_json
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef, WebhookNote
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 SIGNATURE = "x-wc-webhook-signature"
 TOPIC = "x-wc-webhook-topic"

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from personalize.config import load_config
-from personalize.embedded import free_port
+from devstack.embedded import free_port
+from plumbing.config import load_config
 from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from tests.connectors.stacks import STORES, Stack, built_platforms, write_config

@@ -24,7 +24,7 @@ from connectors.bigcommerce import ADAPTER, client, signature
 from connectors.client import PlatformClient
 from connectors.errors import InvalidSignatureError, PlatformError, UnmappableOrderError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from sandboxes.base import ItemSpec, OrderSpec, SandboxState
 from sandboxes.bigcommerce import SANDBOX
 

@@ -26,8 +26,8 @@ from connectors.errors import InvalidSignatureError, UnmappableOrderError, Unrea
 from connectors.etsy import ADAPTER
 from connectors.etsy.signature import sign
 from connectors.platform import NothingToDo, OrderRef
-from personalize.config import StoreConfig
-from personalize.settings import SettingsError
+from plumbing.config import StoreConfig
+from plumbing.settings import SettingsError
 from sandboxes.base import OrderSpec, SandboxState, make_sandbox_app
 from sandboxes.etsy import SANDBOX
 

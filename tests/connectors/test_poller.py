@@ -20,7 +20,7 @@ from connectors.intake import Intake
 from connectors.poller import StorePoller
 from connectors.seen import Cursor
 from connectors.woocommerce import ADAPTER
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from sandboxes.base import Faults, OrderSpec, SandboxState, make_sandbox_app
 from sandboxes.woocommerce import SANDBOX
 from schemas import ORDERS_RECEIVED, OrderReceived, OrderUpdated, decode

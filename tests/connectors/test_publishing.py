@@ -23,7 +23,7 @@ from connectors.notice import NOTICES
 from connectors.publishing import ProductDraft, PublishedProduct, PublishError, publish_product
 from connectors.registry import adapter_for
 from core.directory import Directory, UnknownStore, UnknownTemplate
-from personalize.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
+from plumbing.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
 from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from tests.connectors.stacks import STORES, built_platforms

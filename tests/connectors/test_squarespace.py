@@ -26,7 +26,7 @@ from connectors.client import PlatformClient
 from connectors.errors import InvalidSignatureError, UnmappableOrderError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef
 from connectors.squarespace import ADAPTER, client
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from sandboxes.base import make_sandbox_app
 from sandboxes.squarespace import SANDBOX, documented_order
 

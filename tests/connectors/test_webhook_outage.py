@@ -24,14 +24,16 @@ from connectors.intake import Intake
 from connectors.webhooks import make_app
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce.signature import sign
-from personalize.config import StoreConfig, load_config
-from personalize.embedded import EmbeddedServer, free_port, start_redis
-from personalize.ops import Health
+from devstack.embedded import EmbeddedServer, free_port, start_redis
+from plumbing.config import StoreConfig, load_config
+from plumbing.ops import Health
 from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from schemas import OrderReceived
 from tests.connectors.stacks import STORES, Stack, write_config
 from tests.support import InProcessServer, Recorder, ServiceProcess, count, unique_id
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 PLATFORM = "woocommerce"
 SAMPLE = Path(__file__).parents[2] / "sandboxes" / "samples" / "woocommerce" / "order_retrieve_v3.json"

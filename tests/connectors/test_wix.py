@@ -28,7 +28,7 @@ from connectors.client import PlatformClient
 from connectors.errors import InvalidSignatureError, PlatformError, UnmappableOrderError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef
 from connectors.wix import ADAPTER
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 from sandboxes.base import OrderSpec
 
 BASE = "https://www.wixapis.com"

@@ -22,7 +22,7 @@ from connectors.client import PlatformClient
 from connectors.errors import InvalidSignatureError, UnmappableOrderError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef
 from connectors.woocommerce import ADAPTER
-from personalize.config import StoreConfig
+from plumbing.config import StoreConfig
 
 SAMPLES = Path(__file__).parents[2] / "sandboxes" / "samples" / "woocommerce"
 BASE = "https://shop.example.com"

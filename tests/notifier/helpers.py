@@ -6,7 +6,7 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
-from personalize.mailcatcher import MailCatcher
+from devstack.mailcatcher import MailCatcher
 from schemas import (
     Event,
     LinkDelivery,

@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-from personalize.mailcatcher import MailCatcher
+import pytest
+
+from devstack.mailcatcher import MailCatcher
 from schemas import OrderStatusChanged, PersonalizationLinkIssued
 from tests.builders import MANUAL, completed, mug, order, plain
 from tests.notifier.conftest import notifier_env
 from tests.support import ServiceProcess, send, unique_id
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 
 async def test_order_to_email_to_reissue_and_silence_after_completion(servers, bus, config_path, tmp_path):

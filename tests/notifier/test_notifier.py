@@ -11,11 +11,15 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
-from personalize.mailcatcher import MailCatcher
+import pytest
+
+from devstack.mailcatcher import MailCatcher
 from schemas import OrderStatus
 from tests.notifier.conftest import HOOK_SECRET, notifier_env
 from tests.notifier.helpers import links, mails_for, request, status, wait_links, wait_mails
 from tests.support import ServiceProcess, send, unique_id
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 
 async def test_the_link_waits_for_notify_after_then_one_email_goes_to_the_merchant(notifier, servers, bus):
@@ -111,7 +115,7 @@ async def test_two_notifiers_send_each_email_once(notifier, servers, bus):
 
 
 async def test_an_smtp_outage_delays_the_email_and_never_drops_or_doubles_it(servers, bus, config_path, tmp_path):
-    from personalize.embedded import free_port
+    from devstack.embedded import free_port
 
     port = free_port()
     # A notifier of its own (group, Redis database, a TTL longer than the outage) so only it acts here.

@@ -17,12 +17,12 @@ from aiokafka.errors import KafkaConnectionError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from devstack.embedded import EmbeddedServer, start_redis
 from notifier.mail import MemorySender
 from notifier.outbox import Outbox
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.state import DUE, NotifierStore
-from personalize.embedded import EmbeddedServer, start_redis
 from schemas import (
     OrderStatus,
     PersonalizationLinkExpired,
@@ -30,6 +30,8 @@ from schemas import (
     PersonalizationReminderSent,
 )
 from tests.notifier.helpers import distinct, request, status
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 T0 = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)  # before the status events, which carry the real time
 DAY = timedelta(days=1)

@@ -19,6 +19,8 @@ from tests.notifier.conftest import notifier_env
 from tests.notifier.helpers import distinct, mails_for, request, status, wait_links, wait_mails
 from tests.support import ServiceProcess, send
 
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
+
 S = timedelta(seconds=1)
 
 

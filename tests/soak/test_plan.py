@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from personalize.soak.config import SoakStore
-from personalize.soak.ledger import OrderRun
-from personalize.soak.plan import SERVICES_KILLED, OrderPlan, make_plan
+from soak.config import SoakStore
+from soak.ledger import OrderRun
+from soak.plan import SERVICES_KILLED, OrderPlan, make_plan
 
 APPROVALS = {"woocommerce": "manual", "etsy": "automatic", "wix": "manual", "squarespace": "manual",
              "bigcommerce": "automatic"}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import smtplib
 
-from personalize.soak.processes import MailCatcher, Stack
+import pytest
+
+from soak.processes import MailCatcher, Stack
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 
 def delivered(catcher: MailCatcher) -> bool:

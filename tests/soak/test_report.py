@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import ConsumerRecord
 
-from personalize.soak.observe import Read
-from personalize.soak.report import Evidence, judge
 from schemas import PersonalizationReminderSent
+from soak.observe import Read
+from soak.report import Evidence, judge
 
 LINK = "e115eb54-f93b-44ea-8559-f208ee6ad249"
 

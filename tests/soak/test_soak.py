@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from personalize.soak import SoakOptions, run_soak
+from soak import SoakOptions, run_soak
+
+pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 FAULT_KINDS = {"kill", "redis", "smtp", "broker", "rate_limit", "server_error", "webhooks"}
 

@@ -1,0 +1,291 @@
+"""`personalize dev`: the whole system on one machine, on an embedded broker, Redis and mail server.
+
+Every deployable runs as the same subprocess production runs (`personalize
+core`, `notifier`, `connector <platform>`), plus one sandbox store per
+platform in the config, pointed at each other on loopback. A sample order is
+placed on every sandbox, and every event is printed as it flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+
+from plumbing.config import StoreConfig, load_config
+from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
+from plumbing.kafka import ensure_topics
+from plumbing.lifecycle import stop_on_signals
+from devstack.mailcatcher import MailCatcher, mailbox_app
+from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT
+from plumbing.settings import Settings, SettingsError, load_settings
+from schemas import EVENTS_BY_TOPIC, decode
+
+CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
+MAILBOX_PORT = 8025
+EDITOR_PORT = 8600  # PERSONALIZE_PUBLIC_URL's default, so the link in the dev email opens it
+API_PORT = 8700  # PERSONALIZE_API_PORT's default, so docs/merchant-api.md's curl examples work as written
+OPS_PORTS = {"core": CORE_OPS_PORT, "notifier": NOTIFIER_OPS_PORT}
+DEV_LINK_DELAY = "20s"  # the real default is 15m; a newcomer should see the email while watching
+
+
+def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = None) -> int:
+    settings = load_settings(Settings)
+    config_path = settings.config.resolve()
+    config = load_config(config_path)  # a bad file stops here, before anything starts
+    stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
+    _check_ports_free([_port(s.base_url) for s in stores] + [CONNECTOR_PORTS + i for i in range(len(stores))]
+                      + [MAILBOX_PORT, EDITOR_PORT, API_PORT])
+    state.mkdir(parents=True, exist_ok=True)
+    servers: list[EmbeddedServer] = []
+    services: dict[str, subprocess.Popen] = {}
+    mail: MailCatcher | None = None
+    try:
+        env = dict(os.environ, PERSONALIZE_CONFIG=str(config_path))
+        env.setdefault("PERSONALIZE_LINK_DELAY", DEV_LINK_DELAY)
+        # One random key per dev run, shared by every editor copy it starts; production sets its own.
+        env.setdefault("PERSONALIZE_EDITOR_SECRET", secrets.token_urlsafe(32))
+        env.setdefault("PERSONALIZE_ASSETS_DIR", str((state / "assets").resolve()))
+        # Every child writes to this terminal: lines for people, whatever the terminal turns out to be.
+        env.setdefault("PERSONALIZE_LOG_FORMAT", "text")
+        if not settings.kafka_bootstrap:
+            servers.append(start_broker(state))
+            env["PERSONALIZE_KAFKA_BOOTSTRAP"] = servers[-1].address
+        if not settings.redis_url:
+            servers.append(start_redis(state))
+            env["PERSONALIZE_REDIS_URL"] = f"redis://{servers[-1].address}/0"
+        if not os.environ.get("PERSONALIZE_SMTP_URL"):
+            mail = MailCatcher(state / "mail").start()
+            env["PERSONALIZE_SMTP_URL"] = mail.url
+        ops: dict[str, int] = {}
+        for name, argv in _services(stores):
+            child = env
+            if name in OPS_PORTS:  # the others serve /metrics and /health/* on their own port
+                # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
+                ops[name] = OPS_PORTS[name] if not _taken([OPS_PORTS[name]]) else free_port()
+                child = {**env, "PERSONALIZE_OPS_PORT": str(ops[name])}
+            services[name] = subprocess.Popen([sys.executable, "-m", "personalize.cli", *argv], env=child,
+                                              start_new_session=True)
+        _print_summary(env, servers, services, config_path, stores, mail, ops)
+        _print_api_keys(_create_api_keys(env["PERSONALIZE_REDIS_URL"], config.stores))
+        return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after))
+    finally:
+        for process in services.values():
+            if process.poll() is None:
+                process.terminate()
+        for name, process in services.items():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                print(f"dev: {name} did not stop within 10 s; killing it", file=sys.stderr)
+                process.kill()
+        if mail:
+            mail.stop()
+        for server in reversed(servers):
+            server.stop()
+        print("dev: stopped")
+
+
+def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
+    services = [("core", ["core"]), ("notifier", ["notifier"]), ("editor", ["editor", "--port", str(EDITOR_PORT)]),
+                ("api", ["api", "--port", str(API_PORT)])]
+    for index, store in enumerate(stores):
+        port = CONNECTOR_PORTS + index
+        hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"
+        services.append((f"sandbox {store.platform}", ["sandbox", store.platform, "--port", str(_port(store.base_url)),
+                                                      "--store", store.store_id, "--webhook-url", hook]))
+        services.append((f"connector {store.platform}", ["connector", store.platform, "--port", str(port)]))
+    return services
+
+
+def _print_summary(env: dict[str, str], servers: list[EmbeddedServer], services: dict[str, subprocess.Popen],
+                   config: Path, stores: list[StoreConfig], mail: MailCatcher | None, ops: dict[str, int]) -> None:
+    embedded = {s.name for s in servers}
+    print("personalize dev is up (Ctrl-C stops everything)")
+    print(f"  kafka      {env['PERSONALIZE_KAFKA_BOOTSTRAP']}" + (" (embedded Tansu, memory only)" if "broker" in embedded else ""))
+    print(f"  redis      {env['PERSONALIZE_REDIS_URL']}" + (" (embedded, append-only file in the state folder)" if "redis" in embedded else ""))
+    print(f"  mail       {env['PERSONALIZE_SMTP_URL']}" + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else ""))
+    print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
+    for index, store in enumerate(stores):
+        print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
+    print(f"  ops        {', '.join(f'{name} http://{LOOPBACK}:{port}/metrics' for name, port in ops.items())}"
+          " (/health/live, /health/ready beside it; editor and connectors on their own port)")
+    print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
+    print("  events on every topic are printed below as they flow", flush=True)
+
+
+def _create_api_keys(redis_url: str, stores: list[StoreConfig]) -> dict[str, str]:
+    """One fresh key per store, so a newcomer can curl the merchant API at once; shown once, kept hashed."""
+    from redis.asyncio import Redis
+
+    from merchant_api.keys import ApiKeys
+
+    async def create() -> dict[str, str]:
+        redis = Redis.from_url(redis_url)
+        try:
+            return {store.key: (await ApiKeys(redis).create(store.key, label="personalize dev"))[1] for store in stores}
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(create())
+
+
+def _print_api_keys(keys: dict[str, str]) -> None:
+    print(f"  merchant API http://{LOOPBACK}:{API_PORT} (OpenAPI at /docs), one key per store, new each run:")
+    for store, key in keys.items():
+        print(f"    {store:<30} {key}")
+    if keys:
+        key = next(iter(keys.values()))
+        print(f"    try: curl -H 'Authorization: Bearer {key}' http://{LOOPBACK}:{API_PORT}/orders", flush=True)
+
+
+async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], demo_stores: list[StoreConfig],
+                 mail: MailCatcher | None, exit_after: float | None) -> int:
+    stop = stop_on_signals(deadline_s=None)  # dev outlives its children: it stops the broker and Redis after them
+    settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
+    await ensure_topics(settings, EVENTS_BY_TOPIC)
+    jobs: dict[str, Coroutine[Any, Any, None]] = {"event printer": _tail(settings.required_bootstrap())}
+    if mail:
+        jobs["mailbox"] = _serve_mailbox(mail)
+    if demo_stores:
+        jobs["demo orders"] = _place_demo_orders(demo_stores)
+    return await supervise(services, jobs, stop, exit_after, finite=frozenset({"demo orders"}))
+
+
+async def supervise(services: dict[str, subprocess.Popen], jobs: dict[str, Coroutine[Any, Any, None]],
+                    stop: asyncio.Event, exit_after: float | None, finite: frozenset[str] = frozenset()) -> int:
+    """Runs dev's own jobs beside its services until Ctrl-C or `exit_after`; a service that exits, or a job
+    that fails (or ends, unless it is `finite`), stops everything with exit code 1, naming it. The mailbox
+    once died at start and dev ran on without it, saying nothing."""
+    tasks = {asyncio.create_task(job, name=name): name for name, job in jobs.items()}
+    deadline = time.monotonic() + exit_after if exit_after else None
+    code = 0
+    try:
+        while not stop.is_set():
+            dead = {name: p.returncode for name, p in services.items() if p.poll() is not None}
+            if dead:
+                print(f"dev: service exited: {dead}; stopping", file=sys.stderr)
+                code = 1
+                break
+            failed = [task for task in tasks if task.done() and (task.exception() or tasks[task] not in finite)]
+            if failed:
+                for task in failed:
+                    _report_job_death(tasks[task], task.exception())
+                code = 1
+                break
+            if deadline and time.monotonic() > deadline:
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return code
+
+
+def _report_job_death(name: str, error: BaseException | None) -> None:
+    if error is None:
+        print(f"dev: the {name} stopped by itself; stopping", file=sys.stderr)
+        return
+    trace = "".join(traceback.format_exception(error))
+    print(f"dev: the {name} failed; stopping\n{trace}", file=sys.stderr, end="")
+
+
+async def _place_demo_orders(stores: list[StoreConfig]) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        for store in stores:
+            product = store.products[0] if store.products else None
+            item = {"product_id": (product.product_id if product and product.product_id else "93"),
+                    "sku": product.sku if product else None, "quantity": 1, "buyer_text": "Ada"}
+            for _ in range(60):  # the sandbox and its connector are still starting
+                try:
+                    placed = await http.post(f"{store.base_url}/_sandbox/orders", json={"items": [item]})
+                    placed.raise_for_status()
+                    print(f"dev: placed order {placed.json()['id']} on the {store.platform} sandbox", flush=True)
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"the {store.platform} sandbox at {store.base_url} took no order in 30 s")
+
+
+async def _serve_mailbox(mail: MailCatcher) -> None:
+    server = uvicorn.Server(uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT,
+                                           log_level="warning", lifespan="off"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # dev handles the signals
+    try:
+        await server.serve()
+    except SystemExit as exit_:  # uvicorn exits the process when it cannot bind; here that is a failed job
+        raise RuntimeError(f"the mailbox could not listen on {LOOPBACK}:{MAILBOX_PORT}") from exit_
+    finally:
+        server.should_exit = True
+
+
+async def _tail(bootstrap: str) -> None:
+    consumer = AIOKafkaConsumer(*EVENTS_BY_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="latest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async for record in consumer:
+            try:
+                event = decode(record.topic, record.value)
+            except ValueError:
+                print(f"  {record.topic:<28} (undecodable, {len(record.value or b'')} bytes)", flush=True)
+                continue
+            print(f"  {record.topic:<28} {event.event_type:<26} {event.order_key}  {_detail(event)}", flush=True)
+    finally:
+        await consumer.stop()
+
+
+def _detail(event) -> str:  # noqa: ANN001 - any event
+    if hasattr(event, "to_status"):
+        return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
+    if hasattr(event, "sequence"):
+        return f"link {event.sequence} to {event.merchant_email}, expires {event.expires_at:%Y-%m-%d %H:%M} UTC"
+    if hasattr(event, "notify_after"):
+        return f"link due {event.notify_after:%H:%M:%S} UTC"
+    if hasattr(event, "error"):
+        return event.error
+    return ""
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in (LOOPBACK, "localhost")
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 80
+
+
+def _check_ports_free(ports: list[int]) -> None:
+    taken = _taken(ports)
+    if taken:
+        raise SettingsError(f"ports {taken} on {LOOPBACK} are taken (another `personalize dev`?); free them first")
+
+
+def _taken(ports: list[int]) -> list[int]:
+    taken = []
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                taken.append(port)
+    return taken

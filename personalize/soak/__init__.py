@@ -1,5 +1,0 @@
-"""The chaos soak: the whole stack under orders and faults, then a check for every loss and duplicate."""
-
-from personalize.soak.runner import SoakOptions, run_soak
-
-__all__ = ["SoakOptions", "run_soak"]

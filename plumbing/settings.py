@@ -1,0 +1,100 @@
+"""Settings every deployable shares, read from `PERSONALIZE_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plumbing.durations import Duration
+
+__all__ = ["Duration", "Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERSONALIZE_", extra="ignore")
+
+    config: Path = Field(default=Path("examples/config.yaml"), description="The YAML config file.")
+    kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset means embedded (dev, tests).")
+    redis_url: str | None = Field(default=None, description="redis://host:port/db; unset means embedded (dev, tests).")
+    kafka_idempotence: bool = Field(
+        default=False, description="Idempotent producer; a real cluster supports it, the embedded broker does not."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers; managed Kafka services want SASL_SSL."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates; unset: the system's CAs."
+    )
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for brokers that ask (mTLS).")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="The client certificate's private key.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name (an API key on some services).")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (an API secret on some services); never logged."
+    )
+    topic_partitions: int = Field(default=8, ge=1, description="Partitions of each topic a service creates.")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor of each topic a service creates.")
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, description="Consumer session timeout; joining a group takes about half of it."
+    )
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="json or text; unset: json unless stderr is a terminal (docs/operations.md)."
+    )
+    ops_host: str = Field(default="127.0.0.1", description="Where core's and the notifier's ops endpoint listens.")
+    ops_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Port of /metrics and /health/* for services without HTTP of their own; unset: the service's default.",
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Settings:
+        uses_sasl = self.kafka_security_protocol.startswith("SASL_")
+        if uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                             "PERSONALIZE_KAFKA_SASL_USERNAME and PERSONALIZE_KAFKA_SASL_PASSWORD")
+        if not uses_sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError("a SASL user name or password is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                             f"{self.kafka_security_protocol}: set it to SASL_SSL (or SASL_PLAINTEXT)")
+        uses_tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not uses_tls and any(tls_files):
+            raise ValueError("a Kafka TLS file is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                             f"{self.kafka_security_protocol}: set it to SSL or SASL_SSL")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("PERSONALIZE_KAFKA_SSL_CERTFILE and PERSONALIZE_KAFKA_SSL_KEYFILE go together")
+        return self
+
+    def required_bootstrap(self) -> str:
+        if not self.kafka_bootstrap:
+            raise SettingsError("PERSONALIZE_KAFKA_BOOTSTRAP is not set (use `personalize dev` for an embedded broker)")
+        return self.kafka_bootstrap
+
+    def required_redis_url(self) -> str:
+        if not self.redis_url:
+            raise SettingsError("PERSONALIZE_REDIS_URL is not set (use `personalize dev` for an embedded Redis)")
+        return self.redis_url
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build settings, turning pydantic's error into one that names the variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        problems = "; ".join(  # a check across settings has no single variable to name: its message names them
+            f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"]
+            else e["msg"].removeprefix("Value error, ") for e in error.errors()
+        )
+        raise SettingsError(problems) from None

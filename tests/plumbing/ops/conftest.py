@@ -1,0 +1,105 @@
+"""The ops tests' own broker, Redis and SMTP server (some tests pause them), and helpers to run and stop services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack.embedded import free_port
+from tests.builders import CONFIG_PATH
+from tests.support import ServiceProcess, embedded_servers, event_bus, unique_id
+
+# The bound the issue sets; the services' own watchdog fires at 9 s.
+SHUTDOWN_BOUND_S = 10.0
+
+
+@pytest.fixture(scope="package")
+def servers(tmp_path_factory) -> Iterator[dict]:
+    with embedded_servers(tmp_path_factory.mktemp("ops"), mail=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+async def bus(servers) -> AsyncIterator[dict]:
+    async with event_bus(servers["broker"].address) as connected:
+        yield connected
+
+
+def service_env(servers: dict, **extra: str) -> dict[str, str]:
+    """What every service needs, with its own consumer groups so a test starts from a clean slate."""
+    group = unique_id()
+    return {
+        "PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
+        "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/0",
+        "PERSONALIZE_CONFIG": str(CONFIG_PATH),
+        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "PERSONALIZE_LOG_FORMAT": "json",
+        "PERSONALIZE_OPS_PORT": str(free_port()),
+        "PERSONALIZE_CORE_GROUP": f"ops-core-{group}",
+        "PERSONALIZE_NOTIFIER_GROUP": f"ops-notifier-{group}",
+        "PERSONALIZE_HOOKS_GROUP": f"ops-hooks-{group}",
+        "PERSONALIZE_EDITOR_GROUP": f"ops-editor-{group}",
+        "PERSONALIZE_SMTP_URL": servers["mail"].url,
+        "PERSONALIZE_PUBLIC_URL": "https://personalize.example.com",
+        "PERSONALIZE_EDITOR_SECRET": "ops-test-editor-secret-" + "y" * 24,
+        "PERSONALIZE_ASSETS_DIR": str(servers["state"] / "assets"),
+        **extra,
+    }
+
+
+class Running:
+    """A service process and the address of its ops routes (its own port, or PERSONALIZE_OPS_PORT)."""
+
+    def __init__(self, service: ServiceProcess, port: int) -> None:
+        self.service = service
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def get(self, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=5) as http:
+            return await http.get(self.url + path)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.service.process.poll() is None, self.service.log_tail()
+            try:
+                if (await self.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"not ready in {timeout}s:\n{self.service.log_tail()}")
+
+    def terminate(self) -> tuple[float, int]:
+        """SIGTERM, then (seconds until the process was gone, its exit code)."""
+        started = time.monotonic()
+        self.service.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.service.process.wait(SHUTDOWN_BOUND_S + 20)
+        except Exception:
+            self.service.kill()
+            raise
+        return time.monotonic() - started, code
+
+    def json_lines(self) -> list[dict]:
+        """Every complete line of the log, each parsed: any line that is not one JSON object fails the test.
+
+        The service may be halfway through writing a line while a test polls its log; that line counts once its
+        newline is written."""
+        *complete, _in_progress = self.service.log_path.read_text().split("\n")
+        return [json.loads(line) for line in complete if line.strip()]
+
+
+async def start(command: list[str], env: dict[str, str], log: Path, port: int | None = None) -> Running:
+    service = ServiceProcess(command, env, log)
+    service.start()
+    running = Running(service, port or int(env["PERSONALIZE_OPS_PORT"]))
+    await running.wait_ready()
+    return running
