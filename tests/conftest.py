@@ -20,7 +20,7 @@ pytest_plugins = ["tests.fuzzing.report"]
 
 # A test that needs a server (or the browser) is marked `integration` by what it uses, so `make test-fast` (-m "not
 # integration") runs the rest with none started. Tests that start servers of their own mark themselves.
-SERVERS = frozenset({"broker", "redis_server", "servers", "browser"})
+SERVERS = frozenset({"broker", "redis_server", "servers", "api_servers", "browser"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
