@@ -34,8 +34,9 @@ REPUBLISH_GRACE_S = 15.0  # longer than a request's own publish may take, so the
 REPUBLISH_TICK_S = 5.0
 
 
-def completion_event(order_key: str, items: list[RequestedItem], values: dict[str, str],
-                     assets: dict[str, Asset]) -> PersonalizationCompleted:
+def completion_event(
+    order_key: str, items: list[RequestedItem], values: dict[str, str], assets: dict[str, Asset]
+) -> PersonalizationCompleted:
     """The event for every line: each field's value (an image's asset uri), empty optional fields left out."""
     completed = []
     for item in items:
@@ -51,8 +52,9 @@ def completion_event(order_key: str, items: list[RequestedItem], values: dict[st
     return PersonalizationCompleted(order_key=order_key, items=completed)
 
 
-async def complete(store: EditorStore, producer: AIOKafkaProducer, event: PersonalizationCompleted,
-                   sequence: int) -> bool:
+async def complete(
+    store: EditorStore, producer: AIOKafkaProducer, event: PersonalizationCompleted, sequence: int
+) -> bool:
     """Claim, publish, mark; False if another submission already completed this order."""
     if not await store.claim(event, sequence):
         COMPLETIONS.labels("duplicate").inc()
@@ -62,10 +64,11 @@ async def complete(store: EditorStore, producer: AIOKafkaProducer, event: Person
         await store.mark_published(event)
         COMPLETIONS.labels("published").inc()
         log.info("completion %s of %s published", event.event_id, event.order_key)
-    except Exception:  # noqa: BLE001 - the claim holds the event; the republisher sends it
+    except Exception:
         COMPLETIONS.labels("deferred").inc()
-        log.exception("completion %s of %s not published yet; the republisher retries it", event.event_id,
-                      event.order_key)
+        log.exception(
+            "completion %s of %s not published yet; the republisher retries it", event.event_id, event.order_key
+        )
     return True
 
 
@@ -73,19 +76,24 @@ class Republisher:
     """Publishes claimed completions and first opens whose publish was never acknowledged (at start, then every
     few seconds)."""
 
-    def __init__(self, store: EditorStore, producer: AIOKafkaProducer, tick_s: float = REPUBLISH_TICK_S,
-                 grace_s: float = REPUBLISH_GRACE_S) -> None:
+    def __init__(
+        self,
+        store: EditorStore,
+        producer: AIOKafkaProducer,
+        tick_s: float = REPUBLISH_TICK_S,
+        grace_s: float = REPUBLISH_GRACE_S,
+    ) -> None:
         self._store, self._producer, self._tick, self._grace = store, producer, tick_s, grace_s
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.once()
-            except Exception:  # noqa: BLE001 - Redis or the broker away: the list stays, try again
+            except Exception:
                 log.exception("republishing completions failed; retrying in %.0fs", self._tick)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._tick)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def once(self) -> int:

@@ -23,8 +23,13 @@ class EditorHandler:
             event = item.event
             if isinstance(event, PersonalizationLinkIssued):
                 await self._store.record_link(event, token_hash(token_of(event.url)))
-                log.info("link %d (%s) of %s recorded", event.sequence, event.link_id, event.order_key,
-                         extra=event_fields(event))
+                log.info(
+                    "link %d (%s) of %s recorded",
+                    event.sequence,
+                    event.link_id,
+                    event.order_key,
+                    extra=event_fields(event),
+                )
             elif isinstance(event, OrderStatusChanged):
                 await self._store.record_status(event)
         return Outcome()

@@ -27,9 +27,16 @@ PUBLISH_WAIT_S = 3.0
 
 
 def opened_event(view: LinkView, now: datetime) -> PersonalizationLinkOpened:
-    return PersonalizationLinkOpened(order_key=view.order_key, occurred_at=now, link_id=view.link_id,
-                                     sequence=view.sequence, store_id=view.store_id, platform=view.platform,
-                                     order_number=view.order_number, is_test=view.is_test)
+    return PersonalizationLinkOpened(
+        order_key=view.order_key,
+        occurred_at=now,
+        link_id=view.link_id,
+        sequence=view.sequence,
+        store_id=view.store_id,
+        platform=view.platform,
+        order_number=view.order_number,
+        is_test=view.is_test,
+    )
 
 
 async def report_first_open(store: EditorStore, producer: AIOKafkaProducer, view: LinkView, now: datetime) -> bool:
@@ -41,8 +48,9 @@ async def report_first_open(store: EditorStore, producer: AIOKafkaProducer, view
         await asyncio.wait_for(publish(producer, [event]), PUBLISH_WAIT_S)
         await store.mark_opened_published(event)
         LINKS_OPENED.labels("published").inc()
-    except Exception:  # noqa: BLE001 - the claim holds the event; the republisher sends it
+    except Exception:
         LINKS_OPENED.labels("deferred").inc()
-        log.exception("opened event of link %s (%s) not published yet; the republisher retries it", view.link_id,
-                      view.order_key)
+        log.exception(
+            "opened event of link %s (%s) not published yet; the republisher retries it", view.link_id, view.order_key
+        )
     return True

@@ -13,8 +13,13 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-                                  b"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")),
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+            b"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
 ]
@@ -105,7 +110,15 @@ class BodyLimit:
 
 async def _too_large(send: Send) -> None:
     body = b"Request too large."
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

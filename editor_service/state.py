@@ -143,17 +143,25 @@ def _pairs(flat: list[bytes]) -> dict[str, str]:
     return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
 
 
-def _link_view(link: dict[str, str], order: dict[str, str] | list, completed: bytes | None, draft: bytes | None,
-               opened: int) -> LinkView:
+def _link_view(
+    link: dict[str, str], order: dict[str, str] | list, completed: bytes | None, draft: bytes | None, opened: int
+) -> LinkView:
     order = _pairs(order) if isinstance(order, list) else order
     return LinkView(
-        order_key=link["order_key"], link_id=link["link_id"], sequence=int(link["sequence"]),
-        expires=float(link["expires"]), order_number=link["order_number"], is_test=link["is_test"] == "1",
+        order_key=link["order_key"],
+        link_id=link["link_id"],
+        sequence=int(link["sequence"]),
+        expires=float(link["expires"]),
+        order_number=link["order_number"],
+        is_test=link["is_test"] == "1",
         items=_items(order.get("items") or link["items"]),
-        latest_seq=int(order.get("seq", link["sequence"])), status=order.get("status"),
+        latest_seq=int(order.get("seq", link["sequence"])),
+        status=order.get("status"),
         completed_seq=int(completed) if completed is not None else None,
-        draft=json.loads(draft) if draft else {}, platform=link.get("platform", ""),
-        store_id=link.get("store_id", ""), opened=bool(opened),
+        draft=json.loads(draft) if draft else {},
+        platform=link.get("platform", ""),
+        store_id=link.get("store_id", ""),
+        opened=bool(opened),
     )
 
 
@@ -182,16 +190,30 @@ class EditorStore:
         items = json.dumps([item.model_dump(mode="json") for item in link.items])
         await self._record_link(
             keys=[f"editor:link:{token_sha256}", f"editor:order:{link.order_key}"],
-            args=[link.order_key, link.link_id, link.sequence, link.expires_at.timestamp(), link.store_id,
-                  link.platform, link.order_number, int(link.is_test), items, RETENTION_S],
+            args=[
+                link.order_key,
+                link.link_id,
+                link.sequence,
+                link.expires_at.timestamp(),
+                link.store_id,
+                link.platform,
+                link.order_number,
+                int(link.is_test),
+                items,
+                RETENTION_S,
+            ],
         )
 
     async def record_status(self, change: OrderStatusChanged) -> str:
-        result = await self._record_status(keys=[f"editor:order:{change.order_key}"],
-                                           args=[_micros(change.occurred_at), change.to_status.value, RETENTION_S])
+        result = await self._record_status(
+            keys=[f"editor:order:{change.order_key}"],
+            args=[_micros(change.occurred_at), change.to_status.value, RETENTION_S],
+        )
         return result.decode() if isinstance(result, bytes) else result
 
-    async def visit(self, token_sha256: str, rate_keys: list[str], window_s: int = 60) -> tuple[list[int], LinkView | None]:
+    async def visit(
+        self, token_sha256: str, rate_keys: list[str], window_s: int = 60
+    ) -> tuple[list[int], LinkView | None]:
         """Count the request against each rate-limit key (fixed windows) and read the link and its order.
 
         One script, one round trip, shared with the page views arriving meanwhile (`plumbing/scripts.py`):
@@ -245,14 +267,17 @@ class EditorStore:
 
     async def claim_opened(self, event: PersonalizationLinkOpened) -> bool:
         """Record the link's first open unless one is recorded already; atomic."""
-        return bool(await self._claim_opened(
-            keys=[f"editor:opened:{event.link_id}", UNPUBLISHED_OPENED],
-            args=[event.model_dump_json(), event.event_id, time.time(), RETENTION_S, event.link_id],
-        ))
+        return bool(
+            await self._claim_opened(
+                keys=[f"editor:opened:{event.link_id}", UNPUBLISHED_OPENED],
+                args=[event.model_dump_json(), event.event_id, time.time(), RETENTION_S, event.link_id],
+            )
+        )
 
     async def mark_opened_published(self, event: PersonalizationLinkOpened) -> None:
-        await self._published(keys=[f"editor:opened:{event.link_id}", UNPUBLISHED_OPENED],
-                              args=[event.event_id, event.link_id])
+        await self._published(
+            keys=[f"editor:opened:{event.link_id}", UNPUBLISHED_OPENED], args=[event.event_id, event.link_id]
+        )
 
     async def unpublished_opened(self, older_than: float, limit: int = 100) -> list[PersonalizationLinkOpened]:
         """Claimed first opens whose publish is not acknowledged, claimed before `older_than` (epoch seconds)."""

@@ -6,7 +6,7 @@ import asyncio
 import io
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -93,19 +93,35 @@ async def http(editor) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def link_event(public_url: str, *, token: str | None = None, number: str | None = None, sequence: int = 1,
-               expires_in: timedelta = timedelta(days=7), items: list[RequestedItem] | None = None,
-               buyer_text: str | None = "Ada") -> tuple[str, PersonalizationLinkIssued]:
+def link_event(
+    public_url: str,
+    *,
+    token: str | None = None,
+    number: str | None = None,
+    sequence: int = 1,
+    expires_in: timedelta = timedelta(days=7),
+    items: list[RequestedItem] | None = None,
+    buyer_text: str | None = "Ada",
+) -> tuple[str, PersonalizationLinkIssued]:
     """A link as the notifier's scheduler issues it."""
     token, number = token or new_token(), number or unique_id()
-    now = datetime.now(timezone.utc)
-    items = items or [RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE,
-                                    buyer_personalization=buyer_text)]
+    now = datetime.now(UTC)
+    items = items or [
+        RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE, buyer_personalization=buyer_text)
+    ]
     return token, PersonalizationLinkIssued(
-        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, link_id=secrets.token_hex(8),
-        url=link_url(public_url, token), expires_at=now + expires_in, sequence=sequence,
-        merchant_email="manual@example.com", store_id="shop-manual", platform="woocommerce", order_number=number,
-        items=items)
+        order_key=f"woocommerce:shop-manual:{number}",
+        occurred_at=now,
+        link_id=secrets.token_hex(8),
+        url=link_url(public_url, token),
+        expires_at=now + expires_in,
+        sequence=sequence,
+        merchant_email="manual@example.com",
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number=number,
+        items=items,
+    )
 
 
 async def wait_known(url: str, status: int = 200, timeout: float = 20.0) -> httpx.Response:
@@ -139,8 +155,13 @@ async def publish_link(bus: dict, editor: Editor, **kwargs: object) -> tuple[str
 
 
 async def set_status(bus: dict, order_key: str, to: OrderStatus, at: datetime | None = None) -> OrderStatusChanged:
-    change = OrderStatusChanged(order_key=order_key, from_status=OrderStatus.PENDING_PERSONALIZATION, to_status=to,
-                                reason="test", occurred_at=at or datetime.now(timezone.utc))
+    change = OrderStatusChanged(
+        order_key=order_key,
+        from_status=OrderStatus.PENDING_PERSONALIZATION,
+        to_status=to,
+        reason="test",
+        occurred_at=at or datetime.now(UTC),
+    )
     await send(bus["producer"], change)
     return change
 
@@ -152,8 +173,14 @@ def png(width: int = 64, height: int = 48, color: str = "teal", kind: str = "PNG
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="package")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
@@ -37,10 +37,14 @@ def change(key: str, to: OrderStatus, at: datetime) -> OrderStatusChanged:
 async def test_an_older_status_never_overwrites_a_newer_one(store):
     _, link = link_event("https://e.example")
     await store.record_link(link, "h" * 64)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert await store.record_status(change(link.order_key, OrderStatus.CANCELLED, now)) == "recorded"
-    assert await store.record_status(change(link.order_key, OrderStatus.PENDING_PERSONALIZATION,
-                                            now - timedelta(seconds=1))) == "stale"
+    assert (
+        await store.record_status(
+            change(link.order_key, OrderStatus.PENDING_PERSONALIZATION, now - timedelta(seconds=1))
+        )
+        == "stale"
+    )
     assert (await store.view("h" * 64)).status == "cancelled"
 
 
@@ -58,7 +62,7 @@ async def test_a_page_view_reads_in_one_script_what_view_reads_and_counts_each_r
     _, link = link_event("https://e.example", number=unique_id())
     link_hash = unique_id().ljust(64, "0")
     await store.record_link(link, link_hash)
-    await store.record_status(change(link.order_key, OrderStatus.PENDING_PERSONALIZATION, datetime.now(timezone.utc)))
+    await store.record_status(change(link.order_key, OrderStatus.PENDING_PERSONALIZATION, datetime.now(UTC)))
     await store.save_draft(link.order_key, {"L1:name": "Ada"})
     await store.claim(completion_event(link.order_key, link.items, {"L1:name": "a"}, {}), 1)
     rate_keys = [f"t:{link_hash}", f"a:{unique_id()}"]
