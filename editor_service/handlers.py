@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from editor_service.state import EditorStore
+from editor_service.store import EditorState
 from plumbing.consumer import Outcome, Received
 from plumbing.links import token_hash, token_of
 from plumbing.logs import event_fields
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class EditorHandler:
-    def __init__(self, store: EditorStore) -> None:
+    def __init__(self, store: EditorState) -> None:
         self._store = store
 
     async def __call__(self, batch: list[Received]) -> Outcome:

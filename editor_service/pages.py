@@ -28,7 +28,7 @@ from editor_service.metrics import REFUSED, SECONDS
 from editor_service.opened import report_first_open
 from editor_service.render import message, page
 from editor_service.security import form_token, form_token_ok, looks_like_token
-from editor_service.state import PP, LinkView
+from editor_service.store import PP, LinkView
 from plumbing.links import token_hash
 
 router = APIRouter()
@@ -180,8 +180,7 @@ async def _check_images(editor: Editor, view: LinkView, form: FormData, submissi
     checked = {}
     for key, _item, spec in image_fields(view.items):
         upload = form.get(key)
-        given = isinstance(upload, UploadFile) and (upload.size or 0) > 0
-        if not given:
+        if not isinstance(upload, UploadFile) or (upload.size or 0) <= 0:
             if spec.required:
                 submission.errors[key] = "Please choose an image."
             continue

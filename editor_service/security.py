@@ -37,7 +37,9 @@ def form_token(secret: bytes, link_hash: str) -> str:
 
 def form_token_ok(secret: bytes, link_hash: str, given: str | None) -> bool:
     # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged field → a 500).
-    return bool(given) and hmac.compare_digest(form_token(secret, link_hash).encode(), given.encode(errors="replace"))
+    if not given:
+        return False
+    return hmac.compare_digest(form_token(secret, link_hash).encode(), given.encode(errors="replace"))
 
 
 class SecurityHeaders:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import ConsoleMessage, Page, expect
 
 from schemas import PersonalizationCompleted
 from tests.editor_service.conftest import png, publish_link, wait_known
@@ -27,11 +27,12 @@ class Screen:
     """One browser page at one width: collects console errors, saves numbered screenshots."""
 
     def __init__(self, page: Page, width_name: str) -> None:
-        self.page, self.width_name, self.shots, self.errors = page, width_name, 0, []
+        self.page, self.width_name, self.shots = page, width_name, 0
+        self.errors: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
 
-    def _console(self, message) -> None:
+    def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
         # Chromium reports a document answered with 4xx (an expired link is 410) as a failed load; that status

@@ -42,6 +42,7 @@ from editor_service.security import form_token
 from plumbing.links import link_url, new_token, token_hash
 from schemas import PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
+from tests.editor_service.conftest import running
 from tests.fuzzing.strategies import CASES, ODD, budget, odd_text, text
 from tests.support import ServiceProcess, event_bus, send, unique_id
 
@@ -162,7 +163,7 @@ def hostile_items(n: int) -> list[RequestedItem]:
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory) -> Iterator[dict]:
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     folder = tmp_path_factory.mktemp("fuzz-editor")
     broker, redis = start_broker(folder), start_redis(folder)
     yield {"folder": folder, "broker": broker, "redis": redis, "assets": folder / "assets" / "inside"}
@@ -171,7 +172,7 @@ def state(tmp_path_factory) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-async def editor(state) -> AsyncIterator[dict]:
+async def editor(state: dict) -> AsyncIterator[dict]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     service = ServiceProcess(
@@ -215,7 +216,7 @@ async def editor(state) -> AsyncIterator[dict]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             for token in (tokens[0], tokens[-1]):
                 for _ in range(300):
-                    assert service.process.poll() is None, service.log_tail()
+                    assert running(service), service.log_tail()
                     try:
                         if (await http.get(f"/p/{token}")).status_code == 200:
                             break
@@ -250,7 +251,7 @@ def check_answer(response: httpx.Response) -> None:
 
 
 async def test_every_link_page_shows_hostile_platform_text_escaped(editor):
-    for n, token in enumerate(editor["tokens"][:12]):
+    for token in editor["tokens"][:12]:
         CASES["editor: link pages with hostile platform text"] += 1
         response = await editor["http"].get(f"/p/{token}")
         assert response.status_code in (200, 409, 410)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -16,7 +17,7 @@ from editor_service.images import ImageRefused, check_image
 from editor_service.pages import availability
 from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.settings import EditorSettings
-from editor_service.state import LinkView
+from editor_service.store import LinkView
 from plumbing.links import link_url, new_token, token_hash, token_of
 from plumbing.settings import SettingsError, load_settings
 from schemas import Asset, RequestedItem, Template, TemplateField
@@ -108,8 +109,8 @@ def test_images_are_accepted_by_content_only():
         check_image(png(2000, 2000), max_bytes=10**7, max_pixels=10**6)
 
 
-def view(**changes: object) -> LinkView:
-    base = {
+def view(**changes: Any) -> LinkView:
+    base: dict[str, Any] = {
         "order_key": "k",
         "link_id": "l",
         "sequence": 1,

@@ -15,13 +15,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError
-from redis.asyncio import Redis
 
 from editor_service.completion import Republisher
 from editor_service.opened import report_first_open
 from editor_service.state import UNPUBLISHED_OPENED, EditorStore
 from schemas import OrderStatus, PersonalizationLinkExpired, PersonalizationLinkIssued, PersonalizationLinkOpened
-from tests.editor_service.conftest import link_event, publish_link, set_status, start_editor, wait_recorded
+from tests.editor_service.conftest import (
+    editor_store,
+    link_event,
+    publish_link,
+    set_status,
+    start_editor,
+    wait_recorded,
+)
 from tests.support import send, unique_id
 
 
@@ -120,10 +126,9 @@ class BrokerDown:
 
 
 @pytest.fixture
-async def store(servers) -> AsyncIterator[EditorStore]:
-    redis = Redis.from_url(f"redis://{servers['redis'].address}/6")
-    yield EditorStore(redis)
-    await redis.aclose()
+async def store(servers: dict) -> AsyncIterator[EditorStore]:
+    async with editor_store(servers, 6) as opened_store:
+        yield opened_store
 
 
 async def test_a_first_open_the_broker_did_not_take_is_republished_with_the_same_id(store, bus):
@@ -136,7 +141,7 @@ async def test_a_first_open_the_broker_did_not_take_is_republished_with_the_same
     assert await report_first_open(store, BrokerDown(), view, now)  # claimed; its publish failed
     assert (await store.view(key)).opened
     assert not await report_first_open(store, bus["producer"], view, now)  # a later open: nothing
-    (pending,) = [e for e in await store.unpublished_opened(older_than=9e9) if e.link_id == link.link_id]
+    (pending,) = [c for c in await store.first_opens.due(0) if c.key == link.link_id]
 
     assert await Republisher(store, bus["producer"], grace_s=0).once() >= 1
     seen = await bus["recorder"].wait_for(link.order_key, lambda es: len(es) >= 1)

@@ -7,11 +7,12 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from plumbing.links import new_token
-from schemas import OrderStatus, PersonalizationCompleted, RequestedItem
-from tests.editor_service.conftest import TEMPLATE, png, publish_link, set_status, wait_known
+from schemas import OrderStatus, PersonalizationCompleted, PersonalizationLinkIssued, RequestedItem
+from tests.editor_service.conftest import TEMPLATE, Editor, png, publish_link, set_status, wait_known
 
 MUG_AND_POSTER = [
     RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE, buyer_personalization="Ada"),
@@ -20,7 +21,9 @@ MUG_AND_POSTER = [
 
 
 def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, html
+    return found.group(1)
 
 
 def valid_form(csrf: str, name: str = "Grace", motif: str = "star", line: str = "L1") -> dict[str, str]:
@@ -31,7 +34,7 @@ def completions(bus: dict, order_key: str) -> list[PersonalizationCompleted]:
     return bus["recorder"].events(order_key, PersonalizationCompleted)
 
 
-async def opened(bus, editor, **kwargs) -> tuple[str, object, str]:
+async def opened(bus: dict, editor: Editor, **kwargs: Any) -> tuple[str, PersonalizationLinkIssued, str]:
     """Publish a link, wait until the editor shows it, return (path, event, csrf)."""
     token, event = await publish_link(bus, editor, **kwargs)
     page = await wait_known(editor.link(token))
@@ -70,8 +73,9 @@ async def test_a_completion_publishes_exactly_one_event_with_its_stored_image(bu
     (asset,) = item.assets
     stored = Path(urlsplit(asset.uri).path)
     assert item.fields["photo"] == asset.uri and asset.media_type == "image/png" and asset.field == "photo"
-    assert stored.read_bytes() == image and asset.sha256 == hashlib.sha256(image).hexdigest()
-    assert stored.parent == Path(editor.service.env["PERSONALIZE_ASSETS_DIR"]).resolve()
+    assets_dir = await asyncio.to_thread(Path(editor.service.env["PERSONALIZE_ASSETS_DIR"]).resolve)
+    assert await asyncio.to_thread(stored.read_bytes) == image and asset.sha256 == hashlib.sha256(image).hexdigest()
+    assert stored.parent == assets_dir
     assert "passwd" not in asset.uri and re.fullmatch(r"[0-9a-f]{32}\.png", stored.name)
 
     again = await http.post(path, data=valid_form(csrf, name="Other"))

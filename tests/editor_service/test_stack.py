@@ -18,7 +18,7 @@ from playwright.async_api import expect
 from devstack.mailcatcher import MailCatcher
 from schemas import OrderStatusChanged, PersonalizationCompleted, PersonalizationLinkIssued
 from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
-from tests.editor_service.conftest import email_with, png, start_editor, wait_known
+from tests.editor_service.conftest import email_with, plain_text, png, stack_env, start_editor, wait_known
 from tests.support import ServiceProcess, send, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
@@ -28,14 +28,7 @@ async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pendin
     servers, bus, browser, tmp_path
 ):
     mail = MailCatcher(tmp_path / "mail").start()
-    env = {
-        "PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
-        "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/2",
-        "PERSONALIZE_CONFIG": str(CONFIG_PATH),
-        "PERSONALIZE_SMTP_URL": mail.url,
-        "PERSONALIZE_LINK_DELAY": "1s",
-        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
-    }
+    env = stack_env(servers, 2, CONFIG_PATH, mail)
     editor = await start_editor(servers, tmp_path / "editor.log", **env)
     env["PERSONALIZE_PUBLIC_URL"] = editor.url
     core = ServiceProcess(
@@ -63,9 +56,9 @@ async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pendin
         )
         (issued,) = recorder.events(placed.order_key, PersonalizationLinkIssued)
         email = await email_with(mail, issued.url)
-        link = re.search(rf"{re.escape(editor.url)}/p/[A-Za-z0-9_-]+", email.get_body(("plain",)).get_content()).group(
-            0
-        )
+        found = re.search(rf"{re.escape(editor.url)}/p/[A-Za-z0-9_-]+", plain_text(email))
+        assert found, plain_text(email)
+        link = found.group(0)
 
         page = await wait_known(link)
         assert page.status_code == 200 and 'value="Ada"' in page.text and "Tote bag" not in page.text
