@@ -12,12 +12,12 @@ from fastapi import Depends, Request
 
 from editor_service.images import AssetStore
 from editor_service.settings import EditorSettings
-from editor_service.state import EditorStore
+from editor_service.store import EditorState
 
 
 @dataclass(frozen=True)
 class Editor:
-    store: EditorStore
+    store: EditorState
     producer: AIOKafkaProducer
     assets: AssetStore
     settings: EditorSettings

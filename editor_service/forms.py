@@ -70,20 +70,36 @@ def prefill(items: list[RequestedItem]) -> dict[str, str]:
         first_text = next((f for f in item.template.fields if f.type == "text"), None)
         if first_text and item.buyer_personalization:
             text = item.buyer_personalization
-            values[key_of(item.line_id, first_text.name)] = text[: first_text.max_length] if first_text.max_length else text
+            values[key_of(item.line_id, first_text.name)] = (
+                text[: first_text.max_length] if first_text.max_length else text
+            )
     return values
 
 
 def sections(items: list[RequestedItem], values: Mapping[str, str], errors: Mapping[str, str]) -> list[Section]:
     built = []
     for i, item in enumerate(items, start=1):
-        fields = [FieldView(key=key_of(item.line_id, f.name), html_id=f"f{i}-{f.name}", spec=f,
-                            value=values.get(key_of(item.line_id, f.name), "") if f.type != "image" else "",
-                            error=errors.get(key_of(item.line_id, f.name)))
-                  for f in item.template.fields]
+        fields = [
+            FieldView(
+                key=key_of(item.line_id, f.name),
+                html_id=f"f{i}-{f.name}",
+                spec=f,
+                value=values.get(key_of(item.line_id, f.name), "") if f.type != "image" else "",
+                error=errors.get(key_of(item.line_id, f.name)),
+            )
+            for f in item.template.fields
+        ]
         looks = f"{item.template.id} {item.template.title}".lower()
-        built.append(Section(line_id=item.line_id, html_id=f"s{i}", title=item.title, quantity=item.quantity,
-                             fields=fields, shape="poster" if "poster" in looks or "print" in looks else "mug"))
+        built.append(
+            Section(
+                line_id=item.line_id,
+                html_id=f"s{i}",
+                title=item.title,
+                quantity=item.quantity,
+                fields=fields,
+                shape="poster" if "poster" in looks or "print" in looks else "mug",
+            )
+        )
     return built
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from editor_service.state import EditorStore
+from editor_service.store import EditorState
 from plumbing.consumer import Outcome, Received
 from plumbing.links import token_hash, token_of
 from plumbing.logs import event_fields
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class EditorHandler:
-    def __init__(self, store: EditorStore) -> None:
+    def __init__(self, store: EditorState) -> None:
         self._store = store
 
     async def __call__(self, batch: list[Received]) -> Outcome:
@@ -23,8 +23,13 @@ class EditorHandler:
             event = item.event
             if isinstance(event, PersonalizationLinkIssued):
                 await self._store.record_link(event, token_hash(token_of(event.url)))
-                log.info("link %d (%s) of %s recorded", event.sequence, event.link_id, event.order_key,
-                         extra=event_fields(event))
+                log.info(
+                    "link %d (%s) of %s recorded",
+                    event.sequence,
+                    event.link_id,
+                    event.order_key,
+                    extra=event_fields(event),
+                )
             elif isinstance(event, OrderStatusChanged):
                 await self._store.record_status(event)
         return Outcome()

@@ -28,7 +28,7 @@ from editor_service.metrics import REFUSED, SECONDS
 from editor_service.opened import report_first_open
 from editor_service.render import message, page
 from editor_service.security import form_token, form_token_ok, looks_like_token
-from editor_service.state import PP, LinkView
+from editor_service.store import PP, LinkView
 from plumbing.links import token_hash
 
 router = APIRouter()
@@ -71,8 +71,9 @@ async def show_page(token: str, address: str, saved: bool, editor: Editor) -> Re
         if not view.opened:
             await report_first_open(editor.store, editor.producer, view, editor.clock())
         values = {**prefill(view.items), **view.draft}
-        return _editor_page(editor, link_hash, view, Submission(values=values),
-                            notice="Draft saved." if saved else None)
+        return _editor_page(
+            editor, link_hash, view, Submission(values=values), notice="Draft saved." if saved else None
+        )
 
 
 @router.post("/p/{token}")
@@ -97,15 +98,21 @@ async def submit(token: str, request: Request, editor: EditorDep) -> Response:
         images = await _check_images(editor, view, form, submission)
         if submission.errors:
             return _editor_page(editor, link_hash, view, submission, status=422)
-        assets = {key: await asyncio.to_thread(editor.assets.save, key.rsplit(":", 1)[1], image)
-                  for key, image in images.items()}
+        assets = {
+            key: await asyncio.to_thread(editor.assets.save, key.rsplit(":", 1)[1], image)
+            for key, image in images.items()
+        }
         event = completion_event(view.order_key, view.items, submission.values, assets)
         if not await complete(editor.store, editor.producer, event, view.latest_seq):
             for asset in assets.values():
                 editor.assets.discard(asset)
             return message("already", 409)
-        return page("done", order_number=view.order_number,
-                    sections=sections(view.items, submission.values, {}), images=set(assets))
+        return page(
+            "done",
+            order_number=view.order_number,
+            sections=sections(view.items, submission.values, {}),
+            images=set(assets),
+        )
 
 
 @router.post("/p/{token}/draft")
@@ -173,15 +180,18 @@ async def _check_images(editor: Editor, view: LinkView, form: FormData, submissi
     checked = {}
     for key, _item, spec in image_fields(view.items):
         upload = form.get(key)
-        given = isinstance(upload, UploadFile) and (upload.size or 0) > 0
-        if not given:
+        if not isinstance(upload, UploadFile) or (upload.size or 0) <= 0:
             if spec.required:
                 submission.errors[key] = "Please choose an image."
             continue
         data = await upload.read()
         try:
-            checked[key] = await asyncio.to_thread(check_image, data, max_bytes=editor.settings.editor_upload_max_bytes,
-                                                   max_pixels=editor.settings.editor_max_image_pixels)
+            checked[key] = await asyncio.to_thread(
+                check_image,
+                data,
+                max_bytes=editor.settings.editor_upload_max_bytes,
+                max_pixels=editor.settings.editor_max_image_pixels,
+            )
         except ImageRefused as error:
             submission.errors[key] = str(error)
     if submission.errors:
@@ -191,10 +201,24 @@ async def _check_images(editor: Editor, view: LinkView, form: FormData, submissi
     return checked
 
 
-def _editor_page(editor: Editor, link_hash: str, view: LinkView, submission: Submission, *, status: int = 200,
-                 notice: str | None = None) -> Response:
-    return page("editor", status, order_number=view.order_number, is_test=view.is_test,
-                sections=sections(view.items, submission.values, submission.errors),
-                csrf=form_token(editor.secret, link_hash), error_count=len(submission.errors), notice=notice,
-                accept="image/jpeg,image/png,image/webp",
-                max_mb=editor.settings.editor_upload_max_bytes // (1024 * 1024))
+def _editor_page(
+    editor: Editor,
+    link_hash: str,
+    view: LinkView,
+    submission: Submission,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+) -> Response:
+    return page(
+        "editor",
+        status,
+        order_number=view.order_number,
+        is_test=view.is_test,
+        sections=sections(view.items, submission.values, submission.errors),
+        csrf=form_token(editor.secret, link_hash),
+        error_count=len(submission.errors),
+        notice=notice,
+        accept="image/jpeg,image/png,image/webp",
+        max_mb=editor.settings.editor_upload_max_bytes // (1024 * 1024),
+    )

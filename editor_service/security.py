@@ -13,8 +13,13 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-                                  b"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")),
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+            b"style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
 ]
@@ -32,7 +37,9 @@ def form_token(secret: bytes, link_hash: str) -> str:
 
 def form_token_ok(secret: bytes, link_hash: str, given: str | None) -> bool:
     # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged field → a 500).
-    return bool(given) and hmac.compare_digest(form_token(secret, link_hash).encode(), given.encode(errors="replace"))
+    if not given:
+        return False
+    return hmac.compare_digest(form_token(secret, link_hash).encode(), given.encode(errors="replace"))
 
 
 class SecurityHeaders:
@@ -105,7 +112,15 @@ class BodyLimit:
 
 async def _too_large(send: Send) -> None:
     body = b"Request too large."
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -17,19 +17,25 @@ MIN_SECRET_LENGTH = 32
 class EditorSettings(Settings):
     editor_host: str = Field(default="127.0.0.1", description="PERSONALIZE_EDITOR_HOST: listen address.")
     editor_port: int = Field(default=8600, ge=0, le=65535, description="PERSONALIZE_EDITOR_PORT (`--port` overrides).")
-    assets_dir: Path = Field(default=Path(".personalize/assets"),
-                             description="PERSONALIZE_ASSETS_DIR: where uploaded images are stored.")
+    assets_dir: Path = Field(
+        default=Path(".personalize/assets"), description="PERSONALIZE_ASSETS_DIR: where uploaded images are stored."
+    )
     # Required with no default: copies behind one load balancer must sign and check forms with the same key,
     # so a key generated per process would refuse every form another copy rendered.
-    editor_secret: SecretStr = Field(description="PERSONALIZE_EDITOR_SECRET: signs the forms' CSRF tokens; "
-                                     f"at least {MIN_SECRET_LENGTH} characters, shared by every editor copy.")
-    editor_upload_max_bytes: int = Field(default=8 * MIB, ge=1024,
-                                         description="PERSONALIZE_EDITOR_UPLOAD_MAX_BYTES: one submission's images.")
-    editor_max_image_pixels: int = Field(default=40_000_000, ge=1,
-                                         description="PERSONALIZE_EDITOR_MAX_IMAGE_PIXELS: width × height cap.")
+    editor_secret: SecretStr = Field(
+        description="PERSONALIZE_EDITOR_SECRET: signs the forms' CSRF tokens; "
+        f"at least {MIN_SECRET_LENGTH} characters, shared by every editor copy."
+    )
+    editor_upload_max_bytes: int = Field(
+        default=8 * MIB, ge=1024, description="PERSONALIZE_EDITOR_UPLOAD_MAX_BYTES: one submission's images."
+    )
+    editor_max_image_pixels: int = Field(
+        default=40_000_000, ge=1, description="PERSONALIZE_EDITOR_MAX_IMAGE_PIXELS: width × height cap."
+    )
     editor_rate_per_token: int = Field(default=60, ge=1, description="PERSONALIZE_EDITOR_RATE_PER_TOKEN: per minute.")
-    editor_rate_per_address: int = Field(default=300, ge=1,
-                                         description="PERSONALIZE_EDITOR_RATE_PER_ADDRESS: per minute.")
+    editor_rate_per_address: int = Field(
+        default=300, ge=1, description="PERSONALIZE_EDITOR_RATE_PER_ADDRESS: per minute."
+    )
     editor_group: str = Field(default="editor", description="PERSONALIZE_EDITOR_GROUP: the consumer group.")
 
     @field_validator("editor_secret")
@@ -37,8 +43,9 @@ class EditorSettings(Settings):
     def _not_placeholder(cls, value: SecretStr) -> SecretStr:
         secret = value.get_secret_value().strip()
         if secret.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("is a placeholder; set a random value (python -c 'import secrets; "
-                             "print(secrets.token_urlsafe(32))')")
+            raise ValueError(
+                "is a placeholder; set a random value (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value

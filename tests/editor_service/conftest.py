@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
+import subprocess
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -18,6 +21,7 @@ from redis.asyncio import Redis
 
 from devstack.embedded import free_port
 from devstack.mailcatcher import MailCatcher
+from editor_service.state import EditorStore
 from plumbing.links import link_url, new_token, token_hash
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
@@ -28,13 +32,13 @@ TEMPLATE = load_test_config().template("name-mug")
 
 
 @pytest.fixture(scope="package")
-def servers(tmp_path_factory) -> Iterator[dict]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with embedded_servers(tmp_path_factory.mktemp("editor")) as running:
         yield running
 
 
 @pytest.fixture(scope="package")
-async def bus(servers) -> AsyncIterator[dict]:
+async def bus(servers: dict) -> AsyncIterator[dict]:
     async with event_bus(servers["broker"].address) as connected:
         yield connected
 
@@ -52,6 +56,29 @@ def editor_env(servers: dict, **extra: str) -> dict[str, str]:
     }
 
 
+def stack_env(servers: dict, redis_db: int, config: Path, mail: MailCatcher, **extra: str) -> dict[str, str]:
+    """What each service of a whole stack on this package's servers starts with (one Redis database each stack)."""
+    return {
+        "PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
+        "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/{redis_db}",
+        "PERSONALIZE_CONFIG": str(config),
+        "PERSONALIZE_SMTP_URL": mail.url,
+        "PERSONALIZE_LINK_DELAY": "1s",
+        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        **extra,
+    }
+
+
+@asynccontextmanager
+async def editor_store(servers: dict, redis_db: int) -> AsyncIterator[EditorStore]:
+    """The editor's Redis state in a database of this package's Redis."""
+    redis = Redis.from_url(f"redis://{servers['redis'].address}/{redis_db}")
+    try:
+        yield EditorStore(redis)
+    finally:
+        await redis.aclose()
+
+
 class Editor:
     """A running `personalize editor` and the URL it answers on."""
 
@@ -63,6 +90,11 @@ class Editor:
         return link_url(self.url, token)
 
 
+def running(service: ServiceProcess) -> bool:
+    process = cast("subprocess.Popen[bytes]", service.process)  # set by start()
+    return process.poll() is None
+
+
 async def start_editor(servers: dict, log: Path, **extra: str) -> Editor:
     port = free_port()
     service = ServiceProcess(["editor", "--port", str(port)], editor_env(servers, **extra), log)
@@ -70,7 +102,7 @@ async def start_editor(servers: dict, log: Path, **extra: str) -> Editor:
     editor = Editor(service, port)
     async with httpx.AsyncClient(timeout=2) as http:
         for _ in range(150):
-            assert service.process.poll() is None, service.log_tail()
+            assert running(service), service.log_tail()
             try:
                 if (await http.get(f"{editor.url}/health/ready")).status_code == 200:
                     return editor
@@ -81,37 +113,53 @@ async def start_editor(servers: dict, log: Path, **extra: str) -> Editor:
 
 
 @pytest.fixture(scope="package")
-async def editor(servers, bus) -> AsyncIterator[Editor]:
+async def editor(servers: dict, bus: dict) -> AsyncIterator[Editor]:
     running = await start_editor(servers, servers["state"] / "editor.log")
     yield running
     assert await asyncio.to_thread(running.service.stop) == 0, running.service.log_tail()
 
 
 @pytest.fixture
-async def http(editor) -> AsyncIterator[httpx.AsyncClient]:
+async def http(editor: Editor) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=editor.url, timeout=10) as client:
         yield client
 
 
-def link_event(public_url: str, *, token: str | None = None, number: str | None = None, sequence: int = 1,
-               expires_in: timedelta = timedelta(days=7), items: list[RequestedItem] | None = None,
-               buyer_text: str | None = "Ada") -> tuple[str, PersonalizationLinkIssued]:
+def link_event(
+    public_url: str,
+    *,
+    token: str | None = None,
+    number: str | None = None,
+    sequence: int = 1,
+    expires_in: timedelta = timedelta(days=7),
+    items: list[RequestedItem] | None = None,
+    buyer_text: str | None = "Ada",
+) -> tuple[str, PersonalizationLinkIssued]:
     """A link as the notifier's scheduler issues it."""
     token, number = token or new_token(), number or unique_id()
-    now = datetime.now(timezone.utc)
-    items = items or [RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE,
-                                    buyer_personalization=buyer_text)]
+    now = datetime.now(UTC)
+    items = items or [
+        RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE, buyer_personalization=buyer_text)
+    ]
     return token, PersonalizationLinkIssued(
-        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, link_id=secrets.token_hex(8),
-        url=link_url(public_url, token), expires_at=now + expires_in, sequence=sequence,
-        merchant_email="manual@example.com", store_id="shop-manual", platform="woocommerce", order_number=number,
-        items=items)
+        order_key=f"woocommerce:shop-manual:{number}",
+        occurred_at=now,
+        link_id=secrets.token_hex(8),
+        url=link_url(public_url, token),
+        expires_at=now + expires_in,
+        sequence=sequence,
+        merchant_email="manual@example.com",
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number=number,
+        items=items,
+    )
 
 
-async def wait_known(url: str, status: int = 200, timeout: float = 20.0) -> httpx.Response:
+async def wait_known(url: str, status: int = 200, within_s: float = 20.0) -> httpx.Response:
     """GET the link until the editor has consumed it (it answers 404 before)."""
     async with httpx.AsyncClient(timeout=5) as client:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within_s
         while True:
             response = await client.get(url)
             if response.status_code == status or asyncio.get_running_loop().time() > deadline:
@@ -119,11 +167,11 @@ async def wait_known(url: str, status: int = 200, timeout: float = 20.0) -> http
             await asyncio.sleep(0.1)
 
 
-async def wait_recorded(servers: dict, token: str, db: int = 0, timeout: float = 20.0) -> None:
+async def wait_recorded(servers: dict, token: str, db: int = 0, within_s: float = 20.0) -> None:
     """Wait until the editor has the link in Redis, without a request that its rate limits would count."""
     redis = Redis.from_url(f"redis://{servers['redis'].address}/{db}")
     try:
-        for _ in range(int(timeout / 0.1)):
+        for _ in range(int(within_s / 0.1)):
             if await redis.exists(f"editor:link:{token_hash(token)}"):
                 return
             await asyncio.sleep(0.1)
@@ -132,15 +180,20 @@ async def wait_recorded(servers: dict, token: str, db: int = 0, timeout: float =
     raise AssertionError("the editor did not record the link")
 
 
-async def publish_link(bus: dict, editor: Editor, **kwargs: object) -> tuple[str, PersonalizationLinkIssued]:
+async def publish_link(bus: dict, editor: Editor, **kwargs: Any) -> tuple[str, PersonalizationLinkIssued]:
     token, event = link_event(editor.url, **kwargs)
     await send(bus["producer"], event)
     return token, event
 
 
 async def set_status(bus: dict, order_key: str, to: OrderStatus, at: datetime | None = None) -> OrderStatusChanged:
-    change = OrderStatusChanged(order_key=order_key, from_status=OrderStatus.PENDING_PERSONALIZATION, to_status=to,
-                                reason="test", occurred_at=at or datetime.now(timezone.utc))
+    change = OrderStatusChanged(
+        order_key=order_key,
+        from_status=OrderStatus.PENDING_PERSONALIZATION,
+        to_status=to,
+        reason="test",
+        occurred_at=at or datetime.now(UTC),
+    )
     await send(bus["producer"], change)
     return change
 
@@ -152,8 +205,14 @@ def png(width: int = 64, height: int = 48, color: str = "teal", kind: str = "PNG
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="package")
@@ -165,11 +224,17 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-async def email_with(mail: MailCatcher, text: str, timeout: float = 60) -> EmailMessage:
+def plain_text(email: EmailMessage) -> str:
+    body = email.get_body(("plain",))
+    assert body is not None, "an email without a text part"
+    return body.get_content()
+
+
+async def email_with(mail: MailCatcher, text: str, within_s: float = 60) -> EmailMessage:
     """The one email caught whose text part carries `text` (a link), waiting for it."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while True:
-        found = [m for m in mail.messages if text in m.get_body(("plain",)).get_content()]
+        found = [m for m in mail.messages if text in plain_text(m)]
         if found:
             (email,) = found
             return email

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import ConsoleMessage, Page, expect
 
 from schemas import PersonalizationCompleted
 from tests.editor_service.conftest import png, publish_link, wait_known
@@ -27,17 +27,20 @@ class Screen:
     """One browser page at one width: collects console errors, saves numbered screenshots."""
 
     def __init__(self, page: Page, width_name: str) -> None:
-        self.page, self.width_name, self.shots, self.errors = page, width_name, 0, []
+        self.page, self.width_name, self.shots = page, width_name, 0
+        self.errors: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
 
-    def _console(self, message) -> None:  # noqa: ANN001 - playwright's ConsoleMessage
+    def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
         # Chromium reports a document answered with 4xx (an expired link is 410) as a failed load; that status
         # is the page's meaning, not an error in it. Anything else is a real console error.
-        own_status = (message.text.startswith("Failed to load resource: the server responded with a status of 4")
-                      and message.location.get("url", "").split("?")[0] == self.page.url.split("?")[0])
+        own_status = (
+            message.text.startswith("Failed to load resource: the server responded with a status of 4")
+            and message.location.get("url", "").split("?")[0] == self.page.url.split("?")[0]
+        )
         if not own_status:
             self.errors.append(f"{message.text} ({message.location})")
 
@@ -50,8 +53,9 @@ class Screen:
 @pytest.mark.parametrize("width_name", list(WIDTHS))
 async def test_the_customer_personalizes_in_a_browser(browser, bus, editor, width_name, tmp_path):
     width, height = WIDTHS[width_name]
-    context = await browser.new_context(viewport={"width": width, "height": height},
-                                        is_mobile=width_name == "mobile", has_touch=width_name == "mobile")
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=width_name == "mobile", has_touch=width_name == "mobile"
+    )
     screen = Screen(await context.new_page(), width_name)
     page = screen.page
     token, event = await publish_link(bus, editor, buyer_text="Ada")
@@ -74,14 +78,16 @@ async def test_the_customer_personalizes_in_a_browser(browser, bus, editor, widt
         await expect(page.get_by_role("radio", name="star")).to_be_checked()
 
         await page.get_by_label("Photo").set_input_files(
-            {"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image at all"})
+            {"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image at all"}
+        )
         await page.get_by_role("button", name="Complete personalization").click()
         await expect(page.locator("#f1-photo-error")).to_contain_text("JPEG, PNG or WebP")
         await expect(page.get_by_role("textbox", name="Name")).to_have_value("Grace")  # input kept next to the error
         await screen.shot("errors")
 
         await page.get_by_label("Photo").set_input_files(
-            {"name": "photo.png", "mimeType": "image/png", "buffer": png(320, 200, "orange")})
+            {"name": "photo.png", "mimeType": "image/png", "buffer": png(320, 200, "orange")}
+        )
         await expect(page.locator("[data-preview-image]")).to_have_attribute("href", re.compile(r"^blob:"))
         await screen.shot("filled")
         await page.get_by_role("button", name="Complete personalization").click()
@@ -92,8 +98,9 @@ async def test_the_customer_personalizes_in_a_browser(browser, bus, editor, widt
         await expect(dialog).to_be_hidden()
         await screen.shot("done")
 
-        await bus["recorder"].wait_for(event.order_key,
-                                       lambda es: any(isinstance(e, PersonalizationCompleted) for e in es))
+        await bus["recorder"].wait_for(
+            event.order_key, lambda es: any(isinstance(e, PersonalizationCompleted) for e in es)
+        )
         (completion,) = bus["recorder"].events(event.order_key, PersonalizationCompleted)
         assert completion.items[0].fields["name"] == "Grace" and completion.items[0].fields["motif"] == "star"
         assert completion.items[0].assets[0].media_type == "image/png"

@@ -42,6 +42,7 @@ from editor_service.security import form_token
 from plumbing.links import link_url, new_token, token_hash
 from schemas import PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
+from tests.editor_service.conftest import running
 from tests.fuzzing.strategies import CASES, ODD, budget, odd_text, text
 from tests.support import ServiceProcess, event_bus, send, unique_id
 
@@ -54,8 +55,14 @@ ANSWERS = {200, 204, 303, 307, 400, 403, 404, 405, 409, 410, 413, 422}
 LINKS = 48
 FORM_LINKS = LINKS - 16  # the last 16 are kept fresh for the image cases
 ROTATION = itertools.count()
-PAYLOADS = ['<script>alert("{m}")</script>', '"><img src=x onerror=alert("{m}")>', "'><svg onload=alert('{m}')>",
-            "</textarea></title><b>{m}</b>", '<a href="javascript:alert({m})">x</a>', "<!--{m}--><iframe>"]
+PAYLOADS = [
+    '<script>alert("{m}")</script>',
+    '"><img src=x onerror=alert("{m}")>',
+    "'><svg onload=alert('{m}')>",
+    "</textarea></title><b>{m}</b>",
+    '<a href="javascript:alert({m})">x</a>',
+    "<!--{m}--><iframe>",
+]
 
 
 def payload(marker: str, template: str) -> str:
@@ -64,8 +71,11 @@ def payload(marker: str, template: str) -> str:
 
 markup = st.builds(payload, st.uuids().map(lambda u: u.hex[:8]), st.sampled_from(PAYLOADS))
 # Short enough for the name field (20 characters), so a submission can complete and show it on the thank-you page.
-short_markup = st.builds(payload, st.uuids().map(lambda u: u.hex[:3]),
-                         st.sampled_from(["<b>{m}</b>", '"><svg onload={m}>', "<script>{m}</script>", "<i>{m}</i>"]))
+short_markup = st.builds(
+    payload,
+    st.uuids().map(lambda u: u.hex[:3]),
+    st.sampled_from(["<b>{m}</b>", '"><svg onload={m}>', "<script>{m}</script>", "<i>{m}</i>"]),
+)
 hostile_text = st.one_of(
     markup,
     st.tuples(odd_text, markup, odd_text).map("".join),
@@ -110,23 +120,50 @@ IMAGES = {
     "polyglot": png() + b"<script>alert(1)</script>",
     "empty": b"",
 }
-FILENAMES = ["../../etc/passwd", "../escape.png", "/tmp/absolute.png", "..\\..\\windows.png", "a\x00b.png",
-             "photo.png", "\u202egnp.exe", "CON", "", ".", "..", "x" * 300 + ".png", "%2e%2e%2fpasswd"]
-CONTENT_TYPES = ["image/png", "image/jpeg", "text/html", "image/svg+xml", "application/octet-stream",
-                 "image/png; name=../../x", "", "multipart/mixed"]
+FILENAMES = [
+    "../../etc/passwd",
+    "../escape.png",
+    "/tmp/absolute.png",
+    "..\\..\\windows.png",
+    "a\x00b.png",
+    "photo.png",
+    "\u202egnp.exe",
+    "CON",
+    "",
+    ".",
+    "..",
+    "x" * 300 + ".png",
+    "%2e%2e%2fpasswd",
+]
+CONTENT_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "text/html",
+    "image/svg+xml",
+    "application/octet-stream",
+    "image/png; name=../../x",
+    "",
+    "multipart/mixed",
+]
 
 
 def hostile_items(n: int) -> list[RequestedItem]:
     """Platform data can be hostile too: titles, line ids and checkout text with markup."""
     # (Not `"`: browsers send it as %22 in a multipart field name and nothing decodes it back.)
     line = f"L'><b>{n}</b>" if n % 3 == 0 else f"L{n}"
-    return [RequestedItem(line_id=line, title=payload(f"t{n}", PAYLOADS[n % len(PAYLOADS)]) + ODD[n % len(ODD)],
-                          quantity=1, template=TEMPLATE,
-                          buyer_personalization=payload(f"b{n}", PAYLOADS[(n + 1) % len(PAYLOADS)]))]
+    return [
+        RequestedItem(
+            line_id=line,
+            title=payload(f"t{n}", PAYLOADS[n % len(PAYLOADS)]) + ODD[n % len(ODD)],
+            quantity=1,
+            template=TEMPLATE,
+            buyer_personalization=payload(f"b{n}", PAYLOADS[(n + 1) % len(PAYLOADS)]),
+        )
+    ]
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory) -> Iterator[dict]:
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     folder = tmp_path_factory.mktemp("fuzz-editor")
     broker, redis = start_broker(folder), start_redis(folder)
     yield {"folder": folder, "broker": broker, "redis": redis, "assets": folder / "assets" / "inside"}
@@ -135,37 +172,51 @@ def state(tmp_path_factory) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-async def editor(state) -> AsyncIterator[dict]:
+async def editor(state: dict) -> AsyncIterator[dict]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    service = ServiceProcess(["editor", "--port", str(port)], {
-        "PERSONALIZE_KAFKA_BOOTSTRAP": state["broker"].address,
-        "PERSONALIZE_REDIS_URL": f"redis://{state['redis'].address}/0",
-        "PERSONALIZE_EDITOR_SECRET": SECRET,
-        "PERSONALIZE_ASSETS_DIR": str(state["assets"]),
-        "PERSONALIZE_EDITOR_GROUP": f"editor-{unique_id()}",
-        "PERSONALIZE_EDITOR_RATE_PER_TOKEN": "1000000",
-        "PERSONALIZE_EDITOR_RATE_PER_ADDRESS": "1000000",
-        "PERSONALIZE_EDITOR_UPLOAD_MAX_BYTES": str(UPLOAD_MAX),
-        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "PERSONALIZE_TOPIC_PARTITIONS": "4",
-    }, state["folder"] / "editor.log")
+    service = ServiceProcess(
+        ["editor", "--port", str(port)],
+        {
+            "PERSONALIZE_KAFKA_BOOTSTRAP": state["broker"].address,
+            "PERSONALIZE_REDIS_URL": f"redis://{state['redis'].address}/0",
+            "PERSONALIZE_EDITOR_SECRET": SECRET,
+            "PERSONALIZE_ASSETS_DIR": str(state["assets"]),
+            "PERSONALIZE_EDITOR_GROUP": f"editor-{unique_id()}",
+            "PERSONALIZE_EDITOR_RATE_PER_TOKEN": "1000000",
+            "PERSONALIZE_EDITOR_RATE_PER_ADDRESS": "1000000",
+            "PERSONALIZE_EDITOR_UPLOAD_MAX_BYTES": str(UPLOAD_MAX),
+            "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "PERSONALIZE_TOPIC_PARTITIONS": "4",
+        },
+        state["folder"] / "editor.log",
+    )
     service.start()
     async with event_bus(state["broker"].address) as bus:
         tokens = []
         now = datetime.now(UTC)
         for n in range(LINKS):
             token = new_token()
-            await send(bus["producer"], PersonalizationLinkIssued(
-                order_key=f"woocommerce:shop-manual:fuzz-{n}-{unique_id()}", link_id=secrets.token_hex(8),
-                url=link_url(url, token), expires_at=now + timedelta(days=7), sequence=1,
-                merchant_email="m@example.com", store_id="shop-manual", platform="woocommerce",
-                order_number=f"{n}<i>{n}</i>\u202e", items=hostile_items(n)))
+            await send(
+                bus["producer"],
+                PersonalizationLinkIssued(
+                    order_key=f"woocommerce:shop-manual:fuzz-{n}-{unique_id()}",
+                    link_id=secrets.token_hex(8),
+                    url=link_url(url, token),
+                    expires_at=now + timedelta(days=7),
+                    sequence=1,
+                    merchant_email="m@example.com",
+                    store_id="shop-manual",
+                    platform="woocommerce",
+                    order_number=f"{n}<i>{n}</i>\u202e",
+                    items=hostile_items(n),
+                ),
+            )
             tokens.append(token)
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             for token in (tokens[0], tokens[-1]):
                 for _ in range(300):
-                    assert service.process.poll() is None, service.log_tail()
+                    assert running(service), service.log_tail()
                     try:
                         if (await http.get(f"/p/{token}")).status_code == 200:
                             break
@@ -198,8 +249,9 @@ def check_answer(response: httpx.Response) -> None:
 
 # --- the link page ------------------------------------------------------------------------------------------
 
+
 async def test_every_link_page_shows_hostile_platform_text_escaped(editor):
-    for n, token in enumerate(editor["tokens"][:12]):
+    for token in editor["tokens"][:12]:
         CASES["editor: link pages with hostile platform text"] += 1
         response = await editor["http"].get(f"/p/{token}")
         assert response.status_code in (200, 409, 410)
@@ -208,27 +260,38 @@ async def test_every_link_page_shows_hostile_platform_text_escaped(editor):
             assert "&lt;" in response.text  # the markup is there, as text
 
 
-@given(token=st.one_of(text, odd_text, st.sampled_from(["..", "../../etc/passwd", "%2e%2e%2f", "a" * 200,
-                                                         "A" * 43, "<script>", "\x00", "?x=1", "#", ";"])),
-       method=st.sampled_from(["GET", "POST"]), suffix=st.sampled_from(["", "/draft", "/", "/../../etc/passwd"]))
+@given(
+    token=st.one_of(
+        text,
+        odd_text,
+        st.sampled_from(
+            ["..", "../../etc/passwd", "%2e%2e%2f", "a" * 200, "A" * 43, "<script>", "\x00", "?x=1", "#", ";"]
+        ),
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+    suffix=st.sampled_from(["", "/draft", "/", "/../../etc/passwd"]),
+)
 @budget(40)
 async def test_hostile_tokens_in_the_path_are_404_never_5xx(editor, token, method, suffix):
     CASES["editor: hostile tokens in the path"] += 1
     path = "/p/" + quote(token, safe="") + suffix
-    response = await editor["http"].request(method, path, content=b"csrf=x",
-                                            headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await editor["http"].request(
+        method, path, content=b"csrf=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     check_answer(response)
     assert response.status_code != 200 or token == ""
 
 
 # --- form submissions -----------------------------------------------------------------------------------------
 
+
 @st.composite
 def submissions(draw: st.DrawFn, tokens: list[str]) -> tuple[str, dict, dict]:
     index = next(ROTATION) % FORM_LINKS  # each example on the next link, so many can complete
     token, line = tokens[index], hostile_items(index)[0].line_id
-    name = draw(st.one_of(short_markup, short_markup, st.tuples(st.sampled_from(ODD), short_markup).map("".join),
-                          hostile_text))
+    name = draw(
+        st.one_of(short_markup, short_markup, st.tuples(st.sampled_from(ODD), short_markup).map("".join), hostile_text)
+    )
     valid_motif = st.sampled_from(["heart", "star", ""])
     motif = draw(st.one_of(valid_motif, valid_motif, valid_motif, hostile_text))
     data = {f"{line}:name": name, f"{line}:motif": motif, "csrf": draw(st.sampled_from([csrf(token)] * 9 + [name]))}
@@ -264,8 +327,20 @@ def urlencoded(pairs: list[tuple[bytes, bytes]]) -> bytes:
     return b"&".join(quote(k, safe="").encode() + b"=" + quote(v, safe="").encode() for k, v in pairs)
 
 
-RAW_FORM_BYTES = [b"%ED%A0%80", b"%ED%BF%BF", b"%FF%FE", b"%C0%AF", b"%00", b"%E2%80%AE", b"%", b"%zz", b"&&&", b"=",
-                  b"+", b"%F4%90%80%80"]
+RAW_FORM_BYTES = [
+    b"%ED%A0%80",
+    b"%ED%BF%BF",
+    b"%FF%FE",
+    b"%C0%AF",
+    b"%00",
+    b"%E2%80%AE",
+    b"%",
+    b"%zz",
+    b"&&&",
+    b"=",
+    b"+",
+    b"%F4%90%80%80",
+]
 
 
 @given(data=st.data())
@@ -276,30 +351,63 @@ async def test_drafts_with_odd_unicode_and_invalid_utf8_are_saved_and_shown_esca
     token, line = editor["tokens"][index], hostile_items(index)[0].line_id
     value = data.draw(hostile_text, "value")
     raw = urlencoded([(f"{line}:name".encode(), value.encode("utf-8", "surrogatepass"))])
-    raw += b"&" + quote(f"{line}:motif", safe="").encode() + b"=" + b"".join(
-        data.draw(st.lists(st.sampled_from(RAW_FORM_BYTES), max_size=4), "raw bytes"))
-    headers = {"content-type": data.draw(st.sampled_from(["application/x-www-form-urlencoded",
-                                                            "application/x-www-form-urlencoded; charset=latin-1",
-                                                            "application/x-www-form-urlencoded; charset=utf-16"])),
-               "x-csrf-token": csrf(token)}
+    raw += (
+        b"&"
+        + quote(f"{line}:motif", safe="").encode()
+        + b"="
+        + b"".join(data.draw(st.lists(st.sampled_from(RAW_FORM_BYTES), max_size=4), "raw bytes"))
+    )
+    headers = {
+        "content-type": data.draw(
+            st.sampled_from(
+                [
+                    "application/x-www-form-urlencoded",
+                    "application/x-www-form-urlencoded; charset=latin-1",
+                    "application/x-www-form-urlencoded; charset=utf-16",
+                ]
+            )
+        ),
+        "x-csrf-token": csrf(token),
+    }
     response = await editor["http"].post(f"/p/{token}/draft", content=raw, headers=headers)
     check_answer(response)
     check_answer(await editor["http"].get(f"/p/{token}"))
 
 
-@given(content_type=st.one_of(st.sampled_from([
-    "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=" + "b" * 2000,
-    "multipart/form-data; boundary=x", "application/json", "text/plain", "image/png", "",
-    "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=\"unterminated", "multipart/form-data; charset=utf-7; boundary=x"]),
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=60)),
-    body=st.one_of(st.binary(max_size=2000), st.sampled_from([
-        b"--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--x--\r\n",
-        b"--x\r\nContent-Disposition: form-data; name=\"L1:photo\"; filename=\"../../etc/passwd\"\r\n"
-        b"Content-Type: image/png\r\n\r\n" + IMAGES["png"] + b"\r\n--x--\r\n",
-        b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n" + b"y" * 70_000 + b"\r\n--x--\r\n",
-        b"--x\r\n" * 500, b'{"csrf": "x"}'])),
-    draft=st.booleans())
+@given(
+    content_type=st.one_of(
+        st.sampled_from(
+            [
+                "multipart/form-data",
+                "multipart/form-data; boundary=",
+                "multipart/form-data; boundary=" + "b" * 2000,
+                "multipart/form-data; boundary=x",
+                "application/json",
+                "text/plain",
+                "image/png",
+                "",
+                "application/x-www-form-urlencoded",
+                'multipart/form-data; boundary="unterminated',
+                "multipart/form-data; charset=utf-7; boundary=x",
+            ]
+        ),
+        st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60),
+    ),
+    body=st.one_of(
+        st.binary(max_size=2000),
+        st.sampled_from(
+            [
+                b'--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\nabc\r\n--x--\r\n',
+                b'--x\r\nContent-Disposition: form-data; name="L1:photo"; filename="../../etc/passwd"\r\n'
+                b"Content-Type: image/png\r\n\r\n" + IMAGES["png"] + b"\r\n--x--\r\n",
+                b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"y" * 70_000 + b"\r\n--x--\r\n",
+                b"--x\r\n" * 500,
+                b'{"csrf": "x"}',
+            ]
+        ),
+    ),
+    draft=st.booleans(),
+)
 @budget(40)
 async def test_forged_content_types_and_broken_bodies_never_5xx(editor, content_type, body, draft):
     CASES["editor: forged request content types and broken bodies"] += 1
@@ -312,9 +420,11 @@ async def test_forged_content_types_and_broken_bodies_never_5xx(editor, content_
 @pytest.mark.parametrize("index, name", [(32, "<script>x</script>"), (33, '\u202e"><svg onload=1>')])
 async def test_a_completion_with_markup_shows_it_escaped_on_the_thank_you_page(editor, index, name):
     token, line = editor["tokens"][index], hostile_items(index)[0].line_id
-    response = await editor["http"].post(f"/p/{token}", data={"csrf": csrf(token), f"{line}:name": name,
-                                                              f"{line}:motif": "star"},
-                                         files={f"{line}:photo": ("../../etc/passwd", IMAGES["png"], "text/html")})
+    response = await editor["http"].post(
+        f"/p/{token}",
+        data={"csrf": csrf(token), f"{line}:name": name, f"{line}:motif": "star"},
+        files={f"{line}:photo": ("../../etc/passwd", IMAGES["png"], "text/html")},
+    )
     CASES["editor: completions with markup (thank-you page)"] += 1
     check_answer(response)
     assert response.status_code == 200 and "&lt;" in response.text
@@ -323,19 +433,39 @@ async def test_a_completion_with_markup_shows_it_escaped_on_the_thank_you_page(e
 
 # --- sizes and images, case by case --------------------------------------------------------------------------
 
+
 async def test_oversize_bodies_are_refused_with_413(editor):
     token, line = editor["tokens"][1], hostile_items(1)[0].line_id
     port = int(editor["url"].rsplit(":", 1)[1])
     multipart = "multipart/form-data; boundary=x"
-    field = (b"--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + csrf(token).encode() +
-             b"\r\n--x\r\nContent-Disposition: form-data; name=\"" + quote(f"{line}:name").encode() + b"\"\r\n\r\n")
-    image = [field + b"Ada\r\n--x\r\nContent-Disposition: form-data; name=\"" + quote(f"{line}:photo").encode() +
-             b"\"; filename=\"a.png\"\r\n\r\n\x89PNG", *[b"0" * 65536] * 48, b"\r\n--x--\r\n"]
+    field = (
+        b'--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'
+        + csrf(token).encode()
+        + b'\r\n--x\r\nContent-Disposition: form-data; name="'
+        + quote(f"{line}:name").encode()
+        + b'"\r\n\r\n'
+    )
+    image = [
+        field
+        + b'Ada\r\n--x\r\nContent-Disposition: form-data; name="'
+        + quote(f"{line}:photo").encode()
+        + b'"; filename="a.png"\r\n\r\n\x89PNG',
+        *[b"0" * 65536] * 48,
+        b"\r\n--x--\r\n",
+    ]
     cases = {
-        "a 1 MB text field (parts: 64 KiB)": (f"/p/{token}", multipart,
-                                              [field + b"x" * (1024 * 1024) + b"\r\n--x--\r\n"], None),
-        "a 1 MB draft (drafts: 64 KiB)": (f"/p/{token}/draft", "application/x-www-form-urlencoded",
-                                          [b"a=" + b"x" * (1024 * 1024)], None),
+        "a 1 MB text field (parts: 64 KiB)": (
+            f"/p/{token}",
+            multipart,
+            [field + b"x" * (1024 * 1024) + b"\r\n--x--\r\n"],
+            None,
+        ),
+        "a 1 MB draft (drafts: 64 KiB)": (
+            f"/p/{token}/draft",
+            "application/x-www-form-urlencoded",
+            [b"a=" + b"x" * (1024 * 1024)],
+            None,
+        ),
         "Content-Length of 10 GiB": (f"/p/{token}", multipart, [b"x" * 10], 10 * 1024**3),
         "a chunked 3 MiB image (no length)": (f"/p/{token}", multipart, image, None),
         "a 3 MiB image": (f"/p/{token}", multipart, image, sum(map(len, image))),
@@ -346,13 +476,19 @@ async def test_oversize_bodies_are_refused_with_413(editor):
         assert status == 413, f"{name}: {status}"
 
 
-async def raw_post(port: int, path: str, content_type: str, chunks: list[bytes], length: int | None,
-                   headers: dict[str, str]) -> int:
+async def raw_post(
+    port: int, path: str, content_type: str, chunks: list[bytes], length: int | None, headers: dict[str, str]
+) -> int:
     """The status of a POST whose body the server may refuse before it is all sent (then it closes the connection)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
-    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}", framing,
-            *(f"{k}: {v}" for k, v in headers.items())]
+    head = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Content-Type: {content_type}",
+        framing,
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     if length is None and len(chunks) == 1:  # one piece: send it with its length, as a browser does
         head[3] = f"Content-Length: {len(chunks[0])}"
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -388,8 +524,10 @@ async def test_each_image_kind_is_stored_under_our_name_or_refused_next_to_its_f
     token, line = editor["tokens"][index], hostile_items(index)[0].line_id
     before = set(state["assets"].glob("*")) if state["assets"].exists() else set()
     response = await editor["http"].post(
-        f"/p/{token}", data={"csrf": csrf(token), f"{line}:name": "Ada", f"{line}:motif": "heart"},
-        files={f"{line}:photo": ("../../etc/passwd", IMAGES[kind], "text/html")})
+        f"/p/{token}",
+        data={"csrf": csrf(token), f"{line}:name": "Ada", f"{line}:motif": "heart"},
+        files={f"{line}:photo": ("../../etc/passwd", IMAGES[kind], "text/html")},
+    )
     CASES["editor: image kinds (bombs, forged types, polyglots)"] += 1
     check_answer(response)
     stored = set(state["assets"].glob("*")) - before

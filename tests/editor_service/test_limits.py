@@ -11,9 +11,13 @@ from tests.editor_service.conftest import publish_link, start_editor, wait_recor
 
 
 async def test_too_many_requests_per_link_or_per_address_get_429(servers, bus):
-    editor = await start_editor(servers, servers["state"] / "editor-limits.log", PERSONALIZE_EDITOR_RATE_PER_TOKEN="5",
-                                PERSONALIZE_EDITOR_RATE_PER_ADDRESS="12",
-                                PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/4")  # its own counters
+    editor = await start_editor(
+        servers,
+        servers["state"] / "editor-limits.log",
+        PERSONALIZE_EDITOR_RATE_PER_TOKEN="5",
+        PERSONALIZE_EDITOR_RATE_PER_ADDRESS="12",
+        PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/4",
+    )  # its own counters
     try:
         token, _ = await publish_link(bus, editor)
         await wait_recorded(servers, token, db=4)

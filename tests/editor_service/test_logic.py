@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -16,14 +17,21 @@ from editor_service.images import ImageRefused, check_image
 from editor_service.pages import availability
 from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.settings import EditorSettings
-from editor_service.state import LinkView
+from editor_service.store import LinkView
 from plumbing.links import link_url, new_token, token_hash, token_of
 from plumbing.settings import SettingsError, load_settings
 from schemas import Asset, RequestedItem, Template, TemplateField
 from tests.editor_service.conftest import TEMPLATE, png
 
-ITEMS = [RequestedItem(line_id="woo:7", title="Name mug", quantity=1, template=TEMPLATE,
-                       buyer_personalization="A name much longer than twenty")]
+ITEMS = [
+    RequestedItem(
+        line_id="woo:7",
+        title="Name mug",
+        quantity=1,
+        template=TEMPLATE,
+        buyer_personalization="A name much longer than twenty",
+    )
+]
 LIMITS = {"max_bytes": 8 * 2**20, "max_pixels": 40_000_000}
 
 
@@ -60,8 +68,11 @@ def test_checkout_text_prefills_the_first_text_field_cut_to_its_length():
 
 
 def test_the_preview_draws_a_poster_for_poster_templates_and_a_mug_otherwise():
-    poster = Template(id="photo-poster", title="Photo poster", fields=[
-        TemplateField(name="photo", type="image", required=True), TemplateField(name="caption", type="text")])
+    poster = Template(
+        id="photo-poster",
+        title="Photo poster",
+        fields=[TemplateField(name="photo", type="image", required=True), TemplateField(name="caption", type="text")],
+    )
     items = [*ITEMS, RequestedItem(line_id="p", title="Poster", quantity=1, template=poster)]
     assert [s.shape for s in sections(items, {}, {})] == ["mug", "poster"]
 
@@ -73,8 +84,9 @@ def test_submissions_are_checked_field_by_field():
     assert set(bad.errors) == {"woo:7:name", "woo:7:motif"} and bad.values["woo:7:name"] == "x" * 21
     assert "Please fill this in." in check_values(ITEMS, {}).errors["woo:7:name"]
     assert check_values(ITEMS, {"woo:7:name": "two\nlines"}).errors
-    assert draft_values(ITEMS, {"woo:7:name": "y" * 50, "woo:7:motif": "dragon", "woo:7:photo": "file:///etc",
-                                "csrf": "z"}) == {"woo:7:name": "y" * 20}
+    assert draft_values(
+        ITEMS, {"woo:7:name": "y" * 50, "woo:7:motif": "dragon", "woo:7:photo": "file:///etc", "csrf": "z"}
+    ) == {"woo:7:name": "y" * 20}
 
 
 def test_images_are_accepted_by_content_only():
@@ -82,8 +94,13 @@ def test_images_are_accepted_by_content_only():
         assert check_image(png(kind=kind), **LIMITS).media_type == media
     out = io.BytesIO()
     Image.new("1", (9000, 9000)).save(out, "PNG")
-    for refused in (png(kind="GIF"), b"<svg xmlns='http://www.w3.org/2000/svg'/>", png()[:80], out.getvalue(),
-                    b"\x89PNG\r\n\x1a\n" + b"\0" * 100):
+    for refused in (
+        png(kind="GIF"),
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        png()[:80],
+        out.getvalue(),
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+    ):
         with pytest.raises(ImageRefused):
             check_image(refused, **LIMITS)
     with pytest.raises(ImageRefused, match="too large"):
@@ -92,26 +109,40 @@ def test_images_are_accepted_by_content_only():
         check_image(png(2000, 2000), max_bytes=10**7, max_pixels=10**6)
 
 
-def view(**changes: object) -> LinkView:
-    base = {"order_key": "k", "link_id": "l", "sequence": 1, "expires": 2e9, "order_number": "1", "is_test": False,
-            "items": ITEMS, "latest_seq": 1, "status": "pending_personalization", "completed_seq": None, "draft": {}}
+def view(**changes: Any) -> LinkView:
+    base: dict[str, Any] = {
+        "order_key": "k",
+        "link_id": "l",
+        "sequence": 1,
+        "expires": 2e9,
+        "order_number": "1",
+        "is_test": False,
+        "items": ITEMS,
+        "latest_seq": 1,
+        "status": "pending_personalization",
+        "completed_seq": None,
+        "draft": {},
+    }
     return LinkView(**{**base, **changes})
 
 
-@pytest.mark.parametrize(("changes", "state"), [
-    ({}, "open"),
-    ({"status": None}, "open"),
-    ({"expires": 1.0}, "expired"),
-    ({"completed_seq": 1}, "already"),
-    ({"completed_seq": 1, "expires": 1.0}, "already"),
-    ({"completed_seq": 1, "status": "in_fulfillment"}, "already"),
-    ({"completed_seq": 1, "latest_seq": 2}, "open"),  # a newer link: core refused ours, or the items changed
-    ({"status": "cancelled", "completed_seq": 1}, "closed"),
-    ({"status": "in_fulfillment"}, "closed"),
-    ({"status": "pending_approval", "expires": 1.0}, "closed"),
-])
+@pytest.mark.parametrize(
+    ("changes", "state"),
+    [
+        ({}, "open"),
+        ({"status": None}, "open"),
+        ({"expires": 1.0}, "expired"),
+        ({"completed_seq": 1}, "already"),
+        ({"completed_seq": 1, "expires": 1.0}, "already"),
+        ({"completed_seq": 1, "status": "in_fulfillment"}, "already"),
+        ({"completed_seq": 1, "latest_seq": 2}, "open"),  # a newer link: core refused ours, or the items changed
+        ({"status": "cancelled", "completed_seq": 1}, "closed"),
+        ({"status": "in_fulfillment"}, "closed"),
+        ({"status": "pending_approval", "expires": 1.0}, "closed"),
+    ],
+)
 def test_which_page_a_link_shows(changes, state):
-    assert availability(view(**changes), datetime.now(timezone.utc)) == state
+    assert availability(view(**changes), datetime.now(UTC)) == state
 
 
 def test_the_completion_lists_every_line_with_image_uris_and_skips_empty_optional_fields():

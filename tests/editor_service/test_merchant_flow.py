@@ -28,7 +28,7 @@ from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from schemas import FulfillmentRequested, PersonalizationLinkIssued
 from tests.connectors.stacks import STORES, write_config
-from tests.editor_service.conftest import email_with, start_editor, wait_known
+from tests.editor_service.conftest import email_with, plain_text, running, stack_env, start_editor, wait_known
 from tests.support import InProcessServer, ServiceProcess, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
@@ -39,17 +39,23 @@ STORE = f"{PLATFORM}:{STORES[PLATFORM]['store_id']}"
 
 async def personalize(*args: str, env: dict[str, str]) -> str:
     # Off the loop: the sandbox store this command talks to is served by this very loop.
-    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "personalize.cli", *args],
-                                   env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "personalize.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-async def until_up(url: str, service: ServiceProcess, timeout: float = 60) -> None:
+async def until_up(url: str, service: ServiceProcess, within_s: float = 60) -> None:
     async with httpx.AsyncClient(timeout=2) as http:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within_s
         while asyncio.get_running_loop().time() < deadline:
-            assert service.process.poll() is None, service.log_tail()
+            assert running(service), service.log_tail()
             try:
                 if (await http.get(url)).status_code == 200:
                     return
@@ -59,8 +65,8 @@ async def until_up(url: str, service: ServiceProcess, timeout: float = 60) -> No
     raise AssertionError(f"{url} did not come up:\n{service.log_tail()}")
 
 
-async def order_in(api: httpx.AsyncClient, order_key: str, status: str, timeout: float = 60) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def order_in(api: httpx.AsyncClient, order_key: str, status: str, within_s: float = 60) -> dict:
+    deadline = asyncio.get_running_loop().time() + within_s
     while True:
         response = await api.get(f"/orders/{order_key}")
         if response.status_code == 200 and response.json()["status"] == status:
@@ -74,19 +80,32 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
     sandbox = InProcessServer()
     config = write_config(tmp_path / "config.yaml", PLATFORM, sandbox.url)
     connector_port, api_port = free_port(), free_port()
-    env = {"PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
-           "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/4", "PERSONALIZE_CONFIG": str(config),
-           "PERSONALIZE_SMTP_URL": mail.url, "PERSONALIZE_LINK_DELAY": "1s",
-           "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000", "PERSONALIZE_OPS_PORT": "0",
-           "PERSONALIZE_CORE_GROUP": f"flow-core-{unique_id()}", "PERSONALIZE_NOTIFIER_GROUP": f"flow-{unique_id()}",
-           "PERSONALIZE_HOOKS_GROUP": f"flow-hooks-{unique_id()}"}
+    env = stack_env(
+        servers,
+        4,
+        config,
+        mail,
+        PERSONALIZE_OPS_PORT="0",
+        PERSONALIZE_CORE_GROUP=f"flow-core-{unique_id()}",
+        PERSONALIZE_NOTIFIER_GROUP=f"flow-{unique_id()}",
+        PERSONALIZE_HOOKS_GROUP=f"flow-hooks-{unique_id()}",
+    )
     editor = await start_editor(servers, tmp_path / "editor.log", **env)
     env["PERSONALIZE_PUBLIC_URL"] = editor.url
     (store,) = load_config(config).stores
-    await sandbox.start(make_sandbox_app(sandbox_for(PLATFORM), store,
-                                         f"http://127.0.0.1:{connector_port}/webhooks/{PLATFORM}/{store.store_id}"))
-    services = [ServiceProcess(command, env, tmp_path / f"{command[0]}.log") for command in (
-        ["core"], ["notifier"], ["connector", PLATFORM, "--port", str(connector_port)], ["api", "--port", str(api_port)])]
+    store_app = make_sandbox_app(
+        sandbox_for(PLATFORM), store, f"http://127.0.0.1:{connector_port}/webhooks/{PLATFORM}/{store.store_id}"
+    )
+    await sandbox.start(store_app)
+    services = [
+        ServiceProcess(command, env, tmp_path / f"{command[0]}.log")
+        for command in (
+            ["core"],
+            ["notifier"],
+            ["connector", PLATFORM, "--port", str(connector_port)],
+            ["api", "--port", str(api_port)],
+        )
+    ]
     for service in services:
         service.start()
     recorder = bus["recorder"]
@@ -94,23 +113,29 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
         await until_up(f"http://127.0.0.1:{connector_port}/health/ready", services[2])
         await until_up(f"http://127.0.0.1:{api_port}/health", services[3])
         key = (await personalize("keys", "create", "--store", STORE, env=env)).splitlines()[0]
-        api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=15,
-                                headers={"Authorization": f"Bearer {key}"})
+        api = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{api_port}", timeout=15, headers={"Authorization": f"Bearer {key}"}
+        )
 
         # 1-2. Publish a draft personalizable product: on the platform, hidden, with the notice; in the catalog.
-        published = await api.post(f"/stores/{STORE}/products/publish", json={
-            "template": "name-mug", "title": "Poster with your name", "price": "24.50", "draft": True})
+        published = await api.post(
+            f"/stores/{STORE}/products/publish",
+            json={"template": "name-mug", "title": "Poster with your name", "price": "24.50", "draft": True},
+        )
         assert published.status_code == 201, published.text
         product_id = published.json()["product_id"]
-        product = sandbox.app.state.sandbox.products[product_id]
+        product = store_app.state.sandbox.products[product_id]
         assert product["status"] == "draft" and "link" in product["description"]
         catalog = (await api.get(f"/stores/{STORE}/products")).json()
         assert {"product_id": product_id, "template": "name-mug"} in [
-            {k: v for k, v in entry.items() if v is not None} for entry in catalog]
+            {k: v for k, v in entry.items() if v is not None} for entry in catalog
+        ]
 
         # 3. A paid test order of it, placed on the store.
         placed = await personalize("test-order", "--store", STORE, "--product", product_id, env=env)
-        order_id = re.search(r"placed test order (\S+)", placed).group(1)
+        found = re.search(r"placed test order (\S+)", placed)
+        assert found, placed
+        order_id = found.group(1)
         order_key = f"{STORE}:{order_id}"
 
         # 4. It reaches us and waits for personalization.
@@ -123,7 +148,7 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
         (issued,) = recorder.events(order_key, PersonalizationLinkIssued)
         link = issued.url
         email = await email_with(mail, link)
-        assert "forward" in email.get_body(("plain",)).get_content().lower()
+        assert "forward" in plain_text(email).lower()
 
         # 6. The customer personalizes in the editor.
         assert (await wait_known(link)).status_code == 200

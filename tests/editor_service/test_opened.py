@@ -10,26 +10,38 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError
-from redis.asyncio import Redis
 
 from editor_service.completion import Republisher
 from editor_service.opened import report_first_open
 from editor_service.state import UNPUBLISHED_OPENED, EditorStore
 from schemas import OrderStatus, PersonalizationLinkExpired, PersonalizationLinkIssued, PersonalizationLinkOpened
-from tests.editor_service.conftest import link_event, publish_link, set_status, start_editor, wait_recorded
+from tests.editor_service.conftest import (
+    editor_store,
+    link_event,
+    publish_link,
+    set_status,
+    start_editor,
+    wait_recorded,
+)
 from tests.support import send, unique_id
 
 
 async def opens_seen(bus: dict, link: PersonalizationLinkIssued) -> list[PersonalizationLinkOpened]:
     """The opened events of the link's order, once everything published before now has been read."""
-    marker = PersonalizationLinkExpired(order_key=link.order_key, link_id=f"marker-{unique_id()}", sequence=1,
-                                        store_id=link.store_id, platform=link.platform,
-                                        order_number=link.order_number, expired_at=datetime.now(timezone.utc))
+    marker = PersonalizationLinkExpired(
+        order_key=link.order_key,
+        link_id=f"marker-{unique_id()}",
+        sequence=1,
+        store_id=link.store_id,
+        platform=link.platform,
+        order_number=link.order_number,
+        expired_at=datetime.now(UTC),
+    )
     await send(bus["producer"], marker)
     await bus["recorder"].wait_for(link.order_key, lambda es: any(e.event_id == marker.event_id for e in es))
     return bus["recorder"].events(link.order_key, PersonalizationLinkOpened)
@@ -47,7 +59,13 @@ async def test_concurrent_first_opens_report_once_and_later_opens_nothing(server
     assert await get_all(editor.link(token), 8) == [200] * 8
     (event,) = await opens_seen(bus, link)
     assert (event.link_id, event.sequence, event.store_id, event.platform, event.order_number, event.is_test) == (
-        link.link_id, 1, "shop-manual", "woocommerce", link.order_number, False)
+        link.link_id,
+        1,
+        "shop-manual",
+        "woocommerce",
+        link.order_number,
+        False,
+    )
     assert event.occurred_at >= link.occurred_at
 
     assert await get_all(editor.link(token), 3) == [200] * 3
@@ -108,10 +126,9 @@ class BrokerDown:
 
 
 @pytest.fixture
-async def store(servers) -> AsyncIterator[EditorStore]:
-    redis = Redis.from_url(f"redis://{servers['redis'].address}/6")
-    yield EditorStore(redis)
-    await redis.aclose()
+async def store(servers: dict) -> AsyncIterator[EditorStore]:
+    async with editor_store(servers, 6) as opened_store:
+        yield opened_store
 
 
 async def test_a_first_open_the_broker_did_not_take_is_republished_with_the_same_id(store, bus):
@@ -119,12 +136,12 @@ async def test_a_first_open_the_broker_did_not_take_is_republished_with_the_same
     key = unique_id().ljust(64, "0")  # stands for the token's hash
     await store.record_link(link, key)
     view = await store.view(key)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert not view.opened
     assert await report_first_open(store, BrokerDown(), view, now)  # claimed; its publish failed
     assert (await store.view(key)).opened
     assert not await report_first_open(store, bus["producer"], view, now)  # a later open: nothing
-    (pending,) = [e for e in await store.unpublished_opened(older_than=9e9) if e.link_id == link.link_id]
+    (pending,) = [c for c in await store.first_opens.due(0) if c.key == link.link_id]
 
     assert await Republisher(store, bus["producer"], grace_s=0).once() >= 1
     seen = await bus["recorder"].wait_for(link.order_key, lambda es: len(es) >= 1)

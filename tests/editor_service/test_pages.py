@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from plumbing.links import new_token
-from schemas import OrderStatus, PersonalizationCompleted, RequestedItem
-from tests.editor_service.conftest import TEMPLATE, png, publish_link, set_status, wait_known
+from schemas import OrderStatus, PersonalizationCompleted, PersonalizationLinkIssued, RequestedItem
+from tests.editor_service.conftest import TEMPLATE, Editor, png, publish_link, set_status, wait_known
 
 MUG_AND_POSTER = [
     RequestedItem(line_id="L1", title="Name mug", quantity=2, template=TEMPLATE, buyer_personalization="Ada"),
@@ -20,7 +21,9 @@ MUG_AND_POSTER = [
 
 
 def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, html
+    return found.group(1)
 
 
 def valid_form(csrf: str, name: str = "Grace", motif: str = "star", line: str = "L1") -> dict[str, str]:
@@ -31,7 +34,7 @@ def completions(bus: dict, order_key: str) -> list[PersonalizationCompleted]:
     return bus["recorder"].events(order_key, PersonalizationCompleted)
 
 
-async def opened(bus, editor, **kwargs) -> tuple[str, object, str]:
+async def opened(bus: dict, editor: Editor, **kwargs: Any) -> tuple[str, PersonalizationLinkIssued, str]:
     """Publish a link, wait until the editor shows it, return (path, event, csrf)."""
     token, event = await publish_link(bus, editor, **kwargs)
     page = await wait_known(editor.link(token))
@@ -42,9 +45,11 @@ async def opened(bus, editor, **kwargs) -> tuple[str, object, str]:
 async def test_the_link_shows_one_section_per_line_built_from_its_template(bus, editor, http):
     path, event, _ = await opened(bus, editor, items=MUG_AND_POSTER)
     html = (await http.get(path)).text
-    assert html.count("<section class=\"item\"") == 2
+    assert html.count('<section class="item"') == 2
     assert "Name mug" in html and "Second mug" in html and "Quantity: 2" in html and "Quantity: 1" in html
-    assert re.search(r'<input type="text" id="f1-name" name="L1:name" value="Ada"[^>]*maxlength="20"[^>]* required', html)
+    assert re.search(
+        r'<input type="text" id="f1-name" name="L1:name" value="Ada"[^>]*maxlength="20"[^>]* required', html
+    )
     assert 'name="L3:name" value=""' in html  # no checkout text for the second line
     assert 'type="file" id="f1-photo" name="L1:photo" accept="image/jpeg,image/png,image/webp"' in html
     assert 'type="radio" name="L1:motif" value="heart"' in html and 'value="star"' in html
@@ -56,7 +61,9 @@ async def test_the_link_shows_one_section_per_line_built_from_its_template(bus, 
 async def test_a_completion_publishes_exactly_one_event_with_its_stored_image(bus, editor, http):
     path, event, csrf = await opened(bus, editor)
     image = png()
-    done = await http.post(path, data=valid_form(csrf), files={"L1:photo": ("../../etc/passwd.png", image, "image/png")})
+    done = await http.post(
+        path, data=valid_form(csrf), files={"L1:photo": ("../../etc/passwd.png", image, "image/png")}
+    )
     assert done.status_code == 200, done.text
     assert "<dialog open" in done.text and "Thank you!" in done.text and ">Close</button>" in done.text
     await bus["recorder"].wait_for(event.order_key, lambda es: any(isinstance(e, PersonalizationCompleted) for e in es))
@@ -66,8 +73,9 @@ async def test_a_completion_publishes_exactly_one_event_with_its_stored_image(bu
     (asset,) = item.assets
     stored = Path(urlsplit(asset.uri).path)
     assert item.fields["photo"] == asset.uri and asset.media_type == "image/png" and asset.field == "photo"
-    assert stored.read_bytes() == image and asset.sha256 == hashlib.sha256(image).hexdigest()
-    assert stored.parent == Path(editor.service.env["PERSONALIZE_ASSETS_DIR"]).resolve()
+    assets_dir = await asyncio.to_thread(Path(editor.service.env["PERSONALIZE_ASSETS_DIR"]).resolve)
+    assert await asyncio.to_thread(stored.read_bytes) == image and asset.sha256 == hashlib.sha256(image).hexdigest()
+    assert stored.parent == assets_dir
     assert "passwd" not in asset.uri and re.fullmatch(r"[0-9a-f]{32}\.png", stored.name)
 
     again = await http.post(path, data=valid_form(csrf, name="Other"))
@@ -110,7 +118,7 @@ async def test_a_cancelled_order_can_no_longer_be_personalized(bus, editor, http
 
 async def test_statuses_apply_in_occurred_at_order(bus, editor, http):
     path, event, _ = await opened(bus, editor)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await set_status(bus, event.order_key, OrderStatus.IN_FULFILLMENT, at=now)
     await set_status(bus, event.order_key, OrderStatus.PENDING_PERSONALIZATION, at=now - timedelta(seconds=5))
     closed = await wait_known(editor.url + path, status=410)
@@ -120,8 +128,11 @@ async def test_statuses_apply_in_occurred_at_order(bus, editor, http):
 
 async def test_validation_errors_show_next_to_the_field_and_keep_the_input(bus, editor, http):
     path, event, csrf = await opened(bus, editor)
-    answer = await http.post(path, data=valid_form(csrf, name="<script>x</script>", motif="dragon"),
-                             files={"L1:photo": ("cat.png", b"this is not a picture", "image/png")})
+    answer = await http.post(
+        path,
+        data=valid_form(csrf, name="<script>x</script>", motif="dragon"),
+        files={"L1:photo": ("cat.png", b"this is not a picture", "image/png")},
+    )
     assert answer.status_code == 422
     html = answer.text
     assert 'value="&lt;script&gt;x&lt;/script&gt;"' in html and "<script>x" not in html
@@ -140,8 +151,9 @@ async def test_hostile_uploads_and_oversized_input_are_refused(bus, editor, http
     path, event, csrf = await opened(bus, editor)
     huge = await http.post(path, data=valid_form(csrf, name="A" * 1_000_000))
     assert huge.status_code == 413
-    huge_multipart = await http.post(path, data=valid_form(csrf, name="A" * 1_000_000),
-                                     files={"L1:photo": ("a.png", png(), "image/png")})
+    huge_multipart = await http.post(
+        path, data=valid_form(csrf, name="A" * 1_000_000), files={"L1:photo": ("a.png", png(), "image/png")}
+    )
     assert huge_multipart.status_code == 413
     bomb = await http.post(path, data=valid_form(csrf), files={"L1:photo": ("bomb.png", bomb_png(), "image/png")})
     assert bomb.status_code == 422 and "too many pixels" in bomb.text
@@ -151,11 +163,13 @@ async def test_hostile_uploads_and_oversized_input_are_refused(bus, editor, http
     assert truncated.status_code == 422
     declared = await raw_post(editor.port, path, [b"Content-Length: 100000000"], [b"x" * 1000])
     assert declared.startswith("HTTP/1.1 413")  # answered from the header, without reading the 100 MB
-    part = (b'--b\r\nContent-Disposition: form-data; name="L1:photo"; filename="a.png"\r\n'
-            b"Content-Type: image/png\r\n\r\n")
+    part = (
+        b'--b\r\nContent-Disposition: form-data; name="L1:photo"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+    )
     chunks = [b"%x\r\n%s\r\n" % (len(part), part)] + [b"100000\r\n" + b"\0" * 2**20 + b"\r\n"] * 9
-    chunked = await raw_post(editor.port, path, [b"Transfer-Encoding: chunked"], chunks,
-                             content_type=b"multipart/form-data; boundary=b")
+    chunked = await raw_post(
+        editor.port, path, [b"Transfer-Encoding: chunked"], chunks, content_type=b"multipart/form-data; boundary=b"
+    )
     assert chunked.startswith("HTTP/1.1 413")  # answered once the streamed body passed 9 MiB, never ended
     await asyncio.sleep(0.5)
     assert completions(bus, event.order_key) == []
@@ -165,12 +179,27 @@ async def test_hostile_uploads_and_oversized_input_are_refused(bus, editor, http
     assert completions(bus, event.order_key)[0].items[0].assets[0].media_type == "image/webp"
 
 
-async def raw_post(port: int, path: str, headers: list[bytes], body: list[bytes],
-                   content_type: bytes = b"application/x-www-form-urlencoded") -> str:
+async def raw_post(
+    port: int,
+    path: str,
+    headers: list[bytes],
+    body: list[bytes],
+    content_type: bytes = b"application/x-www-form-urlencoded",
+) -> str:
     """A POST written by hand, so a body can claim a size it does not send or stream past the limit; the answer's head."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"\r\n".join([f"POST {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close",
-                               b"Content-Type: " + content_type, *headers]) + b"\r\n\r\n")
+    writer.write(
+        b"\r\n".join(
+            [
+                f"POST {path} HTTP/1.1".encode(),
+                b"Host: 127.0.0.1",
+                b"Connection: close",
+                b"Content-Type: " + content_type,
+                *headers,
+            ]
+        )
+        + b"\r\n\r\n"
+    )
     try:
         for part in body:
             writer.write(part)
@@ -198,7 +227,9 @@ async def test_forms_without_a_valid_csrf_token_are_refused(bus, editor, http):
     assert (await http.post(path, data={"L1:name": "Grace", "action": "complete"})).status_code == 403
     assert (await http.post(path, data=valid_form("0" * 64))).status_code == 403
     assert (await http.post(f"{path}/draft", data={"L1:name": "x"})).status_code == 403
-    assert (await http.post(f"{path}/draft", data={"L1:name": "x"}, headers={"x-csrf-token": "f" * 64})).status_code == 403
+    assert (
+        await http.post(f"{path}/draft", data={"L1:name": "x"}, headers={"x-csrf-token": "f" * 64})
+    ).status_code == 403
     _, _, other_csrf = await opened(bus, editor)
     assert (await http.post(path, data=valid_form(other_csrf))).status_code == 403  # signed for another link
     await asyncio.sleep(0.5)
@@ -207,8 +238,11 @@ async def test_forms_without_a_valid_csrf_token_are_refused(bus, editor, http):
 
 async def test_drafts_survive_a_reload(bus, editor, http):
     path, _, csrf = await opened(bus, editor)
-    saved = await http.post(f"{path}/draft", data={"L1:name": "Half typed", "L1:motif": "heart", "L1:other": "x"},
-                            headers={"x-csrf-token": csrf})
+    saved = await http.post(
+        f"{path}/draft",
+        data={"L1:name": "Half typed", "L1:motif": "heart", "L1:other": "x"},
+        headers={"x-csrf-token": csrf},
+    )
     assert saved.status_code == 204
     html = (await http.get(path)).text
     assert 'value="Half typed"' in html and re.search(r'value="heart"[^>]* checked', html)
@@ -239,15 +273,26 @@ async def test_security_headers_are_on_every_answer(bus, editor, http):
     path, _, _ = await opened(bus, editor)
     too_large = await raw_post(editor.port, path, [b"Content-Length: 100000000"], [])
     heads = [dict(line.split(": ", 1) for line in too_large.splitlines()[1:] if line)]
-    for answer in [await http.get(path), await http.get(f"/p/{new_token()}"), await http.get("/static/editor.js"),
-                   await http.get("/health")]:
+    for answer in [
+        await http.get(path),
+        await http.get(f"/p/{new_token()}"),
+        await http.get("/static/editor.js"),
+        await http.get("/health"),
+    ]:
         heads.append(answer.headers)
     for headers in heads:
         assert headers["referrer-policy"] == "no-referrer", headers
         assert headers["x-content-type-options"] == "nosniff"
         csp = headers["content-security-policy"]
-        for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                          "form-action 'self'", "base-uri 'none'", "img-src 'self' data: blob:"):
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "img-src 'self' data: blob:",
+        ):
             assert directive in csp
     assert (await http.get(path)).headers["cache-control"] == "no-store"
     assert "server" not in (await http.get(path)).headers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import expect
@@ -18,36 +18,47 @@ from playwright.async_api import expect
 from devstack.mailcatcher import MailCatcher
 from schemas import OrderStatusChanged, PersonalizationCompleted, PersonalizationLinkIssued
 from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
-from tests.editor_service.conftest import email_with, png, start_editor, wait_known
+from tests.editor_service.conftest import email_with, plain_text, png, stack_env, start_editor, wait_known
 from tests.support import ServiceProcess, send, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
 
-async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pending_approval(servers, bus, browser,
-                                                                                         tmp_path):
+async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pending_approval(
+    servers, bus, browser, tmp_path
+):
     mail = MailCatcher(tmp_path / "mail").start()
-    env = {"PERSONALIZE_KAFKA_BOOTSTRAP": servers["broker"].address,
-           "PERSONALIZE_REDIS_URL": f"redis://{servers['redis'].address}/2", "PERSONALIZE_CONFIG": str(CONFIG_PATH),
-           "PERSONALIZE_SMTP_URL": mail.url, "PERSONALIZE_LINK_DELAY": "1s", "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000"}
+    env = stack_env(servers, 2, CONFIG_PATH, mail)
     editor = await start_editor(servers, tmp_path / "editor.log", **env)
     env["PERSONALIZE_PUBLIC_URL"] = editor.url
-    core = ServiceProcess(["core"], {**env, "PERSONALIZE_CORE_GROUP": f"stack-core-{unique_id()}"}, tmp_path / "core.log")
-    notifier = ServiceProcess(["notifier"], {**env, "PERSONALIZE_NOTIFIER_GROUP": f"stack-{unique_id()}",
-                                             "PERSONALIZE_HOOKS_GROUP": f"stack-hooks-{unique_id()}"},
-                              tmp_path / "notifier.log")
+    core = ServiceProcess(
+        ["core"], {**env, "PERSONALIZE_CORE_GROUP": f"stack-core-{unique_id()}"}, tmp_path / "core.log"
+    )
+    notifier = ServiceProcess(
+        ["notifier"],
+        {
+            **env,
+            "PERSONALIZE_NOTIFIER_GROUP": f"stack-{unique_id()}",
+            "PERSONALIZE_HOOKS_GROUP": f"stack-hooks-{unique_id()}",
+        },
+        tmp_path / "notifier.log",
+    )
     core.start()
     notifier.start()
     recorder = bus["recorder"]
     try:
-        placed = order(MANUAL, [mug("L1", buyer_personalization="Ada"), plain("L2")], at=datetime.now(timezone.utc))
+        placed = order(MANUAL, [mug("L1", buyer_personalization="Ada"), plain("L2")], at=datetime.now(UTC))
         await send(bus["producer"], placed)
         # This package's broker holds other tests' requests too, which this fresh notifier mails as well:
         # ours is the email carrying the link the notifier issued for this order.
-        await recorder.wait_for(placed.order_key, lambda es: any(isinstance(e, PersonalizationLinkIssued) for e in es), 60)
+        await recorder.wait_for(
+            placed.order_key, lambda es: any(isinstance(e, PersonalizationLinkIssued) for e in es), 60
+        )
         (issued,) = recorder.events(placed.order_key, PersonalizationLinkIssued)
         email = await email_with(mail, issued.url)
-        link = re.search(rf"{re.escape(editor.url)}/p/[A-Za-z0-9_-]+", email.get_body(("plain",)).get_content()).group(0)
+        found = re.search(rf"{re.escape(editor.url)}/p/[A-Za-z0-9_-]+", plain_text(email))
+        assert found, plain_text(email)
+        link = found.group(0)
 
         page = await wait_known(link)
         assert page.status_code == 200 and 'value="Ada"' in page.text and "Tote bag" not in page.text
@@ -62,8 +73,11 @@ async def test_an_order_is_personalized_from_the_emailed_link_and_reaches_pendin
         await expect(tab.get_by_role("dialog", name="Thank you!")).to_be_visible()
         await context.close()
 
-        await recorder.wait_for(placed.order_key, lambda es: any(
-            isinstance(e, OrderStatusChanged) and e.to_status.value == "pending_approval" for e in es), 30)
+        await recorder.wait_for(
+            placed.order_key,
+            lambda es: any(isinstance(e, OrderStatusChanged) and e.to_status.value == "pending_approval" for e in es),
+            30,
+        )
         (completion,) = recorder.events(placed.order_key, PersonalizationCompleted)
         assert [i.line_id for i in completion.items] == ["L1"] and completion.items[0].fields["name"] == "Grace"
         reopened = await wait_known(link)
