@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-from redis.asyncio import BlockingConnectionPool, Redis
+from collections.abc import Awaitable
 
 from core.directory import Directory
 from core.store import RedisOrderStore
@@ -14,58 +13,43 @@ from merchant_api.deps import Api
 from merchant_api.keys import ApiKeys
 from merchant_api.settings import ApiSettings
 from plumbing.config import load_config
-from plumbing.kafka import ensure_topics, make_producer
-from plumbing.lifecycle import stop_on_signals
-from plumbing.ops import Health, add_ops_routes, kafka_probe, redis_probe, service_server
+from plumbing.ops import add_ops_routes
+from plumbing.service import HTTP_GRACE_S, Service, waiting_pool
 from schemas import ORDERS_COMMANDS
 
 log = logging.getLogger("merchant_api")
 
-SHUTDOWN_GRACE_S = 5.0
-REDIS_CONNECTIONS = 32  # requests wait for a free connection rather than fail under load
+REDIS_CONNECTIONS = 32
 REDIS_WAIT_S = 5
 
 
 async def run(settings: ApiSettings, stop: asyncio.Event | None = None) -> None:
-    stop = stop or stop_on_signals()
     config = load_config(settings.config)
-    await ensure_topics(settings, (ORDERS_COMMANDS,))
-    redis = Redis(connection_pool=BlockingConnectionPool.from_url(
-        settings.required_redis_url(), max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S))
-    producer = make_producer(settings)
-    await producer.start()
-    directory = Directory(redis, config)
-    await directory.seed()  # the API may start before core: both seed, the first one wins, the rest is a no-op
+    pool = waiting_pool(REDIS_CONNECTIONS, REDIS_WAIT_S)  # requests wait for a free connection rather than fail
+    service = Service("merchant API", settings, (ORDERS_COMMANDS,), log, redis=pool, stop=stop, grace_s=HTTP_GRACE_S)
+    async with service:
+        redis, producer = service.redis, service.producer
+        directory = Directory(redis, config)
+        await directory.seed()  # the API may start before core: both seed, the first one wins, the rest is a no-op
 
-    async def healthy() -> dict[str, bool]:
-        return {"redis": await _ok(redis.ping()), "kafka": await _ok(producer.client.fetch_all_metadata())}
+        async def healthy() -> dict[str, bool]:
+            return {"redis": await _ok(redis.ping()), "kafka": await _ok(producer.client.fetch_all_metadata())}
 
-    api = Api(orders=RedisOrderStore(redis), directory=directory, keys=ApiKeys(redis), producer=producer,
-              healthy=healthy)
-    app = make_app(api)
-    # /health/live, /health/ready and /metrics as on every deployable (docs/operations.md); the API's own /health
-    # stays first in line, so it keeps answering as documented in its OpenAPI.
-    health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
-    add_ops_routes(app, health)
-    server = service_server(app, settings.api_host, settings.api_port)
-    serving = asyncio.create_task(server.serve())
-    log.info("merchant API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
-    try:
-        await asyncio.wait([asyncio.create_task(stop.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
-        if serving.done() and not stop.is_set():
-            serving.result()  # the server could not start (port taken): fail loudly
-    finally:
-        health.stopping = True
-        server.should_exit = True
-        await asyncio.wait([serving], timeout=SHUTDOWN_GRACE_S)
-        await producer.stop()
-        await redis.aclose()
-        log.info("merchant API stopped")
+        api = Api(
+            orders=RedisOrderStore(redis), directory=directory, keys=ApiKeys(redis), producer=producer, healthy=healthy
+        )
+        app = make_app(api)
+        # /health/live, /health/ready and /metrics as on every deployable (docs/operations.md); the API's own
+        # /health stays first in line, so it keeps answering as documented in its OpenAPI.
+        add_ops_routes(app, service.health)
+        service.serve_http(app, settings.api_host, settings.api_port)
+        log.info("merchant API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
+        await service.run()
 
 
-async def _ok(check) -> bool:  # noqa: ANN001 - an awaitable health probe
+async def _ok(check: Awaitable[object]) -> bool:
     try:
         await asyncio.wait_for(check, 2)
         return True
-    except Exception:  # noqa: BLE001 - any failure means not healthy
+    except Exception:  # any failure means not healthy
         return False

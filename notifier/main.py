@@ -7,83 +7,79 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from notifier.automation import HOOK_TOPICS, HookDeliverer, HookJobs, HookRouter
 from notifier.handlers import NotifierHandler
-from notifier.mail import SmtpSender, parse_smtp_url
+from notifier.mail import SmtpSender, SmtpTarget, parse_smtp_url
 from notifier.outbox import Outbox
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.settings import NotifierSettings
 from notifier.state import NotifierStore
 from plumbing.config import load_config
-from plumbing.consumer import BatchConsumer, consumer_options
-from plumbing.kafka import ensure_topics, make_producer
-from plumbing.lifecycle import stop_on_signals
-from plumbing.ops import NOTIFIER_OPS_PORT, Health, consumer_probe, kafka_probe, redis_probe, serve_ops
+from plumbing.ops import NOTIFIER_OPS_PORT
+from plumbing.service import Service
 from plumbing.settings import SettingsError
-from schemas import (
-    DEAD_LETTERS,
-    ORDERS_STATUS,
-    PERSONALIZATION_LINK_ACTIVITY,
-    PERSONALIZATION_LINK_ISSUED,
-    PERSONALIZATION_REQUESTED,
-    utc_now,
-)
+from schemas import topics, utc_now
 
 log = logging.getLogger("notifier")
 
-CONSUMES = (PERSONALIZATION_REQUESTED, ORDERS_STATUS)
-PRODUCES = (PERSONALIZATION_LINK_ISSUED, PERSONALIZATION_LINK_ACTIVITY, DEAD_LETTERS)
+CONSUMES = (topics.PERSONALIZATION_REQUESTED, topics.ORDERS_STATUS)
+PRODUCES = (topics.PERSONALIZATION_LINK_ISSUED, topics.PERSONALIZATION_LINK_ACTIVITY, topics.DEAD_LETTERS)
 
 
-async def run(settings: NotifierSettings, clock: Callable[[], datetime] = utc_now,
-              stop: asyncio.Event | None = None) -> None:
-    stop = stop or stop_on_signals()
+async def run(
+    settings: NotifierSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
+) -> None:
     config = load_config(settings.config)
+    smtp = _mail_server(settings)
+    async with Service("notifier", settings, CONSUMES + PRODUCES + HOOK_TOPICS, log, stop=stop) as notifier:
+        store = NotifierStore(notifier.redis)
+        consumer = notifier.consumer("consumer", NotifierHandler(store, clock), settings.notifier_group, CONSUMES)
+        jobs = HookJobs(notifier.redis)
+        router = notifier.consumer("hooks_consumer", HookRouter(config, jobs, clock), settings.hooks_group, HOOK_TOPICS)
+        deliverer = HookDeliverer(config, jobs, clock)
+        mailer = SmtpSender(smtp)
+        notifier.closes(mailer.aclose)
+        outbox = Outbox(
+            store,
+            notifier.producer,
+            mailer,
+            EmailRenderer(settings.email_templates_dir),
+            mail_from=settings.mail_from,
+            clock=clock,
+        )
+        scheduler = LinkScheduler(
+            store,
+            outbox,
+            public_url=settings.public_url,
+            link_ttl=settings.link_ttl,
+            clock=clock,
+            tick_s=settings.scheduler_tick.total_seconds(),
+        )
+        log.info(
+            "notifier: links to %s, valid %s, mail via %s:%d, %d store(s)",
+            settings.public_url,
+            settings.link_ttl,
+            smtp.host,
+            smtp.port,
+            len(config.stores),
+        )
+        notifier.watch("consumer", consumer.run())
+        notifier.watch("scheduler", scheduler.run(notifier.stop))
+        notifier.watch("hooks_consumer", router.run())
+        notifier.watch("hooks_deliverer", deliverer.run(notifier.stop))
+        # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
+        await notifier.serve_ops(settings.metrics_port or NOTIFIER_OPS_PORT)
+        await notifier.run()
+
+
+def _mail_server(settings: NotifierSettings) -> SmtpTarget:
+    """Where the mail goes, with the templates folder checked too: a wrong setting stops the start, naming it."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     try:
-        smtp = parse_smtp_url(settings.smtp_url, settings.smtp_username,
-                              settings.smtp_password.get_secret_value() if settings.smtp_password else None)
+        smtp = parse_smtp_url(settings.smtp_url, settings.smtp_username, password)
     except ValueError as error:
         raise SettingsError(str(error)) from None
     if settings.email_templates_dir and not settings.email_templates_dir.is_dir():
         raise SettingsError(f"PERSONALIZE_EMAIL_TEMPLATES_DIR: {settings.email_templates_dir} is not a directory")
-    await ensure_topics(settings, CONSUMES + PRODUCES + HOOK_TOPICS)
-    redis = Redis.from_url(settings.required_redis_url())
-    producer = make_producer(settings)
-    await producer.start()
-    store = NotifierStore(redis)
-    consumer = BatchConsumer(settings.required_bootstrap(), producer, NotifierHandler(store, clock),
-                             consumer_options(settings, settings.notifier_group, CONSUMES))
-    jobs = HookJobs(redis)
-    router = BatchConsumer(settings.required_bootstrap(), producer, HookRouter(config, jobs, clock),
-                           consumer_options(settings, settings.hooks_group, HOOK_TOPICS))
-    deliverer = HookDeliverer(config, jobs, clock)
-    mailer = SmtpSender(smtp)
-    outbox = Outbox(store, producer, mailer, EmailRenderer(settings.email_templates_dir), mail_from=settings.mail_from,
-                    clock=clock)
-    scheduler = LinkScheduler(store, outbox, public_url=settings.public_url, link_ttl=settings.link_ttl, clock=clock,
-                              tick_s=settings.scheduler_tick.total_seconds())
-    log.info("notifier: links to %s, valid %s, mail via %s:%d, %d store(s)", settings.public_url, settings.link_ttl,
-             smtp.host, smtp.port, len(config.stores))
-    health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
-    health.ready_when("consumer", consumer_probe(consumer)).ready_when("hooks_consumer", consumer_probe(router))
-    tasks = [health.watch(name, asyncio.create_task(c)) for name, c in (
-        ("consumer", consumer.run()), ("scheduler", scheduler.run(stop)), ("hooks_consumer", router.run()),
-        ("hooks_deliverer", deliverer.run(stop)))]
-    # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
-    ops_port = settings.ops_port if settings.ops_port is not None else settings.metrics_port or NOTIFIER_OPS_PORT
-    ops = await serve_ops(health, settings.ops_host, ops_port)
-    try:
-        await stop.wait()
-    finally:
-        health.stopping = True
-        consumer.stop()
-        router.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await ops.stop()
-        await mailer.aclose()
-        await producer.stop()
-        await redis.aclose()
-        log.info("notifier stopped")
+    return smtp

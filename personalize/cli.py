@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib.util
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from merchant_api.commands import add_commands as add_api_commands
 from merchant_api.commands import run as run_api_command
-from plumbing.config import ConfigError
-from plumbing.logs import setup_logging
 from personalize.merchant_commands import add_commands as add_merchant_commands
 from personalize.merchant_commands import run as run_merchant_command
-from plumbing.settings import SettingsError, load_settings
+from plumbing.config import ConfigError
+from plumbing.lifecycle import calm_collector
+from plumbing.logs import setup_logging
+from plumbing.settings import Settings, SettingsError, load_settings
 from schemas import PLATFORMS
 
 
@@ -69,54 +69,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 DEV_TOOLS = ("dev", "soak", "docs")
+SERVICES = ("core", "notifier", "editor", "connector")  # the API starts from merchant_api.commands
+S = TypeVar("S", bound=Settings)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command in DEV_TOOLS:
         return _run_dev_tool(args)
-    if args.command == "core":
-        from core.main import run
-        from core.settings import CoreSettings
-
-        settings = load_settings(CoreSettings)
-        setup_logging(settings.log_level, settings.log_format)
-        asyncio.run(run(settings))
-        return 0
-    if args.command == "notifier":
-        from notifier.main import run as run_notifier
-        from notifier.settings import NotifierSettings
-
-        settings = load_settings(NotifierSettings)
-        setup_logging(settings.log_level, settings.log_format)
-        asyncio.run(run_notifier(settings))
-        return 0
-    if args.command == "editor":
-        from editor_service.main import run as run_editor
-        from editor_service.settings import EditorSettings
-
-        settings = load_settings(EditorSettings)
-        if args.port is not None:
-            settings = settings.model_copy(update={"editor_port": args.port})
-        setup_logging(settings.log_level, settings.log_format)
-        _run_http_service(run_editor(settings))
-        return 0
-    if args.command == "connector":
-        from connectors.main import run as run_connector
-        from connectors.settings import ConnectorSettings
-
-        settings = load_settings(ConnectorSettings)
-        if args.port is not None:
-            settings = settings.model_copy(update={"connector_port": args.port})
-        setup_logging(settings.log_level, settings.log_format)
-        _run_http_service(run_connector(args.platform, settings))
+    if args.command in SERVICES:
+        _run_service(args)
         return 0
     if args.command == "sandbox":
-        from plumbing.settings import Settings
         from sandboxes.main import run as run_sandbox
 
-        settings = load_settings(Settings)
-        setup_logging(settings.log_level, settings.log_format)
-        run_sandbox(args.platform, settings, args.port, args.store, args.webhook_url)
+        run_sandbox(args.platform, _settings(Settings), args.port, args.store, args.webhook_url)
         return 0
     if args.command in ("publish-product", "test-order"):
         return run_merchant_command(args)
@@ -125,10 +91,47 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _settings(kind: type[S], **overrides: object) -> S:
+    """The command's settings from the environment, with its flags over them; logging set up as they say."""
+    settings = load_settings(kind)
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if given:
+        settings = settings.model_copy(update=given)
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run_service(args: argparse.Namespace) -> None:
+    """A service's modules are imported by its own command only, in the process that runs it."""
+    if args.command == "core":
+        from core.main import run as run_core
+        from core.settings import CoreSettings
+
+        asyncio.run(run_core(_settings(CoreSettings)))
+    elif args.command == "notifier":
+        from notifier.main import run as run_notifier
+        from notifier.settings import NotifierSettings
+
+        asyncio.run(run_notifier(_settings(NotifierSettings)))
+    elif args.command == "editor":
+        from editor_service.main import run as run_editor
+        from editor_service.settings import EditorSettings
+
+        _run_http_service(run_editor(_settings(EditorSettings, editor_port=args.port)))
+    else:
+        from connectors.main import run as run_connector
+        from connectors.settings import ConnectorSettings
+
+        _run_http_service(run_connector(args.platform, _settings(ConnectorSettings, connector_port=args.port)))
+
+
 def _run_dev_tool(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("devstack") is None or importlib.util.find_spec("soak") is None:
-        print(f"personalize {args.command} runs from a checkout of the project: `python -m personalize "
-              f"{args.command}` in its folder (or `make demo` / `make soak` / `make docs`)", file=sys.stderr)
+        print(
+            f"personalize {args.command} runs from a checkout of the project: `python -m personalize "
+            f"{args.command}` in its folder (or `make demo` / `make soak` / `make docs`)",
+            file=sys.stderr,
+        )
         return 2
     if args.command == "dev":
         from devstack.dev import run_dev
@@ -137,11 +140,19 @@ def _run_dev_tool(args: argparse.Namespace) -> int:
     if args.command == "soak":
         from soak import SoakOptions, run_soak
 
-        return run_soak(SoakOptions(minutes=args.minutes, seed=args.seed, rate=args.rate, state=args.state,
-                                    link_ttl=args.link_ttl, drain_s=args.drain))[0]
+        return run_soak(
+            SoakOptions(
+                minutes=args.minutes,
+                seed=args.seed,
+                rate=args.rate,
+                state=args.state,
+                link_ttl=args.link_ttl,
+                drain_s=args.drain,
+            )
+        )[0]
     if args.command == "docs":
-        from merchant_api.app import openapi_document
         from devstack.docs import write_docs
+        from merchant_api.app import openapi_document
 
         return write_docs(Path("docs"), check=args.check, extra={"merchant-api.openapi.json": openapi_document()})
     raise AssertionError(args.command)
@@ -151,11 +162,8 @@ def _run_http_service(main: Coroutine[Any, Any, None]) -> None:
     """The HTTP services run on uvloop (uvicorn[standard] brings it) when it is installed, and with a calmer
     cyclic garbage collector: both cost less CPU per request (`benchmarks/README.md` has the numbers)."""
     # Every request allocates hundreds of short-lived objects (a webhook's order, a page's sections): at the
-    # default threshold of 700 the collector ran every few requests, walking the long-lived heap too. Freeze
-    # what start-up built (modules, the app), and collect the young generation every 20,000 allocations.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    # default threshold of 700 the collector ran every few requests, walking the long-lived heap too.
+    calm_collector(20_000)
     try:
         import uvloop
     except ImportError:  # not built for this platform: asyncio's loop works, only slower

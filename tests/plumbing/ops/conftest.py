@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,25 @@ def service_env(servers: dict, **extra: str) -> dict[str, str]:
     }
 
 
+async def poll(check: Callable[[], bool | Awaitable[bool]], within_s: float, every_s: float = 0.1) -> bool:
+    """Whether `check` comes to hold within `within_s`, asked every `every_s`.
+
+    What these tests wait on (another process's HTTP answers, its log, the mail it sent) can set no Event here.
+    """
+    try:
+        async with asyncio.timeout(within_s):
+            while not await _holds(check):  # noqa: ASYNC110 - nothing to wait on but the answer itself (see above)
+                await asyncio.sleep(every_s)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
+    answer = check()
+    return bool(await answer) if inspect.isawaitable(answer) else bool(answer)
+
+
 class Running:
     """A service process and the address of its ops routes (its own port, or PERSONALIZE_OPS_PORT)."""
 
@@ -65,17 +85,16 @@ class Running:
         async with httpx.AsyncClient(timeout=5) as http:
             return await http.get(self.url + path)
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.service.process.poll() is None, self.service.log_tail()
-            try:
-                if (await self.get("/health/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"not ready in {timeout}s:\n{self.service.log_tail()}")
+    async def wait_ready(self, within_s: float = 60.0) -> None:
+        if not await poll(self._ready, within_s):
+            raise AssertionError(f"not ready in {within_s}s:\n{self.service.log_tail()}")
+
+    async def _ready(self) -> bool:
+        assert self.service.process.poll() is None, self.service.log_tail()
+        try:
+            return (await self.get("/health/ready")).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def terminate(self) -> tuple[float, int]:
         """SIGTERM, then (seconds until the process was gone, its exit code)."""

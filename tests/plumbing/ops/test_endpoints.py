@@ -6,8 +6,10 @@ import asyncio
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.embedded import free_port
@@ -15,20 +17,21 @@ from plumbing.ops import Health, serve_ops
 from schemas import OrderStatusChanged
 from tests.builders import MANUAL, order, plain
 from tests.connectors.stacks import write_config
-from tests.plumbing.ops.conftest import service_env, start
+from tests.plumbing.ops.conftest import poll, service_env, start
 from tests.support import send, send_raw
 
 
 def samples(text: str, name: str, **labels: str) -> list[float]:
-    return [s.value for family in text_string_to_metric_families(text) for s in family.samples
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    return [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
 
 
-async def eventually_async(check, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001 - an async predicate
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
+async def eventually_async(check: Callable[[], Awaitable[bool]], what: str, within_s: float = 30.0) -> None:
+    assert await poll(check, within_s, every_s=0.2), f"timed out waiting for {what}"
 
 
 async def test_core_serves_ops_and_its_readiness_follows_redis_while_liveness_does_not(servers, bus, tmp_path):
@@ -50,6 +53,7 @@ async def test_core_serves_ops_and_its_readiness_follows_redis_while_liveness_do
         async def counted() -> bool:
             text = (await core.get("/metrics")).text
             return sum(samples(text, "personalize_consumer_records_total", group=group, topic="orders.received")) >= 21
+
         await eventually_async(counted, "the records counted")
         text = (await core.get("/metrics")).text
         assert samples(text, "personalize_consumer_dead_letters_total", group=group, topic="orders.received") == [1.0]
@@ -91,13 +95,17 @@ async def test_the_editor_and_a_connector_serve_the_same_routes_on_their_own_por
     editor_port, connector_port = free_port(), free_port()
     # Nothing answers at the store's address: its polls fail, which is not the connector's readiness.
     config = write_config(tmp_path / "config.yaml", "woocommerce", "http://127.0.0.1:9")
-    editor = await start(["editor", "--port", str(editor_port)], service_env(servers), tmp_path / "editor.log",
-                         editor_port)
+    editor = await start(
+        ["editor", "--port", str(editor_port)], service_env(servers), tmp_path / "editor.log", editor_port
+    )
     connector = None
     try:
-        connector = await start(["connector", "woocommerce", "--port", str(connector_port)],
-                                service_env(servers, PERSONALIZE_CONFIG=str(config)), tmp_path / "connector.log",
-                                connector_port)
+        connector = await start(
+            ["connector", "woocommerce", "--port", str(connector_port)],
+            service_env(servers, PERSONALIZE_CONFIG=str(config)),
+            tmp_path / "connector.log",
+            connector_port,
+        )
         assert (await editor.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok"
         assert (await editor.get("/health")).text == "loop: ok, consumer: ok, republisher: ok"
         assert "editor_pages_total" in (await editor.get("/metrics")).text
@@ -110,6 +118,7 @@ async def test_the_editor_and_a_connector_serve_the_same_routes_on_their_own_por
             assert (await asyncio.to_thread(connector.terminate))[1] == 0, connector.service.log_tail()
 
 
+@pytest.mark.integration  # serves the ops routes on a loopback port
 async def test_a_watched_task_that_ended_makes_the_process_not_live():
     health = Health()
     health.watch("consumer", asyncio.create_task(asyncio.sleep(0)))

@@ -63,7 +63,8 @@ def test_a_line_about_no_event_claims_none():
 def test_text_lines_append_the_event_for_people():
     assert render(text_formatter(), **event_fields(Event)).endswith(
         "INFO core.handlers ignored ResendLink [order_key=woocommerce:shop-manual:1001 "
-        "event_id=7b0c1f9e-0000-4000-8000-000000000001]")
+        "event_id=7b0c1f9e-0000-4000-8000-000000000001]"
+    )
 
 
 def test_the_context_names_the_event_for_every_line_inside_it(monkeypatch):

@@ -14,12 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
+from aiokafka import AIOKafkaProducer
 
 from devstack.embedded import free_port
 from plumbing.config import load_config
@@ -38,29 +37,33 @@ from schemas import (
 )
 from tests.builders import MANUAL, load_test_config, mug, order, plain
 from tests.connectors.stacks import STORES, write_config
-from tests.plumbing.ops.conftest import SHUTDOWN_BOUND_S, Running, service_env, start
+from tests.plumbing.ops.conftest import SHUTDOWN_BOUND_S, Running, poll, service_env, start
 from tests.support import InProcessServer, Recorder, send, unique_id
 
 TEMPLATE = load_test_config().template("name-mug")
 
 
-async def stream(producer, events: Sequence[Event], chunk: int, pause_s: float,  # noqa: ANN001
-                 signalled: asyncio.Event) -> None:
+async def stream(
+    producer: AIOKafkaProducer,
+    events: Sequence[Event],
+    chunk: int,
+    pause_s: float,
+    signalled: asyncio.Event,
+) -> None:
     """Publish at a steady pace; the second half only once the signal is sent, so it lands mid-stream."""
     for start_at in range(0, len(events), chunk):
         if start_at >= len(events) // 2:
             await signalled.wait()
-        sends = [await producer.send(topic_of(e), encode(e), key=e.order_key.encode())
-                 for e in events[start_at:start_at + chunk]]
+        sends = [
+            await producer.send(topic_of(e), encode(e), key=e.order_key.encode())
+            for e in events[start_at : start_at + chunk]
+        ]
         await asyncio.gather(*sends)
         await asyncio.sleep(pause_s)
 
 
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
+async def eventually(check: Callable[[], bool], what: str, within_s: float = 60.0) -> None:
+    assert await poll(check, within_s), f"timed out waiting for {what}"
 
 
 def counts(recorder: Recorder, keys: Sequence[str], kind: type[Event]) -> list[int]:
@@ -98,8 +101,13 @@ async def test_core_on_sigterm_finishes_its_batch_and_a_restart_handles_each_ord
 def request(number: str) -> PersonalizationRequested:
     now = datetime.now(UTC)
     return PersonalizationRequested(
-        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, store_id="shop-manual",
-        platform="woocommerce", order_number=number, merchant_email="manual@example.com", received_at=now,
+        order_key=f"woocommerce:shop-manual:{number}",
+        occurred_at=now,
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number=number,
+        merchant_email="manual@example.com",
+        received_at=now,
         notify_after=now - timedelta(seconds=1),  # due at once: the scheduler sends while the stream flows
         items=[RequestedItem(line_id="L1", title="Name mug", quantity=1, template=TEMPLATE)],
     )
@@ -133,10 +141,18 @@ async def test_notifier_on_sigterm_loses_no_link_and_sends_no_email_twice(server
 def issued(number: str) -> tuple[str, PersonalizationLinkIssued]:
     token, now = new_token(), datetime.now(UTC)
     return token, PersonalizationLinkIssued(
-        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, link_id=unique_id(),
-        url=link_url("https://personalize.example.com", token), expires_at=now + timedelta(days=7), sequence=1,
-        merchant_email="manual@example.com", store_id="shop-manual", platform="woocommerce", order_number=number,
-        items=[RequestedItem(line_id="L1", title="Name mug", quantity=1, template=TEMPLATE)])
+        order_key=f"woocommerce:shop-manual:{number}",
+        occurred_at=now,
+        link_id=unique_id(),
+        url=link_url("https://personalize.example.com", token),
+        expires_at=now + timedelta(days=7),
+        sequence=1,
+        merchant_email="manual@example.com",
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number=number,
+        items=[RequestedItem(line_id="L1", title="Name mug", quantity=1, template=TEMPLATE)],
+    )
 
 
 async def test_editor_on_sigterm_commits_what_it_recorded_and_a_restart_records_the_rest_once(servers, bus, tmp_path):
@@ -148,8 +164,12 @@ async def test_editor_on_sigterm_commits_what_it_recorded_and_a_restart_records_
     editor = await start(["editor", "--port", str(port)], env, tmp_path / "editor-1.log", port)
 
     def recorded(*logs: Running) -> list[str]:
-        return [line["order_key"] for log in logs for line in log.json_lines()
-                if line.get("logger") == "editor_service.handlers" and line.get("order_key") in keys]
+        return [
+            line["order_key"]
+            for log in logs
+            for line in log.json_lines()
+            if line.get("logger") == "editor_service.handlers" and line.get("order_key") in keys
+        ]
 
     signalled = asyncio.Event()
     events = [event for _, event in links]
@@ -174,8 +194,11 @@ async def test_connector_on_sigterm_answers_its_webhooks_and_a_restart_finds_eve
     sandbox = InProcessServer()
     config = write_config(tmp_path / "config.yaml", "woocommerce", sandbox.url)
     store = load_config(config).stores[0]
-    await sandbox.start(make_sandbox_app(sandbox_for("woocommerce"), store,
-                                         f"http://127.0.0.1:{port}/webhooks/woocommerce/{store.store_id}"))
+    await sandbox.start(
+        make_sandbox_app(
+            sandbox_for("woocommerce"), store, f"http://127.0.0.1:{port}/webhooks/woocommerce/{store.store_id}"
+        )
+    )
     env = service_env(servers, PERSONALIZE_CONFIG=str(config), PERSONALIZE_CONNECTOR_PORT=str(port))
     placed: list[str] = []
     signalled = asyncio.Event()
@@ -207,7 +230,6 @@ async def test_connector_on_sigterm_answers_its_webhooks_and_a_restart_finds_eve
         assert (await asyncio.to_thread(again.terminate))[1] == 0
     finally:
         await sandbox.stop()
-
 
 
 async def test_a_stop_during_a_redis_outage_ends_in_time_and_the_batch_comes_back(servers, bus, tmp_path):
@@ -263,4 +285,5 @@ def test_the_deadline_ends_a_process_whose_loop_is_stuck():
     assert code == 1, stderr
     # The loop never ran again, so it never said it was stopping; the watchdog did.
     assert [json.loads(line)["message"] for line in stderr.splitlines()] == [
-        "still stopping after 1 s; exiting now (uncommitted records will be re-delivered)"]
+        "still stopping after 1 s; exiting now (uncommitted records will be re-delivered)"
+    ]
