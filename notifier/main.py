@@ -9,14 +9,15 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from notifier.automation import HOOK_TOPICS, HookDeliverer, HookJobs, HookRouter
+from notifier.automation import HOOK_TOPICS, HookDeliverer, HookRouter
 from notifier.handlers import NotifierHandler
+from notifier.hook_jobs import RedisHookJobs
 from notifier.mail import SmtpSender, parse_smtp_url
 from notifier.outbox import Outbox
+from notifier.redis_store import RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.settings import NotifierSettings
-from notifier.state import NotifierStore
 from plumbing.config import load_config
 from plumbing.consumer import BatchConsumer, consumer_options
 from plumbing.kafka import ensure_topics, make_producer
@@ -53,10 +54,10 @@ async def run(settings: NotifierSettings, clock: Callable[[], datetime] = utc_no
     redis = Redis.from_url(settings.required_redis_url())
     producer = make_producer(settings)
     await producer.start()
-    store = NotifierStore(redis)
+    store = RedisLinkStore(redis)
     consumer = BatchConsumer(settings.required_bootstrap(), producer, NotifierHandler(store, clock),
                              consumer_options(settings, settings.notifier_group, CONSUMES))
-    jobs = HookJobs(redis)
+    jobs = RedisHookJobs(redis)
     router = BatchConsumer(settings.required_bootstrap(), producer, HookRouter(config, jobs, clock),
                            consumer_options(settings, settings.hooks_group, HOOK_TOPICS))
     deliverer = HookDeliverer(config, jobs, clock)

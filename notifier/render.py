@@ -80,7 +80,8 @@ def _environment(loader: BaseLoader, locale: str, reload: bool) -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.policies["ext.i18n.trimmed"] = True  # a wrapped {% trans %} block is one msgid, whatever its line breaks
-    env.install_gettext_translations(translations(locale), newstyle=True)  # newstyle: variables escaped in HTML
+    # newstyle: variables escaped in HTML. The method is added by the i18n extension at run time, unknown to mypy.
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -114,7 +115,8 @@ class RenderedEmail:
         message["To"] = self.to
         if self.reply_to:
             message["Reply-To"] = _one_line(self.reply_to)
-        message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        subject = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        message["Subject"] = subject  # type: ignore[assignment]  # a compat32 message takes a Header; typeshed says str
         message["Message-ID"] = self.message_id
         message["Content-Language"] = self.locale
         message.attach(MIMEText(self.text, "plain", "utf-8"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi import FastAPI, Request, Response
+from redis.asyncio import Redis
 
 from tests.builders import CONFIG_PATH
 from tests.support import InProcessServer, ServiceProcess, embedded_servers, event_bus
@@ -87,3 +88,11 @@ async def notifier(servers, bus, config_path) -> AsyncIterator[ServiceProcess]:
 
 def log_path(servers: dict, name: str) -> Path:
     return servers["state"] / f"{name}.log"
+
+
+@pytest.fixture
+async def store_redis(redis_url: str) -> AsyncIterator[Redis]:
+    """The session Redis, database 13: the store suites' own, so no notifier process there claims their timers."""
+    client = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/13")
+    yield client
+    await client.aclose()

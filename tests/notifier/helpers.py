@@ -1,4 +1,4 @@
-"""What the notifier's tests share: requests as core sends them, and waiting for mails and events."""
+"""What the notifier's tests share: requests as core sends them, links and outbox entries, waiting for mails."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from devstack.mailcatcher import MailCatcher
+from notifier.entries import EmailedReminder, LinkEntry, QueuedReminder
 from schemas import (
     Event,
     LinkDelivery,
     OrderStatus,
     OrderStatusChanged,
     PersonalizationLinkIssued,
+    PersonalizationReminderSent,
     PersonalizationRequested,
     RequestedItem,
 )
@@ -66,3 +68,34 @@ def distinct(recorder, order_key: str, event_type: type[Event]) -> list:
     for event in recorder.events(order_key, event_type):
         seen.setdefault(event.event_id, event)
     return list(seen.values())
+
+
+def issued(wanted: PersonalizationRequested, *, sequence: int = 1, at: datetime | None = None,
+           ttl: timedelta = timedelta(days=7)) -> PersonalizationLinkIssued:
+    """The link the notifier would issue for `wanted` at `at`, token and all."""
+    at = at or wanted.notify_after
+    return PersonalizationLinkIssued(
+        order_key=wanted.order_key, occurred_at=at, link_id=f"link-{sequence}-{unique_id()}",
+        url=f"https://p.example/p/token-{unique_id()}", expires_at=at + ttl, sequence=sequence,
+        merchant_email=wanted.merchant_email, store_id=wanted.store_id, platform=wanted.platform,
+        order_number=wanted.order_number, items=wanted.items,
+    )
+
+
+def link_entry(link: PersonalizationLinkIssued, delivery: LinkDelivery | None = None) -> LinkEntry:
+    return LinkEntry(id=link.link_id, link_id=link.link_id, sequence=link.sequence, event=link,
+                     delivery=delivery or LinkDelivery())
+
+
+def queued_reminder(link: PersonalizationLinkIssued, number: int = 1) -> QueuedReminder:
+    return QueuedReminder(id=f"{link.link_id}:reminder-{number}", sequence=link.sequence, reminder=number, link=link,
+                          delivery=LinkDelivery())
+
+
+def emailed_reminder(link: PersonalizationLinkIssued, number: int = 1) -> EmailedReminder:
+    sent = PersonalizationReminderSent(
+        order_key=link.order_key, occurred_at=link.occurred_at, link_id=link.link_id, sequence=link.sequence,
+        store_id=link.store_id, platform=link.platform, order_number=link.order_number, reminder=number,
+        recipient="merchant", expires_at=link.expires_at,
+    )
+    return queued_reminder(link, number).emailed(sent)

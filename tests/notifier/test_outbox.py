@@ -18,11 +18,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from devstack.embedded import EmbeddedServer, start_redis
+from notifier.intake import record_request, record_status
 from notifier.mail import MemorySender
 from notifier.outbox import Outbox
+from notifier.redis_store import DUE, RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
-from notifier.state import DUE, NotifierStore
 from schemas import (
     OrderStatus,
     PersonalizationLinkExpired,
@@ -63,7 +64,7 @@ class HookedSender(MemorySender):
 
 
 class Week:
-    def __init__(self, store: NotifierStore, producer: FlakyProducer) -> None:
+    def __init__(self, store: RedisLinkStore, producer: FlakyProducer) -> None:
         self.now = T0
         self.mail = HookedSender()
         self.producer = producer
@@ -83,9 +84,9 @@ class Week:
 
 
 @pytest.fixture
-async def week(servers, bus) -> AsyncIterator[tuple[Week, NotifierStore]]:
+async def week(servers, bus) -> AsyncIterator[tuple[Week, RedisLinkStore]]:
     redis = Redis.from_url(f"redis://{servers['redis'].address}/7")
-    store = NotifierStore(redis)
+    store = RedisLinkStore(redis)
     yield Week(store, FlakyProducer(bus["producer"])), store
     await redis.aclose()
 
@@ -95,7 +96,7 @@ async def test_a_week_of_reminders_and_an_expiry_with_the_broker_failing_sends_a
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY, 6 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
     (link,) = (await recorder.wait_for(key, lambda es: len(es) >= 1))
     assert isinstance(link, PersonalizationLinkIssued) and len(clock.mail.sent) == 1
@@ -134,7 +135,7 @@ async def test_a_week_of_reminders_and_an_expiry_with_the_broker_failing_sends_a
     assert len(clock.mail.sent) == 4 and len(recorder.events(key, PersonalizationLinkExpired)) == 1
 
     # Completed before the new link's first reminder: silence.
-    await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+    await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
     clock.now = T0 + 11 * DAY
     await clock.scheduler.act(key)
     assert len(clock.mail.sent) == 4
@@ -145,7 +146,7 @@ async def test_a_reminder_held_up_by_the_mail_server_past_the_links_expiry_is_dr
     clock, store = week
     wanted = request(at=T0, delay_s=0, reminders=[6 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
     clock.now, clock.mail.failing = T0 + 6 * DAY, True
     await clock.scheduler.act(key)  # queued, not sent
@@ -153,7 +154,7 @@ async def test_a_reminder_held_up_by_the_mail_server_past_the_links_expiry_is_dr
     await clock.scheduler.act(key)
     assert [("reminder" in s, "new personalization link" in s) for s in clock.subjects()] == \
         [(False, False), (False, True)]
-    await store.record_status(status(key, OrderStatus.CANCELLED))
+    await record_status(store, status(key, OrderStatus.CANCELLED), clock.now)
 
 
 async def _wait(recorder, key: str, event_type: type, count: int) -> list:
@@ -161,7 +162,7 @@ async def _wait(recorder, key: str, event_type: type, count: int) -> list:
     return distinct(recorder, key, event_type)
 
 
-async def _outbox(store: NotifierStore, key: str) -> dict[bytes, bytes]:
+async def _outbox(store: RedisLinkStore, key: str) -> dict[bytes, bytes]:
     return await store._redis.hgetall(f"notifier:outbox:{key}")
 
 
@@ -170,7 +171,7 @@ async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_tho
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
     (link,) = await _wait(recorder, key, PersonalizationLinkIssued, 1)
 
@@ -180,7 +181,7 @@ async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_tho
     with pytest.raises(KafkaConnectionError):
         await clock.scheduler.act(key)
     assert len(clock.mail.sent) == 2
-    await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+    await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
     kept = await _outbox(store, key)
     assert len(kept) == 1 and link.url.encode() not in b"".join(kept.values())  # the event, not the raw token
     assert await store._redis.zscore(DUE, key) is not None  # still on the timer, so it gets published
@@ -200,11 +201,11 @@ async def test_a_reminder_whose_order_completes_while_smtp_has_it_is_announced_o
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
 
     async def completed_and_broker_down() -> None:  # between the 250 and the event being stored
-        await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+        await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
         clock.producer.down = True
 
     clock.now, clock.mail.after = T0 + 3 * DAY, completed_and_broker_down
@@ -244,7 +245,7 @@ class Outage:
 async def outage(tmp_path, bus) -> AsyncIterator[tuple[Week, Outage]]:
     outage = Outage(tmp_path)
     redis = Redis.from_url(f"redis://{outage.server.address}/0")
-    yield Week(NotifierStore(redis), FlakyProducer(bus["producer"])), outage
+    yield Week(RedisLinkStore(redis), FlakyProducer(bus["producer"])), outage
     if outage.back is not None:
         await outage.back
     await redis.aclose()
@@ -256,7 +257,7 @@ async def test_redis_down_right_after_smtp_accepts_sends_no_email_twice(outage, 
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await clock.store.record_request(wanted, T0)
+    await record_request(clock.store, wanted, T0)
 
     clock.mail.after = redis_server.after_smtp(2.0)  # the link's email: Redis gone before its entry is deleted
     await clock.scheduler.act(key)
@@ -273,7 +274,7 @@ async def test_redis_down_right_after_smtp_accepts_sends_no_email_twice(outage, 
     clock.now = T0 + 3 * DAY + timedelta(minutes=5)
     await clock.scheduler.act(key)
     assert len(clock.message_ids()) == len(set(clock.message_ids())) == 2
-    await clock.store.record_status(status(key, OrderStatus.CANCELLED))
+    await record_status(clock.store, status(key, OrderStatus.CANCELLED), clock.now)
 
 
 async def test_redis_away_for_longer_than_the_lease_fails_the_action_within_it(outage):
@@ -282,7 +283,7 @@ async def test_redis_away_for_longer_than_the_lease_fails_the_action_within_it(o
     clock, redis_server = outage
     wanted = request(at=T0, delay_s=0)
     key = wanted.order_key
-    await clock.store.record_request(wanted, T0)
+    await record_request(clock.store, wanted, T0)
     clock.mail.after = redis_server.after_smtp(6.0)
     loop = asyncio.get_running_loop()
     started = loop.time()
