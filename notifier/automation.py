@@ -57,8 +57,13 @@ class HookRouter:
 
 
 class HookDeliverer:
-    def __init__(self, config: Config, jobs: HookJobStore, clock: Callable[[], datetime],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        jobs: HookJobStore,
+        clock: Callable[[], datetime],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._config, self._jobs, self._clock = config, jobs, clock
         self._http = httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport, follow_redirects=False)
 
@@ -109,9 +114,13 @@ class HookDeliverer:
 
     async def _post(self, hook: OutboundWebhook, job: HookJob, now: datetime) -> tuple[bool, str]:
         signature = Webhook(hook.secret).sign(job.event_id, now, job.body)
-        headers = {"webhook-id": job.event_id, "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": signature, "content-type": "application/json",
-                   "user-agent": "personalize-webhooks/1"}
+        headers = {
+            "webhook-id": job.event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+            "content-type": "application/json",
+            "user-agent": "personalize-webhooks/1",
+        }
         try:
             response = await self._http.post(hook.url, content=job.body.encode(), headers=headers)
         except httpx.HTTPError as error:

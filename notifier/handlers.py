@@ -25,8 +25,15 @@ class NotifierHandler:
             event = item.event
             if isinstance(event, PersonalizationRequested):
                 result = await record_request(self._store, event, self._clock())
-                log.info("request %s for %s (%s, due %s): %s", event.event_id, event.order_key, event.trigger,
-                         event.notify_after.isoformat(), result, extra=event_fields(event))
+                log.info(
+                    "request %s for %s (%s, due %s): %s",
+                    event.event_id,
+                    event.order_key,
+                    event.trigger,
+                    event.notify_after.isoformat(),
+                    result,
+                    extra=event_fields(event),
+                )
             elif isinstance(event, OrderStatusChanged):
                 await record_status(self._store, event, self._clock())
         return Outcome()

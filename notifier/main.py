@@ -39,13 +39,17 @@ CONSUMES = (PERSONALIZATION_REQUESTED, ORDERS_STATUS)
 PRODUCES = (PERSONALIZATION_LINK_ISSUED, PERSONALIZATION_LINK_ACTIVITY, DEAD_LETTERS)
 
 
-async def run(settings: NotifierSettings, clock: Callable[[], datetime] = utc_now,
-              stop: asyncio.Event | None = None) -> None:
+async def run(
+    settings: NotifierSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
+) -> None:
     stop = stop or stop_on_signals()
     config = load_config(settings.config)
     try:
-        smtp = parse_smtp_url(settings.smtp_url, settings.smtp_username,
-                              settings.smtp_password.get_secret_value() if settings.smtp_password else None)
+        smtp = parse_smtp_url(
+            settings.smtp_url,
+            settings.smtp_username,
+            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        )
     except ValueError as error:
         raise SettingsError(str(error)) from None
     if settings.email_templates_dir and not settings.email_templates_dir.is_dir():
@@ -55,24 +59,51 @@ async def run(settings: NotifierSettings, clock: Callable[[], datetime] = utc_no
     producer = make_producer(settings)
     await producer.start()
     store = RedisLinkStore(redis)
-    consumer = BatchConsumer(settings.required_bootstrap(), producer, NotifierHandler(store, clock),
-                             consumer_options(settings, settings.notifier_group, CONSUMES))
+    consumer = BatchConsumer(
+        settings.required_bootstrap(),
+        producer,
+        NotifierHandler(store, clock),
+        consumer_options(settings, settings.notifier_group, CONSUMES),
+    )
     jobs = RedisHookJobs(redis)
-    router = BatchConsumer(settings.required_bootstrap(), producer, HookRouter(config, jobs, clock),
-                           consumer_options(settings, settings.hooks_group, HOOK_TOPICS))
+    router = BatchConsumer(
+        settings.required_bootstrap(),
+        producer,
+        HookRouter(config, jobs, clock),
+        consumer_options(settings, settings.hooks_group, HOOK_TOPICS),
+    )
     deliverer = HookDeliverer(config, jobs, clock)
     mailer = SmtpSender(smtp)
-    outbox = Outbox(store, producer, mailer, EmailRenderer(settings.email_templates_dir), mail_from=settings.mail_from,
-                    clock=clock)
-    scheduler = LinkScheduler(store, outbox, public_url=settings.public_url, link_ttl=settings.link_ttl, clock=clock,
-                              tick_s=settings.scheduler_tick.total_seconds())
-    log.info("notifier: links to %s, valid %s, mail via %s:%d, %d store(s)", settings.public_url, settings.link_ttl,
-             smtp.host, smtp.port, len(config.stores))
+    outbox = Outbox(
+        store, producer, mailer, EmailRenderer(settings.email_templates_dir), mail_from=settings.mail_from, clock=clock
+    )
+    scheduler = LinkScheduler(
+        store,
+        outbox,
+        public_url=settings.public_url,
+        link_ttl=settings.link_ttl,
+        clock=clock,
+        tick_s=settings.scheduler_tick.total_seconds(),
+    )
+    log.info(
+        "notifier: links to %s, valid %s, mail via %s:%d, %d store(s)",
+        settings.public_url,
+        settings.link_ttl,
+        smtp.host,
+        smtp.port,
+        len(config.stores),
+    )
     health = Health().ready_when("redis", redis_probe(redis)).ready_when("kafka", kafka_probe(producer))
     health.ready_when("consumer", consumer_probe(consumer)).ready_when("hooks_consumer", consumer_probe(router))
-    tasks = [health.watch(name, asyncio.create_task(c)) for name, c in (
-        ("consumer", consumer.run()), ("scheduler", scheduler.run(stop)), ("hooks_consumer", router.run()),
-        ("hooks_deliverer", deliverer.run(stop)))]
+    tasks = [
+        health.watch(name, asyncio.create_task(c))
+        for name, c in (
+            ("consumer", consumer.run()),
+            ("scheduler", scheduler.run(stop)),
+            ("hooks_consumer", router.run()),
+            ("hooks_deliverer", deliverer.run(stop)),
+        )
+    ]
     # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
     ops_port = settings.ops_port if settings.ops_port is not None else settings.metrics_port or NOTIFIER_OPS_PORT
     ops = await serve_ops(health, settings.ops_host, ops_port)

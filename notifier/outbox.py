@@ -59,8 +59,16 @@ T = TypeVar("T")
 
 
 class Outbox:
-    def __init__(self, store: LinkStore, producer: AIOKafkaProducer, mailer: MailSender, renderer: EmailRenderer,
-                 *, mail_from: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: LinkStore,
+        producer: AIOKafkaProducer,
+        mailer: MailSender,
+        renderer: EmailRenderer,
+        *,
+        mail_from: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._store, self._producer, self._mailer, self._renderer = store, producer, mailer, renderer
         self._from, self._clock = mail_from, clock
 
@@ -90,8 +98,11 @@ class Outbox:
         await publish(self._producer, [entry.event for entry in emailed])
         for entry in emailed:
             await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
-        log.info("published %d reminder event(s) of %s, emailed before it left pending_personalization",
-                 len(emailed), order_key)
+        log.info(
+            "published %d reminder event(s) of %s, emailed before it left pending_personalization",
+            len(emailed),
+            order_key,
+        )
 
     async def _link(self, order_key: str, entry: LinkEntry, deadline: float) -> bool:
         link = entry.event
@@ -119,16 +130,25 @@ class Outbox:
         if not await self._send(order_key, email, f"reminder {entry.reminder} of link {link.sequence}"):
             return False
         sent = PersonalizationReminderSent(
-            order_key=order_key, occurred_at=self._clock(), link_id=link.link_id, sequence=link.sequence,
-            store_id=link.store_id, platform=link.platform, order_number=link.order_number, is_test=link.is_test,
-            reminder=entry.reminder, recipient=to.recipient, expires_at=link.expires_at,
+            order_key=order_key,
+            occurred_at=self._clock(),
+            link_id=link.link_id,
+            sequence=link.sequence,
+            store_id=link.store_id,
+            platform=link.platform,
+            order_number=link.order_number,
+            is_test=link.is_test,
+            reminder=entry.reminder,
+            recipient=to.recipient,
+            expires_at=link.expires_at,
         )
         # From here the entry needs only its event: the link (raw token) and delivery leave Redis.
         emailed = entry.emailed(sent)
         # Stored even if the order moved on while SMTP had the email: the event must still go out, once.
         await self._after_email(lambda: self._store.emailed(order_key, emailed, self._clock()), deadline, order_key)
-        log.info("emailed reminder %d of link %d of %s to the %s", entry.reminder, link.sequence, order_key,
-                 to.recipient)
+        log.info(
+            "emailed reminder %d of link %d of %s to the %s", entry.reminder, link.sequence, order_key, to.recipient
+        )
         return await self._announce(order_key, emailed, deadline)
 
     async def _announce(self, order_key: str, entry: EmailedReminder, deadline: float) -> bool:
@@ -152,11 +172,21 @@ class Outbox:
             except _REDIS_AWAY as error:
                 left = deadline - loop.time()
                 if left <= delay:
-                    log.error("Redis still away after an email for %s went out (%d attempts): giving up; when the "
-                              "lease runs out the email goes again", order_key, attempt)
+                    log.error(
+                        "Redis still away after an email for %s went out (%d attempts): giving up; when the "
+                        "lease runs out the email goes again",
+                        order_key,
+                        attempt,
+                    )
                     raise
-                log.warning("Redis away after an email for %s went out (%s: %s); retry %d in %.1fs", order_key,
-                            type(error).__name__, error, attempt, delay)
+                log.warning(
+                    "Redis away after an email for %s went out (%s: %s); retry %d in %.1fs",
+                    order_key,
+                    type(error).__name__,
+                    error,
+                    attempt,
+                    delay,
+                )
             await asyncio.sleep(delay)
             delay, attempt = min(delay * 2, WRITE_RETRY_MAX_S), attempt + 1
 

@@ -91,7 +91,9 @@ def _one_line(text: str) -> str:
 
 
 def format_expiry(moment: datetime, locale: str) -> str:
-    return f"{format_date(moment, 'full', locale=locale)}, {format_time(moment, 'HH:mm', tzinfo=UTC, locale=locale)} UTC"
+    return (
+        f"{format_date(moment, 'full', locale=locale)}, {format_time(moment, 'HH:mm', tzinfo=UTC, locale=locale)} UTC"
+    )
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,31 @@ class EmailRenderer:
         self._overrides = overrides is not None
         self._envs = {locale: _environment(loader, locale, self._overrides) for locale in LOCALES}
 
-    def render(self, kind: EmailKind, link: PersonalizationLinkIssued, delivery: LinkDelivery, to: Addressee, *,
-               expired: bool = False, reminder: int = 0) -> RenderedEmail:
+    def render(
+        self,
+        kind: EmailKind,
+        link: PersonalizationLinkIssued,
+        delivery: LinkDelivery,
+        to: Addressee,
+        *,
+        expired: bool = False,
+        reminder: int = 0,
+    ) -> RenderedEmail:
         locale = pick_locale(delivery.locale)
         env = self._envs[locale]
         logo = delivery.logo_url if (delivery.logo_url or "").startswith("https://") else None
-        context = {"link": link, "to": to, "kind": kind, "expired": expired, "reminder": reminder, "locale": locale,
-                   "shop": delivery.sender_name or "", "logo_url": logo, "customer_name": delivery.customer_name,
-                   "expires": format_expiry(link.expires_at, locale)}
+        context = {
+            "link": link,
+            "to": to,
+            "kind": kind,
+            "expired": expired,
+            "reminder": reminder,
+            "locale": locale,
+            "shop": delivery.sender_name or "",
+            "logo_url": logo,
+            "customer_name": delivery.customer_name,
+            "expires": format_expiry(link.expires_at, locale),
+        }
 
         def template(name: str) -> Template:
             if not self._overrides:

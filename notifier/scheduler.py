@@ -42,8 +42,16 @@ CONCURRENCY = 16
 
 
 class LinkScheduler:
-    def __init__(self, store: LinkStore, outbox: Outbox, *, public_url: str, link_ttl: timedelta,
-                 clock: Callable[[], datetime], tick_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        store: LinkStore,
+        outbox: Outbox,
+        *,
+        public_url: str,
+        link_ttl: timedelta,
+        clock: Callable[[], datetime],
+        tick_s: float = 0.25,
+    ) -> None:
         self._store, self._outbox = store, outbox
         self._public_url, self._ttl = public_url, link_ttl
         self._clock, self._tick = clock, tick_s
@@ -108,40 +116,75 @@ class LinkScheduler:
     async def _issue(self, order_key: str, step: IssueLink) -> bool:
         request, token = step.request, new_token()
         link = PersonalizationLinkIssued(
-            order_key=order_key, occurred_at=step.issued_at, link_id=str(uuid.uuid4()),
-            url=link_url(self._public_url, token), expires_at=step.expires, sequence=step.sequence,
-            merchant_email=request.merchant_email, store_id=request.store_id, platform=request.platform,
-            order_number=request.order_number, is_test=request.is_test,
+            order_key=order_key,
+            occurred_at=step.issued_at,
+            link_id=str(uuid.uuid4()),
+            url=link_url(self._public_url, token),
+            expires_at=step.expires,
+            sequence=step.sequence,
+            merchant_email=request.merchant_email,
+            store_id=request.store_id,
+            platform=request.platform,
+            order_number=request.order_number,
+            is_test=request.is_test,
             recipient=addressee(request.platform, request.merchant_email, request.delivery).recipient,
             items=request.items,
         )
         expired = _expired_event(order_key, request, step.replaces, step.issued_at) if step.replaces else None
-        entry = LinkEntry(id=link.link_id, link_id=link.link_id, sequence=step.sequence, event=link, expired=expired,
-                          delivery=request.delivery)
+        entry = LinkEntry(
+            id=link.link_id,
+            link_id=link.link_id,
+            sequence=step.sequence,
+            event=link,
+            expired=expired,
+            delivery=request.delivery,
+        )
         # The reminders need the link itself, token and all: kept only while some are still to come.
         live = LiveLink(link, request.delivery) if step.remind_at else None
         new = NewLink(entry, token_hash(token), step.expires, step.remind_at, live)
         issued = await self._store.issue(order_key, step.sequence - 1, new)
         if issued:
-            log.info("issued link %d for %s to the %s, expires %s, %d reminder(s)", step.sequence, order_key,
-                     link.recipient, step.expires.isoformat(), len(step.remind_at))
+            log.info(
+                "issued link %d for %s to the %s, expires %s, %d reminder(s)",
+                step.sequence,
+                order_key,
+                link.recipient,
+                step.expires.isoformat(),
+                len(step.remind_at),
+            )
         return issued
 
     async def _remind(self, order_key: str, state: LinkState, step: SendReminder) -> bool:
         link = step.live.link
-        entry = QueuedReminder(id=f"{link.link_id}:reminder-{step.number}", sequence=state.seq,
-                               reminder=step.number, link=link, delivery=step.live.delivery)
+        entry = QueuedReminder(
+            id=f"{link.link_id}:reminder-{step.number}",
+            sequence=state.seq,
+            reminder=step.number,
+            link=link,
+            delivery=step.live.delivery,
+        )
         queued = await self._store.remind(order_key, state.seq, state.reminded, step.number, step.last, entry)
         if queued and step.number > state.reminded + 1:
-            log.info("skipped overdue reminder(s) %d-%d of %s: only the latest is sent", state.reminded + 1,
-                     step.number - 1, order_key)
+            log.info(
+                "skipped overdue reminder(s) %d-%d of %s: only the latest is sent",
+                state.reminded + 1,
+                step.number - 1,
+                order_key,
+            )
         return queued
 
 
-def _expired_event(order_key: str, request: PersonalizationRequested, expired: ExpiredLink,
-                   now: datetime) -> PersonalizationLinkExpired:
+def _expired_event(
+    order_key: str, request: PersonalizationRequested, expired: ExpiredLink, now: datetime
+) -> PersonalizationLinkExpired:
     return PersonalizationLinkExpired(
-        order_key=order_key, occurred_at=now, link_id=expired.link_id, sequence=expired.sequence,
-        store_id=request.store_id, platform=request.platform, order_number=request.order_number,
-        is_test=request.is_test, expired_at=expired.expired_at,
+        order_key=order_key,
+        occurred_at=now,
+        link_id=expired.link_id,
+        sequence=expired.sequence,
+        store_id=request.store_id,
+        platform=request.platform,
+        order_number=request.order_number,
+        is_test=request.is_test,
+        expired_at=expired.expired_at,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
+from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -31,6 +32,7 @@ from schemas import (
     PersonalizationReminderSent,
 )
 from tests.notifier.helpers import distinct, request, status
+from tests.support import Recorder
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -70,8 +72,9 @@ class Week:
         self.producer = producer
         self.store = store
         outbox = Outbox(store, producer, self.mail, EmailRenderer(), mail_from="P <p@example.com>", clock=self.clock)
-        self.scheduler = LinkScheduler(store, outbox, public_url="https://p.example", link_ttl=7 * DAY,
-                                       clock=self.clock)
+        self.scheduler = LinkScheduler(
+            store, outbox, public_url="https://p.example", link_ttl=7 * DAY, clock=self.clock
+        )
 
     def clock(self) -> datetime:
         return self.now
@@ -84,7 +87,7 @@ class Week:
 
 
 @pytest.fixture
-async def week(servers, bus) -> AsyncIterator[tuple[Week, RedisLinkStore]]:
+async def week(servers: dict, bus: dict) -> AsyncIterator[tuple[Week, RedisLinkStore]]:
     redis = Redis.from_url(f"redis://{servers['redis'].address}/7")
     store = RedisLinkStore(redis)
     yield Week(store, FlakyProducer(bus["producer"])), store
@@ -98,7 +101,7 @@ async def test_a_week_of_reminders_and_an_expiry_with_the_broker_failing_sends_a
     key = wanted.order_key
     await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
-    (link,) = (await recorder.wait_for(key, lambda es: len(es) >= 1))
+    (link,) = await recorder.wait_for(key, lambda es: len(es) >= 1)
     assert isinstance(link, PersonalizationLinkIssued) and len(clock.mail.sent) == 1
 
     # Day 3: the reminder is handed to SMTP, then the broker refuses its event: the notifier "crashes" there.
@@ -152,18 +155,21 @@ async def test_a_reminder_held_up_by_the_mail_server_past_the_links_expiry_is_dr
     await clock.scheduler.act(key)  # queued, not sent
     clock.now, clock.mail.failing = T0 + 7 * DAY, False
     await clock.scheduler.act(key)
-    assert [("reminder" in s, "new personalization link" in s) for s in clock.subjects()] == \
-        [(False, False), (False, True)]
+    assert [("reminder" in s, "new personalization link" in s) for s in clock.subjects()] == [
+        (False, False),
+        (False, True),
+    ]
     await record_status(store, status(key, OrderStatus.CANCELLED), clock.now)
 
 
-async def _wait(recorder, key: str, event_type: type, count: int) -> list:
+async def _wait(recorder: Recorder, key: str, event_type: type, count: int) -> list:
     await recorder.wait_for(key, lambda _: len(distinct(recorder, key, event_type)) >= count)
     return distinct(recorder, key, event_type)
 
 
 async def _outbox(store: RedisLinkStore, key: str) -> dict[bytes, bytes]:
-    return await store._redis.hgetall(f"notifier:outbox:{key}")
+    # A client without decode_responses answers bytes.
+    return cast(dict[bytes, bytes], await store._redis.hgetall(f"notifier:outbox:{key}"))
 
 
 async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_though_the_order_completed(week, bus):
@@ -234,6 +240,7 @@ class Outage:
         async def stop_redis() -> None:
             await asyncio.to_thread(self.server.stop)
             self.back = asyncio.create_task(self._restart(seconds))
+
         return stop_redis
 
     async def _restart(self, seconds: float) -> None:
@@ -242,7 +249,7 @@ class Outage:
 
 
 @pytest.fixture
-async def outage(tmp_path, bus) -> AsyncIterator[tuple[Week, Outage]]:
+async def outage(tmp_path: Path, bus: dict) -> AsyncIterator[tuple[Week, Outage]]:
     outage = Outage(tmp_path)
     redis = Redis.from_url(f"redis://{outage.server.address}/0")
     yield Week(RedisLinkStore(redis), FlakyProducer(bus["producer"])), outage
