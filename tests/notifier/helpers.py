@@ -17,6 +17,7 @@ from schemas import (
     PersonalizationReminderSent,
     PersonalizationRequested,
     RequestedItem,
+    utc_now,
 )
 from tests.builders import load_test_config
 from tests.support import Recorder, unique_id
@@ -51,9 +52,16 @@ def request(
 
 
 def status(
-    order_key: str, to: OrderStatus, frm: OrderStatus = OrderStatus.PENDING_PERSONALIZATION
+    order_key: str,
+    to: OrderStatus,
+    frm: OrderStatus = OrderStatus.PENDING_PERSONALIZATION,
+    *,
+    at: datetime | None = None,
 ) -> OrderStatusChanged:
-    return OrderStatusChanged(order_key=order_key, from_status=frm, to_status=to, reason="test")
+    """A status change as core sends it: now, or `at`."""
+    return OrderStatusChanged(
+        order_key=order_key, occurred_at=at or utc_now(), from_status=frm, to_status=to, reason="test"
+    )
 
 
 def mails_for(mail: MailCatcher, number: str) -> list:

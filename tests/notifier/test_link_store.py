@@ -18,8 +18,8 @@ from notifier.link_state import PP, LinkState, LiveLink, micros
 from notifier.memory_store import MemoryLinkStore
 from notifier.redis_store import RedisLinkStore
 from notifier.store import LinkStore, NewLink, Recorded
-from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, PersonalizationRequested
-from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request
+from schemas import OrderStatus, PersonalizationLinkIssued, PersonalizationRequested
+from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request, status
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -28,16 +28,6 @@ DAY = timedelta(days=1)
 def new_link(link: PersonalizationLinkIssued, *reminders: float) -> NewLink:
     live = LiveLink(link, link_entry(link).wanted) if reminders else None
     return NewLink(link_entry(link), f"sha-{link.link_id}", link.expires_at, reminders, live)
-
-
-def changed(order_key: str, to: OrderStatus, at: datetime = T0 + DAY) -> OrderStatusChanged:
-    return OrderStatusChanged(
-        order_key=order_key,
-        occurred_at=at,
-        from_status=OrderStatus.PENDING_PERSONALIZATION,
-        to_status=to,
-        reason="test",
-    )
 
 
 async def requested(store: LinkStore, wanted: PersonalizationRequested, now: datetime = T0) -> Recorded:
@@ -129,7 +119,7 @@ class LinkStoreContract:
         wanted = request(0, at=T0)
         await requested(store, wanted)
         read = await store.state(wanted.order_key)
-        cancel = changed(wanted.order_key, OrderStatus.CANCELLED)
+        cancel = status(wanted.order_key, OrderStatus.CANCELLED, at=T0 + DAY)
         await store.record_status(cancel, read, policy.on_status(read, cancel), T0 + DAY)
         assert not await store.issue(wanted.order_key, 0, new_link(issued(wanted, at=T0)))
 
@@ -175,7 +165,7 @@ class LinkStoreContract:
     async def test_leaving_pending_personalization_keeps_only_emailed_events(self, store: LinkStore) -> None:
         key, link, first, _ = await with_reminders(store)
         read = await store.state(key)
-        done = changed(key, OrderStatus.PENDING_APPROVAL)
+        done = status(key, OrderStatus.PENDING_APPROVAL, at=T0 + DAY)
         assert await store.record_status(done, read, policy.on_status(read, done), T0 + DAY) is Recorded.RECORDED
         state = await store.state(key)
         assert (state.status, state.status_at, state.live, state.outbox) == (
@@ -193,14 +183,14 @@ class LinkStoreContract:
         wanted, _ = await with_link(store)
         key = wanted.order_key
         read = await store.state(key)
-        cancel = changed(key, OrderStatus.CANCELLED)
+        cancel = status(key, OrderStatus.CANCELLED, at=T0 + DAY)
         assert await store.record_status(cancel, read, policy.on_status(read, cancel), T0 + DAY) is Recorded.RECORDED
         assert (await store.state(key)).outbox == () and await store.timers.due_at(key) is None
 
     async def test_a_status_change_decided_before_an_email_went_out_is_refused_whole(self, store: LinkStore) -> None:
         key, link, _, second = await with_reminders(store)
         read = await store.state(key)
-        cancel = changed(key, OrderStatus.CANCELLED)
+        cancel = status(key, OrderStatus.CANCELLED, at=T0 + DAY)
         plan = policy.on_status(read, cancel)
         await store.emailed(key, emailed_reminder(link, 2), T0 + 2 * DAY)  # while the decision was made
         assert await store.record_status(cancel, read, plan, T0 + 2 * DAY) is Recorded.CONFLICT
@@ -212,7 +202,7 @@ class LinkStoreContract:
         wanted, _ = await with_link(store)
         key = wanted.order_key
         read = await store.state(key)
-        old = changed(key, OrderStatus.CANCELLED, at=T0 - DAY)
+        old = status(key, OrderStatus.CANCELLED, at=T0 - DAY)
         assert await store.record_status(old, read, policy.on_status(read, old), T0) is Recorded.STALE
         assert await store.state(key) == read
         assert await store.record_status(old, read, policy.on_status(read, old), T0) is Recorded.DUPLICATE
@@ -222,7 +212,7 @@ class LinkStoreContract:
         key = wanted.order_key
         read = await store.state(key)
         moved = replace(read, status_at=micros(T0 - DAY))
-        cancel = changed(key, OrderStatus.CANCELLED)
+        cancel = status(key, OrderStatus.CANCELLED, at=T0 + DAY)
         assert await store.record_status(cancel, moved, policy.on_status(moved, cancel), T0) is Recorded.CONFLICT
         assert (await store.state(key)).status == PP
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 from typing import cast
 
@@ -20,7 +18,6 @@ from redis.exceptions import RedisError
 
 from devstack.embedded import EmbeddedServer, start_redis
 from notifier.intake import record_request, record_status
-from notifier.mail import MemorySender
 from notifier.outbox import Outbox
 from notifier.redis_store import DUE, RedisLinkStore
 from notifier.render import EmailRenderer
@@ -31,6 +28,7 @@ from schemas import (
     PersonalizationLinkIssued,
     PersonalizationReminderSent,
 )
+from tests.notifier.doubles import HookedSender
 from tests.notifier.helpers import distinct, request, status
 from tests.support import Recorder
 
@@ -50,19 +48,6 @@ class FlakyProducer:
         if self.down:
             raise KafkaConnectionError("broker down (test)")
         return await self.real.send(*args, **kwargs)
-
-
-@dataclass
-class HookedSender(MemorySender):
-    """Memory mail whose next accepted email runs `after`: what happens right after the SMTP server's 250."""
-
-    after: Callable[[], Awaitable[None]] | None = None
-
-    async def send(self, message: Message) -> None:
-        await super().send(message)
-        if self.after is not None:
-            hook, self.after = self.after, None
-            await hook()
 
 
 class Week:

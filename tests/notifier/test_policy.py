@@ -21,8 +21,8 @@ from notifier.policy import (
     WaitUntil,
 )
 from notifier.reminders import reminder_times
-from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, PersonalizationRequested
-from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request
+from schemas import OrderStatus, PersonalizationLinkIssued, PersonalizationRequested
+from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request, status
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MINUTE, DAY = timedelta(minutes=1), timedelta(days=1)
@@ -46,16 +46,6 @@ def with_link(wanted: PersonalizationRequested, link: PersonalizationLinkIssued,
         remind_at=remind_at,
         reminded=reminded,
         live=live,
-    )
-
-
-def changed(order_key: str, to: OrderStatus, at: datetime) -> OrderStatusChanged:
-    return OrderStatusChanged(
-        order_key=order_key,
-        occurred_at=at,
-        from_status=OrderStatus.PENDING_PERSONALIZATION,
-        to_status=to,
-        reason="test",
     )
 
 
@@ -190,7 +180,7 @@ def test_leaving_pending_personalization_forgets_all_but_the_emailed_reminders_e
     emailed = emailed_reminder(link, 1)
     outbox = (link_entry(link), emailed, queued_reminder(link, 2))
     given = replace(with_link(wanted, link), outbox=outbox)
-    plan = policy.on_status(given, changed(wanted.order_key, OrderStatus.PENDING_APPROVAL, T0 + 6 * DAY))
+    plan = policy.on_status(given, status(wanted.order_key, OrderStatus.PENDING_APPROVAL, at=T0 + 6 * DAY))
     expected = ForgetPlan(keep=(emailed,), drop=(link.link_id, f"{link.link_id}:reminder-2"))
     assert plan == StatusPlan(stale=False, forget=expected) and expected.stays_due
 
@@ -204,11 +194,11 @@ def test_forgetting_an_order_with_nothing_emailed_takes_it_off_the_timer():
 
 def test_a_status_change_older_than_the_status_known_is_stale():
     wanted = request(0, at=T0 + MINUTE)
-    plan = policy.on_status(pending(wanted), changed(wanted.order_key, OrderStatus.CANCELLED, T0))
+    plan = policy.on_status(pending(wanted), status(wanted.order_key, OrderStatus.CANCELLED, at=T0))
     assert plan == StatusPlan(stale=True, forget=None)
 
 
 def test_a_status_change_into_pending_personalization_forgets_nothing():
     wanted = request(0, at=T0)
-    plan = policy.on_status(pending(wanted), changed(wanted.order_key, OrderStatus.PENDING_PERSONALIZATION, T0))
+    plan = policy.on_status(pending(wanted), status(wanted.order_key, OrderStatus.PENDING_PERSONALIZATION, at=T0))
     assert plan == StatusPlan(stale=False, forget=None)

@@ -6,8 +6,6 @@ on `MemoryLinkStore`, a producer that keeps what it is given, and memory mail.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,43 +17,17 @@ from notifier.outbox import Outbox
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from schemas import (
-    Event,
     OrderStatus,
-    OrderStatusChanged,
     PersonalizationLinkExpired,
     PersonalizationLinkIssued,
     PersonalizationReminderSent,
     PersonalizationRequested,
-    decode,
 )
-from tests.notifier.helpers import request
+from tests.notifier.doubles import BrokerDown, KeptProducer
+from tests.notifier.helpers import request, status
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-class BrokerDown(Exception):
-    pass
-
-
-class KeptProducer:
-    """What `plumbing.kafka.publish` needs of a producer: each event kept as the broker would get it."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.down = False
-
-    async def send(self, topic: str, value: bytes, key: bytes, headers: Sequence[tuple[str, bytes]]) -> asyncio.Future:
-        if self.down:
-            raise BrokerDown(topic)
-        self.events.append(decode(topic, value))
-        acknowledged = asyncio.get_running_loop().create_future()
-        acknowledged.set_result(None)
-        return acknowledged
-
-    def of(self, event_type: type[Event]) -> list:
-        """Each event once, in publishing order (a re-publish after a failure repeats its id)."""
-        return list({e.event_id: e for e in self.events if isinstance(e, event_type)}.values())
 
 
 class Week:
@@ -86,16 +58,6 @@ class Week:
         return [str(m["Subject"]) for m in self.mail.sent]
 
 
-def changed(order_key: str, to: OrderStatus, at: datetime) -> OrderStatusChanged:
-    return OrderStatusChanged(
-        order_key=order_key,
-        occurred_at=at,
-        from_status=OrderStatus.PENDING_PERSONALIZATION,
-        to_status=to,
-        reason="test",
-    )
-
-
 async def test_a_week_of_reminders_then_a_reissue_then_silence_after_completion():
     week = Week()
     wanted = request(0, at=T0, reminders=[3 * DAY, 6 * DAY])
@@ -112,7 +74,7 @@ async def test_a_week_of_reminders_then_a_reissue_then_silence_after_completion(
     assert ["reminder" in s for s in week.subjects()] == [False, True, True, False]
     assert "new personalization link" in week.subjects()[3]
 
-    await record_status(week.store, changed(key, OrderStatus.PENDING_APPROVAL, T0 + 8 * DAY), T0 + 8 * DAY)
+    await record_status(week.store, status(key, OrderStatus.PENDING_APPROVAL, at=T0 + 8 * DAY), T0 + 8 * DAY)
     await week.at(T0 + 10 * DAY, key)
     assert len(week.mail.sent) == 4 and await week.store.timers.due_at(key) is None
 
@@ -124,7 +86,7 @@ async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_once_aft
     week.producer.down = True
     with pytest.raises(BrokerDown):
         await week.at(T0 + 3 * DAY, key)
-    await record_status(week.store, changed(key, OrderStatus.PENDING_APPROVAL, T0 + 4 * DAY), T0 + 4 * DAY)
+    await record_status(week.store, status(key, OrderStatus.PENDING_APPROVAL, at=T0 + 4 * DAY), T0 + 4 * DAY)
     state = await week.store.state(key)
     (kept,) = state.outbox
     assert kept.kind == "reminder" and link.url not in str(state.outbox_as_stored)  # the event, not the token
@@ -159,7 +121,7 @@ async def test_a_cancelled_order_gets_no_email_and_leaves_the_timer():
     wanted = request(15 * 60, at=T0)
     key = wanted.order_key
     await record_request(week.store, wanted, T0)
-    await record_status(week.store, changed(key, OrderStatus.CANCELLED, T0 + timedelta(minutes=1)), T0)
+    await record_status(week.store, status(key, OrderStatus.CANCELLED, at=T0 + timedelta(minutes=1)), T0)
     assert await week.store.timers.due_at(key) is None
     await week.at(T0 + DAY, key)
     assert week.mail.sent == [] and week.producer.events == []
