@@ -76,8 +76,9 @@ class SmtpSender:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         t = self._target
-        client = aiosmtplib.SMTP(hostname=t.host, port=t.port, use_tls=t.implicit_tls, start_tls=t.starttls or None,
-                                 timeout=SMTP_TIMEOUT_S)
+        client = aiosmtplib.SMTP(
+            hostname=t.host, port=t.port, use_tls=t.implicit_tls, start_tls=t.starttls or None, timeout=SMTP_TIMEOUT_S
+        )
         await client.connect()
         if t.username and t.password:
             await client.login(t.username, t.password)

@@ -7,14 +7,15 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from notifier.automation import HOOK_TOPICS, HookDeliverer, HookJobs, HookRouter
+from notifier.automation import HOOK_TOPICS, HookDeliverer, HookRouter
 from notifier.handlers import NotifierHandler
+from notifier.hook_jobs import RedisHookJobs
 from notifier.mail import SmtpSender, SmtpTarget, parse_smtp_url
 from notifier.outbox import Outbox
+from notifier.redis_store import RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.settings import NotifierSettings
-from notifier.state import NotifierStore
 from plumbing.config import load_config
 from plumbing.ops import NOTIFIER_OPS_PORT
 from plumbing.service import Service
@@ -33,9 +34,9 @@ async def run(
     config = load_config(settings.config)
     smtp = _mail_server(settings)
     async with Service("notifier", settings, CONSUMES + PRODUCES + HOOK_TOPICS, log, stop=stop) as notifier:
-        store = NotifierStore(notifier.redis)
+        store = RedisLinkStore(notifier.redis)
         consumer = notifier.consumer("consumer", NotifierHandler(store, clock), settings.notifier_group, CONSUMES)
-        jobs = HookJobs(notifier.redis)
+        jobs = RedisHookJobs(notifier.redis)
         router = notifier.consumer("hooks_consumer", HookRouter(config, jobs, clock), settings.hooks_group, HOOK_TOPICS)
         deliverer = HookDeliverer(config, jobs, clock)
         mailer = SmtpSender(smtp)

@@ -1,4 +1,4 @@
-"""Finishing an order's outbox: each issued link and queued reminder, oldest first, every step recorded in Redis.
+"""Finishing an order's outbox: each issued link and queued reminder, oldest first, every step recorded in the store.
 
 - A link: its events (`PersonalizationLinkExpired` for the link it replaces,
   then `PersonalizationLinkIssued`) are published first, so the editor knows
@@ -28,6 +28,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -35,12 +36,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from notifier import policy
+from notifier.entries import EmailedReminder, LinkEntry, OutboxEntry, QueuedReminder
+from notifier.link_state import LinkState
 from notifier.mail import MailError, MailSender
 from notifier.recipients import addressee
-from notifier.render import EmailRenderer, RenderedEmail
-from notifier.state import NotifierStore, OrderView
+from notifier.render import EmailKind, EmailRenderer, RenderedEmail
+from notifier.store import LinkStore
 from plumbing.kafka import publish
-from schemas import LinkDelivery, PersonalizationLinkExpired, PersonalizationLinkIssued, PersonalizationReminderSent
+from schemas import PersonalizationReminderSent
 
 log = logging.getLogger(__name__)
 
@@ -54,86 +58,102 @@ _REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, 
 T = TypeVar("T")
 
 
-def _delivery(entry: dict) -> LinkDelivery:
-    # Entries written before deliveries existed carry none: they were the merchant's, in English.
-    return LinkDelivery.model_validate(entry["delivery"]) if entry.get("delivery") else LinkDelivery()
-
-
 class Outbox:
-    def __init__(self, store: NotifierStore, producer: AIOKafkaProducer, mailer: MailSender, renderer: EmailRenderer,
-                 *, mail_from: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: LinkStore,
+        producer: AIOKafkaProducer,
+        mailer: MailSender,
+        renderer: EmailRenderer,
+        *,
+        mail_from: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._store, self._producer, self._mailer, self._renderer = store, producer, mailer, renderer
         self._from, self._clock = mail_from, clock
 
-    async def finish(self, order_key: str, view: OrderView, deadline: float) -> bool:
-        """Every entry out; False if one could not be (mail server away, or the order moved on meanwhile).
+    async def finish(self, order_key: str, state: LinkState, deadline: float) -> bool:
+        """Every entry of `state.outbox` out; False if one could not be (mail server away, or the order moved on).
 
         `deadline` (event-loop time): when the order's lease runs out, less a margin; writes after an email
         are retried until then.
         """
-        for entry in await self._store.outbox(order_key):
-            if entry.get("kind") == "reminder":
-                done = await self._reminder(order_key, entry, view, deadline)
-            else:
-                done = await self._link(order_key, entry, view, deadline)
-            if not done:
+        for entry in state.outbox:
+            if not await self._finish(order_key, entry, state, deadline):
                 return False
         return True
 
-    async def publish_emailed(self, order_key: str, deadline: float) -> None:
+    async def _finish(self, order_key: str, entry: OutboxEntry, state: LinkState, deadline: float) -> bool:
+        if isinstance(entry, LinkEntry):
+            return await self._link(order_key, entry, deadline)
+        if isinstance(entry, QueuedReminder):
+            return await self._reminder(order_key, entry, state, deadline)
+        return await self._announce(order_key, entry, deadline)
+
+    async def publish_emailed(self, order_key: str, state: LinkState, deadline: float) -> None:
         """An order that left `pending_personalization`: publish the events of emails that already went out."""
-        emailed = [e for e in await self._store.outbox(order_key) if e.get("kind") == "reminder" and e.get("event")]
+        emailed = [entry for entry in state.outbox if isinstance(entry, EmailedReminder)]
         if not emailed:
             return
-        await publish(self._producer, [PersonalizationReminderSent.model_validate_json(e["event"]) for e in emailed])
+        await publish(self._producer, [entry.event for entry in emailed])
         for entry in emailed:
-            await self._after_email(lambda e=entry: self._store.sent(order_key, e["id"]), deadline, order_key)
-        log.info("published %d reminder event(s) of %s, emailed before it left pending_personalization",
-                 len(emailed), order_key)
+            await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
+        log.info(
+            "published %d reminder event(s) of %s, emailed before it left pending_personalization",
+            len(emailed),
+            order_key,
+        )
 
-    async def _link(self, order_key: str, entry: dict, view: OrderView, deadline: float) -> bool:
-        link = PersonalizationLinkIssued.model_validate_json(entry["event"])
-        expired = PersonalizationLinkExpired.model_validate_json(entry["expired"]) if entry.get("expired") else None
-        if not entry["published"]:
-            await publish(self._producer, [event for event in (expired, link) if event is not None])
-            entry = {**entry, "published": True}
+    async def _link(self, order_key: str, entry: LinkEntry, deadline: float) -> bool:
+        link = entry.event
+        if not entry.published:
+            await publish(self._producer, [event for event in (entry.expired, link) if event is not None])
+            entry = entry.model_copy(update={"published": True})
             if not await self._store.update_outbox(order_key, entry):
                 return False  # completed or cancelled meanwhile: no email
-        delivery = _delivery(entry)
-        to = addressee(link.platform, link.merchant_email, delivery)
-        kind = "link" if link.sequence == 1 else "reissued_link"
-        email = self._renderer.render(kind, link, delivery, to, expired=expired is not None)
+        to = addressee(link.platform, link.merchant_email, entry.wanted)
+        kind: EmailKind = "link" if link.sequence == 1 else "reissued_link"
+        email = self._renderer.render(kind, link, entry.wanted, to, expired=entry.expired is not None)
         if not await self._send(order_key, email, f"link {link.sequence}"):
             return False
-        await self._after_email(lambda: self._store.sent(order_key, entry["id"]), deadline, order_key)
+        await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
         log.info("emailed link %d of %s to the %s", link.sequence, order_key, to.recipient)
         return True
 
-    async def _reminder(self, order_key: str, entry: dict, view: OrderView, deadline: float) -> bool:
-        if not entry.get("event"):
-            if entry["sequence"] != view.seq or view.force or view.expires <= self._clock().timestamp():
-                await self._store.sent(order_key, entry["id"])  # its link was replaced or expired before it went out
-                return True
-            link = PersonalizationLinkIssued.model_validate_json(entry["link"])
-            delivery = _delivery(entry)
-            to = addressee(link.platform, link.merchant_email, delivery)
-            email = self._renderer.render("reminder", link, delivery, to, reminder=entry["reminder"])
-            if not await self._send(order_key, email, f"reminder {entry['reminder']} of link {link.sequence}"):
-                return False
-            sent = PersonalizationReminderSent(
-                order_key=order_key, occurred_at=self._clock(), link_id=link.link_id, sequence=link.sequence,
-                store_id=link.store_id, platform=link.platform, order_number=link.order_number, is_test=link.is_test,
-                reminder=entry["reminder"], recipient=to.recipient, expires_at=link.expires_at,
-            )
-            # From here the entry needs only its event: the link (raw token) and delivery leave Redis.
-            entry = {"id": entry["id"], "kind": "reminder", "sequence": entry["sequence"],
-                     "reminder": entry["reminder"], "event": sent.model_dump_json()}
-            # Stored even if the order moved on while SMTP had the email: the event must still go out, once.
-            await self._after_email(lambda: self._store.emailed(order_key, entry, self._clock()), deadline, order_key)
-            log.info("emailed reminder %d of link %d of %s to the %s", entry["reminder"], link.sequence, order_key,
-                     to.recipient)
-        await publish(self._producer, [PersonalizationReminderSent.model_validate_json(entry["event"])])
-        await self._after_email(lambda: self._store.sent(order_key, entry["id"]), deadline, order_key)
+    async def _reminder(self, order_key: str, entry: QueuedReminder, state: LinkState, deadline: float) -> bool:
+        if policy.reminder_outdated(entry, state, self._clock()):
+            await self._store.sent(order_key, entry.id)  # its link was replaced or expired before it went out
+            return True
+        link = entry.link
+        to = addressee(link.platform, link.merchant_email, entry.wanted)
+        email = self._renderer.render("reminder", link, entry.wanted, to, reminder=entry.reminder)
+        if not await self._send(order_key, email, f"reminder {entry.reminder} of link {link.sequence}"):
+            return False
+        sent = PersonalizationReminderSent(
+            order_key=order_key,
+            occurred_at=self._clock(),
+            link_id=link.link_id,
+            sequence=link.sequence,
+            store_id=link.store_id,
+            platform=link.platform,
+            order_number=link.order_number,
+            is_test=link.is_test,
+            reminder=entry.reminder,
+            recipient=to.recipient,
+            expires_at=link.expires_at,
+        )
+        # From here the entry needs only its event: the link (raw token) and delivery leave Redis.
+        emailed = entry.emailed(sent)
+        # Stored even if the order moved on while SMTP had the email: the event must still go out, once.
+        await self._after_email(lambda: self._store.emailed(order_key, emailed, self._clock()), deadline, order_key)
+        log.info(
+            "emailed reminder %d of link %d of %s to the %s", entry.reminder, link.sequence, order_key, to.recipient
+        )
+        return await self._announce(order_key, emailed, deadline)
+
+    async def _announce(self, order_key: str, entry: EmailedReminder, deadline: float) -> bool:
+        await publish(self._producer, [entry.event])
+        await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
         return True
 
     async def _after_email(self, write: Callable[[], Awaitable[T]], deadline: float, order_key: str) -> T:
@@ -152,11 +172,21 @@ class Outbox:
             except _REDIS_AWAY as error:
                 left = deadline - loop.time()
                 if left <= delay:
-                    log.error("Redis still away after an email for %s went out (%d attempts): giving up; when the "
-                              "lease runs out the email goes again", order_key, attempt)
+                    log.error(
+                        "Redis still away after an email for %s went out (%d attempts): giving up; when the "
+                        "lease runs out the email goes again",
+                        order_key,
+                        attempt,
+                    )
                     raise
-                log.warning("Redis away after an email for %s went out (%s: %s); retry %d in %.1fs", order_key,
-                            type(error).__name__, error, attempt, delay)
+                log.warning(
+                    "Redis away after an email for %s went out (%s: %s); retry %d in %.1fs",
+                    order_key,
+                    type(error).__name__,
+                    error,
+                    attempt,
+                    delay,
+                )
             await asyncio.sleep(delay)
             delay, attempt = min(delay * 2, WRITE_RETRY_MAX_S), attempt + 1
 
@@ -165,8 +195,8 @@ class Outbox:
             await self._mailer.send(email.message(self._from))
         except MailError as error:
             failures = await self._store.mail_failed(order_key)
-            delay = min(MAIL_BACKOFF_MAX_S, 2.0 ** min(failures, 9)) * random.uniform(0.5, 1.0)  # noqa: S311
+            delay = min(MAIL_BACKOFF_MAX_S, 2.0 ** min(failures, 9)) * random.uniform(0.5, 1.0)  # jitter, not secrecy
             log.warning("email for %s %s not sent (%s); retry %d in %.1fs", order_key, what, error, failures, delay)
-            await self._store.schedule(order_key, self._clock() + timedelta(seconds=delay))
+            await self._store.timers.schedule(order_key, self._clock() + timedelta(seconds=delay))
             return False
         return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from schemas import LinkDelivery, LinkRecipient, Platform
 
@@ -30,7 +31,7 @@ class Addressee:
     etsy_messages: bool  # the merchant passes the link on through Etsy Messages, not by forwarding an email
 
 
-def is_address(text: str | None) -> bool:
+def is_address(text: str | None) -> TypeGuard[str]:
     """One plain address: what a platform sends as the buyer's email is not trusted to be one."""
     return bool(text and _ADDRESS.fullmatch(text))
 

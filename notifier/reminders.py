@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 def reminder_times(issued: datetime, expires: datetime, offsets: Iterable[timedelta]) -> list[float]:
     """Epoch seconds of each reminder, earliest first; one at or after the expiry would point at a dead link."""
-    return sorted({(issued + offset).timestamp() for offset in offsets
-                   if offset > timedelta(0) and issued + offset < expires})
+    return sorted(
+        {(issued + offset).timestamp() for offset in offsets if offset > timedelta(0) and issued + offset < expires}
+    )
 
 
 def due_reminder(remind_at: Sequence[float], reminded: int, now: datetime) -> int | None:
@@ -24,4 +25,4 @@ def due_reminder(remind_at: Sequence[float], reminded: int, now: datetime) -> in
 
 def next_wakeup(remind_at: Sequence[float], reminded: int, expires: float) -> datetime:
     """The next reminder still to send, or else the expiry."""
-    return datetime.fromtimestamp(min([expires, *remind_at[reminded:reminded + 1]]), UTC)
+    return datetime.fromtimestamp(min([expires, *remind_at[reminded : reminded + 1]]), UTC)

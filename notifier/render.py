@@ -80,7 +80,8 @@ def _environment(loader: BaseLoader, locale: str, reload: bool) -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.policies["ext.i18n.trimmed"] = True  # a wrapped {% trans %} block is one msgid, whatever its line breaks
-    env.install_gettext_translations(translations(locale), newstyle=True)  # newstyle: variables escaped in HTML
+    # newstyle: variables escaped in HTML. The method is added by the i18n extension at run time, unknown to mypy.
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -90,7 +91,9 @@ def _one_line(text: str) -> str:
 
 
 def format_expiry(moment: datetime, locale: str) -> str:
-    return f"{format_date(moment, 'full', locale=locale)}, {format_time(moment, 'HH:mm', tzinfo=UTC, locale=locale)} UTC"
+    return (
+        f"{format_date(moment, 'full', locale=locale)}, {format_time(moment, 'HH:mm', tzinfo=UTC, locale=locale)} UTC"
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class RenderedEmail:
         message["To"] = self.to
         if self.reply_to:
             message["Reply-To"] = _one_line(self.reply_to)
-        message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        subject = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        message["Subject"] = subject  # type: ignore[assignment]  # a compat32 message takes a Header; typeshed says str
         message["Message-ID"] = self.message_id
         message["Content-Language"] = self.locale
         message.attach(MIMEText(self.text, "plain", "utf-8"))
@@ -131,14 +135,31 @@ class EmailRenderer:
         self._overrides = overrides is not None
         self._envs = {locale: _environment(loader, locale, self._overrides) for locale in LOCALES}
 
-    def render(self, kind: EmailKind, link: PersonalizationLinkIssued, delivery: LinkDelivery, to: Addressee, *,
-               expired: bool = False, reminder: int = 0) -> RenderedEmail:
+    def render(
+        self,
+        kind: EmailKind,
+        link: PersonalizationLinkIssued,
+        delivery: LinkDelivery,
+        to: Addressee,
+        *,
+        expired: bool = False,
+        reminder: int = 0,
+    ) -> RenderedEmail:
         locale = pick_locale(delivery.locale)
         env = self._envs[locale]
         logo = delivery.logo_url if (delivery.logo_url or "").startswith("https://") else None
-        context = {"link": link, "to": to, "kind": kind, "expired": expired, "reminder": reminder, "locale": locale,
-                   "shop": delivery.sender_name or "", "logo_url": logo, "customer_name": delivery.customer_name,
-                   "expires": format_expiry(link.expires_at, locale)}
+        context = {
+            "link": link,
+            "to": to,
+            "kind": kind,
+            "expired": expired,
+            "reminder": reminder,
+            "locale": locale,
+            "shop": delivery.sender_name or "",
+            "logo_url": logo,
+            "customer_name": delivery.customer_name,
+            "expires": format_expiry(link.expires_at, locale),
+        }
 
         def template(name: str) -> Template:
             if not self._overrides:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi import FastAPI, Request, Response
+from redis.asyncio import Redis
 
 from tests.builders import CONFIG_PATH
 from tests.support import InProcessServer, ServiceProcess, embedded_servers, event_bus
@@ -41,25 +42,34 @@ async def hooks() -> AsyncIterator[tuple[HookReceiver, InProcessServer]]:
 
 
 @pytest.fixture(scope="module")
-def config_path(servers, hooks) -> Path:
+def config_path(servers: dict, hooks: tuple[HookReceiver, InProcessServer]) -> Path:
     """The shared test config, with an automation webhook on the manual store."""
     config = yaml.safe_load(CONFIG_PATH.read_text())
-    config["stores"][0]["webhooks"] = [{"url": f"{hooks[1].url}/hook", "secret": HOOK_SECRET,
-                                        "events": ["PersonalizationLinkIssued", "OrderStatusChanged",
-                                                   "PersonalizationReminderSent", "PersonalizationLinkExpired"]}]
+    config["stores"][0]["webhooks"] = [
+        {
+            "url": f"{hooks[1].url}/hook",
+            "secret": HOOK_SECRET,
+            "events": [
+                "PersonalizationLinkIssued",
+                "OrderStatusChanged",
+                "PersonalizationReminderSent",
+                "PersonalizationLinkExpired",
+            ],
+        }
+    ]
     path = servers["state"] / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[dict]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with embedded_servers(tmp_path_factory.mktemp("notifier"), mail=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-async def bus(servers) -> AsyncIterator[dict]:
+async def bus(servers: dict) -> AsyncIterator[dict]:
     async with event_bus(servers["broker"].address) as connected:
         yield connected
 
@@ -78,7 +88,7 @@ def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> di
 
 
 @pytest.fixture(scope="module")
-async def notifier(servers, bus, config_path) -> AsyncIterator[ServiceProcess]:
+async def notifier(servers: dict, bus: dict, config_path: Path) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(["notifier"], notifier_env(servers), servers["state"] / "notifier.log")
     service.start()
     yield service
@@ -87,3 +97,11 @@ async def notifier(servers, bus, config_path) -> AsyncIterator[ServiceProcess]:
 
 def log_path(servers: dict, name: str) -> Path:
     return servers["state"] / f"{name}.log"
+
+
+@pytest.fixture
+async def store_redis(redis_url: str) -> AsyncIterator[Redis]:
+    """The session Redis, database 13: the store suites' own, so no notifier process there claims their timers."""
+    client = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/13")
+    yield client
+    await client.aclose()

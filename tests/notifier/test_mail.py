@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from email.message import Message
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -15,7 +17,7 @@ from notifier.automation import HOOK_TOPICS
 from notifier.mail import parse_smtp_url
 from notifier.recipients import addressee
 from notifier.reminders import due_reminder, next_wakeup, reminder_times
-from notifier.render import LOCALES_DIR, EmailRenderer, pick_locale
+from notifier.render import LOCALES_DIR, EmailKind, EmailRenderer, RenderedEmail, pick_locale
 from schemas import PERSONALIZATION_LINK_ACTIVITY, LinkDelivery, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
 
@@ -24,24 +26,44 @@ TEMPLATES = Path(__file__).parents[2] / "notifier" / "templates"
 RENDERER = EmailRenderer()
 
 
-def link(**changes) -> PersonalizationLinkIssued:
-    fields = dict(order_key="woocommerce:shop:42", occurred_at=AT, link_id="0b1c", url="https://p.example/p/tok<en>",
-                  expires_at=AT + timedelta(days=7), sequence=1, merchant_email="m@example.com", store_id="shop",
-                  platform="woocommerce", order_number="42",
-                  items=[RequestedItem(line_id="1", title='Mug "<script>alert(1)</script>"', quantity=3,
-                                       template=load_test_config().template("name-mug"))])
-    return PersonalizationLinkIssued(**{**fields, **changes})
+def link(**changes: object) -> PersonalizationLinkIssued:
+    fields = {
+        "order_key": "woocommerce:shop:42",
+        "occurred_at": AT,
+        "link_id": "0b1c",
+        "url": "https://p.example/p/tok<en>",
+        "expires_at": AT + timedelta(days=7),
+        "sequence": 1,
+        "merchant_email": "m@example.com",
+        "store_id": "shop",
+        "platform": "woocommerce",
+        "order_number": "42",
+        "items": [
+            RequestedItem(
+                line_id="1",
+                title='Mug "<script>alert(1)</script>"',
+                quantity=3,
+                template=load_test_config().template("name-mug"),
+            )
+        ],
+    }
+    return PersonalizationLinkIssued.model_validate({**fields, **changes})
 
 
-def render(kind: str = "link", the_link: PersonalizationLinkIssued | None = None, renderer: EmailRenderer = RENDERER,
-           **delivery: object):
+def render(
+    kind: EmailKind = "link",
+    the_link: PersonalizationLinkIssued | None = None,
+    renderer: EmailRenderer = RENDERER,
+    **delivery: object,
+) -> RenderedEmail:
     the_link = the_link or link()
     wanted = LinkDelivery(**delivery)
     to = addressee(the_link.platform, the_link.merchant_email, wanted)
     return renderer.render(kind, the_link, wanted, to, expired=True, reminder=1)
 
 
-def parsed(email, sender: str = "Personalize <personalize@localhost>"):
+# Any: with policy.default headers parse into objects (`.addresses`) that typeshed does not know of.
+def parsed(email: RenderedEmail, sender: str = "Personalize <personalize@localhost>") -> Any:
     return message_from_bytes(email.message(sender).as_bytes(), policy=policy.default)  # as a mail client reads it
 
 
@@ -54,7 +76,8 @@ def test_the_merchant_email_names_the_order_lists_products_and_links_with_a_forw
     assert 'href="https://p.example/p/tok&lt;en&gt;"' in email.html
     message = email.message("Shop <shop@example.com>")
     assert message["Message-ID"] == "<0b1c@personalize>" and message["To"] == "m@example.com"
-    assert [part.get_content_type() for part in message.get_payload()] == ["text/plain", "text/html"]
+    parts = cast(list[Message], message.get_payload())  # a multipart message's payload is its parts
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
     assert "tok<en>" in parsed(email).get_body(("plain",)).get_content()
 
 
@@ -82,8 +105,7 @@ def test_the_customer_is_asked_to_personalize_not_to_forward():
 
 
 def test_an_etsy_order_falls_back_to_the_merchant_with_a_message_to_paste_into_etsy_messages():
-    email = render(the_link=link(platform="etsy", order_key="etsy:shop:42"), recipient="customer",
-                   customer_name="Ada")
+    email = render(the_link=link(platform="etsy", order_key="etsy:shop:42"), recipient="customer", customer_name="Ada")
     assert parsed(email)["To"].addresses[0].addr_spec == "m@example.com"
     assert "Etsy does not share this buyer's email address" in email.text
     pasted = email.text.split("-------- copy from here --------\n")[1].split("-------- copy up to here")[0]
@@ -107,8 +129,10 @@ def test_every_email_is_german_for_a_german_store(kind, recipient):
     assert "Freitag, 4. Dezember 2026, 12:00 UTC" in email.text and "Freitag, 4. Dezember 2026" in email.html
     assert '<html lang="de">' in email.html and parsed(email)["Content-Language"] == "de"
     visible_html = re.sub(r"<[^>]*>", " ", email.html)
-    for english in (r"\bHello\b", r"\border\b", r"\blink works\b", r"\bpersonalize\b", r"\bcustomer\b"):
-        assert not re.search(english, email.text, re.IGNORECASE) and not re.search(english, visible_html, re.IGNORECASE), english
+    for english_word in (r"\bHello\b", r"\border\b", r"\blink works\b", r"\bpersonalize\b", r"\bcustomer\b"):
+        assert not re.search(english_word, email.text, re.IGNORECASE) and not re.search(
+            english_word, visible_html, re.IGNORECASE
+        ), english_word
 
 
 def test_german_wording_per_recipient():
@@ -123,22 +147,29 @@ def test_german_wording_per_recipient():
 def test_the_german_catalog_translates_every_message_of_the_templates():
     with (LOCALES_DIR / "de" / "LC_MESSAGES" / "messages.po").open("rb") as source:
         catalog = read_po(source)
-    used = {message for _, _, message, *_ in extract_from_dir(
-        TEMPLATES, method_map=[("**.j2", "jinja2")], options_map={"**.j2": {"trimmed": "true"}})}
+    used = {
+        message
+        for _, _, message, *_ in extract_from_dir(
+            TEMPLATES, method_map=[("**.j2", "jinja2")], options_map={"**.j2": {"trimmed": "true"}}
+        )
+    }
     assert used and all(isinstance(m, str) for m in used)
     for message in used:
         translated = catalog.get(message)
         assert translated is not None and translated.string and not translated.fuzzy, message
 
 
-@pytest.mark.parametrize(("wanted", "chosen"), [("de", "de"), ("de-AT", "de"), ("de_CH", "de"), ("en-GB", "en"),
-                                                ("fr", "en"), ("", "en")])
+@pytest.mark.parametrize(
+    ("wanted", "chosen"), [("de", "de"), ("de-AT", "de"), ("de_CH", "de"), ("en-GB", "en"), ("fr", "en"), ("", "en")]
+)
 def test_an_unknown_locale_falls_back_to_its_language_then_english(wanted, chosen):
     assert pick_locale(wanted) == chosen
 
 
 def test_the_store_brands_the_email():
-    email = render(sender_name="Mugs & Co", reply_to="help@mugs.example", logo_url="https://cdn.example/logo.png?a=1&b=2")
+    email = render(
+        sender_name="Mugs & Co", reply_to="help@mugs.example", logo_url="https://cdn.example/logo.png?a=1&b=2"
+    )
     message = parsed(email, "Personalize <noreply@personalize.example>")
     assert message["From"].addresses[0].display_name == "Mugs & Co"
     assert message["From"].addresses[0].addr_spec == "noreply@personalize.example"  # the address stays ours
@@ -154,9 +185,14 @@ def test_a_plain_http_logo_is_left_out_and_no_name_keeps_the_default_sender():
 
 
 def test_a_newline_in_a_store_or_order_value_cannot_add_a_header():
-    email = render(sender_name="Mugs\r\nBcc: victim@example.com", reply_to="help@mugs.example\nBcc: x@example.com",
-                   the_link=link(order_number="42\r\nBcc: victim@example.com"), recipient="customer",
-                   customer_email="ada@example.com\r\nBcc: victim@example.com", customer_name="Ada\nBcc: v@example.com")
+    email = render(
+        sender_name="Mugs\r\nBcc: victim@example.com",
+        reply_to="help@mugs.example\nBcc: x@example.com",
+        the_link=link(order_number="42\r\nBcc: victim@example.com"),
+        recipient="customer",
+        customer_email="ada@example.com\r\nBcc: victim@example.com",
+        customer_name="Ada\nBcc: v@example.com",
+    )
     message = parsed(email)
     assert message["Bcc"] is None and "\n" not in message["Subject"] and message["Reply-To"] is None
     assert message["To"] == "m@example.com"  # not an address: the merchant gets it, as when there is none
@@ -168,7 +204,8 @@ def test_a_store_overrides_a_template_in_the_templates_dir(tmp_path):
     (store_dir / "link.subject.j2").write_text("{{ shop }} – order {{ link.order_number }} is ready to personalize")
     (store_dir / "link.html.j2").write_text(
         '{% extends "_layout.html.j2" %}{% block body %}<p>{{ link.items[0].title }}</p>'
-        '<a href="{{ link.url }}">{{ _("Personalize my order") }}</a>{% endblock %}')
+        '<a href="{{ link.url }}">{{ _("Personalize my order") }}</a>{% endblock %}'
+    )
     renderer = EmailRenderer(tmp_path)
     email = render(renderer=renderer, sender_name="Mugs & Co", locale="de")
     assert email.subject == "Mugs & Co – order 42 is ready to personalize"
@@ -198,8 +235,10 @@ def test_reissued_and_reminder_wording_and_message_ids():
 def test_reminders_fall_between_issue_and_expiry_in_order():
     expires = AT + timedelta(days=7)
     offsets = [timedelta(days=6), timedelta(days=3), timedelta(days=7), timedelta(days=8), timedelta(0)]
-    assert reminder_times(AT, expires, offsets) == [(AT + timedelta(days=3)).timestamp(),
-                                                     (AT + timedelta(days=6)).timestamp()]
+    assert reminder_times(AT, expires, offsets) == [
+        (AT + timedelta(days=3)).timestamp(),
+        (AT + timedelta(days=6)).timestamp(),
+    ]
 
 
 def test_after_an_outage_only_the_latest_overdue_reminder_is_due():
@@ -216,14 +255,23 @@ def test_automation_webhooks_route_link_activity():
     assert PERSONALIZATION_LINK_ACTIVITY in HOOK_TOPICS
 
 
-@pytest.mark.parametrize(("url", "host", "port", "tls", "starttls", "user"), [
-    ("smtp://mail.example.com:2525", "mail.example.com", 2525, False, False, None),
-    ("smtps://u%40x:p%3Aw@mail.example.com", "mail.example.com", 465, True, False, "u@x"),
-    ("smtp://mail.example.com:587?starttls=true", "mail.example.com", 587, False, True, None),
-])
+@pytest.mark.parametrize(
+    ("url", "host", "port", "tls", "starttls", "user"),
+    [
+        ("smtp://mail.example.com:2525", "mail.example.com", 2525, False, False, None),
+        ("smtps://u%40x:p%3Aw@mail.example.com", "mail.example.com", 465, True, False, "u@x"),
+        ("smtp://mail.example.com:587?starttls=true", "mail.example.com", 587, False, True, None),
+    ],
+)
 def test_smtp_urls(url, host, port, tls, starttls, user):
     target = parse_smtp_url(url)
-    assert (target.host, target.port, target.implicit_tls, target.starttls, target.username) == (host, port, tls, starttls, user)
+    assert (target.host, target.port, target.implicit_tls, target.starttls, target.username) == (
+        host,
+        port,
+        tls,
+        starttls,
+        user,
+    )
 
 
 @pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://", "mail.example.com:25"])

@@ -108,8 +108,9 @@ async def test_two_notifiers_send_each_email_once(notifier, servers, bus):
         await asyncio.sleep(2)
         # Counted per link: on a slow machine the first 4 s links may already be re-issued, legitimately.
         firsts = [(await wait_links(bus["recorder"], one.order_key, 1))[0] for one in wanted]
-        assert [sum(m["Message-ID"] == f"<{link.link_id}@personalize>" for m in servers["mail"].messages)
-                for link in firsts] == [1] * 12
+        assert [
+            sum(m["Message-ID"] == f"<{link.link_id}@personalize>" for m in servers["mail"].messages) for link in firsts
+        ] == [1] * 12
     finally:
         await asyncio.to_thread(second.stop)
 
@@ -119,8 +120,13 @@ async def test_an_smtp_outage_delays_the_email_and_never_drops_or_doubles_it(ser
 
     port = free_port()
     # A notifier of its own (group, Redis database, a TTL longer than the outage) so only it acts here.
-    env = notifier_env(servers, smtp_url=f"smtp://127.0.0.1:{port}", PERSONALIZE_NOTIFIER_GROUP=f"outage-{unique_id()}",
-                       PERSONALIZE_LINK_TTL="5m", PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/1")
+    env = notifier_env(
+        servers,
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        PERSONALIZE_NOTIFIER_GROUP=f"outage-{unique_id()}",
+        PERSONALIZE_LINK_TTL="5m",
+        PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/1",
+    )
     down = ServiceProcess(["notifier"], env, tmp_path / "outage.log")
     down.start()
     late = MailCatcher(tmp_path / "late-mail", port=port)
@@ -147,11 +153,15 @@ async def test_automation_webhooks_carry_the_link_signed_per_standard_webhooks_a
     await send(bus["producer"], wanted)
     (link,) = await wait_links(bus["recorder"], wanted.order_key, 1)
     deadline = asyncio.get_running_loop().time() + 20
-    while not any(link.event_id == h.get("webhook-id") and b"PersonalizationLinkIssued" in body
-                  for h, body in receiver.received[receiver.fail_first:]):
+    while not any(
+        link.event_id == h.get("webhook-id") and b"PersonalizationLinkIssued" in body
+        for h, body in receiver.received[receiver.fail_first :]
+    ):
         assert asyncio.get_running_loop().time() < deadline, receiver.received
         await asyncio.sleep(0.2)
-    headers, body = next((h, b) for h, b in receiver.received[receiver.fail_first:] if h["webhook-id"] == link.event_id)
+    headers, body = next(
+        (h, b) for h, b in receiver.received[receiver.fail_first :] if h["webhook-id"] == link.event_id
+    )
     assert json.loads(body)["url"] == link.url  # a Zapier-like flow can forward it as is
     # Verified here with hmac, independently of the library the notifier signs with.
     key = base64.b64decode(HOOK_SECRET.removeprefix("whsec_"))
@@ -164,16 +174,25 @@ async def test_automation_webhooks_carry_the_link_signed_per_standard_webhooks_a
 
 
 async def test_a_customer_store_emails_the_buyer_in_their_language_under_the_store_brand(notifier, servers, bus):
-    wanted = request(delay_s=0.2, recipient="customer", customer_email="ada@example.com", customer_name="Ada",
-                     locale="de-AT", sender_name="Tassen & Co", reply_to="hilfe@tassen.example",
-                     logo_url="https://cdn.tassen.example/logo.png")
+    wanted = request(
+        delay_s=0.2,
+        recipient="customer",
+        customer_email="ada@example.com",
+        customer_name="Ada",
+        locale="de-AT",
+        sender_name="Tassen & Co",
+        reply_to="hilfe@tassen.example",
+        logo_url="https://cdn.tassen.example/logo.png",
+    )
     await send(bus["producer"], wanted)
     (message,) = await wait_mails(servers["mail"], wanted.order_number, 1)
     (link,) = await wait_links(bus["recorder"], wanted.order_key, 1)
     assert link.recipient == "customer"
     assert message["To"].addresses[0].addr_spec == "ada@example.com"
-    assert (message["From"].addresses[0].display_name, message["From"].addresses[0].addr_spec) == \
-        ("Tassen & Co", "personalize@localhost")
+    assert (message["From"].addresses[0].display_name, message["From"].addresses[0].addr_spec) == (
+        "Tassen & Co",
+        "personalize@localhost",
+    )
     assert message["Reply-To"] == "hilfe@tassen.example"
     assert message["Subject"] == f"Personalisieren Sie Ihre Bestellung {wanted.order_number}"
     text, html = message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
@@ -182,8 +201,9 @@ async def test_a_customer_store_emails_the_buyer_in_their_language_under_the_sto
     await send(bus["producer"], status(wanted.order_key, OrderStatus.CANCELLED))
 
 
-async def test_an_etsy_order_for_a_customer_store_goes_to_the_merchant_to_paste_into_etsy_messages(notifier, servers,
-                                                                                                    bus):
+async def test_an_etsy_order_for_a_customer_store_goes_to_the_merchant_to_paste_into_etsy_messages(
+    notifier, servers, bus
+):
     wanted = request(delay_s=0.2, platform="etsy", recipient="customer", customer_name="Ada")
     await send(bus["producer"], wanted)
     (message,) = await wait_mails(servers["mail"], wanted.order_number, 1)

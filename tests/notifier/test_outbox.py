@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
+from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -18,18 +17,20 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from devstack.embedded import EmbeddedServer, start_redis
-from notifier.mail import MemorySender
+from notifier.intake import record_request, record_status
 from notifier.outbox import Outbox
+from notifier.redis_store import DUE, RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
-from notifier.state import DUE, NotifierStore
 from schemas import (
     OrderStatus,
     PersonalizationLinkExpired,
     PersonalizationLinkIssued,
     PersonalizationReminderSent,
 )
+from tests.notifier.doubles import HookedSender
 from tests.notifier.helpers import distinct, request, status
+from tests.support import Recorder
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -49,28 +50,16 @@ class FlakyProducer:
         return await self.real.send(*args, **kwargs)
 
 
-@dataclass
-class HookedSender(MemorySender):
-    """Memory mail whose next accepted email runs `after`: what happens right after the SMTP server's 250."""
-
-    after: Callable[[], Awaitable[None]] | None = None
-
-    async def send(self, message: Message) -> None:
-        await super().send(message)
-        if self.after is not None:
-            hook, self.after = self.after, None
-            await hook()
-
-
 class Week:
-    def __init__(self, store: NotifierStore, producer: FlakyProducer) -> None:
+    def __init__(self, store: RedisLinkStore, producer: FlakyProducer) -> None:
         self.now = T0
         self.mail = HookedSender()
         self.producer = producer
         self.store = store
         outbox = Outbox(store, producer, self.mail, EmailRenderer(), mail_from="P <p@example.com>", clock=self.clock)
-        self.scheduler = LinkScheduler(store, outbox, public_url="https://p.example", link_ttl=7 * DAY,
-                                       clock=self.clock)
+        self.scheduler = LinkScheduler(
+            store, outbox, public_url="https://p.example", link_ttl=7 * DAY, clock=self.clock
+        )
 
     def clock(self) -> datetime:
         return self.now
@@ -83,9 +72,9 @@ class Week:
 
 
 @pytest.fixture
-async def week(servers, bus) -> AsyncIterator[tuple[Week, NotifierStore]]:
+async def week(servers: dict, bus: dict) -> AsyncIterator[tuple[Week, RedisLinkStore]]:
     redis = Redis.from_url(f"redis://{servers['redis'].address}/7")
-    store = NotifierStore(redis)
+    store = RedisLinkStore(redis)
     yield Week(store, FlakyProducer(bus["producer"])), store
     await redis.aclose()
 
@@ -95,9 +84,9 @@ async def test_a_week_of_reminders_and_an_expiry_with_the_broker_failing_sends_a
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY, 6 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
-    (link,) = (await recorder.wait_for(key, lambda es: len(es) >= 1))
+    (link,) = await recorder.wait_for(key, lambda es: len(es) >= 1)
     assert isinstance(link, PersonalizationLinkIssued) and len(clock.mail.sent) == 1
 
     # Day 3: the reminder is handed to SMTP, then the broker refuses its event: the notifier "crashes" there.
@@ -134,7 +123,7 @@ async def test_a_week_of_reminders_and_an_expiry_with_the_broker_failing_sends_a
     assert len(clock.mail.sent) == 4 and len(recorder.events(key, PersonalizationLinkExpired)) == 1
 
     # Completed before the new link's first reminder: silence.
-    await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+    await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
     clock.now = T0 + 11 * DAY
     await clock.scheduler.act(key)
     assert len(clock.mail.sent) == 4
@@ -145,24 +134,27 @@ async def test_a_reminder_held_up_by_the_mail_server_past_the_links_expiry_is_dr
     clock, store = week
     wanted = request(at=T0, delay_s=0, reminders=[6 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
     clock.now, clock.mail.failing = T0 + 6 * DAY, True
     await clock.scheduler.act(key)  # queued, not sent
     clock.now, clock.mail.failing = T0 + 7 * DAY, False
     await clock.scheduler.act(key)
-    assert [("reminder" in s, "new personalization link" in s) for s in clock.subjects()] == \
-        [(False, False), (False, True)]
-    await store.record_status(status(key, OrderStatus.CANCELLED))
+    assert [("reminder" in s, "new personalization link" in s) for s in clock.subjects()] == [
+        (False, False),
+        (False, True),
+    ]
+    await record_status(store, status(key, OrderStatus.CANCELLED), clock.now)
 
 
-async def _wait(recorder, key: str, event_type: type, count: int) -> list:
+async def _wait(recorder: Recorder, key: str, event_type: type, count: int) -> list:
     await recorder.wait_for(key, lambda _: len(distinct(recorder, key, event_type)) >= count)
     return distinct(recorder, key, event_type)
 
 
-async def _outbox(store: NotifierStore, key: str) -> dict[bytes, bytes]:
-    return await store._redis.hgetall(f"notifier:outbox:{key}")
+async def _outbox(store: RedisLinkStore, key: str) -> dict[bytes, bytes]:
+    # A client without decode_responses answers bytes.
+    return cast(dict[bytes, bytes], await store._redis.hgetall(f"notifier:outbox:{key}"))
 
 
 async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_though_the_order_completed(week, bus):
@@ -170,7 +162,7 @@ async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_tho
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
     (link,) = await _wait(recorder, key, PersonalizationLinkIssued, 1)
 
@@ -180,7 +172,7 @@ async def test_a_reminder_emailed_while_the_broker_is_away_is_announced_even_tho
     with pytest.raises(KafkaConnectionError):
         await clock.scheduler.act(key)
     assert len(clock.mail.sent) == 2
-    await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+    await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
     kept = await _outbox(store, key)
     assert len(kept) == 1 and link.url.encode() not in b"".join(kept.values())  # the event, not the raw token
     assert await store._redis.zscore(DUE, key) is not None  # still on the timer, so it gets published
@@ -200,11 +192,11 @@ async def test_a_reminder_whose_order_completes_while_smtp_has_it_is_announced_o
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await store.record_request(wanted, T0)
+    await record_request(store, wanted, T0)
     await clock.scheduler.act(key)
 
     async def completed_and_broker_down() -> None:  # between the 250 and the event being stored
-        await store.record_status(status(key, OrderStatus.PENDING_APPROVAL))
+        await record_status(store, status(key, OrderStatus.PENDING_APPROVAL), clock.now)
         clock.producer.down = True
 
     clock.now, clock.mail.after = T0 + 3 * DAY, completed_and_broker_down
@@ -233,6 +225,7 @@ class Outage:
         async def stop_redis() -> None:
             await asyncio.to_thread(self.server.stop)
             self.back = asyncio.create_task(self._restart(seconds))
+
         return stop_redis
 
     async def _restart(self, seconds: float) -> None:
@@ -241,10 +234,10 @@ class Outage:
 
 
 @pytest.fixture
-async def outage(tmp_path, bus) -> AsyncIterator[tuple[Week, Outage]]:
+async def outage(tmp_path: Path, bus: dict) -> AsyncIterator[tuple[Week, Outage]]:
     outage = Outage(tmp_path)
     redis = Redis.from_url(f"redis://{outage.server.address}/0")
-    yield Week(NotifierStore(redis), FlakyProducer(bus["producer"])), outage
+    yield Week(RedisLinkStore(redis), FlakyProducer(bus["producer"])), outage
     if outage.back is not None:
         await outage.back
     await redis.aclose()
@@ -256,7 +249,7 @@ async def test_redis_down_right_after_smtp_accepts_sends_no_email_twice(outage, 
     recorder = bus["recorder"]
     wanted = request(at=T0, delay_s=0, reminders=[3 * DAY])
     key = wanted.order_key
-    await clock.store.record_request(wanted, T0)
+    await record_request(clock.store, wanted, T0)
 
     clock.mail.after = redis_server.after_smtp(2.0)  # the link's email: Redis gone before its entry is deleted
     await clock.scheduler.act(key)
@@ -273,7 +266,7 @@ async def test_redis_down_right_after_smtp_accepts_sends_no_email_twice(outage, 
     clock.now = T0 + 3 * DAY + timedelta(minutes=5)
     await clock.scheduler.act(key)
     assert len(clock.message_ids()) == len(set(clock.message_ids())) == 2
-    await clock.store.record_status(status(key, OrderStatus.CANCELLED))
+    await record_status(clock.store, status(key, OrderStatus.CANCELLED), clock.now)
 
 
 async def test_redis_away_for_longer_than_the_lease_fails_the_action_within_it(outage):
@@ -282,7 +275,7 @@ async def test_redis_away_for_longer_than_the_lease_fails_the_action_within_it(o
     clock, redis_server = outage
     wanted = request(at=T0, delay_s=0)
     key = wanted.order_key
-    await clock.store.record_request(wanted, T0)
+    await record_request(clock.store, wanted, T0)
     clock.mail.after = redis_server.after_smtp(6.0)
     loop = asyncio.get_running_loop()
     started = loop.time()

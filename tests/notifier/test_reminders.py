@@ -11,13 +11,15 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from devstack.mailcatcher import MailCatcher
 from schemas import OrderStatus, PersonalizationLinkExpired, PersonalizationReminderSent
 from tests.notifier.conftest import notifier_env
 from tests.notifier.helpers import distinct, mails_for, request, status, wait_links, wait_mails
-from tests.support import ServiceProcess, send
+from tests.support import Recorder, ServiceProcess, send
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -25,7 +27,7 @@ S = timedelta(seconds=1)
 
 
 @pytest.fixture(scope="module")
-async def pair(servers, bus, config_path) -> AsyncIterator[list[ServiceProcess]]:
+async def pair(servers: dict, bus: dict, config_path: Path) -> AsyncIterator[list[ServiceProcess]]:
     env = notifier_env(servers, PERSONALIZE_LINK_TTL="8s")
     copies = [ServiceProcess(["notifier"], env, servers["state"] / f"notifier-{name}.log") for name in "ab"]
     for copy in copies:
@@ -35,11 +37,11 @@ async def pair(servers, bus, config_path) -> AsyncIterator[list[ServiceProcess]]
         assert await asyncio.to_thread(copy.stop) == 0, copy.log_tail()
 
 
-def reminder_mails(mail, number: str) -> list:
+def reminder_mails(mail: MailCatcher, number: str) -> list:
     return [m for m in mails_for(mail, number) if "reminder" in m["Subject"]]
 
 
-async def wait_events(recorder, order_key: str, event_type: type, count: int) -> list:
+async def wait_events(recorder: Recorder, order_key: str, event_type: type, count: int) -> list:
     await recorder.wait_for(order_key, lambda _: len(distinct(recorder, order_key, event_type)) >= count)
     return distinct(recorder, order_key, event_type)
 
@@ -51,14 +53,17 @@ async def test_reminders_go_out_in_order_then_the_expired_link_is_replaced_once(
     first, one, two = await wait_mails(mail, wanted.order_number, 3)
     (link,) = await wait_links(recorder, wanted.order_key, 1)
     assert first["Subject"] == f"Order {wanted.order_number}: personalization link for your customer"
-    assert [m["Subject"] for m in (one, two)] == \
-        [f"Order {wanted.order_number}: reminder, your customer has not personalized yet"] * 2
+    assert [m["Subject"] for m in (one, two)] == [
+        f"Order {wanted.order_number}: reminder, your customer has not personalized yet"
+    ] * 2
     assert [m["Message-ID"] for m in (one, two)] == [f"<{link.link_id}.reminder-{n}@personalize>" for n in (1, 2)]
     assert all(link.url in m.get_body(("plain",)).get_content() for m in (one, two))
 
     sent = await wait_events(recorder, wanted.order_key, PersonalizationReminderSent, 2)
-    assert [(e.reminder, e.link_id, e.sequence, e.recipient) for e in sent] == \
-        [(1, link.link_id, 1, "merchant"), (2, link.link_id, 1, "merchant")]
+    assert [(e.reminder, e.link_id, e.sequence, e.recipient) for e in sent] == [
+        (1, link.link_id, 1, "merchant"),
+        (2, link.link_id, 1, "merchant"),
+    ]
     assert sent[0].occurred_at >= link.occurred_at + S and sent[1].occurred_at >= link.occurred_at + 3 * S
     assert all(e.expires_at == link.expires_at for e in sent)
 
@@ -71,15 +76,18 @@ async def test_reminders_go_out_in_order_then_the_expired_link_is_replaced_once(
     assert "expired before your customer used it" in reissued.get_body(("plain",)).get_content()
     await asyncio.sleep(2)
     assert len(recorder.events(wanted.order_key, PersonalizationLinkExpired)) == 1  # not even a re-publish
-    assert [e.reminder for e in distinct(recorder, wanted.order_key, PersonalizationReminderSent)
-            if e.link_id == link.link_id] == [1, 2]
+    assert [
+        e.reminder
+        for e in distinct(recorder, wanted.order_key, PersonalizationReminderSent)
+        if e.link_id == link.link_id
+    ] == [1, 2]
     await send(bus["producer"], status(wanted.order_key, OrderStatus.CANCELLED))
 
     # The merchant's automation hears of both, signed like every event.
     receiver, _ = hooks
     wanted_ids = {sent[0].event_id, sent[1].event_id, expired.event_id}
     deadline = asyncio.get_running_loop().time() + 20
-    while not wanted_ids <= {h["webhook-id"] for h, _ in receiver.received[receiver.fail_first:]}:
+    while not wanted_ids <= {h["webhook-id"] for h, _ in receiver.received[receiver.fail_first :]}:
         assert asyncio.get_running_loop().time() < deadline, [h["webhook-id"] for h, _ in receiver.received]
         await asyncio.sleep(0.2)
     body = next(json.loads(b) for h, b in receiver.received if h["webhook-id"] == sent[0].event_id)
@@ -102,8 +110,9 @@ async def test_a_replaced_link_gets_no_reminder_and_its_replacement_gets_its_own
     wanted = request(delay_s=0.2, reminders=[2 * S])
     await send(bus["producer"], wanted)
     await wait_mails(mail, wanted.order_number, 1)
-    await send(bus["producer"], request(delay_s=0, number=wanted.order_number, trigger="resend_requested",
-                                        reminders=[2 * S]))
+    await send(
+        bus["producer"], request(delay_s=0, number=wanted.order_number, trigger="resend_requested", reminders=[2 * S])
+    )
     _, second = await wait_links(recorder, wanted.order_key, 2)
     (reminded,) = await wait_events(recorder, wanted.order_key, PersonalizationReminderSent, 1)
     assert (reminded.link_id, reminded.sequence) == (second.link_id, 2)
@@ -136,8 +145,9 @@ async def test_reminders_survive_a_restart_of_every_copy_and_go_out_once(pair, s
         assert asyncio.get_running_loop().time() < deadline, [c.log_tail() for c in pair]
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.5)
-    assert [m["Message-ID"] for m in reminder_mails(mail, wanted.order_number)] == \
-        [f"<{link.link_id}.reminder-{n}@personalize>" for n in (1, 2)]
+    assert [m["Message-ID"] for m in reminder_mails(mail, wanted.order_number)] == [
+        f"<{link.link_id}.reminder-{n}@personalize>" for n in (1, 2)
+    ]
     sent = await wait_events(recorder, wanted.order_key, PersonalizationReminderSent, 2)
     assert [e.reminder for e in sent] == [1, 2]
     await send(bus["producer"], status(wanted.order_key, OrderStatus.CANCELLED))

@@ -1,0 +1,98 @@
+"""Automation webhook deliveries as jobs: one per event and endpoint, due on a timer, kept about three days.
+
+Redis (`notifier:hooks:job:<id>` + the `notifier:hooks:due` timers) in
+production, dicts in fast tests; one contract for both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from notifier.due import MemoryTimers, RedisTimers, Timers
+
+JOB_TTL_S = 3 * 86400
+
+
+class HookJob(BaseModel):
+    """One event for one endpoint of a store (stored as JSON under these names)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store: str  # `<platform>:<store_id>`
+    hook: int  # the endpoint's place in the store's `webhooks`
+    event_id: str
+    attempts: int = 0
+    body: str  # the event's JSON, as delivered
+
+
+class HookJobStore(Protocol):
+    @property
+    def due(self) -> Timers: ...
+
+    async def add(self, job_id: str, job: HookJob, now: datetime) -> None:
+        """Create the job, due `now`; a job already there (a redelivered event's) is left as it is."""
+        ...
+
+    async def get(self, job_id: str) -> HookJob | None: ...
+
+    async def finish(self, job_id: str) -> None:
+        """The job and its timer go."""
+        ...
+
+    async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:
+        """Keep `job` in its place, due again at `when`."""
+        ...
+
+
+class RedisHookJobs:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self.due = RedisTimers(redis, "notifier:hooks:due")
+
+    @staticmethod
+    def _key(job_id: str) -> str:
+        return f"notifier:hooks:job:{job_id}"
+
+    async def add(self, job_id: str, job: HookJob, now: datetime) -> None:
+        if await self._redis.set(self._key(job_id), job.model_dump_json(), nx=True, ex=JOB_TTL_S):
+            await self.due.schedule(job_id, now)
+
+    async def get(self, job_id: str) -> HookJob | None:
+        stored = await self._redis.get(self._key(job_id))
+        return HookJob.model_validate_json(stored) if stored else None
+
+    async def finish(self, job_id: str) -> None:
+        await self._redis.delete(self._key(job_id))
+        await self.due.remove(job_id)
+
+    async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:
+        await self._redis.set(self._key(job_id), job.model_dump_json(), keepttl=True)
+        await self.due.schedule(job_id, when)
+
+
+class MemoryHookJobs:
+    """The twin; jobs do not expire here."""
+
+    def __init__(self) -> None:
+        self.due = MemoryTimers()
+        self.jobs: dict[str, HookJob] = {}
+
+    async def add(self, job_id: str, job: HookJob, now: datetime) -> None:
+        if job_id not in self.jobs:
+            self.jobs[job_id] = job
+            self.due.set(job_id, now)
+
+    async def get(self, job_id: str) -> HookJob | None:
+        return self.jobs.get(job_id)
+
+    async def finish(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        await self.due.remove(job_id)
+
+    async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:
+        self.jobs[job_id] = job
+        self.due.set(job_id, when)
