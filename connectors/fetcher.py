@@ -18,8 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class ThinFetcher:
-    def __init__(self, adapter: PlatformAdapter, intake: Intake, clients: dict[str, PlatformClient],
-                 workers: int = 4, capacity: int = 10_000) -> None:
+    def __init__(
+        self,
+        adapter: PlatformAdapter,
+        intake: Intake,
+        clients: dict[str, PlatformClient],
+        workers: int = 4,
+        capacity: int = 10_000,
+    ) -> None:
         self._adapter, self._intake, self._clients = adapter, intake, clients
         self._queue: asyncio.Queue[tuple[StoreConfig, str]] = asyncio.Queue(capacity)
         self._queued: set[tuple[str, str]] = set()

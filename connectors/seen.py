@@ -72,16 +72,22 @@ class SeenOrders:
 
     async def classify(self, orders: list[tuple[str, datetime, str]]) -> list[Verdict]:
         """Verdicts for (order id, modified time, digest), in one round trip for a whole page."""
-        results = await self._classify.run([
-            ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest, CLAIM_MS])
-            for order_id, modified_at, digest in orders])
+        results = await self._classify.run(
+            [
+                ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest, CLAIM_MS])
+                for order_id, modified_at, digest in orders
+            ]
+        )
         return [Verdict(r.decode() if isinstance(r, bytes) else r) for r in results]
 
     async def record(self, orders: list[tuple[str, datetime, str]]) -> None:
         """Remember what was published (and drop the claims), in one round trip."""
-        await self._record.run([
-            ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest])
-            for order_id, modified_at, digest in orders])
+        await self._record.run(
+            [
+                ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest])
+                for order_id, modified_at, digest in orders
+            ]
+        )
 
     async def release(self, order_ids: list[str]) -> None:
         if order_ids:

@@ -33,15 +33,20 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def make_app(api: Api | None = None) -> FastAPI:
     """`api` is None only to render the OpenAPI document (no Redis, no broker)."""
-    app = FastAPI(title="personalize merchant API", version=version("personalize"), description=DESCRIPTION,
-                  dependencies=[Depends(known_query_only)])
+    app = FastAPI(
+        title="personalize merchant API",
+        version=version("personalize"),
+        description=DESCRIPTION,
+        dependencies=[Depends(known_query_only)],
+    )
     app.state.api = api
     routers = [module.router for module in (orders, stores, templates)]
     for router in routers:
         app.include_router(router, responses=COMMON_ERRORS)
 
-    @app.get("/health", tags=["health"],
-             responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}})
+    @app.get(
+        "/health", tags=["health"], responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}}
+    )
     async def health(api: ApiDep) -> JSONResponse:
         """200 when Redis and the broker answer, else 503; no key needed."""
         checks = await api.healthy()

@@ -64,8 +64,15 @@ class ApiKeys:
         info = KeyInfo(key_id, store, label, utc_now())
         owner = store or OPERATOR
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(KEY_PREFIX + key_id, mapping={"store": owner, "sha256": _digest(secret), "label": label,
-                                                    "created_at": info.created_at.isoformat()})
+            pipe.hset(
+                KEY_PREFIX + key_id,
+                mapping={
+                    "store": owner,
+                    "sha256": _digest(secret),
+                    "label": label,
+                    "created_at": info.created_at.isoformat(),
+                },
+            )
             pipe.sadd(STORE_KEYS + owner, key_id)
             await pipe.execute()
         return info, f"pz_{key_id}_{secret}"
@@ -88,8 +95,9 @@ class ApiKeys:
         for key_id in ids:
             row = await self._redis.hgetall(KEY_PREFIX + key_id)
             if row:
-                infos.append(KeyInfo(key_id, store, row[b"label"].decode(),
-                                     datetime.fromisoformat(row[b"created_at"].decode())))
+                infos.append(
+                    KeyInfo(key_id, store, row[b"label"].decode(), datetime.fromisoformat(row[b"created_at"].decode()))
+                )
         return infos
 
     async def revoke(self, key_id: str) -> bool:

@@ -40,8 +40,9 @@ async def get_template(template_id: TemplateId, api: ApiDep, caller: CallerDep) 
 
 
 @router.put("/{template_id}", responses={201: {"model": TemplateView, "description": "Created."}, **_FORBIDDEN})
-async def put_template(template_id: TemplateId, template: TemplateConfig, api: ApiDep, caller: CallerDep,
-                       response: Response) -> TemplateView:
+async def put_template(
+    template_id: TemplateId, template: TemplateConfig, api: ApiDep, caller: CallerDep, response: Response
+) -> TemplateView:
     """Create a template (a store key's becomes its store's own) or replace one this key may change."""
     try:
         Template(id=template_id, title=template.title, fields=template.fields)  # field names unique, as core needs
@@ -57,8 +58,11 @@ async def put_template(template_id: TemplateId, template: TemplateConfig, api: A
     return _one(await _visible(api, caller), template_id)
 
 
-@router.delete("/{template_id}", status_code=204, responses={**_NOT_FOUND, **_FORBIDDEN,
-                                                             409: {"model": Problem, "description": "Still in use."}})
+@router.delete(
+    "/{template_id}",
+    status_code=204,
+    responses={**_NOT_FOUND, **_FORBIDDEN, 409: {"model": Problem, "description": "Still in use."}},
+)
 async def delete_template(template_id: TemplateId, api: ApiDep, caller: CallerDep) -> None:
     """Delete a template no catalog uses (the YAML's stay: remove them there)."""
     _one(await _visible(api, caller), template_id)
@@ -75,9 +79,11 @@ async def delete_template(template_id: TemplateId, api: ApiDep, caller: CallerDe
 async def _visible(api: Api, caller: Caller) -> list[TemplateView]:
     owners = await api.directory.template_owners()
     templates = (await api.directory.config()).templates
-    return [TemplateView(id=tid, title=t.title, fields=t.fields, owner=owners.get(tid))
-            for tid, t in sorted(templates.items())
-            if owners.get(tid) is None or caller.may_act_for(owners[tid])]
+    return [
+        TemplateView(id=tid, title=t.title, fields=t.fields, owner=owners.get(tid))
+        for tid, t in sorted(templates.items())
+        if owners.get(tid) is None or caller.may_act_for(owners[tid])
+    ]
 
 
 def _one(templates: list[TemplateView], template_id: str) -> TemplateView:

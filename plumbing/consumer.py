@@ -51,8 +51,13 @@ log = logging.getLogger(__name__)
 # A full Redis (noeviction) or a replica answering READONLY after a failover is
 # an outage to wait out, not a bad message to dead-letter.
 INFRASTRUCTURE_ERRORS = (
-    KafkaError, RedisConnectionError, RedisTimeoutError, RedisOutOfMemoryError, RedisReadOnlyError,
-    ConnectionError, asyncio.TimeoutError,
+    KafkaError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisOutOfMemoryError,
+    RedisReadOnlyError,
+    ConnectionError,
+    asyncio.TimeoutError,
 )
 
 
@@ -93,9 +98,13 @@ class ConsumerOptions:
     security: Mapping[str, Any] = field(default_factory=dict)  # TLS and SASL: `plumbing.kafka.security_options`
 
 
-def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500) -> ConsumerOptions:
+def consumer_options(
+    settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500
+) -> ConsumerOptions:
     return ConsumerOptions(
-        group_id=group_id, topics=tuple(topics), max_records=max_records,
+        group_id=group_id,
+        topics=tuple(topics),
+        max_records=max_records,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
         security=security_options(settings),
@@ -107,9 +116,7 @@ class _Stopping(Exception):
 
 
 class BatchConsumer:
-    def __init__(
-        self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions
-    ) -> None:
+    def __init__(self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions) -> None:
         self._producer = producer
         self._handle = handle
         self._options = options

@@ -46,8 +46,9 @@ def event_fields(event: _EventLike) -> dict[str, str]:
 
 
 @contextmanager
-def event_context(event: _EventLike | None = None, *, order_key: str | None = None,
-                  event_id: str | None = None) -> Iterator[None]:
+def event_context(
+    event: _EventLike | None = None, *, order_key: str | None = None, event_id: str | None = None
+) -> Iterator[None]:
     """Every line logged inside (in this task) carries the event's `order_key` and `event_id`."""
     values = event_fields(event) if event is not None else {"order_key": order_key, "event_id": event_id}
     tokens = [(_context[name], _context[name].set(values[name])) for name in EVENT_FIELDS]

@@ -107,8 +107,12 @@ def ops_routes(health: Health) -> list[Route]:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return [Route("/health", live), Route("/health/live", live), Route("/health/ready", ready),
-            Route("/metrics", metrics)]
+    return [
+        Route("/health", live),
+        Route("/health/live", live),
+        Route("/health/ready", ready),
+        Route("/metrics", metrics),
+    ]
 
 
 def add_ops_routes(app: Starlette, health: Health) -> None:
@@ -136,12 +140,21 @@ class OpsServer:
             sock.bind((self._host, self._port))
         except OSError as error:
             sock.close()
-            log.error("ops endpoint not served: cannot listen on %s:%d (%s); set PERSONALIZE_OPS_PORT",
-                      self._host, self._port, error.strerror)
+            log.error(
+                "ops endpoint not served: cannot listen on %s:%d (%s); set PERSONALIZE_OPS_PORT",
+                self._host,
+                self._port,
+                error.strerror,
+            )
             return
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(Starlette(routes=ops_routes(self._health)), log_level="warning", access_log=False,
-                                lifespan="off", log_config=None)
+        config = uvicorn.Config(
+            Starlette(routes=ops_routes(self._health)),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the service owns SIGTERM
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -166,8 +179,17 @@ def service_server(app, host: str, port: int, **options) -> uvicorn.Server:  # n
     others keep one log format). `log_config` None: uvicorn's own lines go through our handler (JSON or
     text). Its signal handlers off: the service owns SIGTERM/SIGINT, to stop consuming before serving.
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, log_config=None, **options)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        log_config=None,
+        **options,
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None
     return server

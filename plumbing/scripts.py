@@ -77,7 +77,7 @@ class ScriptBatch:
                 raise
             at = 0
             for calls, future in batch:
-                mine, at = answers[at:at + len(calls)], at + len(calls)
+                mine, at = answers[at : at + len(calls)], at + len(calls)
                 if future.done():  # the caller was cancelled
                     continue
                 failed = next((a for a in mine if isinstance(a, Exception)), None)

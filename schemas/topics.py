@@ -80,8 +80,9 @@ def decode(topic: str, raw: bytes) -> Event:
     # id and order by the time.
     missing = _ENVELOPE_STAMPS - event.model_fields_set
     if missing:
-        raise ValueError(f"{event.event_type} has no {' or '.join(sorted(missing))}: "
-                         "an event on the wire must carry its own")
+        raise ValueError(
+            f"{event.event_type} has no {' or '.join(sorted(missing))}: an event on the wire must carry its own"
+        )
     return event
 
 

@@ -44,9 +44,12 @@ async def progress(runs: list[OrderRun], mailbox: Mailbox, chaos: Chaos, start: 
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         await asyncio.sleep(15)
-        print(f"soak: {loop.time() - start:4.0f}s: {sum(r.placed for r in runs)}/{len(runs)} orders placed, "
-              f"{mailbox.count()} emails, {sum(r.completed for r in runs)} personalized, "
-              f"{sum(1 for r in runs if r.approvals)} approved, {len(chaos.done)} faults made", flush=True)
+        print(
+            f"soak: {loop.time() - start:4.0f}s: {sum(r.placed for r in runs)}/{len(runs)} orders placed, "
+            f"{mailbox.count()} emails, {sum(r.completed for r in runs)} personalized, "
+            f"{sum(1 for r in runs if r.approvals)} approved, {len(chaos.done)} faults made",
+            flush=True,
+        )
 
 
 async def drain(runs: list[OrderRun], redis: Redis, deadline_s: float) -> str:
@@ -65,8 +68,9 @@ async def drain(runs: list[OrderRun], redis: Redis, deadline_s: float) -> str:
             return f"deadline of {deadline_s:.0f}s reached, {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}"
         if waiting and loop.time() - said > 10:
             said = loop.time()
-            print(f"soak: draining, {elapsed:.0f}s: {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}",
-                  flush=True)
+            print(
+                f"soak: draining, {elapsed:.0f}s: {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}", flush=True
+            )
         await asyncio.sleep(1.0)
 
 
@@ -87,9 +91,19 @@ async def _unsettled(runs: list[OrderRun], redis: Redis) -> list[str]:
     return waiting
 
 
-async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], redis: Redis, bootstrap: str,
-                          http: httpx.AsyncClient, seeded: dict[str, set[str]], mailbox: Mailbox, customer: Customer,
-                          chaos: Chaos, stack: Stack, drained: str) -> Evidence:
+async def gather_evidence(
+    runs: list[OrderRun],
+    stores: dict[str, SoakStore],
+    redis: Redis,
+    bootstrap: str,
+    http: httpx.AsyncClient,
+    seeded: dict[str, set[str]],
+    mailbox: Mailbox,
+    customer: Customer,
+    chaos: Chaos,
+    stack: Stack,
+    drained: str,
+) -> Evidence:
     links = await read_topic(bootstrap, PERSONALIZATION_LINK_ISSUED)
     outbox = {}
     for key in await retrying("outboxes", lambda: scan(redis, "notifier:outbox:*")):
@@ -114,12 +128,27 @@ async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], re
         listing = (await http.get(f"{store.base_url}/_sandbox/orders", timeout=30)).json()
         sandbox_ids[f"{store.platform}:{store.store_id}:"] = set(listing["ids"])
     return Evidence(
-        runs=runs, store_prefixes=list(sandbox_ids), sandbox_ids=sandbox_ids, seeded_ids=seeded, core=core,
-        due=due, notifier_status=notifier_status, outbox=outbox,
-        fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED), links=links,
+        runs=runs,
+        store_prefixes=list(sandbox_ids),
+        sandbox_ids=sandbox_ids,
+        seeded_ids=seeded,
+        core=core,
+        due=due,
+        notifier_status=notifier_status,
+        outbox=outbox,
+        fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED),
+        links=links,
         received=await read_topic(bootstrap, ORDERS_RECEIVED),
         later_link_ids={r.event.link_id for r in later if r.event is not None},
-        activity=activity, later_reminder_emails=set(mailbox.reminders),
-        dead_letters=await read_topic(bootstrap, DEAD_LETTERS), emails_by_link=emails,
-        reminder_emails=reminders, other_emails=others, stray_link_emails=customer.stray, faults=chaos.done,
-        exits=stack.exits, now=time.time(), drained=drained)
+        activity=activity,
+        later_reminder_emails=set(mailbox.reminders),
+        dead_letters=await read_topic(bootstrap, DEAD_LETTERS),
+        emails_by_link=emails,
+        reminder_emails=reminders,
+        other_emails=others,
+        stray_link_emails=customer.stray,
+        faults=chaos.done,
+        exits=stack.exits,
+        now=time.time(),
+        drained=drained,
+    )

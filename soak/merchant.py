@@ -31,8 +31,9 @@ class Merchant:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            waiting = [r for r in self._runs if r.placed and r.plan.approve and not r.approvals and r.paid
-                       and not r.cancelled]
+            waiting = [
+                r for r in self._runs if r.placed and r.plan.approve and not r.approvals and r.paid and not r.cancelled
+            ]
             try:
                 statuses = await core_statuses(self._redis, [r.key for r in waiting]) if waiting else {}
             except (RedisError, OSError):

@@ -30,8 +30,9 @@ class Read:
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Read]:
     """Every message of `topic` from the beginning up to its high watermark now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: list[Read] = []
     try:
@@ -84,8 +85,13 @@ class LinkBook:
         self.links: dict[str, Link] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(PERSONALIZATION_LINK_ISSUED, bootstrap_servers=self._bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            PERSONALIZATION_LINK_ISSUED,
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             while not stop.is_set():
@@ -93,8 +99,9 @@ class LinkBook:
                     for record in records:
                         event = _decode(PERSONALIZATION_LINK_ISSUED, record.value)
                         if isinstance(event, PersonalizationLinkIssued):
-                            self.links[event.link_id] = Link(event.link_id, event.order_key, event.sequence,
-                                                             event.url, event.expires_at)
+                            self.links[event.link_id] = Link(
+                                event.link_id, event.order_key, event.sequence, event.url, event.expires_at
+                            )
         finally:
             await consumer.stop()
 
@@ -103,7 +110,7 @@ async def core_statuses(redis: Redis, keys: list[str]) -> dict[str, str | None]:
     """Core's status of each order key ('' when core has no such order, None when it awaits payment)."""
     found: dict[str, str | None] = {}
     for start in range(0, len(keys), 200):
-        chunk = keys[start:start + 200]
+        chunk = keys[start : start + 200]
         async with redis.pipeline(transaction=False) as pipe:
             for key in chunk:
                 pipe.hget(f"core:order:{key}", "doc")

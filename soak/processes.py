@@ -50,8 +50,13 @@ class Service:
         with open(self.log_path, "ab") as out:
             out.write(f"\n--- soak: start {self.starts + 1} at {time.strftime('%H:%M:%S')} ---\n".encode())
             out.flush()
-            self.process = subprocess.Popen([sys.executable, "-m", "personalize.cli", *self.argv], env=self.env,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "personalize.cli", *self.argv],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def kill(self) -> None:

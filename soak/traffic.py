@@ -64,8 +64,9 @@ class Traffic:
             run.cancelled = status
 
     async def _redeliver(self, run: OrderRun) -> None:
-        await self._post(f"{run.store.base_url}/_sandbox/orders/{run.order_id}/webhook",
-                         {"event": "created", "times": 2})
+        await self._post(
+            f"{run.store.base_url}/_sandbox/orders/{run.order_id}/webhook", {"event": "created", "times": 2}
+        )
 
     async def _stale_replay(self, run: OrderRun) -> None:
         sandbox = importlib.import_module(f"sandboxes.{run.store.platform}").SANDBOX
@@ -92,12 +93,23 @@ class Traffic:
 
 def _spec(run: OrderRun) -> dict:
     plan, store = run.plan, run.store
-    mug = {"product_id": store.personalizable_product, "title": TITLES.get(store.platform, "Name mug"),
-           "quantity": plan.quantity, "price": "14.50", "buyer_text": plan.buyer_text}
+    mug = {
+        "product_id": store.personalizable_product,
+        "title": TITLES.get(store.platform, "Name mug"),
+        "quantity": plan.quantity,
+        "price": "14.50",
+        "buyer_text": plan.buyer_text,
+    }
     plain = {"product_id": store.plain_product, "title": "Tote bag", "quantity": 1, "price": "9.00"}
     items = {"personalizable": [mug], "mixed": [mug, plain], "plain": [plain]}[plan.kind]
-    return {"items": items, "test": plan.test, "paid": plan.payment == "paid", "webhook": plan.webhook,
-            "customer_name": f"Soak Buyer{plan.index}", "customer_email": f"buyer{plan.index}@soak.example"}
+    return {
+        "items": items,
+        "test": plan.test,
+        "paid": plan.payment == "paid",
+        "webhook": plan.webhook,
+        "customer_name": f"Soak Buyer{plan.index}",
+        "customer_email": f"buyer{plan.index}@soak.example",
+    }
 
 
 async def _sleep_until(moment: float) -> None:

@@ -40,8 +40,9 @@ def rate_limit_wait(response: httpx.Response) -> float | None:
 async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime) -> AsyncIterator[list[dict]]:
     page = 1
     while True:
-        orders = await get_list(api, ORDERS, min_date_modified=iso(since), sort="date_modified:asc",
-                                limit=PAGE_SIZE, page=page)
+        orders = await get_list(
+            api, ORDERS, min_date_modified=iso(since), sort="date_modified:asc", limit=PAGE_SIZE, page=page
+        )
         if not orders:
             return
         for order in orders:

@@ -123,9 +123,14 @@ def shipping_address(embedded: object) -> Address | None:
         return None
     first = embedded[0]
     return Address(
-        name=full_name(first), line1=first.get("street_1") or "", line2=first.get("street_2") or "",
-        city=first.get("city") or "", region=first.get("state") or "", postal_code=first.get("zip") or "",
-        country=first.get("country_iso2") or "", phone=first.get("phone") or "",
+        name=full_name(first),
+        line1=first.get("street_1") or "",
+        line2=first.get("street_2") or "",
+        city=first.get("city") or "",
+        region=first.get("state") or "",
+        postal_code=first.get("zip") or "",
+        country=first.get("country_iso2") or "",
+        phone=first.get("phone") or "",
     )
 
 

@@ -26,8 +26,13 @@ from plumbing.config import StoreConfig
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The order id is `data.id` for these (refunds too: the refund's own id is `data.refund.refund_id`) ...
-ORDER_SCOPES = {"store/order/created", "store/order/updated", "store/order/statusUpdated", "store/order/archived",
-                "store/order/refund/created"}
+ORDER_SCOPES = {
+    "store/order/created",
+    "store/order/updated",
+    "store/order/statusUpdated",
+    "store/order/archived",
+    "store/order/refund/created",
+}
 # ... and `data.order_id` for transactions, which can change the payment status.
 TRANSACTION_SCOPES = {"store/order/transaction/created", "store/order/transaction/updated"}
 

@@ -103,8 +103,12 @@ def address(raw: dict) -> Address | None:
     if not any(raw.get(k) for k in ("first_line", "city", "zip", "country_iso")):
         return None
     return Address(
-        name=raw.get("name") or "", line1=raw.get("first_line") or "", line2=raw.get("second_line") or "",
-        city=raw.get("city") or "", region=raw.get("state") or "", postal_code=raw.get("zip") or "",
+        name=raw.get("name") or "",
+        line1=raw.get("first_line") or "",
+        line2=raw.get("second_line") or "",
+        city=raw.get("city") or "",
+        region=raw.get("state") or "",
+        postal_code=raw.get("zip") or "",
         country=raw.get("country_iso") or "",
     )
 

@@ -46,8 +46,9 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime,
-                        now: Callable[[], datetime] = utc_now) -> AsyncIterator[list[dict]]:
+async def list_modified(
+    api: PlatformClient, store: StoreConfig, since: datetime, now: Callable[[], datetime] = utc_now
+) -> AsyncIterator[list[dict]]:
     orders: list[dict] = []
     params: dict[str, str] = {"modifiedAfter": utc_iso(since), "modifiedBefore": utc_iso(now())}
     while True:
@@ -60,7 +61,7 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         params = {"cursor": cursor}  # the date range must not come along
     orders.sort(key=_modified)
     for start in range(0, len(orders), PAGE_SIZE):
-        yield orders[start:start + PAGE_SIZE]
+        yield orders[start : start + PAGE_SIZE]
 
 
 def _modified(raw: dict) -> datetime:

@@ -102,9 +102,13 @@ def address(shipping: dict) -> Address | None:
     if not any(shipping.get(k) for k in ("address1", "city", "postalCode", "countryCode")):
         return None  # digital and service orders have no shipping address
     return Address(
-        name=_name(shipping), line1=shipping.get("address1") or "", line2=shipping.get("address2") or "",
-        city=shipping.get("city") or "", region=shipping.get("state") or "",
-        postal_code=shipping.get("postalCode") or "", country=shipping.get("countryCode") or "",
+        name=_name(shipping),
+        line1=shipping.get("address1") or "",
+        line2=shipping.get("address2") or "",
+        city=shipping.get("city") or "",
+        region=shipping.get("state") or "",
+        postal_code=shipping.get("postalCode") or "",
+        country=shipping.get("countryCode") or "",
         phone=shipping.get("phone") or "",
     )
 

@@ -41,11 +41,13 @@ def wix_time(moment: datetime) -> str:
 
 
 def first_search(since: datetime) -> dict[str, Any]:
-    return {"search": {
-        "filter": {"updatedDate": {"$gte": wix_time(since)}},
-        "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
-        "cursorPaging": {"limit": PAGE_SIZE},
-    }}
+    return {
+        "search": {
+            "filter": {"updatedDate": {"$gte": wix_time(since)}},
+            "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+            "cursorPaging": {"limit": PAGE_SIZE},
+        }
+    }
 
 
 def next_search(cursor: str) -> dict[str, Any]:

@@ -100,22 +100,30 @@ def address(destination: dict) -> Address | None:
         return None
     line1, line2 = address_lines(where)
     return Address(
-        name=full_name(contact), line1=line1, line2=line2, city=where.get("city") or "",
+        name=full_name(contact),
+        line1=line1,
+        line2=line2,
+        city=where.get("city") or "",
         region=region(where.get("subdivision") or "", where.get("country") or ""),
-        postal_code=where.get("postalCode") or "", country=where.get("country") or "", phone=contact.get("phone") or "",
+        postal_code=where.get("postalCode") or "",
+        country=where.get("country") or "",
+        phone=contact.get("phone") or "",
     )
 
 
 def address_lines(where: dict) -> tuple[str, str]:
     street = where.get("streetAddress") or {}
-    line1 = where.get("addressLine1") or where.get("addressLine") or " ".join(
-        p for p in (street.get("number"), street.get("name")) if p)
+    line1 = (
+        where.get("addressLine1")
+        or where.get("addressLine")
+        or " ".join(p for p in (street.get("number"), street.get("name")) if p)
+    )
     return line1, where.get("addressLine2") or street.get("apt") or ""
 
 
 def region(subdivision: str, country: str) -> str:
     prefix = f"{country}-"
-    return subdivision[len(prefix):] if country and subdivision.startswith(prefix) else subdivision
+    return subdivision[len(prefix) :] if country and subdivision.startswith(prefix) else subdivision
 
 
 def line(item: dict, store: StoreConfig) -> LineItem:

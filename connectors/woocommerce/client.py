@@ -41,7 +41,12 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         orders, headers = await api.get_json(
             ORDERS,
             modified_after=since.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
-            dates_are_gmt="true", orderby="modified", order="asc", per_page=PAGE_SIZE, page=page, status="any",
+            dates_are_gmt="true",
+            orderby="modified",
+            order="asc",
+            per_page=PAGE_SIZE,
+            page=page,
+            status="any",
         )
         if orders:
             yield orders

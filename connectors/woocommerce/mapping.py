@@ -62,7 +62,9 @@ def payment_status(raw: dict) -> str:
 
 
 def is_test(raw: dict) -> bool:
-    return any(m.get("key") == "personalize_test" and str(m.get("value")).lower() in TRUE for m in raw.get("meta_data") or [])
+    return any(
+        m.get("key") == "personalize_test" and str(m.get("value")).lower() in TRUE for m in raw.get("meta_data") or []
+    )
 
 
 def money(value: object) -> str:
@@ -79,9 +81,13 @@ def address(shipping: dict) -> Address | None:
         return None
     return Address(
         name=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
-        line1=shipping.get("address_1") or "", line2=shipping.get("address_2") or "", city=shipping.get("city") or "",
-        region=shipping.get("state") or "", postal_code=shipping.get("postcode") or "",
-        country=shipping.get("country") or "", phone=shipping.get("phone") or "",
+        line1=shipping.get("address_1") or "",
+        line2=shipping.get("address_2") or "",
+        city=shipping.get("city") or "",
+        region=shipping.get("state") or "",
+        postal_code=shipping.get("postcode") or "",
+        country=shipping.get("country") or "",
+        phone=shipping.get("phone") or "",
     )
 
 

@@ -35,11 +35,19 @@ def eventually(check, timeout: float, what: str):  # noqa: ANN001, ANN201 - any 
 
 
 def test_dev_serves_the_mailbox_and_the_emailed_link_opens_the_editor(tmp_path: Path):
-    env = {**os.environ, **{k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL",
-                                           "PERSONALIZE_SMTP_URL")},
-           "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000", "PERSONALIZE_LINK_DELAY": "2s"}
-    dev = subprocess.Popen([sys.executable, "-m", "personalize", "dev", "--state", str(tmp_path / "state"),
-                            "--exit-after", "110"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        **{k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL", "PERSONALIZE_SMTP_URL")},
+        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "PERSONALIZE_LINK_DELAY": "2s",
+    }
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "personalize", "dev", "--state", str(tmp_path / "state"), "--exit-after", "110"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         listing = eventually(lambda: _listing_with(len(PLATFORMS)), 90, "five emails in the mailbox")
         first = httpx.get(f"{MAILBOX}/1", timeout=5)
