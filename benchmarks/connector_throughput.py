@@ -35,8 +35,8 @@ from connectors.client import PlatformClient
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce import client as woo
 from connectors.woocommerce.signature import sign
-from plumbing.config import load_config
 from devstack.embedded import free_port, start_broker, start_redis
+from plumbing.config import load_config
 from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -36,9 +36,9 @@ from redis.asyncio import Redis
 from benchmarks import loadgen, profile
 from benchmarks.loadgen import percentile_ms
 from benchmarks.procstat import load_average, memory_mib, sched
+from devstack.embedded import free_port, start_broker, start_redis
 from editor_service.security import form_token
 from plumbing.config import load_config
-from devstack.embedded import free_port, start_broker, start_redis
 from plumbing.kafka import ensure_topics
 from plumbing.links import link_url, new_token, token_hash
 from plumbing.settings import Settings
@@ -52,7 +52,7 @@ async def publish_links(bootstrap: str, base: str, count: int) -> list[str]:
     template = load_config(ROOT / "examples" / "config.yaml").template("name-mug")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
     await producer.start()
-    tokens, sends, now = [], [], datetime.now(timezone.utc)
+    tokens, sends, now = [], [], datetime.now(UTC)
     try:
         for n in range(count):
             token = new_token()

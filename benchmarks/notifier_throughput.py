@@ -15,16 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.procstat import memory_mib
-from plumbing.config import load_config
 from devstack.embedded import start_broker, start_redis
-from plumbing.kafka import ensure_topics
 from devstack.mailcatcher import MailCatcher
+from plumbing.config import load_config
+from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC, PersonalizationRequested, RequestedItem, encode
 
@@ -68,7 +68,7 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
         mail = MailCatcher(Path(state) / "mail").start()
         original = mail._keeper.handle_DATA
 
-        async def timed(server, session, envelope):  # noqa: ANN001, ANN202
+        async def timed(server, session, envelope):
             arrivals.append(time.time())
             return await original(server, session, envelope)
 
@@ -85,7 +85,7 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
         notifier = subprocess.Popen([sys.executable, "-m", "personalize.cli", "notifier"], env=env)
         try:
             await ensure_topics(Settings(kafka_bootstrap=broker.address), EVENTS_BY_TOPIC)
-            due = datetime.now(timezone.utc) + timedelta(seconds=lead_s)
+            due = datetime.now(UTC) + timedelta(seconds=lead_s)
             await produce(broker.address, count, due)
             deadline = time.monotonic() + lead_s + 300
             while len(arrivals) < count and time.monotonic() < deadline:

@@ -63,7 +63,7 @@ class ThinFetcher:
             try:
                 raw = await self._adapter.fetch_order(self._clients[store.key], store, order_id)
                 await self._intake.accept(store, [raw], source="webhook")
-            except Exception:  # noqa: BLE001 - the poll reads this order later
+            except Exception:  # the poll reads this order later
                 log.exception("fetching %s order %s failed; the poll will read it", store.key, order_id)
             finally:
                 self._queue.task_done()

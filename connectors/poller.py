@@ -65,10 +65,10 @@ class StorePoller:
                     POLLS.labels(self._store.platform, self._store.store_id, "ok").inc()
                 else:
                     POLLS.labels(self._store.platform, self._store.store_id, "other_copy").inc()
-            except Exception:  # noqa: BLE001 - a failed poll is retried next interval; the cursor did not move
+            except Exception:  # a failed poll is retried next interval; the cursor did not move
                 POLLS.labels(self._store.platform, self._store.store_id, "error").inc()
                 log.exception("poll of %s failed; retrying in %.0fs", self._store.key, interval)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -12,7 +12,7 @@ recorded only after the event is acknowledged by the broker.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
@@ -115,7 +115,7 @@ class Cursor:
 
     async def get(self) -> datetime | None:
         value = await self._redis.get(self._key)
-        return datetime.fromtimestamp(int(value) / 1_000_000, timezone.utc) if value else None
+        return datetime.fromtimestamp(int(value) / 1_000_000, UTC) if value else None
 
     async def advance(self, to: datetime) -> None:
         await self._advance(keys=[self._key], args=[_micros(to)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
@@ -45,7 +45,7 @@ def sample_order(
         store_id=store_id,
         platform_order_id=str(number),
         order_number=str(number),
-        placed_at=datetime.now(timezone.utc),
+        placed_at=datetime.now(UTC),
         payment_status=payment_status,
         currency="EUR",
         total=f"{total:.2f}",

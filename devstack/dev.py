@@ -25,11 +25,11 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 
-from plumbing.config import StoreConfig, load_config
 from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
+from devstack.mailcatcher import MailCatcher, mailbox_app
+from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
-from devstack.mailcatcher import MailCatcher, mailbox_app
 from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT
 from plumbing.settings import Settings, SettingsError, load_settings
 from schemas import EVENTS_BY_TOPIC, decode
@@ -239,7 +239,7 @@ async def supervise(
                 break
             try:
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         for task in tasks:
@@ -312,7 +312,7 @@ async def _tail(bootstrap: str) -> None:
         await consumer.stop()
 
 
-def _detail(event) -> str:  # noqa: ANN001 - any event
+def _detail(event) -> str:
     if hasattr(event, "to_status"):
         return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
     if hasattr(event, "sequence"):

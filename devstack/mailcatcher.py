@@ -27,7 +27,7 @@ class _Keeper:
         self.messages: list[EmailMessage] = []
         self.changed = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.changed:
             self.messages.append(message)

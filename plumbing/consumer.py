@@ -218,7 +218,7 @@ class BatchConsumer:
                     return await self._handle([item])
                 except INFRASTRUCTURE_ERRORS:
                     raise
-                except Exception as error:  # noqa: BLE001 - any handler bug is this message's failure
+                except Exception as error:  # any handler bug is this message's failure
                     if attempt == self._options.message_attempts:
                         log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
                         return Outcome(rejected=[(item, f"handler failed {attempt} times: {_brief(error)}")])
@@ -268,12 +268,12 @@ class BatchConsumer:
 
     def _infra_backoff(self, failures: int) -> float:
         ceiling = min(self._options.infra_backoff_max_s, self._options.retry_base_s * 2 ** min(failures, 10))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
+        return random.uniform(ceiling / 2, ceiling)  # jitter, not secrecy
 
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

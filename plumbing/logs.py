@@ -105,7 +105,7 @@ def text_formatter() -> logging.Formatter:
     return _TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def resolve_format(wanted: str | None, stream=None) -> Literal["json", "text"]:  # noqa: ANN001 - a text stream
+def resolve_format(wanted: str | None, stream=None) -> Literal["json", "text"]:
     if wanted:
         choice = wanted.strip().lower()
         if choice not in ("json", "text"):

@@ -69,15 +69,15 @@ class Health:
 async def _probe(probe: Probe) -> bool:
     try:
         return bool(await asyncio.wait_for(probe(), PROBE_TIMEOUT_S))
-    except Exception:  # noqa: BLE001 - any failure, a timeout included, means not ready
+    except Exception:  # any failure, a timeout included, means not ready
         return False
 
 
-def redis_probe(redis) -> Probe:  # noqa: ANN001 - redis.asyncio.Redis
+def redis_probe(redis) -> Probe:
     return lambda: redis.ping()
 
 
-def kafka_probe(producer) -> Probe:  # noqa: ANN001 - a started AIOKafkaProducer
+def kafka_probe(producer) -> Probe:
     async def reachable() -> bool:
         await producer.client.fetch_all_metadata()
         return True
@@ -85,7 +85,7 @@ def kafka_probe(producer) -> Probe:  # noqa: ANN001 - a started AIOKafkaProducer
     return reachable
 
 
-def consumer_probe(consumer) -> Probe:  # noqa: ANN001 - a BatchConsumer
+def consumer_probe(consumer) -> Probe:
     async def joined() -> bool:
         return consumer.joined
 
@@ -172,7 +172,7 @@ async def serve_ops(health: Health, host: str, port: int) -> OpsServer:
     return server
 
 
-def service_server(app, host: str, port: int, **options) -> uvicorn.Server:  # noqa: ANN001 - any ASGI app
+def service_server(app, host: str, port: int, **options) -> uvicorn.Server:
     """The uvicorn server of a deployable's HTTP app, configured one way for all of them.
 
     Access log off: an editor request line holds a link's token, which must never reach a log (and the

@@ -65,7 +65,7 @@ class ScriptBatch:
             batch, self._waiting = self._waiting, []
             try:
                 answers = await run_each(self._redis, self._script, [c for calls, _ in batch for c in calls])
-            except Exception as error:  # noqa: BLE001 - the connection failed: every caller of this round trip gets it
+            except Exception as error:  # the connection failed: every caller of this round trip gets it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)

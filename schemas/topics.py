@@ -55,7 +55,7 @@ TOPIC_OF: dict[type[Event], str] = {
 def _adapter(types: tuple[type[Event], ...]) -> TypeAdapter[Event]:
     if len(types) == 1:
         return TypeAdapter(types[0])
-    return TypeAdapter(Annotated[Union[types], Field(discriminator="event_type")])  # noqa: UP007
+    return TypeAdapter(Annotated[Union[types], Field(discriminator="event_type")])  # noqa: UP007 - a union of a run-time tuple has no `|` spelling
 
 
 _ADAPTERS = {topic: _adapter(types) for topic, types in EVENTS_BY_TOPIC.items()}

@@ -22,13 +22,6 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from soak.config import SoakStore
-from soak.customer import Customer, Mailbox
-from soak.faults import Chaos
-from soak.ledger import OrderRun
-from soak.observe import core_orders, core_statuses, read_topic, retrying, scan
-from soak.processes import Stack
-from soak.report import Evidence
 from schemas import (
     DEAD_LETTERS,
     FULFILLMENT_REQUESTED,
@@ -36,6 +29,13 @@ from schemas import (
     PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
 )
+from soak.config import SoakStore
+from soak.customer import Customer, Mailbox
+from soak.faults import Chaos
+from soak.ledger import OrderRun
+from soak.observe import core_orders, core_statuses, read_topic, retrying, scan
+from soak.processes import Stack
+from soak.report import Evidence
 
 STABLE_CHECKS = 3
 

@@ -54,7 +54,7 @@ class Chaos:
         )
         try:
             await self._inflict(fault)
-        except Exception as failure:  # noqa: BLE001 - a fault that could not be made is reported, not fatal
+        except Exception as failure:  # a fault that could not be made is reported, not fatal
             error = f"{type(failure).__name__}: {failure}"
             log.warning("fault %s %s could not be made: %s", fault.kind, fault.target, error)
         self.done.append(Done(fault, round(began - self._start, 1), round(loop.time() - began, 1), error))

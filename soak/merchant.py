@@ -17,9 +17,9 @@ from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from schemas import ApproveOrder, encode, topic_of
 from soak.ledger import OrderRun
 from soak.observe import core_statuses
-from schemas import ApproveOrder, encode, topic_of
 
 log = logging.getLogger("soak")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from schemas import FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
 from soak.faults import Done
 from soak.ledger import OrderRun
 from soak.observe import Read
 from soak.processes import Exit
 from soak.traffic import describe
-from schemas import FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
 
 RECENT_LINK_S = 60.0  # an email may still be on its way (SMTP backoff) for a link this young
 

@@ -26,11 +26,12 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from devstack.embedded import free_port
 from plumbing.config import Config
 from plumbing.durations import parse_duration
-from devstack.embedded import free_port
 from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
+from schemas import EVENTS_BY_TOPIC
 from soak.config import PLATFORMS, SoakStore, write_config
 from soak.customer import Customer, Mailbox
 from soak.drain import drain, gather_evidence, progress
@@ -42,7 +43,6 @@ from soak.plan import Plan, make_plan
 from soak.processes import Stack
 from soak.report import Evidence, Report, judge
 from soak.traffic import Traffic
-from schemas import EVENTS_BY_TOPIC
 
 log = logging.getLogger("soak")
 

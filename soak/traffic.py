@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 
 from plumbing.config import Config
+from sandboxes.base import SandboxState
 from soak.ledger import OrderRun
 from soak.plan import OrderPlan
-from sandboxes.base import SandboxState
 
 log = logging.getLogger("soak")
 

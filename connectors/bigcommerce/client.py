@@ -11,7 +11,7 @@ fulfillment gets the address. That is 1 + 2 calls per order a poll reads;
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -89,4 +89,4 @@ async def get_list(api: PlatformClient, path: str, **params: Any) -> list[dict]:
 
 def iso(moment: datetime) -> str:
     """`min_date_modified` takes RFC-2822 or ISO-8601; ISO in UTC reads unambiguously in logs."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

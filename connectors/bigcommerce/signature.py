@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -44,7 +44,7 @@ def key_for(client_secret: str) -> str:
 
 def sign(key: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 signature>` (the sandbox signs with this; tests check it against the reference vector)."""
-    return Webhook(key).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    return Webhook(key).sign(msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
 
 
 def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:

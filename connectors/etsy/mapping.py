@@ -16,7 +16,7 @@ Quirks live here, each in a small function:
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -73,7 +73,7 @@ def integer(value: object) -> int:
 
 
 def epoch(value: object) -> datetime:
-    return datetime.fromtimestamp(integer(value), tz=timezone.utc)
+    return datetime.fromtimestamp(integer(value), tz=UTC)
 
 
 def status(raw: dict) -> str:

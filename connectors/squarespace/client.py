@@ -16,7 +16,7 @@ cool-down. No rate-limit headers are documented, so we wait Retry-After when one
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
@@ -30,7 +30,7 @@ ORDERS = "/1.0/commerce/orders"
 PAGE_SIZE = 50  # fixed by the API
 USER_AGENT = "personalize-connector/0.1"
 COOL_DOWN_S = 60.0
-_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def headers(store: StoreConfig) -> dict[str, str]:
@@ -43,7 +43,7 @@ def rate_limit_wait(response: httpx.Response) -> float:
 
 
 def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def list_modified(

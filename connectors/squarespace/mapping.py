@@ -32,7 +32,7 @@ Decisions where the docs are silent:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -72,7 +72,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def iso(value: str) -> datetime:
     """ISO 8601 UTC, `Z` suffix and milliseconds (`2016-12-23T15:58:07.187Z`)."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def money(amount: dict) -> tuple[str, str]:

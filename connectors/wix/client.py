@@ -18,7 +18,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +37,7 @@ def headers(store: StoreConfig) -> dict[str, str]:
 
 
 def wix_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def first_search(since: datetime) -> dict[str, Any]:

@@ -25,7 +25,7 @@ Quirks and decisions, each in a small function below:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -66,7 +66,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def timestamp(value: str) -> datetime:
     """ISO-8601 with `Z`; a value without a zone is taken as UTC."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def payment_status(raw: dict) -> str:

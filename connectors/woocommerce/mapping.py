@@ -8,7 +8,7 @@ line-item `meta_data`, no test flag (we read an order meta `personalize_test`).
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -50,7 +50,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def gmt(value: str) -> datetime:
     """`date_*_gmt` fields are UTC without a zone suffix."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def payment_status(raw: dict) -> str:

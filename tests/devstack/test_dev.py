@@ -20,7 +20,7 @@ MAILBOX = "http://127.0.0.1:8025"
 PLATFORMS = ("woocommerce", "etsy", "wix", "squarespace", "bigcommerce")
 
 
-def eventually(check, timeout: float, what: str):  # noqa: ANN001, ANN201 - any check, its value
+def eventually(check, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -37,7 +37,7 @@ def eventually(check, timeout: float, what: str):  # noqa: ANN001, ANN201 - any 
 def test_dev_serves_the_mailbox_and_the_emailed_link_opens_the_editor(tmp_path: Path):
     env = {
         **os.environ,
-        **{k: "" for k in ("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL", "PERSONALIZE_SMTP_URL")},
+        **dict.fromkeys(("PERSONALIZE_KAFKA_BOOTSTRAP", "PERSONALIZE_REDIS_URL", "PERSONALIZE_SMTP_URL"), ""),
         "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
         "PERSONALIZE_LINK_DELAY": "2s",
     }
