@@ -71,7 +71,7 @@ class Intake:
                     )
         versions = [(m.order.platform_order_id, m.modified_at, _digest(m)) for m in mapped_orders]
         verdicts = await seen.classify(versions) if versions else []
-        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts)]
+        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts, strict=True)]
         for r in ready:
             if not r.verdict.publish:
                 DUPLICATES.labels(self._adapter.name, r.verdict.value).inc()

@@ -48,7 +48,7 @@ return 1
 """
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     NEW = "NEW"
     CHANGED = "CHANGED"
     SAME = "SAME"

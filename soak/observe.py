@@ -115,7 +115,7 @@ async def core_statuses(redis: Redis, keys: list[str]) -> dict[str, str | None]:
             for key in chunk:
                 pipe.hget(f"core:order:{key}", "doc")
             docs = await pipe.execute()
-        for key, doc in zip(chunk, docs):
+        for key, doc in zip(chunk, docs, strict=True):
             found[key] = json.loads(doc).get("status") if doc else ""
     return found
 
@@ -130,7 +130,7 @@ async def core_orders(redis: Redis) -> dict[str, dict]:
         for key in keys:
             pipe.hget(key, "doc")
         docs = await pipe.execute()
-    return {key.removeprefix("core:order:"): json.loads(doc) for key, doc in zip(keys, docs) if doc}
+    return {key.removeprefix("core:order:"): json.loads(doc) for key, doc in zip(keys, docs, strict=True) if doc}
 
 
 async def retrying(what: str, call, attempts: int = 30):

@@ -157,9 +157,9 @@ async def published(stack: Stack, order_key: str, kind: type[Event], count: int 
     return [e for e in events if isinstance(e, kind)]
 
 
-async def eventually(read, check, timeout: float = 30):
+async def eventually(read, check):
     """Poll `await read()` until `check` holds: for what shows in core's Redis rather than on a topic."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + 30
     while not check(value := await read()):
         assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
         await asyncio.sleep(0.05)

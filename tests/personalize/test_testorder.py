@@ -178,7 +178,7 @@ async def test_the_commands_publish_then_place_a_test_order(tmp_path, redis_url,
 async def test_publish_product_stops_with_exit_2_and_says_why(tmp_path, redis_url, args, says):
     async with sandbox_store(tmp_path, "woocommerce") as (store, server, config_path):
         base = {"--store": store.key, "--title": "Name mug", "--price": "24.50"}
-        given = dict(zip(args[::2], args[1::2]))
+        given = dict(zip(args[::2], args[1::2], strict=True))
         argv = [part for key, value in {**base, **given}.items() for part in (key, value)]
         code, out, err = await personalize(
             "publish-product", *argv, env={"PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url}

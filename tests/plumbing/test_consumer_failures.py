@@ -80,10 +80,10 @@ def core_handler(redis: Redis) -> CoreHandler:
     return CoreHandler(RedisOrderStore(redis), CONFIG, timedelta(minutes=15), utc_now)
 
 
-async def run_until(loop: BatchConsumer, condition, timeout: float = 30.0) -> None:
+async def run_until(loop: BatchConsumer, condition) -> None:
     task = asyncio.create_task(loop.run())
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + 30
         while not condition():
             if task.done():
                 task.result()

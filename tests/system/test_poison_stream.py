@@ -213,8 +213,8 @@ def _dead_letters(recorder, run: str) -> list[DeadLetter]:
     ]
 
 
-async def _wait_dead_letters(recorder, run: str, n: int, timeout: float = 60) -> list[DeadLetter]:
-    for _ in range(int(timeout / 0.2)):
+async def _wait_dead_letters(recorder, run: str, n: int) -> list[DeadLetter]:
+    for _ in range(300):  # a minute, 0.2 s apart
         found = _dead_letters(recorder, run)
         if len(found) >= n:
             return found
@@ -222,8 +222,8 @@ async def _wait_dead_letters(recorder, run: str, n: int, timeout: float = 60) ->
     return _dead_letters(recorder, run)  # the comparison below names what is missing
 
 
-async def _get_until(http: httpx.AsyncClient, url: str, timeout: float = 20) -> httpx.Response:
-    for _ in range(int(timeout / 0.2)):
+async def _get_until(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    for _ in range(100):  # 20 s, 0.2 s apart
         response = await http.get(url)
         if response.status_code != 404:
             return response

@@ -46,6 +46,8 @@ pytestmark = pytest.mark.integration  # starts servers or service processes of i
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
+# A rebalance or a topic creation on the embedded broker takes seconds: a minute without one means it is stuck.
+SETTLE_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +116,8 @@ async def members(bootstrap: str, group: str) -> int:
         await admin.close()
 
 
-async def wait_members(bootstrap: str, group: str, n: int, copies: Copies, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_members(bootstrap: str, group: str, n: int, copies: Copies) -> None:
+    deadline = time.monotonic() + SETTLE_S
     while (found := await members(bootstrap, group)) != n:
         for name, service in copies.running.items():
             assert service.process.poll() is None, f"{name} died:\n{service.log_tail()}"
@@ -123,11 +125,11 @@ async def wait_members(bootstrap: str, group: str, n: int, copies: Copies, timeo
         await asyncio.sleep(0.3)
 
 
-async def partitions_of(bootstrap: str, topics: list[str], timeout: float = 60) -> dict[str, int]:
+async def partitions_of(bootstrap: str, topics: list[str]) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + SETTLE_S
         # Listing all topics, not naming them: a metadata request naming a missing topic makes the embedded
         # broker auto-create it with its own default of 4 partitions (as a real broker with auto-creation on).
         while not set(topics) <= set(await admin.list_topics()):
