@@ -55,7 +55,8 @@ def test_dev_serves_the_mailbox_and_the_emailed_link_opens_the_editor(tmp_path: 
         assert httpx.get(f"{MAILBOX}/1/text", timeout=5).status_code == 200
         link = re.search(r'href="(http://127\.0\.0\.1:8600/p/[^"]+)"', first.text)
         assert link, first.text
-        page = httpx.get(link.group(1), timeout=10)
+        # The editor learns the link from its topic, which may trail the email by a moment: 404 until then.
+        page = eventually(lambda: _known(link.group(1)), 20, "editor page for the emailed link")
         assert page.status_code == 200 and "<form" in page.text  # the customer's personalization page
         assert listing.count("<li>") == len(PLATFORMS)
     finally:
@@ -68,6 +69,11 @@ def test_dev_serves_the_mailbox_and_the_emailed_link_opens_the_editor(tmp_path: 
         assert f"OrderReceived              {platform}:" in out
     assert "∅ → pending_personalization" in out and "PersonalizationLinkIssued" in out
     assert len(list((tmp_path / "state" / "mail").glob("*.eml"))) >= len(PLATFORMS)
+
+
+def _known(url: str) -> httpx.Response | None:
+    page = httpx.get(url, timeout=10)
+    return page if page.status_code != 404 else None
 
 
 def _listing_with(count: int) -> str | None:
