@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,6 +30,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+    from redis.asyncio import Redis
+
+    from plumbing.consumer import BatchConsumer
 
 log = logging.getLogger("plumbing.ops")
 
@@ -73,11 +82,14 @@ async def _probe(probe: Probe) -> bool:
         return False
 
 
-def redis_probe(redis) -> Probe:
-    return lambda: redis.ping()
+def redis_probe(redis: Redis) -> Probe:
+    async def answers() -> bool:
+        return bool(await redis.ping())
+
+    return answers
 
 
-def kafka_probe(producer) -> Probe:
+def kafka_probe(producer: AIOKafkaProducer) -> Probe:
     async def reachable() -> bool:
         await producer.client.fetch_all_metadata()
         return True
@@ -85,7 +97,7 @@ def kafka_probe(producer) -> Probe:
     return reachable
 
 
-def consumer_probe(consumer) -> Probe:
+def consumer_probe(consumer: BatchConsumer) -> Probe:
     async def joined() -> bool:
         return consumer.joined
 
@@ -121,6 +133,14 @@ def add_ops_routes(app: Starlette, health: Health) -> None:
         app.router.routes.append(route)
 
 
+class ServiceServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the service owns SIGTERM/SIGINT, to stop consuming before serving."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class OpsServer:
     """The ops routes on their own port, served by the service's event loop."""
 
@@ -128,7 +148,7 @@ class OpsServer:
         self._health = health
         self._host = host
         self._port = port
-        self._server: uvicorn.Server | None = None
+        self._server: ServiceServer | None = None
         self._task: asyncio.Task | None = None
         self.port: int | None = None
 
@@ -155,8 +175,7 @@ class OpsServer:
             lifespan="off",
             log_config=None,
         )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # the service owns SIGTERM
+        self._server = ServiceServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         log.info("ops endpoint on http://%s:%d/ (metrics, health/live, health/ready)", self._host, self.port)
 
@@ -172,7 +191,7 @@ async def serve_ops(health: Health, host: str, port: int) -> OpsServer:
     return server
 
 
-def service_server(app, host: str, port: int, **options) -> uvicorn.Server:
+def service_server(app: ASGIApp, host: str, port: int, **options: Any) -> ServiceServer:
     """The uvicorn server of a deployable's HTTP app, configured one way for all of them.
 
     Access log off: an editor request line holds a link's token, which must never reach a log (and the
@@ -190,6 +209,4 @@ def service_server(app, host: str, port: int, **options) -> uvicorn.Server:
         log_config=None,
         **options,
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None
-    return server
+    return ServiceServer(config)
