@@ -30,9 +30,17 @@ from devstack.mailcatcher import MailCatcher, mailbox_app
 from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
-from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT
+from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT, ServiceServer
 from plumbing.settings import Settings, SettingsError, load_settings
-from schemas import EVENTS_BY_TOPIC, decode
+from schemas import (
+    EVENTS_BY_TOPIC,
+    DeadLetter,
+    Event,
+    OrderStatusChanged,
+    PersonalizationLinkIssued,
+    PersonalizationRequested,
+    decode,
+)
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
@@ -48,7 +56,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
     _check_ports_free(
-        [_port(s.base_url) for s in stores]
+        [_sandbox_port(s) for s in stores]
         + [CONNECTOR_PORTS + i for i in range(len(stores))]
         + [MAILBOX_PORT, EDITOR_PORT, API_PORT]
     )
@@ -120,7 +128,7 @@ def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
                     "sandbox",
                     store.platform,
                     "--port",
-                    str(_port(store.base_url)),
+                    str(_sandbox_port(store)),
                     "--store",
                     store.store_id,
                     "--webhook-url",
@@ -279,10 +287,9 @@ async def _place_demo_orders(stores: list[StoreConfig]) -> None:
 
 
 async def _serve_mailbox(mail: MailCatcher) -> None:
-    server = uvicorn.Server(
+    server = ServiceServer(  # dev handles the signals
         uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT, log_level="warning", lifespan="off")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # dev handles the signals
     try:
         await server.serve()
     except SystemExit as exit_:  # uvicorn exits the process when it cannot bind; here that is a failed job
@@ -312,14 +319,14 @@ async def _tail(bootstrap: str) -> None:
         await consumer.stop()
 
 
-def _detail(event) -> str:
-    if hasattr(event, "to_status"):
+def _detail(event: Event) -> str:
+    if isinstance(event, OrderStatusChanged):
         return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
-    if hasattr(event, "sequence"):
+    if isinstance(event, PersonalizationLinkIssued):
         return f"link {event.sequence} to {event.merchant_email}, expires {event.expires_at:%Y-%m-%d %H:%M} UTC"
-    if hasattr(event, "notify_after"):
+    if isinstance(event, PersonalizationRequested):
         return f"link due {event.notify_after:%H:%M:%S} UTC"
-    if hasattr(event, "error"):
+    if isinstance(event, DeadLetter):
         return event.error
     return ""
 
@@ -328,8 +335,9 @@ def _is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in (LOOPBACK, "localhost")
 
 
-def _port(url: str) -> int:
-    return urlsplit(url).port or 80
+def _sandbox_port(store: StoreConfig) -> int:
+    assert store.base_url, "dev runs the sandboxes of the stores with a loopback base_url only"
+    return urlsplit(store.base_url).port or 80
 
 
 def _check_ports_free(ports: list[int]) -> None:
