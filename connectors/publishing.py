@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +73,12 @@ class Listing:
     html: str
     text: str
     options: Mapping[str, str] = field(default_factory=dict)
+
+    @overload
+    def option(self, store: StoreConfig, key: str, default: str) -> str: ...
+
+    @overload
+    def option(self, store: StoreConfig, key: str, default: None = None) -> str | None: ...
 
     def option(self, store: StoreConfig, key: str, default: str | None = None) -> str | None:
         """The draft's option, else the store's setting of that name (configured once per store), else default."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from plumbing.replies import text
 from plumbing.scripts import ScriptBatch
 
 CLAIM_MS = 30_000
@@ -78,7 +79,7 @@ class SeenOrders:
                 for order_id, modified_at, digest in orders
             ]
         )
-        return [Verdict(r.decode() if isinstance(r, bytes) else r) for r in results]
+        return [Verdict(text(r)) for r in results]
 
     async def record(self, orders: list[tuple[str, datetime, str]]) -> None:
         """Remember what was published (and drop the claims), in one round trip."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -71,8 +72,10 @@ def asyncapi_document() -> dict[str, Any]:
     return json.loads(spec.to_specification().to_json())
 
 
-def _documenting_handler(payload: Any):
-    async def handler(event) -> None:
+def _documenting_handler(payload: Any) -> Callable[[object], Awaitable[None]]:
+    """A subscriber faststream only inspects (its annotations are the payload), never runs."""
+
+    async def handler(event: object) -> None:
         raise AssertionError("documentation only")
 
     handler.__annotations__ = {"event": payload, "return": None}

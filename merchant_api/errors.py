@@ -42,7 +42,8 @@ def add_error_handlers(app: FastAPI, routes: list[Route]) -> None:
 def _methods_by_path(routes: list[Route]) -> list[tuple[re.Pattern[str], list[str]]]:
     methods: dict[str, set[str]] = {}
     for route in routes:
-        methods.setdefault(route.path, set()).update(route.methods)
+        if route.methods:  # None: its endpoint is an ASGI app, which takes every method itself
+            methods.setdefault(route.path, set()).update(route.methods)
     return [(compile_path(path)[0], sorted(found)) for path, found in methods.items()]
 
 

@@ -19,16 +19,21 @@ from merchant_api.views import (
     OrderDetail,
     OrderPage,
     Problem,
+    Responses,
     detail,
     summary,
 )
 from plumbing.kafka import publish
-from schemas import ApproveOrder, CancelOrder, Command, OrderStatus, ResendLink
+from schemas import ApproveOrder, CancelOrder, OrderStatus, ResendLink
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
-_NOT_FOUND = {404: {"model": Problem, "description": "No such order for this key (another store's looks the same)."}}
-_REFUSED = {409: {"model": Problem, "description": "The order's status does not allow the command; `detail` says why."}}
+_NOT_FOUND: Responses = {
+    404: {"model": Problem, "description": "No such order for this key (another store's looks the same)."}
+}
+_REFUSED: Responses = {
+    409: {"model": Problem, "description": "The order's status does not allow the command; `detail` says why."}
+}
 
 
 @router.get("", responses={400: {"model": Problem}, 404: {"model": Problem}})
@@ -95,7 +100,11 @@ async def _visible_order(api: Api, caller: Caller, order_key: str) -> Order:
 
 
 async def _command(
-    api: Api, caller: Caller, order_key: str, kind: type[Command], body: CommandBody | None
+    api: Api,
+    caller: Caller,
+    order_key: str,
+    kind: type[ApproveOrder | CancelOrder | ResendLink],
+    body: CommandBody | None,
 ) -> CommandAccepted:
     """Checked against core's own rules for a clear 409 now; core checks again when the command arrives."""
     order = await _visible_order(api, caller, order_key)

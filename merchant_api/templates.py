@@ -17,15 +17,17 @@ from pydantic import ValidationError
 from core.directory import TemplateForbidden, TemplateInUse, UnknownTemplate
 from merchant_api.deps import Api, ApiDep, CallerDep
 from merchant_api.keys import Caller
-from merchant_api.views import UNKNOWN_QUERY, Problem, TemplateView
+from merchant_api.views import UNKNOWN_QUERY, Problem, Responses, TemplateView
 from plumbing.config import TemplateConfig
 from schemas import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
 TemplateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", examples=["name-mug"])]
-_NOT_FOUND = {404: {"model": Problem, "description": "No such template for this key."}}
-_FORBIDDEN = {403: {"model": Problem, "description": "Shared or another store's: this key may not change it."}}
+_NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such template for this key."}}
+_FORBIDDEN: Responses = {
+    403: {"model": Problem, "description": "Shared or another store's: this key may not change it."}
+}
 
 
 @router.get("", responses=UNKNOWN_QUERY)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,9 @@ from core.order import LinkState, Order
 from core.store import store_of
 from plumbing.config import TemplateConfig
 from schemas import Address, CompletedItem, Customer, FulfillmentPart, LineItem, LinkRecipient, OrderStatus
+
+# A route's documented answers by status code, as FastAPI's `responses=` takes them.
+Responses = dict[int | str, dict[str, Any]]
 
 STORE_DESCRIPTION = "`<platform>:<store_id>` as in the config, e.g. `woocommerce:demo-woo`."
 
@@ -24,7 +27,7 @@ class Problem(View):
 
 
 # For the few routes without parameters of their own, whose 422 FastAPI does not document (unknown query names).
-UNKNOWN_QUERY = {
+UNKNOWN_QUERY: Responses = {
     422: {
         "description": "A query parameter the route does not take.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},

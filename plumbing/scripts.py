@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+from redis.typing import EncodableT, KeyT
 
-Call = tuple[Sequence[object], Sequence[object]]  # (keys, args)
+Call = tuple[Sequence[KeyT], Sequence[EncodableT]]  # (keys, args)
 
 
 async def run_each(redis: Redis, script: AsyncScript, calls: Sequence[Call]) -> list[object]:

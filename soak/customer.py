@@ -224,7 +224,7 @@ class _Form(HTMLParser):
         if kind == "hidden":
             self.hidden[name] = a.get("value") or ""
         elif kind == "text":
-            self.texts[name] = (a.get("value") or "", int(a["maxlength"]) if a.get("maxlength") else None)
+            self.texts[name] = (a.get("value") or "", int(most) if (most := a.get("maxlength")) else None)
         elif kind == "radio":
             self.radios.setdefault(name, []).append(a.get("value") or "")
         elif kind == "file":

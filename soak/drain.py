@@ -22,12 +22,14 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from plumbing.replies import text
 from schemas import (
     DEAD_LETTERS,
     FULFILLMENT_REQUESTED,
     ORDERS_RECEIVED,
     PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
+    PersonalizationLinkIssued,
 )
 from soak.config import SoakStore
 from soak.customer import Customer, Mailbox
@@ -107,18 +109,18 @@ async def gather_evidence(
     links = await read_topic(bootstrap, PERSONALIZATION_LINK_ISSUED)
     outbox = {}
     for key in await retrying("outboxes", lambda: scan(redis, "notifier:outbox:*")):
-        outbox[key.removeprefix("notifier:outbox:")] = {k.decode() for k in await redis.hkeys(key)}
+        outbox[key.removeprefix("notifier:outbox:")] = {text(k) for k in await redis.hkeys(key)}
     mailbox.scan()  # the customer keeps scanning too: keep this moment's view
     emails, others = {k: list(v) for k, v in mailbox.by_link.items()}, list(mailbox.others)
     reminders = {k: list(v) for k, v in mailbox.reminders.items()}
     core = await retrying("core's orders", lambda: core_orders(redis))
     later = await read_topic(bootstrap, PERSONALIZATION_LINK_ISSUED)
-    due = {m.decode() for m in await retrying("timers", lambda: redis.zrange("notifier:due", 0, -1))}
+    due = {text(m) for m in await retrying("timers", lambda: redis.zrange("notifier:due", 0, -1))}
     pending = [k for k, doc in core.items() if doc.get("status") == "pending_personalization"]
     notifier_status = {}
     for key in pending:
         value = await redis.hget(f"notifier:order:{key}", "status")
-        notifier_status[key] = value.decode() if value else None
+        notifier_status[key] = text(value) if value else None
     # An email goes out before its event: mail scanned before the events may miss the email of an event read
     # later, while it was sent. Reminders keep going out for orders that wait for their customer.
     activity = await read_topic(bootstrap, PERSONALIZATION_LINK_ACTIVITY)
@@ -139,7 +141,7 @@ async def gather_evidence(
         fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED),
         links=links,
         received=await read_topic(bootstrap, ORDERS_RECEIVED),
-        later_link_ids={r.event.link_id for r in later if r.event is not None},
+        later_link_ids={r.event.link_id for r in later if isinstance(r.event, PersonalizationLinkIssued)},
         activity=activity,
         later_reminder_emails=set(mailbox.reminders),
         dead_letters=await read_topic(bootstrap, DEAD_LETTERS),

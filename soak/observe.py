@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas import PERSONALIZATION_LINK_ISSUED, Event, PersonalizationLinkIssued, decode
+
+T = TypeVar("T")
 
 log = logging.getLogger("soak")
 
@@ -133,14 +137,12 @@ async def core_orders(redis: Redis) -> dict[str, dict]:
     return {key.removeprefix("core:order:"): json.loads(doc) for key, doc in zip(keys, docs, strict=True) if doc}
 
 
-async def retrying(what: str, call, attempts: int = 30):
+async def retrying(what: str, call: Callable[[], Awaitable[T]], attempts: int = 30) -> T:
     """Redis may be restarting: try again for a while before giving up."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return await call()
         except (RedisError, OSError) as error:
-            if attempt == attempts - 1:
-                raise
             log.debug("%s: %s; retrying", what, error)
             await asyncio.sleep(1.0)
-    return None
+    return await call()  # the last attempt: its error is the caller's

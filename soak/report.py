@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from schemas import FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
+from schemas import DeadLetter, FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
 from soak.faults import Done
 from soak.ledger import OrderRun
 from soak.observe import Read
@@ -94,7 +94,7 @@ def judge(e: Evidence, header: str) -> Report:
     _intentions(report, placed)
     row = report.row("dead letters (none expected)")
     for read in e.dead_letters:
-        dead = read.event
+        dead = read.event if isinstance(read.event, DeadLetter) else None
         report.fail(
             row,
             f"DEAD LETTER {dead.order_key} from {dead.source_topic} ({dead.consumer}): {dead.error[:200]}"

@@ -113,7 +113,8 @@ async def _soak(o: SoakOptions) -> Report:
 async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> dict[str, str]:
     """Broker, Redis, mail, then every service as its own process; returns the services' environment."""
     stack.start_infrastructure()
-    await ensure_topics(Settings(kafka_bootstrap=stack.broker.address, topic_partitions=o.partitions), EVENTS_BY_TOPIC)
+    broker, _, _ = stack.started()
+    await ensure_topics(Settings(kafka_bootstrap=broker.address, topic_partitions=o.partitions), EVENTS_BY_TOPIC)
     editor_port = free_port()
     env = _environment(o, stack, editor_port)
     for platform, store in stores.items():
@@ -150,7 +151,8 @@ async def _run(
     http: httpx.AsyncClient,
 ) -> Evidence:
     """Traffic, customer, merchant and faults; then the drain; then the evidence."""
-    bootstrap = stack.broker.address
+    broker, _, mail = stack.started()
+    bootstrap = broker.address
     seeded = {
         f"{s.platform}:{s.store_id}:": set((await http.get(f"{s.base_url}/_sandbox/orders")).json()["ids"])
         for s in stores.values()
@@ -159,7 +161,7 @@ async def _run(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=15_000)
     await producer.start()
     runs = [OrderRun(p, stores[p.platform]) for p in plan.orders]
-    links, mailbox = LinkBook(bootstrap), Mailbox(stack.mail.folder)
+    links, mailbox = LinkBook(bootstrap), Mailbox(mail.folder)
     customer = Customer(mailbox, links, runs, http, o.seed)
     stop = asyncio.Event()
     actors = {
@@ -205,13 +207,14 @@ async def _logged(name: str, actor: Awaitable[None]) -> None:
 
 
 def _environment(o: SoakOptions, stack: Stack, editor_port: int) -> dict[str, str]:
+    broker, redis, mail = stack.started()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZE_")}
     env.update(
         {
             "PERSONALIZE_CONFIG": str((o.state / "config.yaml").resolve()),
-            "PERSONALIZE_KAFKA_BOOTSTRAP": stack.broker.address,
-            "PERSONALIZE_REDIS_URL": f"redis://{stack.redis.address}/0",
-            "PERSONALIZE_SMTP_URL": stack.mail.url,
+            "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
+            "PERSONALIZE_REDIS_URL": f"redis://{redis.address}/0",
+            "PERSONALIZE_SMTP_URL": mail.url,
             "PERSONALIZE_LINK_DELAY": o.link_delay,
             "PERSONALIZE_LINK_TTL": o.link_ttl,
             "PERSONALIZE_PUBLIC_URL": f"http://127.0.0.1:{editor_port}",

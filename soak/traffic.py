@@ -71,6 +71,8 @@ class Traffic:
     async def _stale_replay(self, run: OrderRun) -> None:
         sandbox = importlib.import_module(f"sandboxes.{run.store.platform}").SANDBOX
         store = self._config.store(run.store.platform, run.store.store_id)
+        if store is None:  # the soak writes the config its stores come from: a bug of the soak
+            raise LookupError(f"{run.store.platform}:{run.store.store_id} is not in the soak's config")
         headers, body = sandbox.webhook(SandboxState(store=store), run.placement, "created", thin=False)
         try:
             await self._http.post(run.store.webhook_url, content=body, headers=headers)

@@ -54,7 +54,7 @@ def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
 
 
 def verify_with_key(key: str, headers: Mapping[str, str], body: bytes) -> None:
-    given = {name: headers.get(name) for name in HEADERS}
+    given = {name: headers.get(name, "") for name in HEADERS}
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise InvalidSignatureError(f"missing {', '.join(missing)}")

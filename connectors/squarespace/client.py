@@ -65,10 +65,13 @@ async def list_modified(
 
 
 def _modified(raw: dict) -> datetime:
+    stamp = raw.get("modifiedOn") or raw.get("createdOn")
     try:
-        return iso(raw.get("modifiedOn") or raw.get("createdOn"))
-    except (TypeError, ValueError):
-        return _EARLIEST  # unmappable anyway; first, so it never holds the cursor back
+        if isinstance(stamp, str):
+            return iso(stamp)
+    except ValueError:
+        pass
+    return _EARLIEST  # unmappable anyway; first, so it never holds the cursor back
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
