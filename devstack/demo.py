@@ -1,9 +1,13 @@
-"""Sample orders for `personalize dev` and the benchmarks: one mug to personalize, one plain item."""
+"""Sample orders: for the benchmarks (one mug to personalize, one plain item), and dev's first order on each sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import httpx
+
+from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
 
@@ -55,3 +59,26 @@ def sample_order(
         ),
         line_items=lines,
     )
+
+
+async def place_demo_orders(stores: list[StoreConfig]) -> None:
+    """One order on each sandbox store, once it takes orders."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        for store in stores:
+            product = store.products[0] if store.products else None
+            item = {
+                "product_id": (product.product_id if product and product.product_id else "93"),
+                "sku": product.sku if product else None,
+                "quantity": 1,
+                "buyer_text": "Ada",
+            }
+            for _ in range(60):  # the sandbox and its connector are still starting
+                try:
+                    placed = await http.post(f"{store.base_url}/_sandbox/orders", json={"items": [item]})
+                    placed.raise_for_status()
+                    print(f"dev: placed order {placed.json()['id']} on the {store.platform} sandbox", flush=True)
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"the {store.platform} sandbox at {store.base_url} took no order in 30 s")

@@ -21,26 +21,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer
 
+from devstack.demo import place_demo_orders
 from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
 from devstack.mailcatcher import MailCatcher, mailbox_app
+from devstack.printer import print_events
 from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
 from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT, ServiceServer
 from plumbing.settings import Settings, SettingsError, load_settings
-from schemas import (
-    EVENTS_BY_TOPIC,
-    DeadLetter,
-    Event,
-    OrderStatusChanged,
-    PersonalizationLinkIssued,
-    PersonalizationRequested,
-    decode,
-)
+from schemas import EVENTS_BY_TOPIC
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
@@ -209,11 +201,11 @@ async def _watch(
     stop = stop_on_signals(deadline_s=None)  # dev outlives its children: it stops the broker and Redis after them
     settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
     await ensure_topics(settings, EVENTS_BY_TOPIC)
-    jobs: dict[str, Coroutine[Any, Any, None]] = {"event printer": _tail(settings.required_bootstrap())}
+    jobs: dict[str, Coroutine[Any, Any, None]] = {"event printer": print_events(settings.required_bootstrap())}
     if mail:
         jobs["mailbox"] = _serve_mailbox(mail)
     if demo_stores:
-        jobs["demo orders"] = _place_demo_orders(demo_stores)
+        jobs["demo orders"] = place_demo_orders(demo_stores)
     return await supervise(services, jobs, stop, exit_after, finite=frozenset({"demo orders"}))
 
 
@@ -264,28 +256,6 @@ def _report_job_death(name: str, error: BaseException | None) -> None:
     print(f"dev: the {name} failed; stopping\n{trace}", file=sys.stderr, end="")
 
 
-async def _place_demo_orders(stores: list[StoreConfig]) -> None:
-    async with httpx.AsyncClient(timeout=5) as http:
-        for store in stores:
-            product = store.products[0] if store.products else None
-            item = {
-                "product_id": (product.product_id if product and product.product_id else "93"),
-                "sku": product.sku if product else None,
-                "quantity": 1,
-                "buyer_text": "Ada",
-            }
-            for _ in range(60):  # the sandbox and its connector are still starting
-                try:
-                    placed = await http.post(f"{store.base_url}/_sandbox/orders", json={"items": [item]})
-                    placed.raise_for_status()
-                    print(f"dev: placed order {placed.json()['id']} on the {store.platform} sandbox", flush=True)
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.5)
-            else:
-                raise RuntimeError(f"the {store.platform} sandbox at {store.base_url} took no order in 30 s")
-
-
 async def _serve_mailbox(mail: MailCatcher) -> None:
     server = ServiceServer(  # dev handles the signals
         uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT, log_level="warning", lifespan="off")
@@ -296,39 +266,6 @@ async def _serve_mailbox(mail: MailCatcher) -> None:
         raise RuntimeError(f"the mailbox could not listen on {LOOPBACK}:{MAILBOX_PORT}") from exit_
     finally:
         server.should_exit = True
-
-
-async def _tail(bootstrap: str) -> None:
-    consumer = AIOKafkaConsumer(
-        *EVENTS_BY_TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        async for record in consumer:
-            try:
-                event = decode(record.topic, record.value)
-            except ValueError:
-                print(f"  {record.topic:<28} (undecodable, {len(record.value or b'')} bytes)", flush=True)
-                continue
-            print(f"  {record.topic:<28} {event.event_type:<26} {event.order_key}  {_detail(event)}", flush=True)
-    finally:
-        await consumer.stop()
-
-
-def _detail(event: Event) -> str:
-    if isinstance(event, OrderStatusChanged):
-        return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
-    if isinstance(event, PersonalizationLinkIssued):
-        return f"link {event.sequence} to {event.merchant_email}, expires {event.expires_at:%Y-%m-%d %H:%M} UTC"
-    if isinstance(event, PersonalizationRequested):
-        return f"link due {event.notify_after:%H:%M:%S} UTC"
-    if isinstance(event, DeadLetter):
-        return event.error
-    return ""
 
 
 def _is_loopback(url: str) -> bool:

@@ -40,7 +40,7 @@ from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plumbing import metrics
-from plumbing.dead_letters import KEY_MAX_CHARS, kept_raw, short
+from plumbing.dead_letters import KEY_MAX_CHARS, brief, kept_raw, short
 from plumbing.kafka import publish_batched, security_options
 from plumbing.logs import event_context, event_fields
 from plumbing.settings import Settings
@@ -188,7 +188,7 @@ class BatchConsumer:
             try:
                 received.append(Received(record, decode(record.topic, record.value or b"")))
             except (ValidationError, ValueError) as error:
-                dead.append(self._dead_letter(record, f"cannot decode {record.topic} message: {_brief(error)}"))
+                dead.append(self._dead_letter(record, f"cannot decode {record.topic} message: {brief(error)}"))
         return received, dead
 
     async def _handle_with_isolation(self, received: list[Received], dead: list[DeadLetter]) -> Outcome:
@@ -221,7 +221,7 @@ class BatchConsumer:
                 except Exception as error:  # any handler bug is this message's failure
                     if attempt == self._options.message_attempts:
                         log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
-                        return Outcome(rejected=[(item, f"handler failed {attempt} times: {_brief(error)}")])
+                        return Outcome(rejected=[(item, f"handler failed {attempt} times: {brief(error)}")])
                     await self._sleep(self._options.retry_base_s * 2 ** (attempt - 1))
                     if self._stopping.is_set():
                         raise _Stopping from error
@@ -294,12 +294,3 @@ class _Membership(ConsumerRebalanceListener):
 
 def _where(record: ConsumerRecord) -> str:
     return f"{record.topic}[{record.partition}]@{record.offset}"
-
-
-def _brief(error: BaseException) -> str:
-    text = str(error) if not isinstance(error, ValidationError) else _validation_summary(error)
-    return text[:2000]
-
-
-def _validation_summary(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']}" for e in error.errors()[:10])

@@ -33,11 +33,11 @@ from schemas import (
 )
 from soak.config import SoakStore
 from soak.customer import Customer, Mailbox
+from soak.evidence import Evidence
 from soak.faults import Chaos
 from soak.ledger import OrderRun
 from soak.observe import core_orders, core_statuses, read_topic, retrying, scan
 from soak.processes import Stack
-from soak.report import Evidence
 
 STABLE_CHECKS = 3
 

@@ -35,13 +35,14 @@ from schemas import EVENTS_BY_TOPIC
 from soak.config import PLATFORMS, SoakStore, write_config
 from soak.customer import Customer, Mailbox
 from soak.drain import drain, gather_evidence, progress
+from soak.evidence import Evidence
 from soak.faults import Chaos
 from soak.ledger import OrderRun
 from soak.merchant import Merchant
 from soak.observe import LinkBook
 from soak.plan import Plan, make_plan
 from soak.processes import Stack
-from soak.report import Evidence, Report, judge
+from soak.report import Report, judge
 from soak.traffic import Traffic
 
 log = logging.getLogger("soak")

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import ConsumerRecord
 
 from schemas import PersonalizationReminderSent
+from soak.evidence import Evidence
 from soak.observe import Read
-from soak.report import Evidence, judge
+from soak.report import judge
 
 LINK = "e115eb54-f93b-44ea-8559-f208ee6ad249"
 
