@@ -27,34 +27,81 @@ def targets(core: dict, connector: dict, editor: dict, notifier: dict, rate: flo
     gets, most = editor["phases"]["open"], editor["phases"]["closed"]
     kept_up = opened["_rate"] >= 0.98 * rate and not opened["_errors"]
     return [
-        _check("core ≥ 50 % of a bare aiokafka loop", core["ratio"] * 100, 50, " %", True,
-               f"core {core['core']:,.0f} orders/s, bare loop {core['bare']:,.0f} msg/s"),
-        _check("connector: webhooks/s, one process ≥ 1,000", closed["_rate"], 1000, "/s", True,
-               f"closed loop, 200 connections; at {rate:,.0f}/s offered it kept up: {'yes' if kept_up else 'no'}"),
-        _check(f"connector: webhook p99 < 50 ms at {rate:,.0f}/s", opened["_p99_ms"], 50, " ms", False,
-               f"open loop, 200 connections; closed loop p99 {closed['_p99_ms']:,.0f} ms"),
-        _check(f"webhook → OrderReceived p99 < 200 ms at {rate:,.0f}/s", opened["_event_p99_ms"], 200, " ms", False,
-               "sent → read from orders.received"),
-        _check(f"editor: GET /p/<token> p99 < 50 ms, 200 clients, {editor_rate:,.0f}/s", gets.p99, 50, " ms", False,
-               f"open loop; closed loop {most['per_s']:,.0f}/s at p99 {most.p99:,.0f} ms"),
+        _check(
+            "core ≥ 50 % of a bare aiokafka loop",
+            core["ratio"] * 100,
+            50,
+            " %",
+            True,
+            f"core {core['core']:,.0f} orders/s, bare loop {core['bare']:,.0f} msg/s",
+        ),
+        _check(
+            "connector: webhooks/s, one process ≥ 1,000",
+            closed["_rate"],
+            1000,
+            "/s",
+            True,
+            f"closed loop, 200 connections; at {rate:,.0f}/s offered it kept up: {'yes' if kept_up else 'no'}",
+        ),
+        _check(
+            f"connector: webhook p99 < 50 ms at {rate:,.0f}/s",
+            opened["_p99_ms"],
+            50,
+            " ms",
+            False,
+            f"open loop, 200 connections; closed loop p99 {closed['_p99_ms']:,.0f} ms",
+        ),
+        _check(
+            f"webhook → OrderReceived p99 < 200 ms at {rate:,.0f}/s",
+            opened["_event_p99_ms"],
+            200,
+            " ms",
+            False,
+            "sent → read from orders.received",
+        ),
+        _check(
+            f"editor: GET /p/<token> p99 < 50 ms, 200 clients, {editor_rate:,.0f}/s",
+            gets.p99,
+            50,
+            " ms",
+            False,
+            f"open loop; closed loop {most['per_s']:,.0f}/s at p99 {most.p99:,.0f} ms",
+        ),
         _check("connector RSS < 150 MB (peak)", closed["_rss_peak_mib"] * 1.048576, 150, " MB", False),
         _check("editor RSS < 150 MB (peak)", editor["peak_mib"] * 1.048576, 150, " MB", False),
         _check("core RSS < 150 MB", core["core_rss_mib"] * 1.048576, 150, " MB", False),
         _check("notifier RSS < 150 MB", notifier["rss_mib"] * 1.048576, 150, " MB", False),
-        ("core, 2 copies in one group (no target)",
-         (f"{core['scaled'].rate / core['bare']:.0%} of the bare loop  ({core['scaled'].rate:,.0f} orders/s, "
-          f"{core['scaled'].rate / core['core']:.2f}× one copy)"), None),
-        ("connector: CPU per webhook (no target)",
-         f"{opened['_cpu_ms']:.2f} ms at {rate:,.0f}/s offered, {closed['_cpu_ms']:.2f} ms flat out", None),
-        ("editor: CPU per GET (no target)",
-         f"{gets['editor_cpu_ms']:.2f} ms at {editor_rate:,.0f}/s offered, {most['editor_cpu_ms']:.2f} ms flat out", None),
+        (
+            "core, 2 copies in one group (no target)",
+            (
+                f"{core['scaled'].rate / core['bare']:.0%} of the bare loop  ({core['scaled'].rate:,.0f} orders/s, "
+                f"{core['scaled'].rate / core['core']:.2f}× one copy)"
+            ),
+            None,
+        ),
+        (
+            "connector: CPU per webhook (no target)",
+            f"{opened['_cpu_ms']:.2f} ms at {rate:,.0f}/s offered, {closed['_cpu_ms']:.2f} ms flat out",
+            None,
+        ),
+        (
+            "editor: CPU per GET (no target)",
+            f"{gets['editor_cpu_ms']:.2f} ms at {editor_rate:,.0f}/s offered, {most['editor_cpu_ms']:.2f} ms flat out",
+            None,
+        ),
         ("notifier: emails/s (no target)", f"{notifier['rate']:,.0f}/s  (lag p99 {notifier['lag_p99']:.2f} s)", None),
-        ("editor: completion POST p99 (no target)",
-         f"{percentile_ms(editor['phases']['post']['latencies'], 0.99):,.0f} ms" if "post" in editor["phases"]
-         else "not run", None),
-        ("connector: every webhook's OrderReceived read once",
-         (f"{sum(p['_missing'] for p in hooks.values())} missing, {closed['_twice']} twice"),
-         not closed["_twice"] and not any(p["_missing"] for p in hooks.values())),
+        (
+            "editor: completion POST p99 (no target)",
+            f"{percentile_ms(editor['phases']['post']['latencies'], 0.99):,.0f} ms"
+            if "post" in editor["phases"]
+            else "not run",
+            None,
+        ),
+        (
+            "connector: every webhook's OrderReceived read once",
+            (f"{sum(p['_missing'] for p in hooks.values())} missing, {closed['_twice']} twice"),
+            not closed["_twice"] and not any(p["_missing"] for p in hooks.values()),
+        ),
     ]
 
 
@@ -66,15 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     started, load = time.monotonic(), load_average()
     core = core_throughput.main(["--orders", "10000", "--copies", "2"])
     print()
-    connector = connector_throughput.main(["--rate", str(args.rate), "--seconds", "15", "--requests", "10000",
-                                           "--orders", "0"])
+    connector = connector_throughput.main(
+        ["--rate", str(args.rate), "--seconds", "15", "--requests", "10000", "--orders", "0"]
+    )
     print()
     notifier = notifier_throughput.main([])
     print()
     editor = editor_load.main(["--rate", str(args.editor_rate), "--seconds", "15", "--posts", "500"])
     rows = targets(core, connector, editor, notifier, args.rate, args.editor_rate)
-    print(f"\nissue 7 targets: one run, {time.monotonic() - started:.0f} s, load average before {load}, "
-          f"after {load_average()} (2 cores, shared by everything above)")
+    print(
+        f"\nissue 7 targets: one run, {time.monotonic() - started:.0f} s, load average before {load}, "
+        f"after {load_average()} (2 cores, shared by everything above)"
+    )
     width = max(len(label) for label, _, _ in rows)
     for label, figure, met in rows:
         verdict = "—" if met is None else ("pass" if met else "FAIL")

@@ -35,8 +35,8 @@ from connectors.client import PlatformClient
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce import client as woo
 from connectors.woocommerce.signature import sign
-from plumbing.config import load_config
 from devstack.embedded import free_port, start_broker, start_redis
+from plumbing.config import load_config
 from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
@@ -75,17 +75,44 @@ class Stack:
             broker, redis = start_broker(self.folder), start_redis(self.folder)
             self.processes.update(broker=broker.process, redis=redis.process)
             self.bootstrap, pool = broker.address, f"?max_connections={self.redis_pool}" if self.redis_pool else ""
-            self.config.write_text(yaml.safe_dump({"stores": [{
-                "platform": "woocommerce", "merchant_email": "bench@example.com", "webhook_secret": SECRET,
-                "base_url": f"http://127.0.0.1:{self.sandbox_port}", **self.store,
-                "credentials": {"consumer_key": "ck_bench", "consumer_secret": "cs_bench"}}]}))
-            self.env = dict(os.environ, PERSONALIZE_KAFKA_BOOTSTRAP=self.bootstrap, PERSONALIZE_CONFIG=str(self.config),
-                            PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0{pool}", PERSONALIZE_LOG_LEVEL="WARNING")
+            self.config.write_text(
+                yaml.safe_dump(
+                    {
+                        "stores": [
+                            {
+                                "platform": "woocommerce",
+                                "merchant_email": "bench@example.com",
+                                "webhook_secret": SECRET,
+                                "base_url": f"http://127.0.0.1:{self.sandbox_port}",
+                                **self.store,
+                                "credentials": {"consumer_key": "ck_bench", "consumer_secret": "cs_bench"},
+                            }
+                        ]
+                    }
+                )
+            )
+            self.env = dict(
+                os.environ,
+                PERSONALIZE_KAFKA_BOOTSTRAP=self.bootstrap,
+                PERSONALIZE_CONFIG=str(self.config),
+                PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0{pool}",
+                PERSONALIZE_LOG_LEVEL="WARNING",
+            )
             self.processes["sandbox"] = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.connector_throughput", "--serve-sandbox", str(self.config),
-                 str(self.sandbox_port), str(self.seed)], env=self.env)
-            await ensure_topics(Settings(kafka_bootstrap=self.bootstrap, topic_partitions=8),
-                                [ORDERS_RECEIVED, DEAD_LETTERS])
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.connector_throughput",
+                    "--serve-sandbox",
+                    str(self.config),
+                    str(self.sandbox_port),
+                    str(self.seed),
+                ],
+                env=self.env,
+            )
+            await ensure_topics(
+                Settings(kafka_bootstrap=self.bootstrap, topic_partitions=8), [ORDERS_RECEIVED, DEAD_LETTERS]
+            )
             await _wait_http(f"http://127.0.0.1:{self.sandbox_port}/_sandbox/up", self.processes["sandbox"], 404)
             return self
         except BaseException:
@@ -129,22 +156,35 @@ def webhook_jobs(path: str, first_id: int, count: int) -> list[loadgen.Job]:
     template, jobs = json.loads(SAMPLE.read_text()), []
     for order_id in range(first_id, first_id + count):
         modified = (datetime(2024, 1, 1) + timedelta(seconds=order_id - first_id)).isoformat()
-        body = json.dumps({**template, "id": order_id, "number": str(order_id), "date_modified_gmt": modified},
-                          separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-                   "X-WC-Webhook-Signature": sign(SECRET, body)}
+        body = json.dumps(
+            {**template, "id": order_id, "number": str(order_id), "date_modified_gmt": modified}, separators=(",", ":")
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Signature": sign(SECRET, body),
+        }
         jobs.append((str(order_id), loadgen.request_bytes("POST", path, headers, body)))
     return jobs
 
 
-async def send(stack: Stack, path: str, first_id: int, count: int, connections: int,
-               rate: float | None) -> tuple[loadgen.Result, Shares]:
+async def send(
+    stack: Stack, path: str, first_id: int, count: int, connections: int, rate: float | None
+) -> tuple[loadgen.Result, Shares]:
     """One load: the generator in its own process; each process's share of a core while it ran."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         before = stack.sched()
-        result = await asyncio.wrap_future(pool.submit(
-            loadgen.run, stack.port, webhook_jobs, (path, first_id, count), connections, rate,
-            time.monotonic() + 3.0))
+        result = await asyncio.wrap_future(
+            pool.submit(
+                loadgen.run,
+                stack.port,
+                webhook_jobs,
+                (path, first_id, count),
+                connections,
+                rate,
+                time.monotonic() + 3.0,
+            )
+        )
         after = stack.sched()
     took = result.ended - result.began
     shares = _shares(before, after, took)
@@ -154,8 +194,11 @@ async def send(stack: Stack, path: str, first_id: int, count: int, connections: 
 
 def _cpu(shares: Shares, per: float, unit: str) -> str:
     queued = " (+{:.0f}{} queued)".format
-    return ", ".join(f"{role} {run * per:.0f}{unit}" + (queued(wait * per, unit) if wait >= 0.05 else "")
-                     for role, (run, wait) in shares.items() if run * per >= 0.5)
+    return ", ".join(
+        f"{role} {run * per:.0f}{unit}" + (queued(wait * per, unit) if wait >= 0.05 else "")
+        for role, (run, wait) in shares.items()
+        if run * per >= 0.5
+    )
 
 
 def _rows(result: loadgen.Result, shares: Shares, reader: OrderReader, read: int, rss: float) -> dict[str, str]:
@@ -173,8 +216,13 @@ def _rows(result: loadgen.Result, shares: Shares, reader: OrderReader, read: int
         "CPU, % of one core": _cpu(shares, 100, "%"),
         "connector CPU per webhook": f"{shares['connector'][0] * took * 1000 / n:>7.2f} ms",
         "sent late p99 (see README)": f"{_ms(result.lags, 0.99):>7.1f} ms",
-        "_p99_ms": _ms(lat, 0.99), "_rate": n / took, "_event_p99_ms": _ms(to_event, 0.99), "_errors": sum(errors.values()),
-        "_missing": n - read, "_twice": reader.twice, "_cpu_ms": shares["connector"][0] * took * 1000 / n,
+        "_p99_ms": _ms(lat, 0.99),
+        "_rate": n / took,
+        "_event_p99_ms": _ms(to_event, 0.99),
+        "_errors": sum(errors.values()),
+        "_missing": n - read,
+        "_twice": reader.twice,
+        "_cpu_ms": shares["connector"][0] * took * 1000 / n,
     }
 
 
@@ -185,9 +233,11 @@ async def bench_webhooks(folder: Path, args: argparse.Namespace) -> dict[str, di
         path, next_id = f"/webhooks/woocommerce/{store_id}", 10_000_000
         connector = stack.processes["connector"].pid
         async with OrderReader(stack.bootstrap, store_id) as reader:
-            plan = [("warm-up", min(1_000, args.requests), None),
-                    ("open", int(args.rate * args.seconds), args.rate),
-                    ("closed", args.requests, None)]
+            plan = [
+                ("warm-up", min(1_000, args.requests), None),
+                ("open", int(args.rate * args.seconds), args.rate),
+                ("closed", args.requests, None),
+            ]
             if args.profile:
                 plan.append(("profile", args.requests, None))
             for name, count, rate in plan:
@@ -224,13 +274,18 @@ async def bench_poll(folder: Path, args: argparse.Namespace) -> list[tuple[str, 
             stamps = sorted(reader.stamps.values()) or [0]
     rate = (len(stamps) - 1) / max(1e-3, (stamps[-1] - stamps[0]) / 1000)
     limit = max(cpu, key=lambda role: cpu[role][0])
-    return [("orders/s (first → last publish)", f"{rate:>7,.0f}    healthy → last read {done - healthy:.1f} s"),
-            ("sandbox alone: pages read, orders/s", f"{alone:>7,.0f}    sandbox CPU {alone_cpu:.0%}"),
-            ("OrderReceived read", f"{len(seen):>7,} of {args.orders:,}, {twice} twice"),
-            ("connector RSS at the end", f"{rss:>7.0f} MiB"),
-            (f"CPU per page ({100_000 / rate:.0f} ms a page)", _cpu(cpu, 100_000 / rate, " ms")),
-            ("the poll is limited by", f"the {limit}" + (": it sorts the whole store for every page"
-                                                         if limit == "sandbox" else "; pages go one by one"))]
+    return [
+        ("orders/s (first → last publish)", f"{rate:>7,.0f}    healthy → last read {done - healthy:.1f} s"),
+        ("sandbox alone: pages read, orders/s", f"{alone:>7,.0f}    sandbox CPU {alone_cpu:.0%}"),
+        ("OrderReceived read", f"{len(seen):>7,} of {args.orders:,}, {twice} twice"),
+        ("connector RSS at the end", f"{rss:>7.0f} MiB"),
+        (f"CPU per page ({100_000 / rate:.0f} ms a page)", _cpu(cpu, 100_000 / rate, " ms")),
+        (
+            "the poll is limited by",
+            f"the {limit}"
+            + (": it sorts the whole store for every page" if limit == "sandbox" else "; pages go one by one"),
+        ),
+    ]
 
 
 async def page_alone(stack: Stack) -> tuple[float, float]:
@@ -252,8 +307,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=10_000, help="webhooks of the closed-loop phase")
     parser.add_argument("--concurrency", type=int, default=200, help="keep-alive connections the webhooks go on")
     parser.add_argument("--orders", type=int, default=10_000, help="orders of the poll phase (0: no poll phase)")
-    parser.add_argument("--redis-pool", type=int, default=0, help="the connector's Redis max_connections "
-                        "(0: as shipped)")
+    parser.add_argument(
+        "--redis-pool", type=int, default=0, help="the connector's Redis max_connections (0: as shipped)"
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds a phase may take")
     parser.add_argument("--profile", type=Path, help="also run a closed-loop phase under py-spy, into this folder")
     parser.add_argument("--quick", action="store_true", help="5 s open loop, 3,000 closed-loop webhooks, no poll")
@@ -266,17 +322,26 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         hooks = asyncio.run(bench_webhooks(Path(folder) / "a", args))
         poll = asyncio.run(bench_poll(Path(folder) / "b", args)) if args.orders else []
-    print(f"connector throughput (woocommerce), embedded broker, {os.cpu_count()} shared cores, "
-          f"{args.concurrency} keep-alive connections from one generator process")
-    titles = {"open": f"open loop: {args.rate:,.0f} webhooks/s offered for {args.seconds:.0f} s",
-              "closed": f"closed loop: {args.requests:,} webhooks back to back (the most it takes)",
-              "profile": f"closed loop under py-spy: see {args.profile}/connector.txt"}
+    print(
+        f"connector throughput (woocommerce), embedded broker, {os.cpu_count()} shared cores, "
+        f"{args.concurrency} keep-alive connections from one generator process"
+    )
+    titles = {
+        "open": f"open loop: {args.rate:,.0f} webhooks/s offered for {args.seconds:.0f} s",
+        "closed": f"closed loop: {args.requests:,} webhooks back to back (the most it takes)",
+        "profile": f"closed loop under py-spy: see {args.profile}/connector.txt",
+    }
     for name, title in titles.items():
         if name in hooks:
             rows = hooks[name]
             print(f"  {title} (load average before: {rows['load average']})")
-            print("\n".join(f"     {label:<36} {value}" for label, value in rows.items()
-                            if not label.startswith("_") and label != "load average"))
+            print(
+                "\n".join(
+                    f"     {label:<36} {value}"
+                    for label, value in rows.items()
+                    if not label.startswith("_") and label != "load average"
+                )
+            )
     if poll:
         print(f"  one poll of {args.orders:,} orders from a cursor far in the past, 100 a page")
         print("\n".join(f"     {label:<36} {value}" for label, value in poll))

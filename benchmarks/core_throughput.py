@@ -72,16 +72,26 @@ class Timed:
     queued_ms: float  # the consumer's own time runnable but waiting for a core, per message
 
 
-async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str, group: str, topic: str,
-                        partitions: int, orders: int, others: dict[str, int],
-                        profile_to: Path | None = None, copies: int = 1) -> Timed:
+async def time_consumer(
+    command: list[str],
+    env: dict[str, str],
+    bootstrap: str,
+    group: str,
+    topic: str,
+    partitions: int,
+    orders: int,
+    others: dict[str, int],
+    profile_to: Path | None = None,
+    copies: int = 1,
+) -> Timed:
     """Start the process (`copies` of it, in one consumer group), time the group's commits from the first to the last.
 
     `others`: processes (the broker, Redis) whose CPU over the same span is reported too. `profile_to`: also
     sample the (first) process with py-spy from its first commit to its last, into that file.
     """
-    processes = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(copies)]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(copies)
+    ]
     try:
         async with CommitWatcher(bootstrap, group, topic, partitions) as watcher:
             return await _watch(processes, watcher, orders, others, profile_to)
@@ -92,8 +102,13 @@ async def time_consumer(command: list[str], env: dict[str, str], bootstrap: str,
             process.wait(20)
 
 
-async def _watch(processes: list[subprocess.Popen], watcher: CommitWatcher, orders: int, others: dict[str, int],
-                 profile_to: Path | None) -> Timed:
+async def _watch(
+    processes: list[subprocess.Popen],
+    watcher: CommitWatcher,
+    orders: int,
+    others: dict[str, int],
+    profile_to: Path | None,
+) -> Timed:
     consumers = {f"consumer {n + 1}" if len(processes) > 1 else "consumer": p.pid for n, p in enumerate(processes)}
     pids = {**consumers, **others}
     start_count = start_time = recording = None
@@ -137,26 +152,62 @@ async def run(orders: int, partitions: int, profile_dir: Path | None = None, cop
             load_before = load_average()
             bare = await time_consumer(
                 [sys.executable, "-m", "benchmarks.bare_loop", bootstrap, "bench.in", "bench.out", "bench-bare"],
-                dict(os.environ), bootstrap, "bench-bare", "bench.in", partitions, orders, servers)
-            env = dict(os.environ, PERSONALIZE_KAFKA_BOOTSTRAP=bootstrap, PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0",
-                       PERSONALIZE_CONFIG=str(ROOT / "examples" / "config.yaml"), PERSONALIZE_LOG_LEVEL="WARNING",
-                       PERSONALIZE_TOPIC_PARTITIONS=str(partitions))
+                dict(os.environ),
+                bootstrap,
+                "bench-bare",
+                "bench.in",
+                partitions,
+                orders,
+                servers,
+            )
+            env = dict(
+                os.environ,
+                PERSONALIZE_KAFKA_BOOTSTRAP=bootstrap,
+                PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0",
+                PERSONALIZE_CONFIG=str(ROOT / "examples" / "config.yaml"),
+                PERSONALIZE_LOG_LEVEL="WARNING",
+                PERSONALIZE_TOPIC_PARTITIONS=str(partitions),
+            )
             core = await time_consumer(
-                [sys.executable, "-m", "personalize.cli", "core"], env, bootstrap, "core", ORDERS_RECEIVED,
-                partitions, orders, servers, profile_dir / "core.txt" if profile_dir else None)
+                [sys.executable, "-m", "personalize.cli", "core"],
+                env,
+                bootstrap,
+                "core",
+                ORDERS_RECEIVED,
+                partitions,
+                orders,
+                servers,
+                profile_dir / "core.txt" if profile_dir else None,
+            )
             scaled = None
             if copies > 1:  # the same orders again, as new: a fresh group over the topic, a fresh Redis database
                 scaled = await time_consumer(
                     [sys.executable, "-m", "personalize.cli", "core"],
                     dict(env, PERSONALIZE_CORE_GROUP="core-copies", PERSONALIZE_REDIS_URL=f"redis://{redis.address}/1"),
-                    bootstrap, "core-copies", ORDERS_RECEIVED,
-                    partitions, orders, servers, copies=copies)
+                    bootstrap,
+                    "core-copies",
+                    ORDERS_RECEIVED,
+                    partitions,
+                    orders,
+                    servers,
+                    copies=copies,
+                )
         finally:
             broker.stop()
             redis.stop()
-    return {"orders": orders, "bare": bare.rate, "core": core.rate, "ratio": core.rate / bare.rate,
-            "core_rss_mib": core.rss_mib, "bare_rss_mib": bare.rss_mib, "bare_timed": bare, "core_timed": core,
-            "load": load_before, "copies": copies, "scaled": scaled}
+    return {
+        "orders": orders,
+        "bare": bare.rate,
+        "core": core.rate,
+        "ratio": core.rate / bare.rate,
+        "core_rss_mib": core.rss_mib,
+        "bare_rss_mib": bare.rss_mib,
+        "bare_timed": bare,
+        "core_timed": core,
+        "load": load_before,
+        "copies": copies,
+        "scaled": scaled,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -164,13 +215,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--profile", type=Path, help="also sample core with py-spy while it runs, into this folder")
-    parser.add_argument("--copies", type=int, default=1,
-                        help="also time this many copies of core in one group (scale-out), after the single one")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="also time this many copies of core in one group (scale-out), after the single one",
+    )
     args = parser.parse_args(argv)
     result = asyncio.run(run(args.orders, args.partitions, args.profile, args.copies))
     print(f"core throughput, {result['orders']:,} orders, embedded broker, {args.partitions} partitions")
-    print(f"  {'bare aiokafka consume→produce loop (ceiling)':<48} {result['bare']:>9,.0f} msg/s   RSS {result['bare_rss_mib']:.0f} MiB")
-    print(f"  {'personalize core (Redis state, decisions)':<48} {result['core']:>9,.0f} orders/s RSS {result['core_rss_mib']:.0f} MiB")
+    print(
+        f"  {'bare aiokafka consume→produce loop (ceiling)':<48} {result['bare']:>9,.0f} msg/s   RSS {result['bare_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"  {'personalize core (Redis state, decisions)':<48} {result['core']:>9,.0f} orders/s RSS {result['core_rss_mib']:.0f} MiB"
+    )
     print(f"  {'core / ceiling':<48} {result['ratio']:>9.0%}   (load average before: {result['load']})")
     for name in ("bare", "core"):
         timed = result[f"{name}_timed"]
@@ -179,8 +238,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if result["scaled"] is not None:
         scaled = result["scaled"]
         label = f"{args.copies} copies of core, one group"
-        print(f"  {label:<48} {scaled.rate:>9,.0f} orders/s RSS {scaled.rss_mib:.0f} MiB (largest), "
-              f"{scaled.rate / result['bare']:.0%} of the bare loop, {scaled.rate / result['core']:.2f}× one copy")
+        print(
+            f"  {label:<48} {scaled.rate:>9,.0f} orders/s RSS {scaled.rss_mib:.0f} MiB (largest), "
+            f"{scaled.rate / result['bare']:.0%} of the bare loop, {scaled.rate / result['core']:.2f}× one copy"
+        )
         cpu = ", ".join(f"{process} {ms:.3f}" for process, ms in scaled.cpu_ms.items())
         print(f"    copies: CPU ms per message: {cpu}; copies queued for a core {scaled.queued_ms:.3f}")
     if args.profile:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -36,9 +36,9 @@ from redis.asyncio import Redis
 from benchmarks import loadgen, profile
 from benchmarks.loadgen import percentile_ms
 from benchmarks.procstat import load_average, memory_mib, sched
+from devstack.embedded import free_port, start_broker, start_redis
 from editor_service.security import form_token
 from plumbing.config import load_config
-from devstack.embedded import free_port, start_broker, start_redis
 from plumbing.kafka import ensure_topics
 from plumbing.links import link_url, new_token, token_hash
 from plumbing.settings import Settings
@@ -52,17 +52,27 @@ async def publish_links(bootstrap: str, base: str, count: int) -> list[str]:
     template = load_config(ROOT / "examples" / "config.yaml").template("name-mug")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
     await producer.start()
-    tokens, sends, now = [], [], datetime.now(timezone.utc)
+    tokens, sends, now = [], [], datetime.now(UTC)
     try:
         for n in range(count):
             token = new_token()
             tokens.append(token)
             link = PersonalizationLinkIssued(
-                order_key=f"woocommerce:demo-woo:{n}", link_id=f"link-{n}", url=link_url(base, token),
-                expires_at=now + timedelta(days=7), sequence=1, merchant_email="merchant@example.com",
-                store_id="demo-woo", platform="woocommerce", order_number=str(n),
-                items=[RequestedItem(line_id="1", title="Name mug", quantity=1, template=template,
-                                     buyer_personalization="Ada")])
+                order_key=f"woocommerce:demo-woo:{n}",
+                link_id=f"link-{n}",
+                url=link_url(base, token),
+                expires_at=now + timedelta(days=7),
+                sequence=1,
+                merchant_email="merchant@example.com",
+                store_id="demo-woo",
+                platform="woocommerce",
+                order_number=str(n),
+                items=[
+                    RequestedItem(
+                        line_id="1", title="Name mug", quantity=1, template=template, buyer_personalization="Ada"
+                    )
+                ],
+            )
             sends.append(await producer.send("personalization.link-issued", encode(link), key=link.order_key.encode()))
         await asyncio.gather(*sends)
     finally:
@@ -103,8 +113,12 @@ def post_jobs(tokens: list[str]) -> list[loadgen.Job]:
     Image.new("RGB", (320, 200), "orange").save(out, "PNG")
     image, jobs = out.getvalue(), []
     for token in tokens:
-        form = {"csrf": form_token(SECRET.encode(), token_hash(token)), "1:name": "Grace", "1:motif": "star",
-                "action": "complete"}
+        form = {
+            "csrf": form_token(SECRET.encode(), token_hash(token)),
+            "1:name": "Grace",
+            "1:motif": "star",
+            "action": "complete",
+        }
         body, content_type = multipart(form, {"1:photo": ("p.png", image, "image/png")})
         jobs.append((token, loadgen.request_bytes("POST", f"/p/{token}", {"Content-Type": content_type}, body)))
     return jobs
@@ -112,11 +126,16 @@ def post_jobs(tokens: list[str]) -> list[loadgen.Job]:
 
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
     boundary = "editorbench"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
     for name, (filename, data, media) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f"Content-Type: {media}\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {media}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -128,19 +147,34 @@ class Phase(dict):
         return percentile_ms(self["latencies"], 0.99)
 
 
-async def load(processes: dict[str, int], port: int, build: Callable[..., list[loadgen.Job]], build_args: tuple,
-               connections: int, rate: float | None) -> Phase:
+async def load(
+    processes: dict[str, int],
+    port: int,
+    build: Callable[..., list[loadgen.Job]],
+    build_args: tuple,
+    connections: int,
+    rate: float | None,
+) -> Phase:
     before, load_before = {role: sched(pid) for role, pid in processes.items()}, load_average()
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        result = await asyncio.wrap_future(pool.submit(loadgen.run, port, build, build_args, connections, rate,
-                                                       time.monotonic() + 3.0))
+        result = await asyncio.wrap_future(
+            pool.submit(loadgen.run, port, build, build_args, connections, rate, time.monotonic() + 3.0)
+        )
     after, took = {role: sched(pid) for role, pid in processes.items()}, result.ended - result.began
     cpu = {role: ((after[role][0] - b[0]) / took, (after[role][1] - b[1]) / took) for role, b in before.items()}
     cpu["generator"] = (result.cpu / took, result.waited / took)
     n = len(result.latencies)
-    return Phase(latencies=result.latencies, lags=result.lags, statuses=result.statuses, per_s=n / took, cpu=cpu,
-                 load=load_before, n=n, editor_cpu_ms=cpu["editor"][0] * took * 1000 / n,
-                 body_bytes=result.received / max(1, n))
+    return Phase(
+        latencies=result.latencies,
+        lags=result.lags,
+        statuses=result.statuses,
+        per_s=n / took,
+        cpu=cpu,
+        load=load_before,
+        n=n,
+        editor_cpu_ms=cpu["editor"][0] * took * 1000 / n,
+        body_bytes=result.received / max(1, n),
+    )
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -148,11 +182,17 @@ async def run(args: argparse.Namespace) -> dict:
         broker, redis_server = start_broker(Path(state)), start_redis(Path(state))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, PERSONALIZE_KAFKA_BOOTSTRAP=broker.address,
-                   PERSONALIZE_REDIS_URL=f"redis://{redis_server.address}/0", PERSONALIZE_EDITOR_SECRET=SECRET,
-                   PERSONALIZE_ASSETS_DIR=str(Path(state) / "assets"), PERSONALIZE_LOG_LEVEL="WARNING",
-                   PERSONALIZE_EDITOR_RATE_PER_TOKEN="1000000", PERSONALIZE_EDITOR_RATE_PER_ADDRESS="1000000",
-                   PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000")
+        env = dict(
+            os.environ,
+            PERSONALIZE_KAFKA_BOOTSTRAP=broker.address,
+            PERSONALIZE_REDIS_URL=f"redis://{redis_server.address}/0",
+            PERSONALIZE_EDITOR_SECRET=SECRET,
+            PERSONALIZE_ASSETS_DIR=str(Path(state) / "assets"),
+            PERSONALIZE_LOG_LEVEL="WARNING",
+            PERSONALIZE_EDITOR_RATE_PER_TOKEN="1000000",
+            PERSONALIZE_EDITOR_RATE_PER_ADDRESS="1000000",
+            PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000",
+        )
         editor = subprocess.Popen([sys.executable, "-m", "personalize.cli", "editor", "--port", str(port)], env=env)
         redis = Redis.from_url(f"redis://{redis_server.address}/0")
         processes = {"editor": editor.pid, "broker": broker.process.pid, "redis": redis_server.process.pid}
@@ -164,12 +204,14 @@ async def run(args: argparse.Namespace) -> dict:
             await wait_recorded(redis, tokens)
             c = args.clients
             phases["warm-up"] = await load(processes, port, get_jobs, (tokens, 500, 0), c, None)
-            phases["open"] = await load(processes, port, get_jobs, (tokens, int(args.rate * args.seconds), 1), c,
-                                        args.rate)
+            phases["open"] = await load(
+                processes, port, get_jobs, (tokens, int(args.rate * args.seconds), 1), c, args.rate
+            )
             phases["closed"] = await load(processes, port, get_jobs, (tokens, args.gets, 2), c, None)
             if args.profile:
-                recording = profile.start(editor.pid, args.profile / "editor.txt",
-                                          args.gets / max(1.0, phases["closed"]["per_s"]) + 5)
+                recording = profile.start(
+                    editor.pid, args.profile / "editor.txt", args.gets / max(1.0, phases["closed"]["per_s"]) + 5
+                )
                 phases["profile"] = await load(processes, port, get_jobs, (tokens, args.gets, 3), c, None)
                 recording.wait()
             if args.posts:
@@ -186,8 +228,11 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def _cpu(cpu: dict[str, tuple[float, float]]) -> str:
-    return ", ".join(f"{role} {run:.0%}" + (f" (+{wait:.0%} queued)" if wait >= 0.05 else "")
-                     for role, (run, wait) in cpu.items() if run >= 0.005)
+    return ", ".join(
+        f"{role} {run:.0%}" + (f" (+{wait:.0%} queued)" if wait >= 0.05 else "")
+        for role, (run, wait) in cpu.items()
+        if run >= 0.005
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -202,25 +247,35 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.posts = min(args.posts, args.links)
     r = asyncio.run(run(args))
-    print(f"editor, {args.clients} keep-alive connections from one generator process, {args.links:,} links, "
-          f"{os.cpu_count()} shared cores")
-    titles = {"open": f"GET /p/<token>, open loop, {args.rate:,.0f}/s offered for {args.seconds:.0f} s",
-              "closed": "GET /p/<token>, closed loop (the most it serves)",
-              "profile": f"GET, closed loop under py-spy ({args.profile}/editor.txt)",
-              "post": "POST /p/<token> (complete), closed loop"}
+    print(
+        f"editor, {args.clients} keep-alive connections from one generator process, {args.links:,} links, "
+        f"{os.cpu_count()} shared cores"
+    )
+    titles = {
+        "open": f"GET /p/<token>, open loop, {args.rate:,.0f}/s offered for {args.seconds:.0f} s",
+        "closed": "GET /p/<token>, closed loop (the most it serves)",
+        "profile": f"GET, closed loop under py-spy ({args.profile}/editor.txt)",
+        "post": "POST /p/<token> (complete), closed loop",
+    }
     for name, title in titles.items():
         if name not in r["phases"]:
             continue
         p = r["phases"][name]
         lat = p["latencies"]
         print(f"  {title} (load average before: {p['load']})")
-        print(f"     n={p['n']:,}  {p['per_s']:,.0f}/s  p50 {percentile_ms(lat, 0.5):.1f} ms  p99 {p.p99:.1f} ms  "
-              f"max {percentile_ms(lat, 1):.1f} ms  editor CPU {p['editor_cpu_ms']:.2f} ms/req  {p['statuses']}  "
-              f"{p['body_bytes']:,.0f} B/answer")
-        print(f"     CPU, share of one core: {_cpu(p['cpu'])}; sent late p99 (see README) "
-              f"{percentile_ms(p['lags'], 0.99):.1f} ms")
-    print(f"  editor RSS after the run / peak: {r['rss_mib']:.0f} / {r['peak_mib']:.0f} MiB; "
-          f"completions left unpublished: {r['unpublished']}")
+        print(
+            f"     n={p['n']:,}  {p['per_s']:,.0f}/s  p50 {percentile_ms(lat, 0.5):.1f} ms  p99 {p.p99:.1f} ms  "
+            f"max {percentile_ms(lat, 1):.1f} ms  editor CPU {p['editor_cpu_ms']:.2f} ms/req  {p['statuses']}  "
+            f"{p['body_bytes']:,.0f} B/answer"
+        )
+        print(
+            f"     CPU, share of one core: {_cpu(p['cpu'])}; sent late p99 (see README) "
+            f"{percentile_ms(p['lags'], 0.99):.1f} ms"
+        )
+    print(
+        f"  editor RSS after the run / peak: {r['rss_mib']:.0f} / {r['peak_mib']:.0f} MiB; "
+        f"completions left unpublished: {r['unpublished']}"
+    )
     if args.profile:
         print(f"  where the editor's CPU went (closed-loop GETs, py-spy, {args.profile}/editor.txt)")
         print("\n".join(f"     {row}" for row in profile.top(args.profile / "editor.txt")))

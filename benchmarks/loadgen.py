@@ -142,8 +142,14 @@ async def drive(port: int, jobs: Sequence[Job], connections: int, rate: float | 
     return result
 
 
-def run(port: int, build: Callable[..., Sequence[Job]], build_args: tuple, connections: int, rate: float | None,
-        start_at: float) -> Result:
+def run(
+    port: int,
+    build: Callable[..., Sequence[Job]],
+    build_args: tuple,
+    connections: int,
+    rate: float | None,
+    start_at: float,
+) -> Result:
     """In a worker process: build the requests (before `start_at`), then send them on uvloop."""
     import uvloop
 

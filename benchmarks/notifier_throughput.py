@@ -15,16 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.procstat import memory_mib
-from plumbing.config import load_config
 from devstack.embedded import start_broker, start_redis
-from plumbing.kafka import ensure_topics
 from devstack.mailcatcher import MailCatcher
+from plumbing.config import load_config
+from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC, PersonalizationRequested, RequestedItem, encode
 
@@ -39,10 +39,18 @@ async def produce(bootstrap: str, count: int, due: datetime) -> None:
         sends = []
         for n in range(count):
             request = PersonalizationRequested(
-                order_key=f"woocommerce:demo-woo:{n}", store_id="demo-woo", platform="woocommerce",
-                order_number=str(n), merchant_email="merchant@example.com", received_at=due, notify_after=due,
-                items=[RequestedItem(line_id="1", title="Name mug", quantity=1, template=template)])
-            sends.append(await producer.send("personalization.requested", encode(request), key=request.order_key.encode()))
+                order_key=f"woocommerce:demo-woo:{n}",
+                store_id="demo-woo",
+                platform="woocommerce",
+                order_number=str(n),
+                merchant_email="merchant@example.com",
+                received_at=due,
+                notify_after=due,
+                items=[RequestedItem(line_id="1", title="Name mug", quantity=1, template=template)],
+            )
+            sends.append(
+                await producer.send("personalization.requested", encode(request), key=request.order_key.encode())
+            )
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
@@ -60,18 +68,24 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
         mail = MailCatcher(Path(state) / "mail").start()
         original = mail._keeper.handle_DATA
 
-        async def timed(server, session, envelope):  # noqa: ANN001, ANN202
+        async def timed(server, session, envelope):
             arrivals.append(time.time())
             return await original(server, session, envelope)
 
         mail._keeper.handle_DATA = timed
-        env = dict(os.environ, PERSONALIZE_KAFKA_BOOTSTRAP=broker.address, PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0",
-                   PERSONALIZE_CONFIG=str(ROOT / "examples" / "config.yaml"), PERSONALIZE_SMTP_URL=mail.url,
-                   PERSONALIZE_LOG_LEVEL="WARNING", PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000")
+        env = dict(
+            os.environ,
+            PERSONALIZE_KAFKA_BOOTSTRAP=broker.address,
+            PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0",
+            PERSONALIZE_CONFIG=str(ROOT / "examples" / "config.yaml"),
+            PERSONALIZE_SMTP_URL=mail.url,
+            PERSONALIZE_LOG_LEVEL="WARNING",
+            PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000",
+        )
         notifier = subprocess.Popen([sys.executable, "-m", "personalize.cli", "notifier"], env=env)
         try:
             await ensure_topics(Settings(kafka_bootstrap=broker.address), EVENTS_BY_TOPIC)
-            due = datetime.now(timezone.utc) + timedelta(seconds=lead_s)
+            due = datetime.now(UTC) + timedelta(seconds=lead_s)
             await produce(broker.address, count, due)
             deadline = time.monotonic() + lead_s + 300
             while len(arrivals) < count and time.monotonic() < deadline:
@@ -85,9 +99,15 @@ async def run(count: int, lead_s: float) -> dict[str, float]:
             redis.stop()
     lags = [t - due.timestamp() for t in arrivals]
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else float("nan")
-    return {"count": count, "sent": len(arrivals), "rate": (len(arrivals) - 1) / span if span else float("nan"),
-            "lag_p50": statistics.median(lags), "lag_p99": percentile(lags, 0.99), "lag_max": max(lags),
-            "rss_mib": rss}
+    return {
+        "count": count,
+        "sent": len(arrivals),
+        "rate": (len(arrivals) - 1) / span if span else float("nan"),
+        "lag_p50": statistics.median(lags),
+        "lag_p99": percentile(lags, 0.99),
+        "lag_max": max(lags),
+        "rss_mib": rss,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -99,7 +119,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"notifier, {r['count']:,} links due at once, local SMTP server (aiosmtpd)")
     print(f"  {'emails sent':<40} {r['sent']:>9,}")
     print(f"  {'emails/s (first to last)':<40} {r['rate']:>9,.0f}")
-    print(f"  {'lag after notify_after p50 / p99 / max':<40} {r['lag_p50']:>6.2f} / {r['lag_p99']:.2f} / {r['lag_max']:.2f} s")
+    print(
+        f"  {'lag after notify_after p50 / p99 / max':<40} {r['lag_p50']:>6.2f} / {r['lag_p99']:.2f} / {r['lag_max']:.2f} s"
+    )
     print(f"  {'notifier RSS':<40} {r['rss_mib']:>9.0f} MiB")
     return r
 

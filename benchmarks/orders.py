@@ -21,8 +21,9 @@ class OrderReader:
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> OrderReader:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                          fetch_max_wait_ms=10)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+        )
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(ORDERS_RECEIVED)
         self._consumer.assign([TopicPartition(ORDERS_RECEIVED, p) for p in partitions])

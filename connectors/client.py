@@ -50,8 +50,12 @@ class PlatformClient:
     ) -> None:
         self.platform = platform
         self._http = httpx.AsyncClient(
-            base_url=base_url, headers=headers, auth=auth, timeout=httpx.Timeout(timeout_s, connect=5.0),
-            transport=transport, follow_redirects=False,
+            base_url=base_url,
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            transport=transport,
+            follow_redirects=False,
         )
         self._rate_limit_wait = rate_limit_wait
         self._attempts = attempts
@@ -101,8 +105,9 @@ class PlatformClient:
             raise RetryableError(f"{self.platform}: {method} {path}: {response.status_code}")
         if response.status_code >= 400:
             API_ERRORS.labels(self.platform, str(response.status_code)).inc()
-            raise PlatformError(f"{self.platform}: {method} {path}: {response.status_code} {response.text[:200]}",
-                                response.status_code)
+            raise PlatformError(
+                f"{self.platform}: {method} {path}: {response.status_code} {response.text[:200]}", response.status_code
+            )
         return response
 
     def _wait(self, state: RetryCallState) -> float:

@@ -18,8 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class ThinFetcher:
-    def __init__(self, adapter: PlatformAdapter, intake: Intake, clients: dict[str, PlatformClient],
-                 workers: int = 4, capacity: int = 10_000) -> None:
+    def __init__(
+        self,
+        adapter: PlatformAdapter,
+        intake: Intake,
+        clients: dict[str, PlatformClient],
+        workers: int = 4,
+        capacity: int = 10_000,
+    ) -> None:
         self._adapter, self._intake, self._clients = adapter, intake, clients
         self._queue: asyncio.Queue[tuple[StoreConfig, str]] = asyncio.Queue(capacity)
         self._queued: set[tuple[str, str]] = set()
@@ -57,7 +63,7 @@ class ThinFetcher:
             try:
                 raw = await self._adapter.fetch_order(self._clients[store.key], store, order_id)
                 await self._intake.accept(store, [raw], source="webhook")
-            except Exception:  # noqa: BLE001 - the poll reads this order later
+            except Exception:  # the poll reads this order later
                 log.exception("fetching %s order %s failed; the poll will read it", store.key, order_id)
             finally:
                 self._queue.task_done()

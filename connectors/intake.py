@@ -66,10 +66,12 @@ class Intake:
                 mapped_orders.append(self._adapter.map_order(store, raw))
             except UnmappableOrderError as error:
                 if await self._first_time_unmappable(store, raw):
-                    dead.append(self._dead_letter(store, raw, f"cannot map {self._adapter.name} order: {error}", source))
+                    dead.append(
+                        self._dead_letter(store, raw, f"cannot map {self._adapter.name} order: {error}", source)
+                    )
         versions = [(m.order.platform_order_id, m.modified_at, _digest(m)) for m in mapped_orders]
         verdicts = await seen.classify(versions) if versions else []
-        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts)]
+        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts, strict=True)]
         for r in ready:
             if not r.verdict.publish:
                 DUPLICATES.labels(self._adapter.name, r.verdict.value).inc()
@@ -82,7 +84,9 @@ class Intake:
         if to_publish:
             await seen.record([(r.mapped.order.platform_order_id, r.mapped.modified_at, r.digest) for r in to_publish])
         for r in to_publish:
-            ORDERS_PUBLISHED.labels(self._adapter.name, "OrderReceived" if r.verdict is Verdict.NEW else "OrderUpdated").inc()
+            ORDERS_PUBLISHED.labels(
+                self._adapter.name, "OrderReceived" if r.verdict is Verdict.NEW else "OrderUpdated"
+            ).inc()
         return [Accepted(r.mapped.order.platform_order_id, r.mapped.modified_at, r.verdict) for r in ready]
 
     async def dead_letter(self, store: StoreConfig, body: bytes, reason: str, source: str) -> None:
@@ -93,8 +97,15 @@ class Intake:
         log.warning("dead letter from %s %s: %s", source, store.key, short(reason, 300))
         body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
         kept, cut = kept_raw(body)  # a dead letter over 1 MiB is refused by the producer: the webhook would 500
-        return DeadLetter(order_key=f"{store.key}:unknown", source_topic=f"{source}:{store.key}", partition=-1,
-                          offset=-1, consumer=f"connector-{self._adapter.name}", error=short(reason) + cut, raw=kept)
+        return DeadLetter(
+            order_key=f"{store.key}:unknown",
+            source_topic=f"{source}:{store.key}",
+            partition=-1,
+            offset=-1,
+            consumer=f"connector-{self._adapter.name}",
+            error=short(reason) + cut,
+            raw=kept,
+        )
 
     async def _first_time_unmappable(self, store: StoreConfig, raw: dict) -> bool:
         digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:32]

@@ -9,5 +9,9 @@ DUPLICATES = Counter("connector_duplicates_total", "Orders seen again unchanged 
 DEAD_LETTERS = Counter("connector_dead_letters_total", "Bodies or orders we could not map", ["platform", "source"])
 API_ERRORS = Counter("connector_api_errors_total", "Platform API errors, by status or kind", ["platform", "status"])
 RATE_LIMIT_WAITS = Counter("connector_rate_limit_waits_total", "429 answers waited out", ["platform"])
-WEBHOOK_SECONDS = Histogram("connector_webhook_seconds", "Webhook handling time", ["platform"],
-                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+WEBHOOK_SECONDS = Histogram(
+    "connector_webhook_seconds",
+    "Webhook handling time",
+    ["platform"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

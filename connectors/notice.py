@@ -18,17 +18,17 @@ from plumbing.config import LinkRecipientSetting
 NOTICES: dict[str, dict[LinkRecipientSetting, str]] = {
     "en": {
         "merchant": "Personalized after you order: once your order is placed, the shop will send you a link "
-                    "where you add your personalization. We make your item as soon as you have completed it.",
+        "where you add your personalization. We make your item as soon as you have completed it.",
         "customer": "Personalized after you order: once your order is placed, you will receive an email with a "
-                    "link where you add your personalization. We make your item as soon as you have completed it.",
+        "link where you add your personalization. We make your item as soon as you have completed it.",
     },
     "de": {
         "merchant": "Personalisierung nach der Bestellung: Nach Ihrer Bestellung sendet Ihnen der Shop einen Link, "
-                    "über den Sie Ihre Personalisierung hinzufügen. Wir fertigen Ihren Artikel, sobald Sie die "
-                    "Personalisierung abgeschlossen haben.",
+        "über den Sie Ihre Personalisierung hinzufügen. Wir fertigen Ihren Artikel, sobald Sie die "
+        "Personalisierung abgeschlossen haben.",
         "customer": "Personalisierung nach der Bestellung: Nach Ihrer Bestellung erhalten Sie eine E-Mail mit einem "
-                    "Link, über den Sie Ihre Personalisierung hinzufügen. Wir fertigen Ihren Artikel, sobald Sie die "
-                    "Personalisierung abgeschlossen haben.",
+        "Link, über den Sie Ihre Personalisierung hinzufügen. Wir fertigen Ihren Artikel, sobald Sie die "
+        "Personalisierung abgeschlossen haben.",
     },
 }
 FALLBACK = "en"

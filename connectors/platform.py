@@ -85,7 +85,7 @@ class PlatformAdapter:
             return self._signature.read(store, headers, body)
         except (UnreadableWebhookError, InvalidSignatureError):
             raise
-        except Exception as error:  # noqa: BLE001 - a verified body we cannot read is a dead letter, never a 500
+        except Exception as error:  # a verified body we cannot read is a dead letter, never a 500
             raise UnreadableWebhookError(f"{type(error).__name__}: {str(error)[:200]}") from None
 
     async def fetch_order(self, api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
@@ -100,7 +100,7 @@ class PlatformAdapter:
             return self._mapping.map_order(store, raw)
         except UnmappableOrderError:
             raise
-        except Exception as error:  # noqa: BLE001 - e.g. `"quantity": Infinity`, nesting past the recursion limit
+        except Exception as error:  # e.g. `"quantity": Infinity`, nesting past the recursion limit
             raise UnmappableOrderError(f"{type(error).__name__}: {str(error)[:200]}") from None
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:

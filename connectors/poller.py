@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class StorePoller:
-    def __init__(self, adapter: PlatformAdapter, store: StoreConfig, api: PlatformClient, intake: Intake,
-                 cursor: Cursor, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        adapter: PlatformAdapter,
+        store: StoreConfig,
+        api: PlatformClient,
+        intake: Intake,
+        cursor: Cursor,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._adapter, self._store, self._api, self._intake, self._cursor = adapter, store, api, intake, cursor
         self._clock = clock
 
@@ -42,8 +49,9 @@ class StorePoller:
             read += len(page)
             if accepted:
                 await self._cursor.advance(max(a.modified_at for a in accepted))
-            log.debug("%s page: %d orders, %d published", self._store.key, len(page),
-                      sum(a.verdict.publish for a in accepted))
+            log.debug(
+                "%s page: %d orders, %d published", self._store.key, len(page), sum(a.verdict.publish for a in accepted)
+            )
         if cursor is None and read == 0:
             await self._cursor.advance(start)  # remember where the first poll began
         return read
@@ -57,10 +65,10 @@ class StorePoller:
                     POLLS.labels(self._store.platform, self._store.store_id, "ok").inc()
                 else:
                     POLLS.labels(self._store.platform, self._store.store_id, "other_copy").inc()
-            except Exception:  # noqa: BLE001 - a failed poll is retried next interval; the cursor did not move
+            except Exception:  # a failed poll is retried next interval; the cursor did not move
                 POLLS.labels(self._store.platform, self._store.store_id, "error").inc()
                 log.exception("poll of %s failed; retrying in %.0fs", self._store.key, interval)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,8 +38,9 @@ class ProductDraft(BaseModel):
     template: str = Field(min_length=1, description="The personalization template the product uses.")
     title: str = Field(min_length=1, max_length=140, description="The product's name (Wix allows 80).")
     price: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", description="A decimal amount, e.g. `24.50`.")
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$",
-                                 description="ISO 4217; only Squarespace takes one per product.")
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217; only Squarespace takes one per product."
+    )
     draft: bool = Field(description="Create it hidden from buyers (the seed's test publishes a draft).")
     description: str = Field(default="", max_length=20_000, description="Plain text shown before the notice.")
     options: dict[str, str] = Field(default_factory=dict, description="Platform fields, e.g. Etsy `taxonomy_id`.")
@@ -72,6 +74,12 @@ class Listing:
     text: str
     options: Mapping[str, str] = field(default_factory=dict)
 
+    @overload
+    def option(self, store: StoreConfig, key: str, default: str) -> str: ...
+
+    @overload
+    def option(self, store: StoreConfig, key: str, default: None = None) -> str | None: ...
+
     def option(self, store: StoreConfig, key: str, default: str | None = None) -> str | None:
         """The draft's option, else the store's setting of that name (configured once per store), else default."""
         return self.options.get(key) or store.credentials.get(key) or default
@@ -94,8 +102,9 @@ def created_id(answer: object, *path: str) -> str:
     return str(node)
 
 
-async def publish_product(store: StoreConfig, directory: Directory, draft: ProductDraft,
-                          api: PlatformClient | None = None) -> PublishedProduct:
+async def publish_product(
+    store: StoreConfig, directory: Directory, draft: ProductDraft, api: PlatformClient | None = None
+) -> PublishedProduct:
     record = await directory.store(store.platform, store.store_id)
     # Checked as `put_product` will check it (a template another store owns is not ours to use), before
     # the platform is asked: a product created and then refused by the catalog would be an orphan.
@@ -103,21 +112,30 @@ async def publish_product(store: StoreConfig, directory: Directory, draft: Produ
     if draft.template not in await directory.templates() or owner != store.key:
         raise UnknownTemplate(f"unknown template {draft.template!r} (or another store's own)")
     notice = notice_text(store.platform, record.settings.link_recipient, record.settings.locale)
-    listing = Listing(title=draft.title, price=Decimal(draft.price), currency=draft.currency, draft=draft.draft,
-                      html=html_description(notice, draft.description),
-                      text=text_description(notice, draft.description), options=draft.options)
+    listing = Listing(
+        title=draft.title,
+        price=Decimal(draft.price),
+        currency=draft.currency,
+        draft=draft.draft,
+        html=html_description(notice, draft.description),
+        text=text_description(notice, draft.description),
+        options=draft.options,
+    )
     products = importlib.import_module(f"connectors.{store.platform}.products")
     client = api or client_for(adapter_for(store.platform), store)
     try:
         created = await products.create_product(client, store, listing)
     except PlatformError as error:
-        raise PublishError(f"{store.key}: {store.platform} refused the product, nothing was registered: "
-                           f"{error}") from None
+        raise PublishError(
+            f"{store.key}: {store.platform} refused the product, nothing was registered: {error}"
+        ) from None
     except ValueError as error:  # a draft the platform's rules cannot take, found before any call
         raise PublishError(f"{store.key}: {error}") from None
     except (RetryableError, RateLimitedError) as error:
-        raise PublishError(f"{store.key}: {store.platform} did not answer ({error}); nothing was registered. "
-                           f"Check the store for a new product before publishing again.") from None
+        raise PublishError(
+            f"{store.key}: {store.platform} did not answer ({error}); nothing was registered. "
+            f"Check the store for a new product before publishing again."
+        ) from None
     finally:
         if api is None:
             await client.aclose()
@@ -126,5 +144,12 @@ async def publish_product(store: StoreConfig, directory: Directory, draft: Produ
     notes = list(created.notes)
     if draft.currency and store.platform != "squarespace":
         notes.append(f"{store.platform} prices products in the shop's currency: the currency given was not sent")
-    return PublishedProduct(platform=store.platform, store_id=store.store_id, product_id=created.product_id,
-                            draft=created.draft, catalog_entry=entry, notice=notice, notes=notes)
+    return PublishedProduct(
+        platform=store.platform,
+        store_id=store.store_id,
+        product_id=created.product_id,
+        draft=created.draft,
+        catalog_entry=entry,
+        notice=notice,
+        notes=notes,
+    )

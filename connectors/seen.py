@@ -12,10 +12,11 @@ recorded only after the event is acknowledged by the broker.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from plumbing.replies import text
 from plumbing.scripts import ScriptBatch
 
 CLAIM_MS = 30_000
@@ -48,7 +49,7 @@ return 1
 """
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     NEW = "NEW"
     CHANGED = "CHANGED"
     SAME = "SAME"
@@ -72,16 +73,22 @@ class SeenOrders:
 
     async def classify(self, orders: list[tuple[str, datetime, str]]) -> list[Verdict]:
         """Verdicts for (order id, modified time, digest), in one round trip for a whole page."""
-        results = await self._classify.run([
-            ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest, CLAIM_MS])
-            for order_id, modified_at, digest in orders])
-        return [Verdict(r.decode() if isinstance(r, bytes) else r) for r in results]
+        results = await self._classify.run(
+            [
+                ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest, CLAIM_MS])
+                for order_id, modified_at, digest in orders
+            ]
+        )
+        return [Verdict(text(r)) for r in results]
 
     async def record(self, orders: list[tuple[str, datetime, str]]) -> None:
         """Remember what was published (and drop the claims), in one round trip."""
-        await self._record.run([
-            ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest])
-            for order_id, modified_at, digest in orders])
+        await self._record.run(
+            [
+                ([self._hash, self._claim_prefix + order_id], [order_id, _micros(modified_at), digest])
+                for order_id, modified_at, digest in orders
+            ]
+        )
 
     async def release(self, order_ids: list[str]) -> None:
         if order_ids:
@@ -109,7 +116,7 @@ class Cursor:
 
     async def get(self) -> datetime | None:
         value = await self._redis.get(self._key)
-        return datetime.fromtimestamp(int(value) / 1_000_000, timezone.utc) if value else None
+        return datetime.fromtimestamp(int(value) / 1_000_000, UTC) if value else None
 
     async def advance(self, to: datetime) -> None:
         await self._advance(keys=[self._key], args=[_micros(to)])

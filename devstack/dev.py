@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer
 
-from plumbing.config import StoreConfig, load_config
+from devstack.demo import place_demo_orders
 from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
+from devstack.mailcatcher import MailCatcher, mailbox_app
+from devstack.printer import print_events
+from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
-from devstack.mailcatcher import MailCatcher, mailbox_app
-from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT
+from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT, ServiceServer
 from plumbing.settings import Settings, SettingsError, load_settings
-from schemas import EVENTS_BY_TOPIC, decode
+from schemas import EVENTS_BY_TOPIC
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
@@ -47,8 +47,11 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     config_path = settings.config.resolve()
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
-    _check_ports_free([_port(s.base_url) for s in stores] + [CONNECTOR_PORTS + i for i in range(len(stores))]
-                      + [MAILBOX_PORT, EDITOR_PORT, API_PORT])
+    _check_ports_free(
+        [_sandbox_port(s) for s in stores]
+        + [CONNECTOR_PORTS + i for i in range(len(stores))]
+        + [MAILBOX_PORT, EDITOR_PORT, API_PORT]
+    )
     state.mkdir(parents=True, exist_ok=True)
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
@@ -77,8 +80,9 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
                 # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
                 ops[name] = OPS_PORTS[name] if not _taken([OPS_PORTS[name]]) else free_port()
                 child = {**env, "PERSONALIZE_OPS_PORT": str(ops[name])}
-            services[name] = subprocess.Popen([sys.executable, "-m", "personalize.cli", *argv], env=child,
-                                              start_new_session=True)
+            services[name] = subprocess.Popen(
+                [sys.executable, "-m", "personalize.cli", *argv], env=child, start_new_session=True
+            )
         _print_summary(env, servers, services, config_path, stores, mail, ops)
         _print_api_keys(_create_api_keys(env["PERSONALIZE_REDIS_URL"], config.stores))
         return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after))
@@ -100,29 +104,64 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
 
 
 def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
-    services = [("core", ["core"]), ("notifier", ["notifier"]), ("editor", ["editor", "--port", str(EDITOR_PORT)]),
-                ("api", ["api", "--port", str(API_PORT)])]
+    services = [
+        ("core", ["core"]),
+        ("notifier", ["notifier"]),
+        ("editor", ["editor", "--port", str(EDITOR_PORT)]),
+        ("api", ["api", "--port", str(API_PORT)]),
+    ]
     for index, store in enumerate(stores):
         port = CONNECTOR_PORTS + index
         hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"
-        services.append((f"sandbox {store.platform}", ["sandbox", store.platform, "--port", str(_port(store.base_url)),
-                                                      "--store", store.store_id, "--webhook-url", hook]))
+        services.append(
+            (
+                f"sandbox {store.platform}",
+                [
+                    "sandbox",
+                    store.platform,
+                    "--port",
+                    str(_sandbox_port(store)),
+                    "--store",
+                    store.store_id,
+                    "--webhook-url",
+                    hook,
+                ],
+            )
+        )
         services.append((f"connector {store.platform}", ["connector", store.platform, "--port", str(port)]))
     return services
 
 
-def _print_summary(env: dict[str, str], servers: list[EmbeddedServer], services: dict[str, subprocess.Popen],
-                   config: Path, stores: list[StoreConfig], mail: MailCatcher | None, ops: dict[str, int]) -> None:
+def _print_summary(
+    env: dict[str, str],
+    servers: list[EmbeddedServer],
+    services: dict[str, subprocess.Popen],
+    config: Path,
+    stores: list[StoreConfig],
+    mail: MailCatcher | None,
+    ops: dict[str, int],
+) -> None:
     embedded = {s.name for s in servers}
     print("personalize dev is up (Ctrl-C stops everything)")
-    print(f"  kafka      {env['PERSONALIZE_KAFKA_BOOTSTRAP']}" + (" (embedded Tansu, memory only)" if "broker" in embedded else ""))
-    print(f"  redis      {env['PERSONALIZE_REDIS_URL']}" + (" (embedded, append-only file in the state folder)" if "redis" in embedded else ""))
-    print(f"  mail       {env['PERSONALIZE_SMTP_URL']}" + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else ""))
+    print(
+        f"  kafka      {env['PERSONALIZE_KAFKA_BOOTSTRAP']}"
+        + (" (embedded Tansu, memory only)" if "broker" in embedded else "")
+    )
+    print(
+        f"  redis      {env['PERSONALIZE_REDIS_URL']}"
+        + (" (embedded, append-only file in the state folder)" if "redis" in embedded else "")
+    )
+    print(
+        f"  mail       {env['PERSONALIZE_SMTP_URL']}"
+        + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else "")
+    )
     print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
     for index, store in enumerate(stores):
         print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
-    print(f"  ops        {', '.join(f'{name} http://{LOOPBACK}:{port}/metrics' for name, port in ops.items())}"
-          " (/health/live, /health/ready beside it; editor and connectors on their own port)")
+    print(
+        f"  ops        {', '.join(f'{name} http://{LOOPBACK}:{port}/metrics' for name, port in ops.items())}"
+        " (/health/live, /health/ready beside it; editor and connectors on their own port)"
+    )
     print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
     print("  events on every topic are printed below as they flow", flush=True)
 
@@ -152,21 +191,31 @@ def _print_api_keys(keys: dict[str, str]) -> None:
         print(f"    try: curl -H 'Authorization: Bearer {key}' http://{LOOPBACK}:{API_PORT}/orders", flush=True)
 
 
-async def _watch(env: dict[str, str], services: dict[str, subprocess.Popen], demo_stores: list[StoreConfig],
-                 mail: MailCatcher | None, exit_after: float | None) -> int:
+async def _watch(
+    env: dict[str, str],
+    services: dict[str, subprocess.Popen],
+    demo_stores: list[StoreConfig],
+    mail: MailCatcher | None,
+    exit_after: float | None,
+) -> int:
     stop = stop_on_signals(deadline_s=None)  # dev outlives its children: it stops the broker and Redis after them
     settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
     await ensure_topics(settings, EVENTS_BY_TOPIC)
-    jobs: dict[str, Coroutine[Any, Any, None]] = {"event printer": _tail(settings.required_bootstrap())}
+    jobs: dict[str, Coroutine[Any, Any, None]] = {"event printer": print_events(settings.required_bootstrap())}
     if mail:
         jobs["mailbox"] = _serve_mailbox(mail)
     if demo_stores:
-        jobs["demo orders"] = _place_demo_orders(demo_stores)
+        jobs["demo orders"] = place_demo_orders(demo_stores)
     return await supervise(services, jobs, stop, exit_after, finite=frozenset({"demo orders"}))
 
 
-async def supervise(services: dict[str, subprocess.Popen], jobs: dict[str, Coroutine[Any, Any, None]],
-                    stop: asyncio.Event, exit_after: float | None, finite: frozenset[str] = frozenset()) -> int:
+async def supervise(
+    services: dict[str, subprocess.Popen],
+    jobs: dict[str, Coroutine[Any, Any, None]],
+    stop: asyncio.Event,
+    exit_after: float | None,
+    finite: frozenset[str] = frozenset(),
+) -> int:
     """Runs dev's own jobs beside its services until Ctrl-C or `exit_after`; a service that exits, or a job
     that fails (or ends, unless it is `finite`), stops everything with exit code 1, naming it. The mailbox
     once died at start and dev ran on without it, saying nothing."""
@@ -190,7 +239,7 @@ async def supervise(services: dict[str, subprocess.Popen], jobs: dict[str, Corou
                 break
             try:
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         for task in tasks:
@@ -207,28 +256,10 @@ def _report_job_death(name: str, error: BaseException | None) -> None:
     print(f"dev: the {name} failed; stopping\n{trace}", file=sys.stderr, end="")
 
 
-async def _place_demo_orders(stores: list[StoreConfig]) -> None:
-    async with httpx.AsyncClient(timeout=5) as http:
-        for store in stores:
-            product = store.products[0] if store.products else None
-            item = {"product_id": (product.product_id if product and product.product_id else "93"),
-                    "sku": product.sku if product else None, "quantity": 1, "buyer_text": "Ada"}
-            for _ in range(60):  # the sandbox and its connector are still starting
-                try:
-                    placed = await http.post(f"{store.base_url}/_sandbox/orders", json={"items": [item]})
-                    placed.raise_for_status()
-                    print(f"dev: placed order {placed.json()['id']} on the {store.platform} sandbox", flush=True)
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.5)
-            else:
-                raise RuntimeError(f"the {store.platform} sandbox at {store.base_url} took no order in 30 s")
-
-
 async def _serve_mailbox(mail: MailCatcher) -> None:
-    server = uvicorn.Server(uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT,
-                                           log_level="warning", lifespan="off"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # dev handles the signals
+    server = ServiceServer(  # dev handles the signals
+        uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT, log_level="warning", lifespan="off")
+    )
     try:
         await server.serve()
     except SystemExit as exit_:  # uvicorn exits the process when it cannot bind; here that is a failed job
@@ -237,40 +268,13 @@ async def _serve_mailbox(mail: MailCatcher) -> None:
         server.should_exit = True
 
 
-async def _tail(bootstrap: str) -> None:
-    consumer = AIOKafkaConsumer(*EVENTS_BY_TOPIC, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="latest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        async for record in consumer:
-            try:
-                event = decode(record.topic, record.value)
-            except ValueError:
-                print(f"  {record.topic:<28} (undecodable, {len(record.value or b'')} bytes)", flush=True)
-                continue
-            print(f"  {record.topic:<28} {event.event_type:<26} {event.order_key}  {_detail(event)}", flush=True)
-    finally:
-        await consumer.stop()
-
-
-def _detail(event) -> str:  # noqa: ANN001 - any event
-    if hasattr(event, "to_status"):
-        return f"{event.from_status.value if event.from_status else '∅'} → {event.to_status.value} ({event.reason})"
-    if hasattr(event, "sequence"):
-        return f"link {event.sequence} to {event.merchant_email}, expires {event.expires_at:%Y-%m-%d %H:%M} UTC"
-    if hasattr(event, "notify_after"):
-        return f"link due {event.notify_after:%H:%M:%S} UTC"
-    if hasattr(event, "error"):
-        return event.error
-    return ""
-
-
 def _is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in (LOOPBACK, "localhost")
 
 
-def _port(url: str) -> int:
-    return urlsplit(url).port or 80
+def _sandbox_port(store: StoreConfig) -> int:
+    assert store.base_url, "dev runs the sandboxes of the stores with a loopback base_url only"
+    return urlsplit(store.base_url).port or 80
 
 
 def _check_ports_free(ports: list[int]) -> None:

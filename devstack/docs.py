@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -29,7 +30,10 @@ TOPOLOGY: dict[str, tuple[str, tuple[str, ...]]] = {
     schemas.PERSONALIZATION_REQUESTED: ("core", ("notifier",)),
     schemas.PERSONALIZATION_COMPLETED: ("editor", ("core",)),
     schemas.PERSONALIZATION_LINK_ISSUED: ("notifier", ("editor", "core", "automation webhooks")),
-    schemas.PERSONALIZATION_LINK_ACTIVITY: ("editor (opened), notifier (expired, reminders)", ("core", "automation webhooks")),
+    schemas.PERSONALIZATION_LINK_ACTIVITY: (
+        "editor (opened), notifier (expired, reminders)",
+        ("core", "automation webhooks"),
+    ),
     schemas.ORDERS_COMMANDS: ("merchant API", ("core",)),
     schemas.FULFILLMENT_REQUESTED: ("core", ("fulfillment (yours)",)),
     schemas.DEAD_LETTERS: ("every consumer", ("operators",)),
@@ -47,20 +51,31 @@ def event_schemas() -> dict[str, dict[str, Any]]:
 def asyncapi_document() -> dict[str, Any]:
     broker = KafkaBroker()
     for topic, events in EVENTS_BY_TOPIC.items():
-        payload = events[0] if len(events) == 1 else Union[events]  # noqa: UP007
+        payload = events[0] if len(events) == 1 else Union[events]  # noqa: UP007 - a union of a run-time tuple has no `|` spelling
         producer, consumers = TOPOLOGY[topic]
-        broker.publisher(topic, title=f"{topic}:{producer}", schema=payload,
-                         description=f"Published by {producer}: {', '.join(e.__name__ for e in events)}.")
+        broker.publisher(
+            topic,
+            title=f"{topic}:{producer}",
+            schema=payload,
+            description=f"Published by {producer}: {', '.join(e.__name__ for e in events)}.",
+        )
         for consumer in consumers:
-            broker.subscriber(topic, group_id=consumer, title=f"{topic}:{consumer}",
-                              description=f"Consumed by {consumer}.")(_documenting_handler(payload))
-    spec = AsyncAPI(broker, title=TITLE, version=_version(),
-                    description="Events of the personalize system. Kafka message key = order_key.")
+            broker.subscriber(
+                topic, group_id=consumer, title=f"{topic}:{consumer}", description=f"Consumed by {consumer}."
+            )(_documenting_handler(payload))
+    spec = AsyncAPI(
+        broker,
+        title=TITLE,
+        version=_version(),
+        description="Events of the personalize system. Kafka message key = order_key.",
+    )
     return json.loads(spec.to_specification().to_json())
 
 
-def _documenting_handler(payload: Any):  # noqa: ANN202 - a handler faststream only inspects, never runs
-    async def handler(event) -> None:  # noqa: ANN001
+def _documenting_handler(payload: Any) -> Callable[[object], Awaitable[None]]:
+    """A subscriber faststream only inspects (its annotations are the payload), never runs."""
+
+    async def handler(event: object) -> None:
         raise AssertionError("documentation only")
 
     handler.__annotations__ = {"event": payload, "return": None}

@@ -75,8 +75,16 @@ def start_broker(state_dir: Path, port: int | None = None, advertised_port: int 
     port = port or free_port()
     url = f"tcp://{LOOPBACK}:{port}"
     advertised = f"tcp://{LOOPBACK}:{advertised_port or port}"
-    command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
-               "--storage-engine", "memory://tansu/"]
+    command = [
+        broker_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        advertised,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     return _start("broker", command, port, state_dir / "broker.log")
 
 
@@ -85,8 +93,23 @@ def start_redis(state_dir: Path, port: int | None = None) -> EmbeddedServer:
     port = port or free_port()
     data = state_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    command = [redis_binary(), "--port", str(port), "--bind", LOOPBACK, "--dir", str(data),
-               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"]
+    command = [
+        redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        LOOPBACK,
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    ]
     return _start("redis", command, port, state_dir / "redis.log")
 
 
@@ -111,4 +134,6 @@ def _wait_listening(server: EmbeddedServer, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     server.stop()
-    raise EmbeddedError(f"{server.name} did not listen on {server.address} within {timeout:.0f}s; see {server.log_path}")
+    raise EmbeddedError(
+        f"{server.name} did not listen on {server.address} within {timeout:.0f}s; see {server.log_path}"
+    )

@@ -13,7 +13,7 @@ from merchant_api import orders, stores, templates
 from merchant_api.deps import Api, ApiDep
 from merchant_api.errors import add_error_handlers
 from merchant_api.query import known_query_only
-from merchant_api.views import UNKNOWN_QUERY, Problem
+from merchant_api.views import UNKNOWN_QUERY, Problem, Responses
 
 DESCRIPTION = """\
 Orders, store settings, catalogs and templates of the personalize system, for merchants and their tools.
@@ -24,7 +24,7 @@ Every route but `/health` takes `Authorization: Bearer <key>` (`personalize keys
 them within moments and the order's history shows the result. See docs/merchant-api.md.
 """
 
-COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+COMMON_ERRORS: Responses = {
     400: {"model": Problem, "description": "A body that is not JSON, or a request the API cannot act on as sent."},
     401: {"model": Problem, "description": "No key, or an unknown or revoked one."},
     503: {"model": Problem, "description": "Redis or the broker is unavailable; retry after `Retry-After` seconds."},
@@ -33,15 +33,20 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def make_app(api: Api | None = None) -> FastAPI:
     """`api` is None only to render the OpenAPI document (no Redis, no broker)."""
-    app = FastAPI(title="personalize merchant API", version=version("personalize"), description=DESCRIPTION,
-                  dependencies=[Depends(known_query_only)])
+    app = FastAPI(
+        title="personalize merchant API",
+        version=version("personalize"),
+        description=DESCRIPTION,
+        dependencies=[Depends(known_query_only)],
+    )
     app.state.api = api
     routers = [module.router for module in (orders, stores, templates)]
     for router in routers:
         app.include_router(router, responses=COMMON_ERRORS)
 
-    @app.get("/health", tags=["health"],
-             responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}})
+    @app.get(
+        "/health", tags=["health"], responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}}
+    )
     async def health(api: ApiDep) -> JSONResponse:
         """200 when Redis and the broker answer, else 503; no key needed."""
         checks = await api.healthy()
@@ -49,7 +54,7 @@ def make_app(api: Api | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
 
     routes = [*app.router.routes, *(route for router in routers for route in router.routes)]
-    add_error_handlers(app, [route for route in routes if isinstance(route, Route) and route.methods])
+    add_error_handlers(app, [route for route in routes if isinstance(route, Route)])
     return app
 
 

@@ -60,8 +60,11 @@ async def _keys(args: argparse.Namespace) -> int:
         if args.action == "create":
             info, key = await keys.create(store, args.label)
             print(key)
-            print(f"created key {info.key_id} for {store or 'operators (every store)'}; it is shown only now: "
-                  "store it, as Redis keeps only its hash", file=sys.stderr)
+            print(
+                f"created key {info.key_id} for {store or 'operators (every store)'}; it is shown only now: "
+                "store it, as Redis keeps only its hash",
+                file=sys.stderr,
+            )
         elif args.action == "list":
             for info in await keys.list(store):
                 print(f"{info.key_id}  {info.created_at:%Y-%m-%d %H:%M} UTC  {info.label}")

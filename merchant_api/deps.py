@@ -37,8 +37,9 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer pz_â€
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_caller(api: ApiDep,
-                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+async def get_caller(
+    api: ApiDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
     if credentials is None:
         raise HTTPException(401, "send the API key as `Authorization: Bearer <key>`", headers=_CHALLENGE)
     caller = await api.keys.verify(credentials.credentials)
@@ -59,9 +60,11 @@ def known_store(api: Api, caller: Caller, name: str) -> StoreConfig:
     return store
 
 
-async def get_store(api: ApiDep, caller: CallerDep,
-                    store: Annotated[str, Path(description=STORE_DESCRIPTION, examples=["woocommerce:demo-woo"])]
-                    ) -> StoreConfig:
+async def get_store(
+    api: ApiDep,
+    caller: CallerDep,
+    store: Annotated[str, Path(description=STORE_DESCRIPTION, examples=["woocommerce:demo-woo"])],
+) -> StoreConfig:
     return known_store(api, caller, store)
 
 

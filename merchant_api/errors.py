@@ -22,8 +22,11 @@ def add_error_handlers(app: FastAPI, routes: list[Route]) -> None:
     async def method_not_allowed(request: Request, error: HTTPException) -> JSONResponse:
         """`Allow` names every method of the path: Starlette's lists only the first route's (one per method here)."""
         allowed = next((methods for pattern, methods in methods_by_path if pattern.match(request.url.path)), [])
-        return JSONResponse({"detail": f"{request.method} is not allowed here; use {', '.join(allowed)}"},
-                            status_code=405, headers={"Allow": ", ".join(allowed)})
+        return JSONResponse(
+            {"detail": f"{request.method} is not allowed here; use {', '.join(allowed)}"},
+            status_code=405,
+            headers={"Allow": ", ".join(allowed)},
+        )
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, error: RedisError) -> JSONResponse:
@@ -39,7 +42,8 @@ def add_error_handlers(app: FastAPI, routes: list[Route]) -> None:
 def _methods_by_path(routes: list[Route]) -> list[tuple[re.Pattern[str], list[str]]]:
     methods: dict[str, set[str]] = {}
     for route in routes:
-        methods.setdefault(route.path, set()).update(route.methods)
+        if route.methods:  # None: its endpoint is an ASGI app, which takes every method itself
+            methods.setdefault(route.path, set()).update(route.methods)
     return [(compile_path(path)[0], sorted(found)) for path, found in methods.items()]
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
+from plumbing.replies import text
 from schemas import utc_now
 
 KEY_PREFIX = "core:apikey:"
@@ -64,8 +65,15 @@ class ApiKeys:
         info = KeyInfo(key_id, store, label, utc_now())
         owner = store or OPERATOR
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(KEY_PREFIX + key_id, mapping={"store": owner, "sha256": _digest(secret), "label": label,
-                                                    "created_at": info.created_at.isoformat()})
+            pipe.hset(
+                KEY_PREFIX + key_id,
+                mapping={
+                    "store": owner,
+                    "sha256": _digest(secret),
+                    "label": label,
+                    "created_at": info.created_at.isoformat(),
+                },
+            )
             pipe.sadd(STORE_KEYS + owner, key_id)
             await pipe.execute()
         return info, f"pz_{key_id}_{secret}"
@@ -76,20 +84,21 @@ class ApiKeys:
         found = await self._redis.hmget(KEY_PREFIX + key_id, "store", "sha256") if shape else [None, None]
         owner, expected = found
         # Compared even when the id is unknown, so the answer takes as long either way.
-        matches = hmac.compare_digest(_digest(secret), expected.decode() if expected else _DUMMY)
+        matches = hmac.compare_digest(_digest(secret), text(expected) if expected else _DUMMY)
         if not (matches and owner):
             return None
-        return Caller(key_id, None if owner.decode() == OPERATOR else owner.decode())
+        return Caller(key_id, None if text(owner) == OPERATOR else text(owner))
 
     async def list(self, store: str | None) -> list[KeyInfo]:
         owner = store or OPERATOR
-        ids = sorted(m.decode() for m in await self._redis.smembers(STORE_KEYS + owner))
+        ids = sorted(text(m) for m in await self._redis.smembers(STORE_KEYS + owner))
         infos = []
         for key_id in ids:
             row = await self._redis.hgetall(KEY_PREFIX + key_id)
             if row:
-                infos.append(KeyInfo(key_id, store, row[b"label"].decode(),
-                                     datetime.fromisoformat(row[b"created_at"].decode())))
+                infos.append(
+                    KeyInfo(key_id, store, text(row[b"label"]), datetime.fromisoformat(text(row[b"created_at"])))
+                )
         return infos
 
     async def revoke(self, key_id: str) -> bool:
@@ -98,7 +107,7 @@ class ApiKeys:
             return False
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(KEY_PREFIX + key_id)
-            pipe.srem(STORE_KEYS + owner.decode(), key_id)
+            pipe.srem(STORE_KEYS + text(owner), key_id)
             await pipe.execute()
         return True
 

@@ -19,16 +19,21 @@ from merchant_api.views import (
     OrderDetail,
     OrderPage,
     Problem,
+    Responses,
     detail,
     summary,
 )
 from plumbing.kafka import publish
-from schemas import ApproveOrder, CancelOrder, Command, OrderStatus, ResendLink
+from schemas import ApproveOrder, CancelOrder, OrderStatus, ResendLink
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
-_NOT_FOUND = {404: {"model": Problem, "description": "No such order for this key (another store's looks the same)."}}
-_REFUSED = {409: {"model": Problem, "description": "The order's status does not allow the command; `detail` says why."}}
+_NOT_FOUND: Responses = {
+    404: {"model": Problem, "description": "No such order for this key (another store's looks the same)."}
+}
+_REFUSED: Responses = {
+    409: {"model": Problem, "description": "The order's status does not allow the command; `detail` says why."}
+}
 
 
 @router.get("", responses={400: {"model": Problem}, 404: {"model": Problem}})
@@ -36,8 +41,9 @@ async def list_orders(
     api: ApiDep,
     caller: CallerDep,
     status: Annotated[OrderStatus | None, Query(description="Only orders with this status.")] = None,
-    store: Annotated[str | None, Query(description=STORE_DESCRIPTION + " Defaults to the key's store; "
-                                       "an operator key must give it.")] = None,
+    store: Annotated[
+        str | None, Query(description=STORE_DESCRIPTION + " Defaults to the key's store; an operator key must give it.")
+    ] = None,
     cursor_: Annotated[str | None, Query(alias="cursor", description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
@@ -63,22 +69,25 @@ async def get_order(order_key: str, api: ApiDep, caller: CallerDep) -> OrderDeta
 
 
 @router.post("/{order_key}/approve", status_code=202, responses={**_NOT_FOUND, **_REFUSED})
-async def approve(order_key: str, api: ApiDep, caller: CallerDep,
-                  body: Annotated[CommandBody | None, Body()] = None) -> CommandAccepted:
+async def approve(
+    order_key: str, api: ApiDep, caller: CallerDep, body: Annotated[CommandBody | None, Body()] = None
+) -> CommandAccepted:
     """Send the order to fulfillment (from pending personalization, it goes without the personalization)."""
     return await _command(api, caller, order_key, ApproveOrder, body)
 
 
 @router.post("/{order_key}/cancel", status_code=202, responses={**_NOT_FOUND, **_REFUSED})
-async def cancel(order_key: str, api: ApiDep, caller: CallerDep,
-                 body: Annotated[CommandBody | None, Body()] = None) -> CommandAccepted:
+async def cancel(
+    order_key: str, api: ApiDep, caller: CallerDep, body: Annotated[CommandBody | None, Body()] = None
+) -> CommandAccepted:
     """Cancel the order, from any status but cancelled; nothing fulfills it afterwards."""
     return await _command(api, caller, order_key, CancelOrder, body)
 
 
 @router.post("/{order_key}/resend-link", status_code=202, responses={**_NOT_FOUND, **_REFUSED})
-async def resend_link(order_key: str, api: ApiDep, caller: CallerDep,
-                      body: Annotated[CommandBody | None, Body()] = None) -> CommandAccepted:
+async def resend_link(
+    order_key: str, api: ApiDep, caller: CallerDep, body: Annotated[CommandBody | None, Body()] = None
+) -> CommandAccepted:
     """Send a fresh personalization link now (only while pending personalization)."""
     return await _command(api, caller, order_key, ResendLink, body)
 
@@ -90,8 +99,13 @@ async def _visible_order(api: Api, caller: Caller, order_key: str) -> Order:
     return order
 
 
-async def _command(api: Api, caller: Caller, order_key: str, kind: type[Command],
-                   body: CommandBody | None) -> CommandAccepted:
+async def _command(
+    api: Api,
+    caller: Caller,
+    order_key: str,
+    kind: type[ApproveOrder | CancelOrder | ResendLink],
+    body: CommandBody | None,
+) -> CommandAccepted:
     """Checked against core's own rules for a clear 409 now; core checks again when the command arrives."""
     order = await _visible_order(api, caller, order_key)
     if why := refusal(order, kind):

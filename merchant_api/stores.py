@@ -17,8 +17,11 @@ from merchant_api.deps import ApiDep, StoreDep
 from merchant_api.views import Problem
 from plumbing.config import ProductMatch, StoreSettings
 
-router = APIRouter(prefix="/stores/{store}", tags=["stores"],
-                   responses={404: {"model": Problem, "description": "No such store for this key."}})
+router = APIRouter(
+    prefix="/stores/{store}",
+    tags=["stores"],
+    responses={404: {"model": Problem, "description": "No such store for this key."}},
+)
 
 
 @router.get("/settings")
@@ -67,12 +70,22 @@ async def delete_product(
         raise HTTPException(404, str(error)) from None
 
 
-@router.post("/products/publish", status_code=201, responses={
-    409: {"model": Problem, "description": "The template is unknown to this store, or the store has no platform "
-          "connection (base_url) configured."},
-    502: {"model": Problem, "description": "The platform refused the product or did not answer; nothing was "
-          "registered (the detail says whether to check the store for a product before trying again)."},
-})
+@router.post(
+    "/products/publish",
+    status_code=201,
+    responses={
+        409: {
+            "model": Problem,
+            "description": "The template is unknown to this store, or the store has no platform "
+            "connection (base_url) configured.",
+        },
+        502: {
+            "model": Problem,
+            "description": "The platform refused the product or did not answer; nothing was "
+            "registered (the detail says whether to check the store for a product before trying again).",
+        },
+    },
+)
 async def publish(draft: ProductDraft, store: StoreDep, api: ApiDep) -> PublishedProduct:
     """Create the product on the platform (hidden when `draft`), with the notice telling buyers a personalization
     link follows the order, then add it to the catalog: the seed's step 1, as `personalize publish-product`."""

@@ -17,15 +17,17 @@ from pydantic import ValidationError
 from core.directory import TemplateForbidden, TemplateInUse, UnknownTemplate
 from merchant_api.deps import Api, ApiDep, CallerDep
 from merchant_api.keys import Caller
-from merchant_api.views import UNKNOWN_QUERY, Problem, TemplateView
+from merchant_api.views import UNKNOWN_QUERY, Problem, Responses, TemplateView
 from plumbing.config import TemplateConfig
 from schemas import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
 TemplateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", examples=["name-mug"])]
-_NOT_FOUND = {404: {"model": Problem, "description": "No such template for this key."}}
-_FORBIDDEN = {403: {"model": Problem, "description": "Shared or another store's: this key may not change it."}}
+_NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such template for this key."}}
+_FORBIDDEN: Responses = {
+    403: {"model": Problem, "description": "Shared or another store's: this key may not change it."}
+}
 
 
 @router.get("", responses=UNKNOWN_QUERY)
@@ -40,8 +42,9 @@ async def get_template(template_id: TemplateId, api: ApiDep, caller: CallerDep) 
 
 
 @router.put("/{template_id}", responses={201: {"model": TemplateView, "description": "Created."}, **_FORBIDDEN})
-async def put_template(template_id: TemplateId, template: TemplateConfig, api: ApiDep, caller: CallerDep,
-                       response: Response) -> TemplateView:
+async def put_template(
+    template_id: TemplateId, template: TemplateConfig, api: ApiDep, caller: CallerDep, response: Response
+) -> TemplateView:
     """Create a template (a store key's becomes its store's own) or replace one this key may change."""
     try:
         Template(id=template_id, title=template.title, fields=template.fields)  # field names unique, as core needs
@@ -57,8 +60,11 @@ async def put_template(template_id: TemplateId, template: TemplateConfig, api: A
     return _one(await _visible(api, caller), template_id)
 
 
-@router.delete("/{template_id}", status_code=204, responses={**_NOT_FOUND, **_FORBIDDEN,
-                                                             409: {"model": Problem, "description": "Still in use."}})
+@router.delete(
+    "/{template_id}",
+    status_code=204,
+    responses={**_NOT_FOUND, **_FORBIDDEN, 409: {"model": Problem, "description": "Still in use."}},
+)
 async def delete_template(template_id: TemplateId, api: ApiDep, caller: CallerDep) -> None:
     """Delete a template no catalog uses (the YAML's stay: remove them there)."""
     _one(await _visible(api, caller), template_id)
@@ -75,9 +81,11 @@ async def delete_template(template_id: TemplateId, api: ApiDep, caller: CallerDe
 async def _visible(api: Api, caller: Caller) -> list[TemplateView]:
     owners = await api.directory.template_owners()
     templates = (await api.directory.config()).templates
-    return [TemplateView(id=tid, title=t.title, fields=t.fields, owner=owners.get(tid))
-            for tid, t in sorted(templates.items())
-            if owners.get(tid) is None or caller.may_act_for(owners[tid])]
+    return [
+        TemplateView(id=tid, title=t.title, fields=t.fields, owner=owners.get(tid))
+        for tid, t in sorted(templates.items())
+        if owners.get(tid) is None or caller.may_act_for(owners[tid])
+    ]
 
 
 def _one(templates: list[TemplateView], template_id: str) -> TemplateView:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,9 @@ from core.order import LinkState, Order
 from core.store import store_of
 from plumbing.config import TemplateConfig
 from schemas import Address, CompletedItem, Customer, FulfillmentPart, LineItem, LinkRecipient, OrderStatus
+
+# A route's documented answers by status code, as FastAPI's `responses=` takes them.
+Responses = dict[int | str, dict[str, Any]]
 
 STORE_DESCRIPTION = "`<platform>:<store_id>` as in the config, e.g. `woocommerce:demo-woo`."
 
@@ -24,8 +27,12 @@ class Problem(View):
 
 
 # For the few routes without parameters of their own, whose 422 FastAPI does not document (unknown query names).
-UNKNOWN_QUERY = {422: {"description": "A query parameter the route does not take.", "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}}
+UNKNOWN_QUERY: Responses = {
+    422: {
+        "description": "A query parameter the route does not take.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+    }
+}
 
 
 class StatusChange(View):
@@ -39,7 +46,8 @@ class LinkView(View):
     link_id: str
     sequence: int
     state: Literal["issued", "opened", "expired", "completed", "pending"] = Field(
-        description="What happened to the link last: `pending` until the notifier's issue event is recorded.")
+        description="What happened to the link last: `pending` until the notifier's issue event is recorded."
+    )
     recipient: LinkRecipient | None
     issued_at: datetime | None
     expires_at: datetime | None
@@ -119,37 +127,59 @@ def detail(order: Order) -> OrderDetail:
         shipping_address=snapshot.shipping_address,
         items=snapshot.line_items,
         personalize_lines=order.personalize_lines,
-        history=[StatusChange(from_status=h.from_status, to_status=h.to_status, reason=h.reason, at=h.at)
-                 for h in order.history],
+        history=[
+            StatusChange(from_status=h.from_status, to_status=h.to_status, reason=h.reason, at=h.at)
+            for h in order.history
+        ],
         links=[_link(link) for link in order.links],
         personalization=order.personalization,
         personalized_at=order.personalized_at,
-        fulfillments=[FulfillmentView(part=f.part, line_ids=f.line_ids, at=f.at, event_id=f.event_id)
-                      for f in order.fulfillments],
+        fulfillments=[
+            FulfillmentView(part=f.part, line_ids=f.line_ids, at=f.at, event_id=f.event_id) for f in order.fulfillments
+        ],
     )
 
 
 def _summary_fields(order: Order) -> dict:
     snapshot = order.snapshot
     return {
-        "order_key": order.order_key, "store": store_of(order), "order_number": snapshot.order_number,
-        "status": order.status, "is_test": snapshot.is_test, "received_at": order.received_at,
-        "placed_at": snapshot.placed_at, "customer_name": snapshot.customer.name, "total": str(snapshot.total),
-        "currency": snapshot.currency, "lines_to_personalize": len(order.personalize_lines),
+        "order_key": order.order_key,
+        "store": store_of(order),
+        "order_number": snapshot.order_number,
+        "status": order.status,
+        "is_test": snapshot.is_test,
+        "received_at": order.received_at,
+        "placed_at": snapshot.placed_at,
+        "customer_name": snapshot.customer.name,
+        "total": str(snapshot.total),
+        "currency": snapshot.currency,
+        "lines_to_personalize": len(order.personalize_lines),
     }
 
 
 def _link(link: LinkState) -> LinkView:
     return LinkView(
-        link_id=link.link_id, sequence=link.sequence, state=_link_state(link), recipient=link.recipient,
-        issued_at=link.issued_at, expires_at=link.expires_at, opened_at=link.opened_at, expired_at=link.expired_at,
-        reminders_sent=len(link.reminders), reminded_at=[r.at for r in link.reminders], completed_at=link.completed_at,
+        link_id=link.link_id,
+        sequence=link.sequence,
+        state=_link_state(link),
+        recipient=link.recipient,
+        issued_at=link.issued_at,
+        expires_at=link.expires_at,
+        opened_at=link.opened_at,
+        expired_at=link.expired_at,
+        reminders_sent=len(link.reminders),
+        reminded_at=[r.at for r in link.reminders],
+        completed_at=link.completed_at,
     )
 
 
 def _link_state(link: LinkState) -> str:
-    for state, at in (("completed", link.completed_at), ("expired", link.expired_at), ("opened", link.opened_at),
-                      ("issued", link.issued_at)):
+    for state, at in (
+        ("completed", link.completed_at),
+        ("expired", link.expired_at),
+        ("opened", link.opened_at),
+        ("issued", link.issued_at),
+    ):
         if at is not None:
             return state
     return "pending"

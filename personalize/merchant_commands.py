@@ -33,8 +33,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     publish.add_argument("--currency", default=None, help="ISO 4217 (Squarespace needs it)")
     publish.add_argument("--description", default="", help="shown before the personalization notice")
     publish.add_argument("--draft", action="store_true", help="create it hidden from buyers")
-    publish.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                         help="a platform field, e.g. taxonomy_id=1633 on Etsy (docs/publishing.md)")
+    publish.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a platform field, e.g. taxonomy_id=1633 on Etsy (docs/publishing.md)",
+    )
     test_order = commands.add_parser("test-order", help="place a paid test order (sandbox), or say how to")
     test_order.add_argument("--store", required=True, help="<platform>:<store_id> as in the config")
     test_order.add_argument("--product", default=None, help="a catalog product id (default: the first)")
@@ -92,8 +98,15 @@ def _draft(args: argparse.Namespace) -> ProductDraft:
             raise SettingsError(f"--set {option!r}: give KEY=VALUE")
         options[key] = value
     try:
-        return ProductDraft(template=args.template, title=args.title, price=args.price, currency=args.currency,
-                            draft=args.draft, description=args.description, options=options)
+        return ProductDraft(
+            template=args.template,
+            title=args.title,
+            price=args.price,
+            currency=args.currency,
+            draft=args.draft,
+            description=args.description,
+            options=options,
+        )
     except ValidationError as error:
         raise SettingsError("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in error.errors())) from None
 
@@ -125,13 +138,17 @@ async def _test_order(args: argparse.Namespace) -> int:
                 return 0
             placed = await place_test_order(store, directory, args.product, http)
         settings = (await directory.store(store.platform, store.store_id)).settings
-    print(f"placed test order {placed.order_id} on {store.key} (sandbox), paid, with product "
-          f"{placed.product.product_id or placed.product.sku} (template {placed.product.template})")
+    print(
+        f"placed test order {placed.order_id} on {store.key} (sandbox), paid, with product "
+        f"{placed.product.product_id or placed.product.sku} (template {placed.product.template})"
+    )
     if placed.is_test:
         print(f"marked test: yes ({CAN_MARK_TEST[store.platform]}); it will stop at pending_approval")
     else:
-        print(f"marked test: no ({store.platform} has no test orders); it is handled as a real order, "
-              f"approval {settings.approval}")
+        print(
+            f"marked test: no ({store.platform} has no test orders); it is handled as a real order, "
+            f"approval {settings.approval}"
+        )
     print("what happens next:")
     stops = placed.is_test or settings.approval == "manual"
     for step in _next_steps(store, placed.order_key, settings.link_recipient, stops):
@@ -141,20 +158,28 @@ async def _test_order(args: argparse.Namespace) -> int:
 
 def _next_steps(store: StoreConfig, key: str, recipient: str, stops: bool) -> list[str]:
     who = "the merchant" if recipient == "merchant" or store.platform == "etsy" else "the buyer"
-    last = ("the order then waits at pending_approval: approve it to see FulfillmentRequested" if stops else
-            "the store's approval is automatic and the order is not a test: it goes on to fulfillment")
-    return [f"the {store.platform} connector reads it (webhook at once, else its next poll); core holds {key} "
-            f"as pending_personalization",
-            f"after PERSONALIZE_LINK_DELAY (15m; 20s under `personalize dev`) the notifier emails the link "
-            f"to {who} (this order's buyer address is the merchant's)",
-            "open the link and complete the personalization in the editor", last]
+    last = (
+        "the order then waits at pending_approval: approve it to see FulfillmentRequested"
+        if stops
+        else "the store's approval is automatic and the order is not a test: it goes on to fulfillment"
+    )
+    return [
+        f"the {store.platform} connector reads it (webhook at once, else its next poll); core holds {key} "
+        f"as pending_personalization",
+        f"after PERSONALIZE_LINK_DELAY (15m; 20s under `personalize dev`) the notifier emails the link "
+        f"to {who} (this order's buyer address is the merchant's)",
+        "open the link and complete the personalization in the editor",
+        last,
+    ]
 
 
 def _print_steps(store: StoreConfig, product: str | None) -> None:
     from personalize.testorder import STEPS
 
-    print(f"{store.key} is a real {store.platform} store (its base_url is not a sandbox): place the test "
-          f"order there{f' with product {product}' if product else ''}:")
+    print(
+        f"{store.key} is a real {store.platform} store (its base_url is not a sandbox): place the test "
+        f"order there{f' with product {product}' if product else ''}:"
+    )
     for number, step in enumerate(STEPS[store.platform], start=1):
         print(f"  {number}. {step}")
     print("then the order flows as in the sandbox: pending_personalization, the link's email, the editor.")

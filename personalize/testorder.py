@@ -29,11 +29,14 @@ from core.directory import Directory
 from plumbing.config import ProductMatch, StoreConfig
 from schemas import order_key
 
-CAN_MARK_TEST = {"woocommerce": "the order meta personalize_test=yes", "squarespace": "testmode: true",
-                 "bigcommerce": "personalize_test in the staff notes"}
+CAN_MARK_TEST = {
+    "woocommerce": "the order meta personalize_test=yes",
+    "squarespace": "testmode: true",
+    "bigcommerce": "personalize_test in the staff notes",
+}
 STEPS = {
     "woocommerce": [
-        "WooCommerce › Settings › Payments: enable \"Cash on delivery\" (its orders start as Processing, which "
+        'WooCommerce › Settings › Payments: enable "Cash on delivery" (its orders start as Processing, which '
         "reads as paid), or put your card gateway in its test/sandbox mode.",
         "Create the order in WooCommerce › Orders › Add order with the product (set the product to Private "
         "if the draft is not offered), status Processing; or buy it on the storefront once it is published.",
@@ -63,7 +66,7 @@ STEPS = {
         "off afterwards: while it is on, real buyers cannot pay.",
     ],
     "bigcommerce": [
-        "Orders › Add: create a manual order for the product, payment \"Manual payment\" (needs the "
+        'Orders › Add: create a manual order for the product, payment "Manual payment" (needs the '
         "Finalize Manual Orders using Manual Payments permission).",
         "Mark it as a test: write personalize_test in the order's staff notes (BigCommerce has no test "
         "flag of its own; the connector reads this). Set its status to Awaiting Fulfillment (paid).",
@@ -103,20 +106,31 @@ def choose_product(store: StoreConfig, catalog: list[ProductMatch], product_id: 
     for entry in catalog:
         if product_id in (entry.product_id, entry.variant_id, entry.sku):
             return entry
-    raise TestOrderError(f"{product_id!r} is not in the catalog of {store.key}; a test order of a product that "
-                         f"needs no personalization would skip the editor")
+    raise TestOrderError(
+        f"{product_id!r} is not in the catalog of {store.key}; a test order of a product that "
+        f"needs no personalization would skip the editor"
+    )
 
 
-async def place_test_order(store: StoreConfig, directory: Directory, product_id: str | None = None,
-                           http: httpx.AsyncClient | None = None) -> PlacedOrder:
+async def place_test_order(
+    store: StoreConfig, directory: Directory, product_id: str | None = None, http: httpx.AsyncClient | None = None
+) -> PlacedOrder:
     """Place a paid test order on the store's sandbox and read it back as the connector will."""
     record = await directory.store(store.platform, store.store_id)
     entry = choose_product(store, record.products, product_id)
     templates = await directory.templates()
-    item = {"title": templates[entry.template].title, "price": "24.50",
-            **{k: v for k, v in entry.model_dump(include={"product_id", "variant_id", "sku"}).items() if v}}
-    spec = {"items": [item], "test": True, "paid": True, "customer_name": "Test Buyer",
-            "customer_email": record.settings.merchant_email}  # whoever gets links, this one comes back to the merchant
+    item = {
+        "title": templates[entry.template].title,
+        "price": "24.50",
+        **{k: v for k, v in entry.model_dump(include={"product_id", "variant_id", "sku"}).items() if v},
+    }
+    spec = {
+        "items": [item],
+        "test": True,
+        "paid": True,
+        "customer_name": "Test Buyer",
+        "customer_email": record.settings.merchant_email,
+    }  # whoever gets links, this one comes back to the merchant
     async with httpx.AsyncClient(timeout=10) if http is None else nullcontext(http) as client:
         if not await is_sandbox(store, client):
             raise TestOrderError(f"{store.key} is not a sandbox store: place the test order on the platform")
@@ -129,8 +143,9 @@ async def place_test_order(store: StoreConfig, directory: Directory, product_id:
     try:
         mapped = adapter.map_order(store, await adapter.fetch_order(api, store, order_id))
     except (PlatformError, RetryableError, RateLimitedError, UnmappableOrderError) as error:
-        raise TestOrderError(f"order {order_id} was placed but cannot be read back as the connector will: "
-                             f"{error}") from None
+        raise TestOrderError(
+            f"order {order_id} was placed but cannot be read back as the connector will: {error}"
+        ) from None
     finally:
         await api.aclose()
     return PlacedOrder(order_id, order_key(store.platform, store.store_id, order_id), entry, mapped.order.is_test)

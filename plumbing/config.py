@@ -108,13 +108,17 @@ class StoreSettings(_Strict):
         description="`merchant`: the merchant gets the link and forwards it (the seed's flow). `customer`: the buyer "
         "gets it, where the order has the buyer's address (not on Etsy: those fall back to the merchant).",
     )
-    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
-                        description="Language of emails and product notices; unsupported ones fall back to English.")
+    locale: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+        description="Language of emails and product notices; unsupported ones fall back to English.",
+    )
     sender_name: str | None = Field(default=None, max_length=100, description="The emails' sender name.")
     reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     logo_url: str | None = Field(default=None, pattern=r"^https?://")
     reminders: list[ReminderDelay] = Field(
-        default_factory=lambda: [timedelta(days=3), timedelta(days=6)], max_length=10,
+        default_factory=lambda: [timedelta(days=3), timedelta(days=6)],
+        max_length=10,
         description="Remind this long after a link is issued, while it is unused; [] for none.",
     )
     mixed_orders: MixedOrderPolicy = Field(
@@ -130,12 +134,22 @@ class StoreConfig(StoreSettings):
     products: list[ProductMatch] = Field(default_factory=list)
 
     # How the store's connector reaches the platform (connectors only).
-    base_url: str | None = Field(default=None, description="The store's or the API's address, without a trailing slash.")
-    credentials: dict[str, str] = Field(default_factory=dict, description="As the platform needs them; write secrets as ${ENV}.")
-    webhook_secret: str | None = Field(default=None, description="Shared secret, or public key (Wix), to verify webhooks.")
+    base_url: str | None = Field(
+        default=None, description="The store's or the API's address, without a trailing slash."
+    )
+    credentials: dict[str, str] = Field(
+        default_factory=dict, description="As the platform needs them; write secrets as ${ENV}."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="Shared secret, or public key (Wix), to verify webhooks."
+    )
     poll_interval: Duration = timedelta(seconds=60)
-    lookback: Duration = Field(default=timedelta(minutes=10), description="Each poll re-reads this far before the cursor.")
-    start_from: AwareDatetime | None = Field(default=None, description="First poll starts here (default: now - lookback).")
+    lookback: Duration = Field(
+        default=timedelta(minutes=10), description="Each poll re-reads this far before the cursor."
+    )
+    start_from: AwareDatetime | None = Field(
+        default=None, description="First poll starts here (default: now - lookback)."
+    )
     buyer_text_keys: list[str] = Field(
         default_factory=lambda: list(DEFAULT_BUYER_TEXT_KEYS),
         description="Names of the order-line fields that carry the text the buyer typed at checkout (case-insensitive).",
@@ -162,9 +176,7 @@ class Config(_Strict):
             seen.add(key)
             for j, product in enumerate(store.products):
                 if product.template not in self.templates:
-                    raise ValueError(
-                        f"stores.{i}.products.{j}.template: unknown template {product.template!r}"
-                    )
+                    raise ValueError(f"stores.{i}.products.{j}.template: unknown template {product.template!r}")
         return self
 
     def store(self, platform: str, store_id: str) -> StoreConfig | None:

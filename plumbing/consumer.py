@@ -40,7 +40,7 @@ from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plumbing import metrics
-from plumbing.dead_letters import KEY_MAX_CHARS, kept_raw, short
+from plumbing.dead_letters import KEY_MAX_CHARS, brief, kept_raw, short
 from plumbing.kafka import publish_batched, security_options
 from plumbing.logs import event_context, event_fields
 from plumbing.settings import Settings
@@ -51,8 +51,13 @@ log = logging.getLogger(__name__)
 # A full Redis (noeviction) or a replica answering READONLY after a failover is
 # an outage to wait out, not a bad message to dead-letter.
 INFRASTRUCTURE_ERRORS = (
-    KafkaError, RedisConnectionError, RedisTimeoutError, RedisOutOfMemoryError, RedisReadOnlyError,
-    ConnectionError, asyncio.TimeoutError,
+    KafkaError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisOutOfMemoryError,
+    RedisReadOnlyError,
+    ConnectionError,
+    asyncio.TimeoutError,
 )
 
 
@@ -93,9 +98,13 @@ class ConsumerOptions:
     security: Mapping[str, Any] = field(default_factory=dict)  # TLS and SASL: `plumbing.kafka.security_options`
 
 
-def consumer_options(settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500) -> ConsumerOptions:
+def consumer_options(
+    settings: Settings, group_id: str, topics: Sequence[str], max_records: int = 500
+) -> ConsumerOptions:
     return ConsumerOptions(
-        group_id=group_id, topics=tuple(topics), max_records=max_records,
+        group_id=group_id,
+        topics=tuple(topics),
+        max_records=max_records,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 3),
         security=security_options(settings),
@@ -107,9 +116,7 @@ class _Stopping(Exception):
 
 
 class BatchConsumer:
-    def __init__(
-        self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions
-    ) -> None:
+    def __init__(self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions) -> None:
         self._producer = producer
         self._handle = handle
         self._options = options
@@ -181,7 +188,7 @@ class BatchConsumer:
             try:
                 received.append(Received(record, decode(record.topic, record.value or b"")))
             except (ValidationError, ValueError) as error:
-                dead.append(self._dead_letter(record, f"cannot decode {record.topic} message: {_brief(error)}"))
+                dead.append(self._dead_letter(record, f"cannot decode {record.topic} message: {brief(error)}"))
         return received, dead
 
     async def _handle_with_isolation(self, received: list[Received], dead: list[DeadLetter]) -> Outcome:
@@ -211,10 +218,10 @@ class BatchConsumer:
                     return await self._handle([item])
                 except INFRASTRUCTURE_ERRORS:
                     raise
-                except Exception as error:  # noqa: BLE001 - any handler bug is this message's failure
+                except Exception as error:  # any handler bug is this message's failure
                     if attempt == self._options.message_attempts:
                         log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
-                        return Outcome(rejected=[(item, f"handler failed {attempt} times: {_brief(error)}")])
+                        return Outcome(rejected=[(item, f"handler failed {attempt} times: {brief(error)}")])
                     await self._sleep(self._options.retry_base_s * 2 ** (attempt - 1))
                     if self._stopping.is_set():
                         raise _Stopping from error
@@ -261,12 +268,12 @@ class BatchConsumer:
 
     def _infra_backoff(self, failures: int) -> float:
         ceiling = min(self._options.infra_backoff_max_s, self._options.retry_base_s * 2 ** min(failures, 10))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
+        return random.uniform(ceiling / 2, ceiling)  # jitter, not secrecy
 
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -287,12 +294,3 @@ class _Membership(ConsumerRebalanceListener):
 
 def _where(record: ConsumerRecord) -> str:
     return f"{record.topic}[{record.partition}]@{record.offset}"
-
-
-def _brief(error: BaseException) -> str:
-    text = str(error) if not isinstance(error, ValidationError) else _validation_summary(error)
-    return text[:2000]
-
-
-def _validation_summary(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']}" for e in error.errors()[:10])

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 
+from pydantic import ValidationError
+
 RAW_MAX_BYTES = 700 * 1024  # base64 → 934 KiB, leaving room for the envelope, the error and the key
 ERROR_MAX_CHARS = 2000
 KEY_MAX_CHARS = 512
@@ -28,3 +30,13 @@ def kept_raw(value: bytes) -> tuple[str, str]:
 
 def short(text: str, limit: int = ERROR_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def brief(error: BaseException) -> str:
+    """The error for a dead letter's `error`: a validation error as its first ten problems, field by field."""
+    text = str(error) if not isinstance(error, ValidationError) else _validation_summary(error)
+    return text[:ERROR_MAX_CHARS]
+
+
+def _validation_summary(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']}" for e in error.errors()[:10])

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -36,8 +36,11 @@ _context: dict[str, contextvars.ContextVar[str | None]] = {
 
 
 class _EventLike(Protocol):
-    order_key: str
-    event_id: object
+    @property
+    def order_key(self) -> str: ...
+
+    @property
+    def event_id(self) -> object: ...
 
 
 def event_fields(event: _EventLike) -> dict[str, str]:
@@ -46,8 +49,9 @@ def event_fields(event: _EventLike) -> dict[str, str]:
 
 
 @contextmanager
-def event_context(event: _EventLike | None = None, *, order_key: str | None = None,
-                  event_id: str | None = None) -> Iterator[None]:
+def event_context(
+    event: _EventLike | None = None, *, order_key: str | None = None, event_id: str | None = None
+) -> Iterator[None]:
     """Every line logged inside (in this task) carries the event's `order_key` and `event_id`."""
     values = event_fields(event) if event is not None else {"order_key": order_key, "event_id": event_id}
     tokens = [(_context[name], _context[name].set(values[name])) for name in EVENT_FIELDS]
@@ -104,12 +108,14 @@ def text_formatter() -> logging.Formatter:
     return _TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def resolve_format(wanted: str | None, stream=None) -> Literal["json", "text"]:  # noqa: ANN001 - a text stream
+def resolve_format(wanted: str | None, stream: TextIO | None = None) -> Literal["json", "text"]:
     if wanted:
         choice = wanted.strip().lower()
-        if choice not in ("json", "text"):
-            raise ValueError(f"PERSONALIZE_LOG_FORMAT: {wanted!r} is not one of json, text")
-        return choice  # type: ignore[return-value]
+        if choice == "json":
+            return "json"
+        if choice == "text":
+            return "text"
+        raise ValueError(f"PERSONALIZE_LOG_FORMAT: {wanted!r} is not one of json, text")
     stream = stream if stream is not None else sys.stderr
     return "text" if getattr(stream, "isatty", lambda: False)() else "json"
 

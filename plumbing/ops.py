@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,6 +30,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+    from redis.asyncio import Redis
+
+    from plumbing.consumer import BatchConsumer
 
 log = logging.getLogger("plumbing.ops")
 
@@ -69,15 +78,18 @@ class Health:
 async def _probe(probe: Probe) -> bool:
     try:
         return bool(await asyncio.wait_for(probe(), PROBE_TIMEOUT_S))
-    except Exception:  # noqa: BLE001 - any failure, a timeout included, means not ready
+    except Exception:  # any failure, a timeout included, means not ready
         return False
 
 
-def redis_probe(redis) -> Probe:  # noqa: ANN001 - redis.asyncio.Redis
-    return lambda: redis.ping()
+def redis_probe(redis: Redis) -> Probe:
+    async def answers() -> bool:
+        return bool(await redis.ping())
+
+    return answers
 
 
-def kafka_probe(producer) -> Probe:  # noqa: ANN001 - a started AIOKafkaProducer
+def kafka_probe(producer: AIOKafkaProducer) -> Probe:
     async def reachable() -> bool:
         await producer.client.fetch_all_metadata()
         return True
@@ -85,7 +97,7 @@ def kafka_probe(producer) -> Probe:  # noqa: ANN001 - a started AIOKafkaProducer
     return reachable
 
 
-def consumer_probe(consumer) -> Probe:  # noqa: ANN001 - a BatchConsumer
+def consumer_probe(consumer: BatchConsumer) -> Probe:
     async def joined() -> bool:
         return consumer.joined
 
@@ -107,14 +119,26 @@ def ops_routes(health: Health) -> list[Route]:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return [Route("/health", live), Route("/health/live", live), Route("/health/ready", ready),
-            Route("/metrics", metrics)]
+    return [
+        Route("/health", live),
+        Route("/health/live", live),
+        Route("/health/ready", ready),
+        Route("/metrics", metrics),
+    ]
 
 
 def add_ops_routes(app: Starlette, health: Health) -> None:
     """Mount the ops routes on a service's own app (FastAPI or Starlette)."""
     for route in ops_routes(health):
         app.router.routes.append(route)
+
+
+class ServiceServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the service owns SIGTERM/SIGINT, to stop consuming before serving."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class OpsServer:
@@ -124,7 +148,7 @@ class OpsServer:
         self._health = health
         self._host = host
         self._port = port
-        self._server: uvicorn.Server | None = None
+        self._server: ServiceServer | None = None
         self._task: asyncio.Task | None = None
         self.port: int | None = None
 
@@ -136,14 +160,22 @@ class OpsServer:
             sock.bind((self._host, self._port))
         except OSError as error:
             sock.close()
-            log.error("ops endpoint not served: cannot listen on %s:%d (%s); set PERSONALIZE_OPS_PORT",
-                      self._host, self._port, error.strerror)
+            log.error(
+                "ops endpoint not served: cannot listen on %s:%d (%s); set PERSONALIZE_OPS_PORT",
+                self._host,
+                self._port,
+                error.strerror,
+            )
             return
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(Starlette(routes=ops_routes(self._health)), log_level="warning", access_log=False,
-                                lifespan="off", log_config=None)
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # the service owns SIGTERM
+        config = uvicorn.Config(
+            Starlette(routes=ops_routes(self._health)),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,
+        )
+        self._server = ServiceServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         log.info("ops endpoint on http://%s:%d/ (metrics, health/live, health/ready)", self._host, self.port)
 
@@ -159,15 +191,22 @@ async def serve_ops(health: Health, host: str, port: int) -> OpsServer:
     return server
 
 
-def service_server(app, host: str, port: int, **options) -> uvicorn.Server:  # noqa: ANN001 - any ASGI app
+def service_server(app: ASGIApp, host: str, port: int, **options: Any) -> ServiceServer:
     """The uvicorn server of a deployable's HTTP app, configured one way for all of them.
 
     Access log off: an editor request line holds a link's token, which must never reach a log (and the
     others keep one log format). `log_config` None: uvicorn's own lines go through our handler (JSON or
     text). Its signal handlers off: the service owns SIGTERM/SIGINT, to stop consuming before serving.
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, log_config=None, **options)
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None
-    return server
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        log_config=None,
+        **options,
+    )
+    return ServiceServer(config)

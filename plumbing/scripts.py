@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+from redis.typing import EncodableT, KeyT
 
-Call = tuple[Sequence[object], Sequence[object]]  # (keys, args)
+Call = tuple[Sequence[KeyT], Sequence[EncodableT]]  # (keys, args)
 
 
 async def run_each(redis: Redis, script: AsyncScript, calls: Sequence[Call]) -> list[object]:
@@ -65,7 +66,7 @@ class ScriptBatch:
             batch, self._waiting = self._waiting, []
             try:
                 answers = await run_each(self._redis, self._script, [c for calls, _ in batch for c in calls])
-            except Exception as error:  # noqa: BLE001 - the connection failed: every caller of this round trip gets it
+            except Exception as error:  # the connection failed: every caller of this round trip gets it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)
@@ -77,7 +78,7 @@ class ScriptBatch:
                 raise
             at = 0
             for calls, future in batch:
-                mine, at = answers[at:at + len(calls)], at + len(calls)
+                mine, at = answers[at : at + len(calls)], at + len(calls)
                 if future.done():  # the caller was cancelled
                     continue
                 failed = next((a for a in mine if isinstance(a, Exception)), None)

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PERSONALIZE_", extra="ignore")
 
     config: Path = Field(default=Path("examples/config.yaml"), description="The YAML config file.")
-    kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset means embedded (dev, tests).")
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset means embedded (dev, tests)."
+    )
     redis_url: str | None = Field(default=None, description="redis://host:port/db; unset means embedded (dev, tests).")
     kafka_idempotence: bool = Field(
         default=False, description="Idempotent producer; a real cluster supports it, the embedded broker does not."
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(
         default=None, description="CA bundle that signed the brokers' certificates; unset: the system's CAs."
     )
-    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for brokers that ask (mTLS).")
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate, for brokers that ask (mTLS)."
+    )
     kafka_ssl_keyfile: Path | None = Field(default=None, description="The client certificate's private key.")
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
@@ -52,7 +56,9 @@ class Settings(BaseSettings):
     )
     ops_host: str = Field(default="127.0.0.1", description="Where core's and the notifier's ops endpoint listens.")
     ops_port: int | None = Field(
-        default=None, ge=0, le=65535,
+        default=None,
+        ge=0,
+        le=65535,
         description="Port of /metrics and /health/* for services without HTTP of their own; unset: the service's default.",
     )
 
@@ -60,16 +66,22 @@ class Settings(BaseSettings):
     def _kafka_security_is_whole(self) -> Settings:
         uses_sasl = self.kafka_security_protocol.startswith("SASL_")
         if uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
-            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs "
-                             "PERSONALIZE_KAFKA_SASL_USERNAME and PERSONALIZE_KAFKA_SASL_PASSWORD")
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "PERSONALIZE_KAFKA_SASL_USERNAME and PERSONALIZE_KAFKA_SASL_PASSWORD"
+            )
         if not uses_sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
-            raise ValueError("a SASL user name or password is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
-                             f"{self.kafka_security_protocol}: set it to SASL_SSL (or SASL_PLAINTEXT)")
+            raise ValueError(
+                "a SASL user name or password is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}: set it to SASL_SSL (or SASL_PLAINTEXT)"
+            )
         uses_tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
         tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
         if not uses_tls and any(tls_files):
-            raise ValueError("a Kafka TLS file is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
-                             f"{self.kafka_security_protocol}: set it to SSL or SASL_SSL")
+            raise ValueError(
+                "a Kafka TLS file is set, but PERSONALIZE_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}: set it to SSL or SASL_SSL"
+            )
         if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
             raise ValueError("PERSONALIZE_KAFKA_SSL_CERTFILE and PERSONALIZE_KAFKA_SSL_KEYFILE go together")
         return self
@@ -94,7 +106,9 @@ def load_settings(cls: type[S]) -> S:
         return cls()
     except ValidationError as error:
         problems = "; ".join(  # a check across settings has no single variable to name: its message names them
-            f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"]
-            else e["msg"].removeprefix("Value error, ") for e in error.errors()
+            f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            if e["loc"]
+            else e["msg"].removeprefix("Value error, ")
+            for e in error.errors()
         )
         raise SettingsError(problems) from None

@@ -65,9 +65,7 @@ class Event(Model):
     )
     event_type: str = Field(description="The event's model name.")
     schema_version: int = Field(default=1, ge=1, description="Version of this event type's schema.")
-    occurred_at: AwareDatetime = Field(
-        default_factory=utc_now, description="When it happened, UTC, RFC 3339."
-    )
+    occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it happened, UTC, RFC 3339.")
     order_key: str = Field(min_length=1, description=ORDER_KEY_DESCRIPTION, examples=["woocommerce:demo-woo:1001"])
 
     @field_validator("occurred_at")

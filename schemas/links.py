@@ -16,8 +16,10 @@ class PersonalizationLinkIssued(Event):
 
     event_type: Literal["PersonalizationLinkIssued"] = "PersonalizationLinkIssued"
     link_id: str = Field(description="Stable id of this link (not the secret token).")
-    url: str = Field(description="`<PERSONALIZE_PUBLIC_URL>/p/<token>`: forward it to the customer.",
-                     examples=["https://personalize.example.com/p/3q2-7wEx…"])
+    url: str = Field(
+        description="`<PERSONALIZE_PUBLIC_URL>/p/<token>`: forward it to the customer.",
+        examples=["https://personalize.example.com/p/3q2-7wEx…"],
+    )
     expires_at: AwareDatetime
     sequence: int = Field(ge=1, description="1 for the order's first link, 2 for the re-issue, …")
     merchant_email: str

@@ -55,7 +55,9 @@ class OrderFields(Event):
     placed_at: AwareDatetime
     payment_status: PaymentStatus
     cancelled: bool = Field(default=False, description="The platform says the order was cancelled.")
-    is_test: bool = Field(default=False, description="A test order placed by the merchant: never fulfilled automatically.")
+    is_test: bool = Field(
+        default=False, description="A test order placed by the merchant: never fulfilled automatically."
+    )
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
     total: Money
     customer: Customer

@@ -87,7 +87,9 @@ class PersonalizationRequested(Event):
     order_number: str = ""
     merchant_email: str
     received_at: AwareDatetime = Field(description="When the order reached us.")
-    notify_after: AwareDatetime = Field(description="Not before this time is the link sent (15 minutes after receipt by default).")
+    notify_after: AwareDatetime = Field(
+        description="Not before this time is the link sent (15 minutes after receipt by default)."
+    )
     is_test: bool = False
     trigger: Literal["order_received", "items_changed", "resend_requested"] = Field(
         default="order_received",
@@ -101,14 +103,18 @@ class Asset(Model):
     """A file the customer uploaded for an image field."""
 
     field: str
-    uri: str = Field(description="Where the editor stored it.", examples=["file:///var/lib/personalize/assets/ab12.png"])
+    uri: str = Field(
+        description="Where the editor stored it.", examples=["file:///var/lib/personalize/assets/ab12.png"]
+    )
     media_type: Literal["image/jpeg", "image/png", "image/webp"]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class CompletedItem(Model):
     line_id: str
-    fields: dict[str, str] = Field(description="Field name to value: the text, the clipart choice, the image's asset uri.")
+    fields: dict[str, str] = Field(
+        description="Field name to value: the text, the clipart choice, the image's asset uri."
+    )
     assets: list[Asset] = Field(default_factory=list)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -10,7 +10,7 @@ from pydantic import Field
 from schemas.envelope import Event
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     PENDING_PERSONALIZATION = "pending_personalization"
     PENDING_APPROVAL = "pending_approval"
     IN_FULFILLMENT = "in_fulfillment"

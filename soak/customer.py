@@ -70,8 +70,9 @@ class Mailbox:
 
 
 class Customer:
-    def __init__(self, mailbox: Mailbox, links: LinkBook, runs: list[OrderRun], http: httpx.AsyncClient,
-                 seed: int) -> None:
+    def __init__(
+        self, mailbox: Mailbox, links: LinkBook, runs: list[OrderRun], http: httpx.AsyncClient, seed: int
+    ) -> None:
         self._mailbox, self._links, self._runs, self._http = mailbox, links, runs, http
         self._by_key: dict[str, OrderRun] = {}
         self._rng = random.Random(seed)
@@ -154,8 +155,9 @@ class Customer:
                 page = await self._http.get(link.url, timeout=30)
                 outcome = _state(page)
                 if outcome == "form":
-                    page = await self._http.post(link.url, data=self._fill(page.text), files=self._files(page.text),
-                                                 timeout=30)
+                    page = await self._http.post(
+                        link.url, data=self._fill(page.text), files=self._files(page.text), timeout=30
+                    )
                     outcome = _state(page)
                     if outcome == "form":
                         return f"refused: {page.status_code} {_errors(page.text)}"
@@ -180,8 +182,11 @@ class Customer:
     def _files(self, html: str) -> dict[str, tuple[str, bytes, str]]:
         form = _Form()
         form.feed(html)
-        return {name: ("photo.png", self._png, "image/png") for name, required in form.files.items()
-                if required or self._rng.random() < 0.3}
+        return {
+            name: ("photo.png", self._png, "image/png")
+            for name, required in form.files.items()
+            if required or self._rng.random() < 0.3
+        }
 
 
 def _state(page: httpx.Response) -> str:
@@ -219,7 +224,7 @@ class _Form(HTMLParser):
         if kind == "hidden":
             self.hidden[name] = a.get("value") or ""
         elif kind == "text":
-            self.texts[name] = (a.get("value") or "", int(a["maxlength"]) if a.get("maxlength") else None)
+            self.texts[name] = (a.get("value") or "", int(most) if (most := a.get("maxlength")) else None)
         elif kind == "radio":
             self.radios.setdefault(name, []).append(a.get("value") or "")
         elif kind == "file":

@@ -22,20 +22,22 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from soak.config import SoakStore
-from soak.customer import Customer, Mailbox
-from soak.faults import Chaos
-from soak.ledger import OrderRun
-from soak.observe import core_orders, core_statuses, read_topic, retrying, scan
-from soak.processes import Stack
-from soak.report import Evidence
+from plumbing.replies import text
 from schemas import (
     DEAD_LETTERS,
     FULFILLMENT_REQUESTED,
     ORDERS_RECEIVED,
     PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
+    PersonalizationLinkIssued,
 )
+from soak.config import SoakStore
+from soak.customer import Customer, Mailbox
+from soak.evidence import Evidence
+from soak.faults import Chaos
+from soak.ledger import OrderRun
+from soak.observe import core_orders, core_statuses, read_topic, retrying, scan
+from soak.processes import Stack
 
 STABLE_CHECKS = 3
 
@@ -44,9 +46,12 @@ async def progress(runs: list[OrderRun], mailbox: Mailbox, chaos: Chaos, start: 
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         await asyncio.sleep(15)
-        print(f"soak: {loop.time() - start:4.0f}s: {sum(r.placed for r in runs)}/{len(runs)} orders placed, "
-              f"{mailbox.count()} emails, {sum(r.completed for r in runs)} personalized, "
-              f"{sum(1 for r in runs if r.approvals)} approved, {len(chaos.done)} faults made", flush=True)
+        print(
+            f"soak: {loop.time() - start:4.0f}s: {sum(r.placed for r in runs)}/{len(runs)} orders placed, "
+            f"{mailbox.count()} emails, {sum(r.completed for r in runs)} personalized, "
+            f"{sum(1 for r in runs if r.approvals)} approved, {len(chaos.done)} faults made",
+            flush=True,
+        )
 
 
 async def drain(runs: list[OrderRun], redis: Redis, deadline_s: float) -> str:
@@ -65,8 +70,9 @@ async def drain(runs: list[OrderRun], redis: Redis, deadline_s: float) -> str:
             return f"deadline of {deadline_s:.0f}s reached, {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}"
         if waiting and loop.time() - said > 10:
             said = loop.time()
-            print(f"soak: draining, {elapsed:.0f}s: {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}",
-                  flush=True)
+            print(
+                f"soak: draining, {elapsed:.0f}s: {len(waiting)} unsettled, e.g. {'; '.join(waiting[:3])}", flush=True
+            )
         await asyncio.sleep(1.0)
 
 
@@ -87,24 +93,34 @@ async def _unsettled(runs: list[OrderRun], redis: Redis) -> list[str]:
     return waiting
 
 
-async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], redis: Redis, bootstrap: str,
-                          http: httpx.AsyncClient, seeded: dict[str, set[str]], mailbox: Mailbox, customer: Customer,
-                          chaos: Chaos, stack: Stack, drained: str) -> Evidence:
+async def gather_evidence(
+    runs: list[OrderRun],
+    stores: dict[str, SoakStore],
+    redis: Redis,
+    bootstrap: str,
+    http: httpx.AsyncClient,
+    seeded: dict[str, set[str]],
+    mailbox: Mailbox,
+    customer: Customer,
+    chaos: Chaos,
+    stack: Stack,
+    drained: str,
+) -> Evidence:
     links = await read_topic(bootstrap, PERSONALIZATION_LINK_ISSUED)
     outbox = {}
     for key in await retrying("outboxes", lambda: scan(redis, "notifier:outbox:*")):
-        outbox[key.removeprefix("notifier:outbox:")] = {k.decode() for k in await redis.hkeys(key)}
+        outbox[key.removeprefix("notifier:outbox:")] = {text(k) for k in await redis.hkeys(key)}
     mailbox.scan()  # the customer keeps scanning too: keep this moment's view
     emails, others = {k: list(v) for k, v in mailbox.by_link.items()}, list(mailbox.others)
     reminders = {k: list(v) for k, v in mailbox.reminders.items()}
     core = await retrying("core's orders", lambda: core_orders(redis))
     later = await read_topic(bootstrap, PERSONALIZATION_LINK_ISSUED)
-    due = {m.decode() for m in await retrying("timers", lambda: redis.zrange("notifier:due", 0, -1))}
+    due = {text(m) for m in await retrying("timers", lambda: redis.zrange("notifier:due", 0, -1))}
     pending = [k for k, doc in core.items() if doc.get("status") == "pending_personalization"]
     notifier_status = {}
     for key in pending:
         value = await redis.hget(f"notifier:order:{key}", "status")
-        notifier_status[key] = value.decode() if value else None
+        notifier_status[key] = text(value) if value else None
     # An email goes out before its event: mail scanned before the events may miss the email of an event read
     # later, while it was sent. Reminders keep going out for orders that wait for their customer.
     activity = await read_topic(bootstrap, PERSONALIZATION_LINK_ACTIVITY)
@@ -114,12 +130,27 @@ async def gather_evidence(runs: list[OrderRun], stores: dict[str, SoakStore], re
         listing = (await http.get(f"{store.base_url}/_sandbox/orders", timeout=30)).json()
         sandbox_ids[f"{store.platform}:{store.store_id}:"] = set(listing["ids"])
     return Evidence(
-        runs=runs, store_prefixes=list(sandbox_ids), sandbox_ids=sandbox_ids, seeded_ids=seeded, core=core,
-        due=due, notifier_status=notifier_status, outbox=outbox,
-        fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED), links=links,
+        runs=runs,
+        store_prefixes=list(sandbox_ids),
+        sandbox_ids=sandbox_ids,
+        seeded_ids=seeded,
+        core=core,
+        due=due,
+        notifier_status=notifier_status,
+        outbox=outbox,
+        fulfillment=await read_topic(bootstrap, FULFILLMENT_REQUESTED),
+        links=links,
         received=await read_topic(bootstrap, ORDERS_RECEIVED),
-        later_link_ids={r.event.link_id for r in later if r.event is not None},
-        activity=activity, later_reminder_emails=set(mailbox.reminders),
-        dead_letters=await read_topic(bootstrap, DEAD_LETTERS), emails_by_link=emails,
-        reminder_emails=reminders, other_emails=others, stray_link_emails=customer.stray, faults=chaos.done,
-        exits=stack.exits, now=time.time(), drained=drained)
+        later_link_ids={r.event.link_id for r in later if isinstance(r.event, PersonalizationLinkIssued)},
+        activity=activity,
+        later_reminder_emails=set(mailbox.reminders),
+        dead_letters=await read_topic(bootstrap, DEAD_LETTERS),
+        emails_by_link=emails,
+        reminder_emails=reminders,
+        other_emails=others,
+        stray_link_emails=customer.stray,
+        faults=chaos.done,
+        exits=stack.exits,
+        now=time.time(),
+        drained=drained,
+    )

@@ -29,8 +29,9 @@ class Done:
 
 
 class Chaos:
-    def __init__(self, faults: list[Fault], stack: Stack, stores: dict[str, SoakStore], http: httpx.AsyncClient,
-                 start: float) -> None:
+    def __init__(
+        self, faults: list[Fault], stack: Stack, stores: dict[str, SoakStore], http: httpx.AsyncClient, start: float
+    ) -> None:
         self._faults, self._stack, self._stores, self._http, self._start = faults, stack, stores, http, start
         self.done: list[Done] = []
 
@@ -44,11 +45,16 @@ class Chaos:
             await asyncio.sleep(delay)
         began = loop.time()
         error = None
-        log.info("fault at %.1fs: %s %s %s", began - self._start, fault.kind, fault.target,
-                 f"for {fault.duration:.1f}s" if fault.duration else f"x{fault.count}" if fault.count else "")
+        log.info(
+            "fault at %.1fs: %s %s %s",
+            began - self._start,
+            fault.kind,
+            fault.target,
+            f"for {fault.duration:.1f}s" if fault.duration else f"x{fault.count}" if fault.count else "",
+        )
         try:
             await self._inflict(fault)
-        except Exception as failure:  # noqa: BLE001 - a fault that could not be made is reported, not fatal
+        except Exception as failure:  # a fault that could not be made is reported, not fatal
             error = f"{type(failure).__name__}: {failure}"
             log.warning("fault %s %s could not be made: %s", fault.kind, fault.target, error)
         self.done.append(Done(fault, round(began - self._start, 1), round(loop.time() - began, 1), error))
@@ -64,8 +70,9 @@ class Chaos:
             await self._stack.pause_broker(fault.duration)
         elif fault.kind in ("rate_limit", "server_error"):
             store = self._stores[fault.target]
-            response = await self._http.post(f"{store.base_url}/_sandbox/faults",
-                                             json={fault.kind: fault.count, "retry_after": 0.5}, timeout=30)
+            response = await self._http.post(
+                f"{store.base_url}/_sandbox/faults", json={fault.kind: fault.count, "retry_after": 0.5}, timeout=30
+            )
             response.raise_for_status()
         elif fault.kind == "webhooks":
             store = self._stores[fault.target]

@@ -83,7 +83,8 @@ class OrderRun:
         if self.plan.customer in ("complete", "reissue") and not self.customer_done:
             left.append("customer")
         wants_approval = self.plan.approve and self.paid and not self.cancelled and not self.approvals
-        if wants_approval and (status in ("", "pending_approval") or (status == "pending_personalization"
-                                                                      and "customer" in left)):
+        if wants_approval and (
+            status in ("", "pending_approval") or (status == "pending_personalization" and "customer" in left)
+        ):
             left.append("merchant")
         return left

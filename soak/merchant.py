@@ -17,9 +17,9 @@ from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from schemas import ApproveOrder, encode, topic_of
 from soak.ledger import OrderRun
 from soak.observe import core_statuses
-from schemas import ApproveOrder, encode, topic_of
 
 log = logging.getLogger("soak")
 
@@ -31,8 +31,9 @@ class Merchant:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            waiting = [r for r in self._runs if r.placed and r.plan.approve and not r.approvals and r.paid
-                       and not r.cancelled]
+            waiting = [
+                r for r in self._runs if r.placed and r.plan.approve and not r.approvals and r.paid and not r.cancelled
+            ]
             try:
                 statuses = await core_statuses(self._redis, [r.key for r in waiting]) if waiting else {}
             except (RedisError, OSError):

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas import PERSONALIZATION_LINK_ISSUED, Event, PersonalizationLinkIssued, decode
+
+T = TypeVar("T")
 
 log = logging.getLogger("soak")
 
@@ -30,8 +34,9 @@ class Read:
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Read]:
     """Every message of `topic` from the beginning up to its high watermark now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: list[Read] = []
     try:
@@ -84,8 +89,13 @@ class LinkBook:
         self.links: dict[str, Link] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(PERSONALIZATION_LINK_ISSUED, bootstrap_servers=self._bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            PERSONALIZATION_LINK_ISSUED,
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             while not stop.is_set():
@@ -93,8 +103,9 @@ class LinkBook:
                     for record in records:
                         event = _decode(PERSONALIZATION_LINK_ISSUED, record.value)
                         if isinstance(event, PersonalizationLinkIssued):
-                            self.links[event.link_id] = Link(event.link_id, event.order_key, event.sequence,
-                                                             event.url, event.expires_at)
+                            self.links[event.link_id] = Link(
+                                event.link_id, event.order_key, event.sequence, event.url, event.expires_at
+                            )
         finally:
             await consumer.stop()
 
@@ -103,12 +114,12 @@ async def core_statuses(redis: Redis, keys: list[str]) -> dict[str, str | None]:
     """Core's status of each order key ('' when core has no such order, None when it awaits payment)."""
     found: dict[str, str | None] = {}
     for start in range(0, len(keys), 200):
-        chunk = keys[start:start + 200]
+        chunk = keys[start : start + 200]
         async with redis.pipeline(transaction=False) as pipe:
             for key in chunk:
                 pipe.hget(f"core:order:{key}", "doc")
             docs = await pipe.execute()
-        for key, doc in zip(chunk, docs):
+        for key, doc in zip(chunk, docs, strict=True):
             found[key] = json.loads(doc).get("status") if doc else ""
     return found
 
@@ -123,17 +134,15 @@ async def core_orders(redis: Redis) -> dict[str, dict]:
         for key in keys:
             pipe.hget(key, "doc")
         docs = await pipe.execute()
-    return {key.removeprefix("core:order:"): json.loads(doc) for key, doc in zip(keys, docs) if doc}
+    return {key.removeprefix("core:order:"): json.loads(doc) for key, doc in zip(keys, docs, strict=True) if doc}
 
 
-async def retrying(what: str, call, attempts: int = 30):
+async def retrying(what: str, call: Callable[[], Awaitable[T]], attempts: int = 30) -> T:
     """Redis may be restarting: try again for a while before giving up."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return await call()
         except (RedisError, OSError) as error:
-            if attempt == attempts - 1:
-                raise
             log.debug("%s: %s; retrying", what, error)
             await asyncio.sleep(1.0)
-    return None
+    return await call()  # the last attempt: its error is the caller's

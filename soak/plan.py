@@ -85,8 +85,9 @@ def _order(rng: random.Random, index: int, at: float, platform: str, approval: s
         customer = rng.choices(["complete", "reissue", "abandon"], [0.75, 0.1, 0.15])[0]
     reaches_approval = (approval == "manual" or test) and customer in (None, "complete", "reissue")
     approve = payment != "never" and reaches_approval and rng.random() < 0.85
-    never_fulfilled = payment == "never" or customer == "abandon" or (customer is None and not approve
-                                                                      and reaches_approval)
+    never_fulfilled = (
+        payment == "never" or customer == "abandon" or (customer is None and not approve and reaches_approval)
+    )
     cancel = None
     if never_fulfilled and rng.random() < 0.5:
         cancel = "refunded" if payment != "never" and rng.random() < 0.3 else "cancelled"
@@ -95,9 +96,18 @@ def _order(rng: random.Random, index: int, at: float, platform: str, approval: s
     # Paid first, then cancelled: paying a cancelled order would reopen it on the platform.
     cancel_after = round(max(rng.uniform(3, 15), pay_after + 2 if payment == "later" else 0), 3)
     return OrderPlan(
-        index=index, at=round(at, 3), platform=platform, kind=kind, test=test, payment=payment,
-        pay_after=pay_after, customer=customer, approve=approve,
-        approve_twice=approve and rng.random() < 0.15, cancel=cancel, cancel_after=cancel_after,
+        index=index,
+        at=round(at, 3),
+        platform=platform,
+        kind=kind,
+        test=test,
+        payment=payment,
+        pay_after=pay_after,
+        customer=customer,
+        approve=approve,
+        approve_twice=approve and rng.random() < 0.15,
+        cancel=cancel,
+        cancel_after=cancel_after,
         webhook=rng.random() >= 0.07,
         redeliver_after=round(rng.uniform(1, 10), 3) if rng.random() < 0.1 else None,
         stale_replay=changed and platform in FULL_WEBHOOKS and rng.random() < 0.5,
@@ -108,6 +118,7 @@ def _order(rng: random.Random, index: int, at: float, platform: str, approval: s
 
 def _faults(rng: random.Random, seconds: float) -> list[Fault]:
     """Each kind at least once; more in long runs. All inside [5 %, 85 %] of the window, so the drain is calm."""
+
     def times(period_s: float) -> list[float]:
         n = max(1, round(seconds / period_s))
         return sorted(round(rng.uniform(0.05, 0.85) * seconds, 3) for _ in range(n))
@@ -117,8 +128,9 @@ def _faults(rng: random.Random, seconds: float) -> list[Fault]:
         faults += [Fault(t, "kill", service, duration=round(rng.uniform(0.5, 3.0), 3)) for t in times(300)]
     faults += [Fault(t, "redis", duration=round(rng.uniform(1.0, 3.0), 3)) for t in times(360)]
     faults += [Fault(t, "smtp", duration=round(rng.uniform(15, 30), 3)) for t in times(360)]
-    faults += [Fault(max(1.0, min(t, 0.85 * seconds - BROKER_PAUSE_S)), "broker", duration=BROKER_PAUSE_S)
-               for t in times(480)]
+    faults += [
+        Fault(max(1.0, min(t, 0.85 * seconds - BROKER_PAUSE_S)), "broker", duration=BROKER_PAUSE_S) for t in times(480)
+    ]
     for platform in PLATFORMS:
         faults += [Fault(t, "rate_limit", platform, count=rng.randint(5, 15)) for t in times(180)]
         faults += [Fault(t, "server_error", platform, count=rng.randint(3, 10)) for t in times(180)]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
 
@@ -50,8 +51,13 @@ class Service:
         with open(self.log_path, "ab") as out:
             out.write(f"\n--- soak: start {self.starts + 1} at {time.strftime('%H:%M:%S')} ---\n".encode())
             out.flush()
-            self.process = subprocess.Popen([sys.executable, "-m", "personalize.cli", *self.argv], env=self.env,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "personalize.cli", *self.argv],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def kill(self) -> None:
@@ -79,7 +85,8 @@ class MailCatcher:
     def url(self) -> str:
         return f"smtp://{LOOPBACK}:{self.port}"
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes), "bytes unless the server sets decode_data, which it does not"
         name = uuid.uuid4().hex
         partial = self.folder / f"{name}.part"
         partial.write_bytes(envelope.content)
@@ -122,6 +129,11 @@ class Stack:
         self.redis = start_redis(self.state)
         self.mail = MailCatcher(self.state / "mail")
         self.mail.start()
+
+    def started(self) -> tuple[EmbeddedServer, EmbeddedServer, MailCatcher]:
+        """The broker, Redis and the mail catcher, once `start_infrastructure` has run."""
+        assert self.broker and self.redis and self.mail, "start_infrastructure first"
+        return self.broker, self.redis, self.mail
 
     def add(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         (self.state / "logs").mkdir(parents=True, exist_ok=True)
@@ -204,15 +216,15 @@ class Stack:
             service.held_down = True
             if service.process and service.process.poll() is None:
                 service.process.terminate()
-                running[service.name] = service
+                running[service.name] = (service, service.process)
         stopped: dict[str, tuple[float | None, int | None]] = {}
         while running and time.monotonic() - began < grace_s:
-            for name, service in list(running.items()):
-                if service.process.poll() is not None:
-                    stopped[name] = (round(time.monotonic() - began, 1), service.process.returncode)
+            for name, (_, process) in list(running.items()):
+                if process.poll() is not None:
+                    stopped[name] = (round(time.monotonic() - began, 1), process.returncode)
                     del running[name]
             time.sleep(0.05)
-        for name, service in running.items():
+        for name, (service, _) in running.items():
             log.warning("%s did not stop within %.0f s of SIGTERM; killing it", name, grace_s)
             service.kill()
             stopped[name] = (None, None)

@@ -10,42 +10,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from schemas import DeadLetter, FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
+from soak.evidence import Evidence
 from soak.faults import Done
 from soak.ledger import OrderRun
-from soak.observe import Read
-from soak.processes import Exit
 from soak.traffic import describe
-from schemas import FulfillmentRequested, PersonalizationLinkIssued, PersonalizationReminderSent
 
 RECENT_LINK_S = 60.0  # an email may still be on its way (SMTP backoff) for a link this young
-
-
-@dataclass
-class Evidence:
-    runs: list[OrderRun]
-    store_prefixes: list[str]  # "<platform>:<store_id>:" of the soak's stores
-    sandbox_ids: dict[str, set[str]]  # store prefix → every order id the sandbox holds now
-    seeded_ids: dict[str, set[str]]  # store prefix → ids the sandbox started with
-    core: dict[str, dict]  # order key → core's document
-    due: set[str]  # order keys on the notifier's timer
-    notifier_status: dict[str, str | None]  # order key → the notifier's view of its status
-    outbox: dict[str, set[str]]  # order key → outbox entries not done: link ids, "<link id>:reminder-<n>"
-    fulfillment: list[Read]
-    received: list[Read]
-    links: list[Read]
-    later_link_ids: set[str]  # the link events read again after the mailbox
-    activity: list[Read]
-    dead_letters: list[Read]
-    emails_by_link: dict[str, list[str]]
-    reminder_emails: dict[tuple[str, int], list[str]]  # (link id, reminder) → files
-    later_reminder_emails: set[tuple[str, int]]  # the mailbox scanned again after the activity events
-    other_emails: list[tuple[str, str]]  # (file, Message-ID) of anything else
-    stray_link_emails: list[str]
-    faults: list[Done]
-    exits: list[Exit]
-    now: float  # time.time() when gathered
-    drained: str  # how the drain ended
-    stops: dict[str, tuple[float | None, int | None]] = field(default_factory=dict)  # SIGTERM → (seconds, code)
 
 
 @dataclass
@@ -94,9 +65,13 @@ def judge(e: Evidence, header: str) -> Report:
     _intentions(report, placed)
     row = report.row("dead letters (none expected)")
     for read in e.dead_letters:
-        dead = read.event
-        report.fail(row, f"DEAD LETTER {dead.order_key} from {dead.source_topic} ({dead.consumer}): {dead.error[:200]}"
-                    if dead else f"DEAD LETTER (undecodable) at offset {read.record.offset}")
+        dead = read.event if isinstance(read.event, DeadLetter) else None
+        report.fail(
+            row,
+            f"DEAD LETTER {dead.order_key} from {dead.source_topic} ({dead.consumer}): {dead.error[:200]}"
+            if dead
+            else f"DEAD LETTER (undecodable) at offset {read.record.offset}",
+        )
     row = report.row("faults made as planned")
     for done in e.faults:
         row.checked += 1
@@ -119,8 +94,10 @@ def _orders(report: Report, e: Evidence, placed: list[OrderRun]) -> None:
         status.checked += 1
         expected, found = run.expected_status(), doc.get("status")
         if found != expected:
-            report.fail(status, f"WRONG STATUS {run.key}: expected {expected}, core has {found} "
-                        f"({describe(run.plan)}; {_did(run)})")
+            report.fail(
+                status,
+                f"WRONG STATUS {run.key}: expected {expected}, core has {found} ({describe(run.plan)}; {_did(run)})",
+            )
     for prefix, ids in e.sandbox_ids.items():
         for order_id in sorted(ids - e.seeded_ids.get(prefix, set())):
             key = prefix + order_id
@@ -159,11 +136,17 @@ def _fulfillment(report: Report, e: Evidence, placed: list[OrderRun]) -> None:
                 what = "MISSING" if count == 0 else "UNEXPECTED"
                 report.fail(row, f"{what} FULFILLMENT {run.key} part {part} ({describe(run.plan)}; {_did(run)})")
         for event in events.get(run.key, []):
-            bare = [line.line_id for line in event.line_items
-                    if line.product_id == run.store.personalizable_product and line.personalization is None]
+            bare = [
+                line.line_id
+                for line in event.line_items
+                if line.product_id == run.store.personalizable_product and line.personalization is None
+            ]
             if bare and run.completed:
-                report.fail(row, f"UNPERSONALIZED FULFILLMENT {run.key} part {event.part}: lines {bare} carry no "
-                            "personalization though the customer completed it")
+                report.fail(
+                    row,
+                    f"UNPERSONALIZED FULFILLMENT {run.key} part {event.part}: lines {bare} carry no "
+                    "personalization though the customer completed it",
+                )
 
 
 def _emails(report: Report, e: Evidence) -> None:
@@ -210,8 +193,9 @@ def _reminders(report: Report, e: Evidence, issued: dict[str, PersonalizationLin
         elif (link_id, reminder) not in sent:
             order_key = issued[link_id].order_key if link_id in issued else ""
             if f"{link_id}:reminder-{reminder}" not in e.outbox.get(order_key, set()):  # else: its event is next
-                report.fail(row, f"REMINDER WITHOUT EVENT {key} reminder {reminder}: emailed, "
-                            "no PersonalizationReminderSent")
+                report.fail(
+                    row, f"REMINDER WITHOUT EVENT {key} reminder {reminder}: emailed, no PersonalizationReminderSent"
+                )
     for name, message_id in e.other_emails:
         report.fail(row, f"UNKNOWN EMAIL {name}: Message-ID {message_id!r} is neither a link's nor a reminder's")
 
@@ -235,8 +219,13 @@ def _intentions(report: Report, placed: list[OrderRun]) -> None:
         notes = list(run.customer_notes)
         if run.plan.customer in ("complete", "reissue") and not run.completed and not notes:
             notes.append("never completed (no usable link by the deadline)")
-        if run.plan.approve and run.paid and not run.cancelled and not run.approvals and (
-                run.completed or not run.plan.personalizable):
+        if (
+            run.plan.approve
+            and run.paid
+            and not run.cancelled
+            and not run.approvals
+            and (run.completed or not run.plan.personalizable)
+        ):
             notes.append("the merchant never saw it in pending_approval")
         if notes:
             report.fail(row, f"UNFINISHED {run.key} ({describe(run.plan)}): {'; '.join(notes)}")
@@ -245,8 +234,11 @@ def _intentions(report: Report, placed: list[OrderRun]) -> None:
 def _notes(report: Report, e: Evidence, placed: list[OrderRun]) -> None:
     expected = Counter(str(r.expected_status() or "awaiting payment") for r in placed)
     unseen = sum(1 for r in placed if r.key not in e.core)
-    report.notes.append("expected statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(expected.items()))
-                        + (f" ({unseen} never paid and never seen, allowed)" if unseen else ""))
+    report.notes.append(
+        "expected statuses: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(expected.items()))
+        + (f" ({unseen} never paid and never seen, allowed)" if unseen else "")
+    )
     not_placed = [r for r in e.runs if not r.placed]
     if not_placed:
         report.notes.append(f"not placed (sandbox refused or too slow): {len(not_placed)}")
@@ -254,21 +246,27 @@ def _notes(report: Report, e: Evidence, placed: list[OrderRun]) -> None:
     link_ids = {r.event.link_id for r in e.links if isinstance(r.event, PersonalizationLinkIssued)}
     emails = sum(len(v) for v in e.emails_by_link.values())
     reminders = sum(len(v) for v in e.reminder_emails.values())
-    report.notes.append(f"links: {len(link_ids)} issued ({sum(1 for s in sequences if s > 1)} re-issues, highest "
-                        f"sequence {max(sequences, default=0)}), {len(e.links)} link events, {emails} link emails, "
-                        f"{reminders} reminder emails, {len(e.other_emails)} other emails")
+    report.notes.append(
+        f"links: {len(link_ids)} issued ({sum(1 for s in sequences if s > 1)} re-issues, highest "
+        f"sequence {max(sequences, default=0)}), {len(e.links)} link events, {emails} link emails, "
+        f"{reminders} reminder emails, {len(e.other_emails)} other emails"
+    )
     fulfilled = {r.event.order_key for r in e.fulfillment if r.event}
     distinct = {r.event.event_id for r in e.fulfillment if r.event}
-    report.notes.append(f"fulfillment: {len(fulfilled)} orders, {len(distinct)} FulfillmentRequested, "
-                        f"{len(e.fulfillment) - len(distinct)} re-published copies (same event id: consumers dedupe)")
+    report.notes.append(
+        f"fulfillment: {len(fulfilled)} orders, {len(distinct)} FulfillmentRequested, "
+        f"{len(e.fulfillment) - len(distinct)} re-published copies (same event id: consumers dedupe)"
+    )
     received: dict[str, set[str]] = defaultdict(set)
     for read in e.received:
         if read.event is not None and read.event.event_type == "OrderReceived":
             received[read.event.order_key].add(read.event.event_id)
     twice = sorted(key for key, ids in received.items() if len(ids) > 1)
-    report.notes.append(f"orders.received: {len(e.received)} messages; {len(twice)} order(s) announced as new "
-                        "twice under different ids (core compares content: no effect)"
-                        + (f", e.g. {', '.join(twice[:3])}" if twice else ""))
+    report.notes.append(
+        f"orders.received: {len(e.received)} messages; {len(twice)} order(s) announced as new "
+        "twice under different ids (core compares content: no effect)"
+        + (f", e.g. {', '.join(twice[:3])}" if twice else "")
+    )
     kinds = Counter(d.fault.kind for d in e.faults)
     report.notes.append("faults made: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     kills = Counter(d.fault.target for d in e.faults if d.fault.kind == "kill")
@@ -280,7 +278,11 @@ def _notes(report: Report, e: Evidence, placed: list[OrderRun]) -> None:
     if stops:
         slow = {k: v for k, v in stops.items() if v[0] is None or v[0] > 10 or v[1] != 0}
         longest = max((v[0] for v in stops.values() if v[0] is not None), default=0)
-        report.notes.append(f"SIGTERM at the end: {len(stops) - len(slow)} of {len(stops)} services exited 0 "
-                            f"within 10 s (slowest {longest:.1f}s)" + "".join(
-                                f"; {k}: {'killed after 15 s' if v[0] is None else f'code {v[1]} after {v[0]}s'}"
-                                for k, v in sorted(slow.items())))
+        report.notes.append(
+            f"SIGTERM at the end: {len(stops) - len(slow)} of {len(stops)} services exited 0 "
+            f"within 10 s (slowest {longest:.1f}s)"
+            + "".join(
+                f"; {k}: {'killed after 15 s' if v[0] is None else f'code {v[1]} after {v[0]}s'}"
+                for k, v in sorted(slow.items())
+            )
+        )

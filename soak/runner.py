@@ -26,23 +26,24 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from devstack.embedded import free_port
 from plumbing.config import Config
 from plumbing.durations import parse_duration
-from devstack.embedded import free_port
 from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
+from schemas import EVENTS_BY_TOPIC
 from soak.config import PLATFORMS, SoakStore, write_config
 from soak.customer import Customer, Mailbox
 from soak.drain import drain, gather_evidence, progress
+from soak.evidence import Evidence
 from soak.faults import Chaos
 from soak.ledger import OrderRun
 from soak.merchant import Merchant
 from soak.observe import LinkBook
 from soak.plan import Plan, make_plan
 from soak.processes import Stack
-from soak.report import Evidence, Report, judge
+from soak.report import Report, judge
 from soak.traffic import Traffic
-from schemas import EVENTS_BY_TOPIC
 
 log = logging.getLogger("soak")
 
@@ -77,23 +78,34 @@ async def _soak(o: SoakOptions) -> Report:
         shutil.rmtree(o.state)
     o.state.mkdir(parents=True)
     ports = {p: (free_port(), free_port()) for p in PLATFORMS}
-    reminders = o.reminders if o.reminders is not None else [
-        f"{max(1, int(parse_duration(o.link_ttl).total_seconds() * 0.4))}s"]
+    reminders = (
+        o.reminders
+        if o.reminders is not None
+        else [f"{max(1, int(parse_duration(o.link_ttl).total_seconds() * 0.4))}s"]
+    )
     config, stores = write_config(o.state / "config.yaml", ports, o.poll_interval, reminders)
     plan = make_plan(o.seed, o.minutes, o.rate, {p: s.approval for p, s in stores.items()})
     stack = Stack(o.state)
     try:
         env = await _start(stack, o, stores)
-        print(f"soak: seed {o.seed}, {o.minutes:g} min, {len(plan.orders)} orders, {len(plan.faults)} faults; "
-              f"{len(stack.services)} services starting; state and logs in {o.state}", flush=True)
+        print(
+            f"soak: seed {o.seed}, {o.minutes:g} min, {len(plan.orders)} orders, {len(plan.faults)} faults; "
+            f"{len(stack.services)} services starting; state and logs in {o.state}",
+            flush=True,
+        )
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
-            await _wait_ready(http, [f"{s.base_url}/_sandbox/orders" for s in stores.values()]
-                              + [f"http://127.0.0.1:{s.connector_port}/health" for s in stores.values()]
-                              + [f"{env['PERSONALIZE_PUBLIC_URL']}/health"])
+            await _wait_ready(
+                http,
+                [f"{s.base_url}/_sandbox/orders" for s in stores.values()]
+                + [f"http://127.0.0.1:{s.connector_port}/health" for s in stores.values()]
+                + [f"{env['PERSONALIZE_PUBLIC_URL']}/health"],
+            )
             evidence = await _run(o, plan, config, stores, stack, env, http)
-        header = (f"soak report: seed {o.seed}, {o.minutes:g} min at {o.rate:g} orders/s, "
-                  f"{sum(1 for r in evidence.runs if r.placed)} orders placed, link delay {o.link_delay}, "
-                  f"ttl {o.link_ttl}, reminder after {', '.join(reminders) or 'none'}")
+        header = (
+            f"soak report: seed {o.seed}, {o.minutes:g} min at {o.rate:g} orders/s, "
+            f"{sum(1 for r in evidence.runs if r.placed)} orders placed, link delay {o.link_delay}, "
+            f"ttl {o.link_ttl}, reminder after {', '.join(reminders) or 'none'}"
+        )
         return judge(evidence, header)
     finally:
         await asyncio.to_thread(stack.stop)
@@ -102,13 +114,25 @@ async def _soak(o: SoakOptions) -> Report:
 async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> dict[str, str]:
     """Broker, Redis, mail, then every service as its own process; returns the services' environment."""
     stack.start_infrastructure()
-    await ensure_topics(Settings(kafka_bootstrap=stack.broker.address, topic_partitions=o.partitions),
-                        EVENTS_BY_TOPIC)
+    broker, _, _ = stack.started()
+    await ensure_topics(Settings(kafka_bootstrap=broker.address, topic_partitions=o.partitions), EVENTS_BY_TOPIC)
     editor_port = free_port()
     env = _environment(o, stack, editor_port)
     for platform, store in stores.items():
-        stack.add(f"sandbox-{platform}", ["sandbox", platform, "--port", str(store.sandbox_port), "--store",
-                                          store.store_id, "--webhook-url", store.webhook_url], env)
+        stack.add(
+            f"sandbox-{platform}",
+            [
+                "sandbox",
+                platform,
+                "--port",
+                str(store.sandbox_port),
+                "--store",
+                store.store_id,
+                "--webhook-url",
+                store.webhook_url,
+            ],
+            env,
+        )
         stack.add(f"connector-{platform}", ["connector", platform, "--port", str(store.connector_port)], env)
     for copy in (1, 2):  # each copy its own ops port (/health, /metrics): two on one host
         stack.add(f"core-{copy}", ["core"], {**env, "PERSONALIZE_OPS_PORT": str(free_port())})
@@ -118,32 +142,49 @@ async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> 
     return env
 
 
-async def _run(o: SoakOptions, plan: Plan, config: Config, stores: dict[str, SoakStore], stack: Stack,
-               env: dict[str, str], http: httpx.AsyncClient) -> Evidence:
+async def _run(
+    o: SoakOptions,
+    plan: Plan,
+    config: Config,
+    stores: dict[str, SoakStore],
+    stack: Stack,
+    env: dict[str, str],
+    http: httpx.AsyncClient,
+) -> Evidence:
     """Traffic, customer, merchant and faults; then the drain; then the evidence."""
-    bootstrap = stack.broker.address
-    seeded = {f"{s.platform}:{s.store_id}:": set((await http.get(f"{s.base_url}/_sandbox/orders")).json()["ids"])
-              for s in stores.values()}
+    broker, _, mail = stack.started()
+    bootstrap = broker.address
+    seeded = {
+        f"{s.platform}:{s.store_id}:": set((await http.get(f"{s.base_url}/_sandbox/orders")).json()["ids"])
+        for s in stores.values()
+    }
     redis = Redis.from_url(env["PERSONALIZE_REDIS_URL"], socket_timeout=10)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=15_000)
     await producer.start()
     runs = [OrderRun(p, stores[p.platform]) for p in plan.orders]
-    links, mailbox = LinkBook(bootstrap), Mailbox(stack.mail.folder)
+    links, mailbox = LinkBook(bootstrap), Mailbox(mail.folder)
     customer = Customer(mailbox, links, runs, http, o.seed)
     stop = asyncio.Event()
-    actors = {"supervisor": stack.supervise(stop), "link book": links.run(stop), "customer": customer.run(stop),
-              "merchant": Merchant(runs, redis, producer, o.seed).run(stop)}
+    actors = {
+        "supervisor": stack.supervise(stop),
+        "link book": links.run(stop),
+        "customer": customer.run(stop),
+        "merchant": Merchant(runs, redis, producer, o.seed).run(stop),
+    }
     background = [asyncio.create_task(_logged(name, actor)) for name, actor in actors.items()]
     try:
         start = asyncio.get_running_loop().time()
         chaos = Chaos(plan.faults, stack, stores, http, start)
         background.append(asyncio.create_task(progress(runs, mailbox, chaos, start, stop)))
         await asyncio.gather(Traffic(runs, config, http, start).run(), chaos.run())
-        print(f"soak: traffic and faults done after {asyncio.get_running_loop().time() - start:.0f}s; draining",
-              flush=True)
+        print(
+            f"soak: traffic and faults done after {asyncio.get_running_loop().time() - start:.0f}s; draining",
+            flush=True,
+        )
         drained = await drain(runs, redis, o.drain_s)
-        evidence = await gather_evidence(runs, stores, redis, bootstrap, http, seeded, mailbox, customer, chaos,
-                                         stack, drained)
+        evidence = await gather_evidence(
+            runs, stores, redis, bootstrap, http, seeded, mailbox, customer, chaos, stack, drained
+        )
         evidence.stops = await asyncio.to_thread(stack.stop_services)  # how each one takes a SIGTERM
         return evidence
     finally:
@@ -167,23 +208,26 @@ async def _logged(name: str, actor: Awaitable[None]) -> None:
 
 
 def _environment(o: SoakOptions, stack: Stack, editor_port: int) -> dict[str, str]:
+    broker, redis, mail = stack.started()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZE_")}
-    env.update({
-        "PERSONALIZE_CONFIG": str((o.state / "config.yaml").resolve()),
-        "PERSONALIZE_KAFKA_BOOTSTRAP": stack.broker.address,
-        "PERSONALIZE_REDIS_URL": f"redis://{stack.redis.address}/0",
-        "PERSONALIZE_SMTP_URL": stack.mail.url,
-        "PERSONALIZE_LINK_DELAY": o.link_delay,
-        "PERSONALIZE_LINK_TTL": o.link_ttl,
-        "PERSONALIZE_PUBLIC_URL": f"http://127.0.0.1:{editor_port}",
-        "PERSONALIZE_EDITOR_SECRET": secrets.token_urlsafe(32),
-        "PERSONALIZE_ASSETS_DIR": str((o.state / "assets").resolve()),
-        "PERSONALIZE_EDITOR_RATE_PER_TOKEN": "1000",  # one scripted customer, one address: not what limits test
-        "PERSONALIZE_EDITOR_RATE_PER_ADDRESS": "100000",
-        "PERSONALIZE_TOPIC_PARTITIONS": str(o.partitions),
-        "PERSONALIZE_LOG_FORMAT": "text",
-        "PERSONALIZE_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "PERSONALIZE_CONFIG": str((o.state / "config.yaml").resolve()),
+            "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
+            "PERSONALIZE_REDIS_URL": f"redis://{redis.address}/0",
+            "PERSONALIZE_SMTP_URL": mail.url,
+            "PERSONALIZE_LINK_DELAY": o.link_delay,
+            "PERSONALIZE_LINK_TTL": o.link_ttl,
+            "PERSONALIZE_PUBLIC_URL": f"http://127.0.0.1:{editor_port}",
+            "PERSONALIZE_EDITOR_SECRET": secrets.token_urlsafe(32),
+            "PERSONALIZE_ASSETS_DIR": str((o.state / "assets").resolve()),
+            "PERSONALIZE_EDITOR_RATE_PER_TOKEN": "1000",  # one scripted customer, one address: not what limits test
+            "PERSONALIZE_EDITOR_RATE_PER_ADDRESS": "100000",
+            "PERSONALIZE_TOPIC_PARTITIONS": str(o.partitions),
+            "PERSONALIZE_LOG_FORMAT": "text",
+            "PERSONALIZE_LOG_LEVEL": "INFO",
+        }
+    )
     return env
 
 

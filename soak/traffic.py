@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 
 from plumbing.config import Config
+from sandboxes.base import SandboxState
 from soak.ledger import OrderRun
 from soak.plan import OrderPlan
-from sandboxes.base import SandboxState
 
 log = logging.getLogger("soak")
 
@@ -64,12 +64,15 @@ class Traffic:
             run.cancelled = status
 
     async def _redeliver(self, run: OrderRun) -> None:
-        await self._post(f"{run.store.base_url}/_sandbox/orders/{run.order_id}/webhook",
-                         {"event": "created", "times": 2})
+        await self._post(
+            f"{run.store.base_url}/_sandbox/orders/{run.order_id}/webhook", {"event": "created", "times": 2}
+        )
 
     async def _stale_replay(self, run: OrderRun) -> None:
         sandbox = importlib.import_module(f"sandboxes.{run.store.platform}").SANDBOX
         store = self._config.store(run.store.platform, run.store.store_id)
+        if store is None:  # the soak writes the config its stores come from: a bug of the soak
+            raise LookupError(f"{run.store.platform}:{run.store.store_id} is not in the soak's config")
         headers, body = sandbox.webhook(SandboxState(store=store), run.placement, "created", thin=False)
         try:
             await self._http.post(run.store.webhook_url, content=body, headers=headers)
@@ -92,12 +95,23 @@ class Traffic:
 
 def _spec(run: OrderRun) -> dict:
     plan, store = run.plan, run.store
-    mug = {"product_id": store.personalizable_product, "title": TITLES.get(store.platform, "Name mug"),
-           "quantity": plan.quantity, "price": "14.50", "buyer_text": plan.buyer_text}
+    mug = {
+        "product_id": store.personalizable_product,
+        "title": TITLES.get(store.platform, "Name mug"),
+        "quantity": plan.quantity,
+        "price": "14.50",
+        "buyer_text": plan.buyer_text,
+    }
     plain = {"product_id": store.plain_product, "title": "Tote bag", "quantity": 1, "price": "9.00"}
     items = {"personalizable": [mug], "mixed": [mug, plain], "plain": [plain]}[plan.kind]
-    return {"items": items, "test": plan.test, "paid": plan.payment == "paid", "webhook": plan.webhook,
-            "customer_name": f"Soak Buyer{plan.index}", "customer_email": f"buyer{plan.index}@soak.example"}
+    return {
+        "items": items,
+        "test": plan.test,
+        "paid": plan.payment == "paid",
+        "webhook": plan.webhook,
+        "customer_name": f"Soak Buyer{plan.index}",
+        "customer_email": f"buyer{plan.index}@soak.example",
+    }
 
 
 async def _sleep_until(moment: float) -> None:

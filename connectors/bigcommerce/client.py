@@ -11,7 +11,7 @@ fulfillment gets the address. That is 1 + 2 calls per order a poll reads;
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,8 +40,9 @@ def rate_limit_wait(response: httpx.Response) -> float | None:
 async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime) -> AsyncIterator[list[dict]]:
     page = 1
     while True:
-        orders = await get_list(api, ORDERS, min_date_modified=iso(since), sort="date_modified:asc",
-                                limit=PAGE_SIZE, page=page)
+        orders = await get_list(
+            api, ORDERS, min_date_modified=iso(since), sort="date_modified:asc", limit=PAGE_SIZE, page=page
+        )
         if not orders:
             return
         for order in orders:
@@ -88,4 +89,4 @@ async def get_list(api: PlatformClient, path: str, **params: Any) -> list[dict]:
 
 def iso(moment: datetime) -> str:
     """`min_date_modified` takes RFC-2822 or ISO-8601; ISO in UTC reads unambiguously in logs."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -33,7 +33,7 @@ Decisions, from the order status table (`GET /v2/order_statuses`):
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 
@@ -81,8 +81,8 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def rfc2822(value: str) -> datetime:
     moment = parsedate_to_datetime(value)
     if moment.tzinfo is None:  # "-0000" means UTC with no zone information (RFC 2822 §3.3)
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def status_id(raw: dict) -> int:
@@ -123,9 +123,14 @@ def shipping_address(embedded: object) -> Address | None:
         return None
     first = embedded[0]
     return Address(
-        name=full_name(first), line1=first.get("street_1") or "", line2=first.get("street_2") or "",
-        city=first.get("city") or "", region=first.get("state") or "", postal_code=first.get("zip") or "",
-        country=first.get("country_iso2") or "", phone=first.get("phone") or "",
+        name=full_name(first),
+        line1=first.get("street_1") or "",
+        line2=first.get("street_2") or "",
+        city=first.get("city") or "",
+        region=first.get("state") or "",
+        postal_code=first.get("zip") or "",
+        country=first.get("country_iso2") or "",
+        phone=first.get("phone") or "",
     )
 
 

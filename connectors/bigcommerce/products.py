@@ -25,8 +25,14 @@ async def create_product(api: PlatformClient, store: StoreConfig, listing: Listi
         pounds_or_kilos = float(weight or 0)  # in the store's weight unit
     except ValueError:
         raise ValueError(f"weight must be a number in the store's unit, not {weight!r}") from None
-    body = {"name": listing.title, "type": "physical", "weight": pounds_or_kilos, "price": float(listing.price),
-            "description": listing.html, "is_visible": not listing.draft}
+    body = {
+        "name": listing.title,
+        "type": "physical",
+        "weight": pounds_or_kilos,
+        "price": float(listing.price),
+        "description": listing.html,
+        "is_visible": not listing.draft,
+    }
     if sku := listing.option(store, "sku"):
         body["sku"] = sku
     answer, _ = await api.request_json("POST", PRODUCTS, json=body, idempotent=False)

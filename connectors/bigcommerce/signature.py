@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -26,8 +26,13 @@ from plumbing.config import StoreConfig
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The order id is `data.id` for these (refunds too: the refund's own id is `data.refund.refund_id`) ...
-ORDER_SCOPES = {"store/order/created", "store/order/updated", "store/order/statusUpdated", "store/order/archived",
-                "store/order/refund/created"}
+ORDER_SCOPES = {
+    "store/order/created",
+    "store/order/updated",
+    "store/order/statusUpdated",
+    "store/order/archived",
+    "store/order/refund/created",
+}
 # ... and `data.order_id` for transactions, which can change the payment status.
 TRANSACTION_SCOPES = {"store/order/transaction/created", "store/order/transaction/updated"}
 
@@ -39,7 +44,7 @@ def key_for(client_secret: str) -> str:
 
 def sign(key: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 signature>` (the sandbox signs with this; tests check it against the reference vector)."""
-    return Webhook(key).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    return Webhook(key).sign(msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
 
 
 def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
@@ -49,7 +54,7 @@ def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
 
 
 def verify_with_key(key: str, headers: Mapping[str, str], body: bytes) -> None:
-    given = {name: headers.get(name) for name in HEADERS}
+    given = {name: headers.get(name, "") for name in HEADERS}
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise InvalidSignatureError(f"missing {', '.join(missing)}")

@@ -58,8 +58,14 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
     """
     offset = 0
     while True:
-        body, _ = await api.get_json(receipts_path(store), min_last_modified=unix_since(since), sort_on="updated",
-                                     sort_order="asc", limit=PAGE_SIZE, offset=offset)
+        body, _ = await api.get_json(
+            receipts_path(store),
+            min_last_modified=unix_since(since),
+            sort_on="updated",
+            sort_order="asc",
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
         results, count = page_of(body)
         if results:
             yield results

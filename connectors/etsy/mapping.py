@@ -16,7 +16,7 @@ Quirks live here, each in a small function:
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -73,7 +73,7 @@ def integer(value: object) -> int:
 
 
 def epoch(value: object) -> datetime:
-    return datetime.fromtimestamp(integer(value), tz=timezone.utc)
+    return datetime.fromtimestamp(integer(value), tz=UTC)
 
 
 def status(raw: dict) -> str:
@@ -103,8 +103,12 @@ def address(raw: dict) -> Address | None:
     if not any(raw.get(k) for k in ("first_line", "city", "zip", "country_iso")):
         return None
     return Address(
-        name=raw.get("name") or "", line1=raw.get("first_line") or "", line2=raw.get("second_line") or "",
-        city=raw.get("city") or "", region=raw.get("state") or "", postal_code=raw.get("zip") or "",
+        name=raw.get("name") or "",
+        line1=raw.get("first_line") or "",
+        line2=raw.get("second_line") or "",
+        city=raw.get("city") or "",
+        region=raw.get("state") or "",
+        postal_code=raw.get("zip") or "",
         country=raw.get("country_iso") or "",
     )
 

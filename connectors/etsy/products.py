@@ -31,8 +31,13 @@ from connectors.publishing import Created, Listing, created_id
 from plumbing.config import StoreConfig
 
 LISTINGS = "/v3/application/shops/{shop_id}/listings"
-DEFAULTS = {"who_made": "i_did", "when_made": "made_to_order", "is_supply": "false", "quantity": "999",
-            "type": "physical"}
+DEFAULTS = {
+    "who_made": "i_did",
+    "when_made": "made_to_order",
+    "is_supply": "false",
+    "quantity": "999",
+    "type": "physical",
+}
 PASSED = ("taxonomy_id", "shipping_profile_id", "readiness_state_id", "return_policy_id", "shop_section_id")
 
 
@@ -42,6 +47,7 @@ async def create_product(api: PlatformClient, store: StoreConfig, listing: Listi
     form.update({key: value for key in PASSED if (value := listing.option(store, key))})
     path = LISTINGS.format(shop_id=credential(store, "shop_id"))
     answer, _ = await api.request_json("POST", path, data=form, idempotent=False)
-    notes = () if listing.draft else ("Etsy creates listings as drafts: add an image, then activate it in "
-                                      "Shop Manager",)
+    notes = (
+        () if listing.draft else ("Etsy creates listings as drafts: add an image, then activate it in Shop Manager",)
+    )
     return Created(created_id(answer, "listing_id"), draft=True, notes=notes)

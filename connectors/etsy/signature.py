@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
@@ -33,7 +33,7 @@ _RECEIPT_PATH = re.compile(r"^/v3/application/shops/(\d+)/receipts/(\d+)/?$")
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64>` for one delivery (the sandbox signs with this; the tests check it independently)."""
-    return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
 
 
 def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:

@@ -16,7 +16,7 @@ cool-down. No rate-limit headers are documented, so we wait Retry-After when one
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
@@ -30,7 +30,7 @@ ORDERS = "/1.0/commerce/orders"
 PAGE_SIZE = 50  # fixed by the API
 USER_AGENT = "personalize-connector/0.1"
 COOL_DOWN_S = 60.0
-_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def headers(store: StoreConfig) -> dict[str, str]:
@@ -43,11 +43,12 @@ def rate_limit_wait(response: httpx.Response) -> float:
 
 
 def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime,
-                        now: Callable[[], datetime] = utc_now) -> AsyncIterator[list[dict]]:
+async def list_modified(
+    api: PlatformClient, store: StoreConfig, since: datetime, now: Callable[[], datetime] = utc_now
+) -> AsyncIterator[list[dict]]:
     orders: list[dict] = []
     params: dict[str, str] = {"modifiedAfter": utc_iso(since), "modifiedBefore": utc_iso(now())}
     while True:
@@ -60,14 +61,17 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         params = {"cursor": cursor}  # the date range must not come along
     orders.sort(key=_modified)
     for start in range(0, len(orders), PAGE_SIZE):
-        yield orders[start:start + PAGE_SIZE]
+        yield orders[start : start + PAGE_SIZE]
 
 
 def _modified(raw: dict) -> datetime:
+    stamp = raw.get("modifiedOn") or raw.get("createdOn")
     try:
-        return iso(raw.get("modifiedOn") or raw.get("createdOn"))
-    except (TypeError, ValueError):
-        return _EARLIEST  # unmappable anyway; first, so it never holds the cursor back
+        if isinstance(stamp, str):
+            return iso(stamp)
+    except ValueError:
+        pass
+    return _EARLIEST  # unmappable anyway; first, so it never holds the cursor back
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:

@@ -32,7 +32,7 @@ Decisions where the docs are silent:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -72,7 +72,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def iso(value: str) -> datetime:
     """ISO 8601 UTC, `Z` suffix and milliseconds (`2016-12-23T15:58:07.187Z`)."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def money(amount: dict) -> tuple[str, str]:
@@ -102,9 +102,13 @@ def address(shipping: dict) -> Address | None:
     if not any(shipping.get(k) for k in ("address1", "city", "postalCode", "countryCode")):
         return None  # digital and service orders have no shipping address
     return Address(
-        name=_name(shipping), line1=shipping.get("address1") or "", line2=shipping.get("address2") or "",
-        city=shipping.get("city") or "", region=shipping.get("state") or "",
-        postal_code=shipping.get("postalCode") or "", country=shipping.get("countryCode") or "",
+        name=_name(shipping),
+        line1=shipping.get("address1") or "",
+        line2=shipping.get("address2") or "",
+        city=shipping.get("city") or "",
+        region=shipping.get("state") or "",
+        postal_code=shipping.get("postalCode") or "",
+        country=shipping.get("countryCode") or "",
         phone=shipping.get("phone") or "",
     )
 

@@ -33,11 +33,19 @@ async def create_product(api: PlatformClient, store: StoreConfig, listing: Listi
     currency = listing.currency or listing.option(store, "currency")
     if not currency:
         raise ValueError("Squarespace needs the price's currency: give --currency (the site's, e.g. USD)")
-    variant = {"sku": listing.option(store, "sku") or f"PZ{secrets.token_hex(4).upper()}",
-               "pricing": {"basePrice": {"currency": currency, "value": f"{listing.price:.2f}"}},
-               "stock": {"unlimited": True}}
-    body = {"type": "PHYSICAL", "storePageId": listing.option(store, "store_page_id") or await first_store_page(api),
-            "name": listing.title, "description": listing.html, "isVisible": not listing.draft, "variants": [variant]}
+    variant = {
+        "sku": listing.option(store, "sku") or f"PZ{secrets.token_hex(4).upper()}",
+        "pricing": {"basePrice": {"currency": currency, "value": f"{listing.price:.2f}"}},
+        "stock": {"unlimited": True},
+    }
+    body = {
+        "type": "PHYSICAL",
+        "storePageId": listing.option(store, "store_page_id") or await first_store_page(api),
+        "name": listing.title,
+        "description": listing.html,
+        "isVisible": not listing.draft,
+        "variants": [variant],
+    }
     answer, _ = await api.request_json("POST", PRODUCTS, json=body, idempotent=False)
     visible = answer.get("isVisible") if isinstance(answer, dict) else None
     return Created(created_id(answer, "id"), draft=visible is False)

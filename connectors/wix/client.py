@@ -18,7 +18,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,15 +37,17 @@ def headers(store: StoreConfig) -> dict[str, str]:
 
 
 def wix_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def first_search(since: datetime) -> dict[str, Any]:
-    return {"search": {
-        "filter": {"updatedDate": {"$gte": wix_time(since)}},
-        "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
-        "cursorPaging": {"limit": PAGE_SIZE},
-    }}
+    return {
+        "search": {
+            "filter": {"updatedDate": {"$gte": wix_time(since)}},
+            "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+            "cursorPaging": {"limit": PAGE_SIZE},
+        }
+    }
 
 
 def next_search(cursor: str) -> dict[str, Any]:

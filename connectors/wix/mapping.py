@@ -25,7 +25,7 @@ Quirks and decisions, each in a small function below:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -66,7 +66,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def timestamp(value: str) -> datetime:
     """ISO-8601 with `Z`; a value without a zone is taken as UTC."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def payment_status(raw: dict) -> str:
@@ -100,22 +100,30 @@ def address(destination: dict) -> Address | None:
         return None
     line1, line2 = address_lines(where)
     return Address(
-        name=full_name(contact), line1=line1, line2=line2, city=where.get("city") or "",
+        name=full_name(contact),
+        line1=line1,
+        line2=line2,
+        city=where.get("city") or "",
         region=region(where.get("subdivision") or "", where.get("country") or ""),
-        postal_code=where.get("postalCode") or "", country=where.get("country") or "", phone=contact.get("phone") or "",
+        postal_code=where.get("postalCode") or "",
+        country=where.get("country") or "",
+        phone=contact.get("phone") or "",
     )
 
 
 def address_lines(where: dict) -> tuple[str, str]:
     street = where.get("streetAddress") or {}
-    line1 = where.get("addressLine1") or where.get("addressLine") or " ".join(
-        p for p in (street.get("number"), street.get("name")) if p)
+    line1 = (
+        where.get("addressLine1")
+        or where.get("addressLine")
+        or " ".join(p for p in (street.get("number"), street.get("name")) if p)
+    )
     return line1, where.get("addressLine2") or street.get("apt") or ""
 
 
 def region(subdivision: str, country: str) -> str:
     prefix = f"{country}-"
-    return subdivision[len(prefix):] if country and subdivision.startswith(prefix) else subdivision
+    return subdivision[len(prefix) :] if country and subdivision.startswith(prefix) else subdivision
 
 
 def line(item: dict, store: StoreConfig) -> LineItem:

@@ -21,8 +21,13 @@ PRODUCTS = "/stores/v1/products"
 
 
 async def create_product(api: PlatformClient, store: StoreConfig, listing: Listing) -> Created:
-    product = {"name": listing.title, "productType": "physical", "priceData": {"price": float(listing.price)},
-               "description": listing.html, "visible": not listing.draft}
+    product = {
+        "name": listing.title,
+        "productType": "physical",
+        "priceData": {"price": float(listing.price)},
+        "description": listing.html,
+        "visible": not listing.draft,
+    }
     if sku := listing.option(store, "sku"):
         product["sku"] = sku
     answer, _ = await api.request_json("POST", PRODUCTS, json={"product": product}, idempotent=False)

@@ -95,6 +95,7 @@ def _json_object(value: object, where: str) -> dict[str, Any]:
 def order_in(event: dict[str, Any]) -> dict[str, Any] | None:
     """The order entity the event carries, by slug; None when it carries only the id."""
     slug = event.get("slug")
+    path: tuple[str, ...]
     if slug == "created":
         path = ("createdEvent", "entity")
     elif slug == "updated":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from woocommerce.oauth import OAuth
@@ -40,8 +40,13 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
     while True:
         orders, headers = await api.get_json(
             ORDERS,
-            modified_after=since.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
-            dates_are_gmt="true", orderby="modified", order="asc", per_page=PAGE_SIZE, page=page, status="any",
+            modified_after=since.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+            dates_are_gmt="true",
+            orderby="modified",
+            order="asc",
+            per_page=PAGE_SIZE,
+            page=page,
+            status="any",
         )
         if orders:
             yield orders

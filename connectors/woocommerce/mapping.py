@@ -8,7 +8,7 @@ line-item `meta_data`, no test flag (we read an order meta `personalize_test`).
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -50,7 +50,7 @@ def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
 def gmt(value: str) -> datetime:
     """`date_*_gmt` fields are UTC without a zone suffix."""
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def payment_status(raw: dict) -> str:
@@ -62,7 +62,9 @@ def payment_status(raw: dict) -> str:
 
 
 def is_test(raw: dict) -> bool:
-    return any(m.get("key") == "personalize_test" and str(m.get("value")).lower() in TRUE for m in raw.get("meta_data") or [])
+    return any(
+        m.get("key") == "personalize_test" and str(m.get("value")).lower() in TRUE for m in raw.get("meta_data") or []
+    )
 
 
 def money(value: object) -> str:
@@ -79,9 +81,13 @@ def address(shipping: dict) -> Address | None:
         return None
     return Address(
         name=" ".join(p for p in (shipping.get("first_name"), shipping.get("last_name")) if p),
-        line1=shipping.get("address_1") or "", line2=shipping.get("address_2") or "", city=shipping.get("city") or "",
-        region=shipping.get("state") or "", postal_code=shipping.get("postcode") or "",
-        country=shipping.get("country") or "", phone=shipping.get("phone") or "",
+        line1=shipping.get("address_1") or "",
+        line2=shipping.get("address_2") or "",
+        city=shipping.get("city") or "",
+        region=shipping.get("state") or "",
+        postal_code=shipping.get("postcode") or "",
+        country=shipping.get("country") or "",
+        phone=shipping.get("phone") or "",
     )
 
 

@@ -17,8 +17,13 @@ PRODUCTS = "/wp-json/wc/v3/products"
 
 
 async def create_product(api: PlatformClient, store: StoreConfig, listing: Listing) -> Created:
-    body = {"name": listing.title, "type": "simple", "status": "draft" if listing.draft else "publish",
-            "regular_price": f"{listing.price:.2f}", "description": listing.html}
+    body = {
+        "name": listing.title,
+        "type": "simple",
+        "status": "draft" if listing.draft else "publish",
+        "regular_price": f"{listing.price:.2f}",
+        "description": listing.html,
+    }
     if sku := listing.option(store, "sku"):
         body["sku"] = sku
     answer, _ = await api.request_json("POST", PRODUCTS, json=body, idempotent=False)

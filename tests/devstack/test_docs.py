@@ -19,10 +19,25 @@ def test_asyncapi_documents_every_topic_with_its_events():
     document = asyncapi_document()
     assert document["asyncapi"].startswith("3.")
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {"orders.received", "orders.status", "personalization.requested", "personalization.completed",
-                         "personalization.link-issued", "personalization.link-activity", "orders.commands",
-                         "fulfillment.requested", "dead-letters"}
+    assert addresses == {
+        "orders.received",
+        "orders.status",
+        "personalization.requested",
+        "personalization.completed",
+        "personalization.link-issued",
+        "personalization.link-activity",
+        "orders.commands",
+        "fulfillment.requested",
+        "dead-letters",
+    }
     schemas = document["components"]["schemas"]
-    assert {"OrderReceived", "OrderUpdated", "FulfillmentRequested", "DeadLetter", "PersonalizationLinkOpened",
-            "PersonalizationLinkExpired", "PersonalizationReminderSent"} <= schemas.keys()
+    assert {
+        "OrderReceived",
+        "OrderUpdated",
+        "FulfillmentRequested",
+        "DeadLetter",
+        "PersonalizationLinkOpened",
+        "PersonalizationLinkExpired",
+        "PersonalizationReminderSent",
+    } <= schemas.keys()
     assert json.loads((DOCS / "schemas" / "OrderReceived.json").read_text())["properties"]["total"]["type"] == "string"

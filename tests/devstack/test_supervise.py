@@ -38,9 +38,14 @@ async def test_a_job_that_ends_by_itself_stops_dev_unless_it_is_meant_to_end(cap
     assert await supervise({}, jobs, asyncio.Event(), exit_after=0.6, finite=finite) == 0
 
 
-async def test_a_service_that_exits_stops_dev():
-    service = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+def exited(code: int) -> subprocess.Popen:
+    service = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"])
     service.wait()
+    return service
+
+
+async def test_a_service_that_exits_stops_dev():
+    service = await asyncio.to_thread(exited, 3)  # waiting for a process blocks: off the event loop
     assert await supervise({"core": service}, {"event printer": forever()}, asyncio.Event(), exit_after=10) == 1
 
 

@@ -36,34 +36,84 @@ def samples() -> dict[str, Event]:
     """By event type name: a valid, fully filled-in event."""
     template = load_test_config().template("name-mug")
     item = RequestedItem(line_id="L1", title="Name mug", quantity=1, template=template, buyer_personalization="Ada")
-    received = order(MANUAL, [mug("L1"), plain("L2")], number="1001",
-                     shipping_address=Address(name="Ada", line1="1 Main St", city="Paris", country="FR"))
-    link = {"link_id": "abc123", "sequence": 1, "store_id": "shop-manual", "platform": "woocommerce",
-            "order_number": "1001", "order_key": KEY, "occurred_at": T}
+    received = order(
+        MANUAL,
+        [mug("L1"), plain("L2")],
+        number="1001",
+        shipping_address=Address(name="Ada", line1="1 Main St", city="Paris", country="FR"),
+    )
+    link = {
+        "link_id": "abc123",
+        "sequence": 1,
+        "store_id": "shop-manual",
+        "platform": "woocommerce",
+        "order_number": "1001",
+        "order_key": KEY,
+        "occurred_at": T,
+    }
     built = [
         received,
         updated(received, payment_status="refunded"),
-        OrderStatusChanged(order_key=KEY, from_status=None, to_status=OrderStatus.PENDING_PERSONALIZATION,
-                           reason="needs personalization", occurred_at=T),
-        PersonalizationRequested(order_key=KEY, store_id="shop-manual", platform="woocommerce", order_number="1001",
-                                 merchant_email="m@example.com", received_at=T, notify_after=T + timedelta(minutes=15),
-                                 items=[item]),
-        PersonalizationCompleted(order_key=KEY, items=[CompletedItem(
-            line_id="L1", fields={"name": "Grace", "photo": "file:///a/b.png"},
-            assets=[Asset(field="photo", uri="file:///a/b.png", media_type="image/png", sha256="0" * 64)])]),
-        PersonalizationLinkIssued(url="https://p.example.com/p/" + "t" * 43, expires_at=T + timedelta(days=7),
-                                  merchant_email="m@example.com", items=[item], **link),
+        OrderStatusChanged(
+            order_key=KEY,
+            from_status=None,
+            to_status=OrderStatus.PENDING_PERSONALIZATION,
+            reason="needs personalization",
+            occurred_at=T,
+        ),
+        PersonalizationRequested(
+            order_key=KEY,
+            store_id="shop-manual",
+            platform="woocommerce",
+            order_number="1001",
+            merchant_email="m@example.com",
+            received_at=T,
+            notify_after=T + timedelta(minutes=15),
+            items=[item],
+        ),
+        PersonalizationCompleted(
+            order_key=KEY,
+            items=[
+                CompletedItem(
+                    line_id="L1",
+                    fields={"name": "Grace", "photo": "file:///a/b.png"},
+                    assets=[Asset(field="photo", uri="file:///a/b.png", media_type="image/png", sha256="0" * 64)],
+                )
+            ],
+        ),
+        PersonalizationLinkIssued(
+            url="https://p.example.com/p/" + "t" * 43,
+            expires_at=T + timedelta(days=7),
+            merchant_email="m@example.com",
+            items=[item],
+            **link,
+        ),
         PersonalizationLinkOpened(**link),
         PersonalizationLinkExpired(expired_at=T, **link),
         PersonalizationReminderSent(reminder=1, recipient="merchant", expires_at=T + timedelta(days=7), **link),
         ApproveOrder(order_key=KEY, reason="ok"),
         CancelOrder(order_key=KEY),
         ResendLink(order_key=KEY),
-        FulfillmentRequested(order_key=KEY, platform="woocommerce", store_id="shop-manual", order_number="1001",
-                             line_items=[FulfillmentLine(**mug("L1").model_dump(), personalization=CompletedItem(
-                                 line_id="L1", fields={"n": "x"}))]),
-        DeadLetter(order_key=KEY, source_topic="orders.received", partition=0, offset=7, consumer="core",
-                   error="cannot decode", raw="AAEC"),
+        FulfillmentRequested(
+            order_key=KEY,
+            platform="woocommerce",
+            store_id="shop-manual",
+            order_number="1001",
+            line_items=[
+                FulfillmentLine(
+                    **mug("L1").model_dump(), personalization=CompletedItem(line_id="L1", fields={"n": "x"})
+                )
+            ],
+        ),
+        DeadLetter(
+            order_key=KEY,
+            source_topic="orders.received",
+            partition=0,
+            offset=7,
+            consumer="core",
+            error="cannot decode",
+            raw="AAEC",
+        ),
     ]
     return {type(event).__name__: event for event in built}
 

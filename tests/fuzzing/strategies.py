@@ -18,11 +18,18 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 settings.register_profile(
-    "fuzz-ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    "fuzz-ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 settings.register_profile(  # failures found are kept for the next run in ./.hypothesis (it ignores itself in git)
-    "fuzz-explore", derandomize=False, deadline=None, print_blob=True,
+    "fuzz-explore",
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 PROFILE = os.environ.get("PERSONALIZE_FUZZ_PROFILE", "fuzz-ci")
@@ -41,14 +48,44 @@ def budget(examples: int) -> settings:
 # Characters that have broken text handling somewhere: direction overrides, zero-width joiners and
 # spaces, a byte-order mark, NUL and other controls, combining marks, line and paragraph separators,
 # astral-plane emoji sequences, the last code point, and the characters HTML and JSON escape.
-ODD = ["\u202e", "\u202d", "\u2066", "\u200b", "\u200d", "\u200c", "\ufeff", "\x00", "\x1b", "\x7f", "\u0301",
-       "\u2028", "\u2029", "👩\u200d👩\u200d👧", "\U0010ffff", "\ufffd", "ﷺ", "<", ">", "&", '"', "'", "\\", "/",
-       "\r\n", "\t", "%00", "${X}", "{{7*7}}"]
+ODD = [
+    "\u202e",
+    "\u202d",
+    "\u2066",
+    "\u200b",
+    "\u200d",
+    "\u200c",
+    "\ufeff",
+    "\x00",
+    "\x1b",
+    "\x7f",
+    "\u0301",
+    "\u2028",
+    "\u2029",
+    "👩\u200d👩\u200d👧",
+    "\U0010ffff",
+    "\ufffd",
+    "ﷺ",
+    "<",
+    ">",
+    "&",
+    '"',
+    "'",
+    "\\",
+    "/",
+    "\r\n",
+    "\t",
+    "%00",
+    "${X}",
+    "{{7*7}}",
+]
 odd_text = st.lists(st.one_of(st.sampled_from(ODD), st.text(max_size=4)), max_size=8).map("".join)
 text = st.one_of(st.text(max_size=40), odd_text)
 
-huge_int = st.one_of(st.integers(min_value=-(10**300), max_value=10**300),
-                     st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**20, 10**4000]))
+huge_int = st.one_of(
+    st.integers(min_value=-(10**300), max_value=10**300),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**20, 10**4000]),
+)
 floats = st.floats(allow_nan=True, allow_infinity=True)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), huge_int, floats, text)
 json_values = st.recursive(
@@ -77,8 +114,25 @@ raw_bodies = st.one_of(
     st.binary(max_size=2048),
     json_values.map(dumps),
     deep_json,
-    st.sampled_from([b"", b"null", b"[]", b"{}", b'""', b"NaN", b"-Infinity", b"1e999999", b"9" * 5000, b"{" * 3,
-                     b'{"a": 1, "a": 2}', b"\xef\xbb\xbf{}", b'"\\ud800"', b'{"\\ud800": "\\udfff"}', b"\xed\xa0\x80"]),
+    st.sampled_from(
+        [
+            b"",
+            b"null",
+            b"[]",
+            b"{}",
+            b'""',
+            b"NaN",
+            b"-Infinity",
+            b"1e999999",
+            b"9" * 5000,
+            b"{" * 3,
+            b'{"a": 1, "a": 2}',
+            b"\xef\xbb\xbf{}",
+            b'"\\ud800"',
+            b'{"\\ud800": "\\udfff"}',
+            b"\xed\xa0\x80",
+        ]
+    ),
 )
 
 
@@ -131,15 +185,42 @@ def mutated(draw: st.DrawFn, original: Any, max_mutations: int = 3) -> Any:
 # ":" or "+5", checked by hand); the apps are fuzzed in process, so they are left to the server.
 FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "upgrade"}
 header_names = st.one_of(
-    st.sampled_from(["content-type", "x-wc-webhook-signature", "x-wc-webhook-topic", "webhook-id", "webhook-timestamp",
-                     "webhook-signature", "squarespace-signature", "authorization", "content-encoding",
-                     "transfer-encoding-x", "x-forwarded-for"]),
+    st.sampled_from(
+        [
+            "content-type",
+            "x-wc-webhook-signature",
+            "x-wc-webhook-topic",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "squarespace-signature",
+            "authorization",
+            "content-encoding",
+            "transfer-encoding-x",
+            "x-forwarded-for",
+        ]
+    ),
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_0123456789", min_size=1, max_size=20),
 ).filter(lambda name: name not in FRAMING)
 header_values = st.one_of(
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=80),
-    st.sampled_from(["v1,", "v1,AAAA", "v1,!!notbase64", "v2,abc v1,def", "0", "-1", "99999999999999999999",
-                     "order.created", "order.deleted", "application/json", "text/plain; charset=utf-16", "gzip",
-                     "whsec_", " " * 40]),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80),
+    st.sampled_from(
+        [
+            "v1,",
+            "v1,AAAA",
+            "v1,!!notbase64",
+            "v2,abc v1,def",
+            "0",
+            "-1",
+            "99999999999999999999",
+            "order.created",
+            "order.deleted",
+            "application/json",
+            "text/plain; charset=utf-16",
+            "gzip",
+            "whsec_",
+            " " * 40,
+        ]
+    ),
 )
 headers = st.dictionaries(header_names, header_values, max_size=6)

@@ -22,8 +22,13 @@ from tests.builders import mug, order
 from tests.support import Recorder, ServiceProcess, event_bus, send
 
 CONFIG = Path(__file__).parent / "config.yaml"
-A, B, LISTED, LIVE, FUZZ = ("woocommerce", "shop-a"), ("bigcommerce", "shop-b"), ("squarespace", "shop-list"), \
-    ("wix", "shop-live"), ("etsy", "shop-fuzz")
+A, B, LISTED, LIVE, FUZZ = (
+    ("woocommerce", "shop-a"),
+    ("bigcommerce", "shop-b"),
+    ("squarespace", "shop-list"),
+    ("wix", "shop-live"),
+    ("etsy", "shop-fuzz"),
+)
 
 
 def name(store: tuple[str, str]) -> str:
@@ -64,9 +69,15 @@ async def stack(api_servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     logs = tmp_path_factory.mktemp("api-logs")
     redis_url = f"redis://{redis_server.address}/0"
     port = free_port()
-    env = {"PERSONALIZE_KAFKA_BOOTSTRAP": broker.address, "PERSONALIZE_REDIS_URL": redis_url,
-           "PERSONALIZE_CONFIG": str(CONFIG), "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
-           "PERSONALIZE_OPS_PORT": "0", "PERSONALIZE_API_PORT": str(port), "PERSONALIZE_LOG_FORMAT": "text"}
+    env = {
+        "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
+        "PERSONALIZE_REDIS_URL": redis_url,
+        "PERSONALIZE_CONFIG": str(CONFIG),
+        "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "PERSONALIZE_OPS_PORT": "0",
+        "PERSONALIZE_API_PORT": str(port),
+        "PERSONALIZE_LOG_FORMAT": "text",
+    }
     async with event_bus(broker.address) as bus:
         core = ServiceProcess(["core"], env, logs / "core.log")
         api = ServiceProcess(["api"], env, logs / "api.log")
@@ -115,8 +126,14 @@ async def _until_up(stack: Stack) -> None:
 
 
 def personalize(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "personalize.cli", *args], env={**os.environ, **env}, check=False,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "personalize.cli", *args],
+        env={**os.environ, **env},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def statuses(events: list[Event]) -> list[str]:
@@ -140,9 +157,9 @@ async def published(stack: Stack, order_key: str, kind: type[Event], count: int 
     return [e for e in events if isinstance(e, kind)]
 
 
-async def eventually(read, check, timeout: float = 30):
+async def eventually(read, check):
     """Poll `await read()` until `check` holds: for what shows in core's Redis rather than on a topic."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + 30
     while not check(value := await read()):
         assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
         await asyncio.sleep(0.05)

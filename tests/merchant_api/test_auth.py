@@ -26,8 +26,12 @@ async def test_a_stores_key_gets_404_for_another_stores_order_settings_catalog_a
     theirs = await placed(stack, order(B, [mug()]), "pending_personalization")
     async with stack.client(B) as owner, stack.client(A) as other:
         assert (await owner.get(f"/orders/{theirs.order_key}")).status_code == 200
-        for path in (f"/orders/{theirs.order_key}", f"/stores/{name(B)}/settings", f"/stores/{name(B)}/products",
-                     f"/orders?store={name(B)}"):
+        for path in (
+            f"/orders/{theirs.order_key}",
+            f"/stores/{name(B)}/settings",
+            f"/stores/{name(B)}/products",
+            f"/orders?store={name(B)}",
+        ):
             answer = await other.get(path)
             assert answer.status_code == 404, path
             assert "for this key" in answer.json()["detail"]

@@ -29,6 +29,9 @@ def test_every_route_but_health_asks_for_a_bearer_key_and_documents_its_errors()
             assert operation["security"] == [{"HTTPBearer": []}], (method, path)
             assert {"401", "503"} <= operation["responses"].keys(), (method, path)
     commands = [p for p in document["paths"] if p.startswith("/orders/{order_key}/")]
-    assert sorted(commands) == ["/orders/{order_key}/approve", "/orders/{order_key}/cancel",
-                                "/orders/{order_key}/resend-link"]
+    assert sorted(commands) == [
+        "/orders/{order_key}/approve",
+        "/orders/{order_key}/cancel",
+        "/orders/{order_key}/resend-link",
+    ]
     assert all({"202", "404", "409"} <= document["paths"][p]["post"]["responses"].keys() for p in commands)

@@ -20,8 +20,10 @@ from tests.support import send
 
 
 async def test_listing_pages_newest_first_and_filters_by_status(stack):
-    orders = [await placed(stack, order(LISTED, [mug()], at=T0 + timedelta(minutes=i)), "pending_personalization")
-              for i in range(5)]
+    orders = [
+        await placed(stack, order(LISTED, [mug()], at=T0 + timedelta(minutes=i)), "pending_personalization")
+        for i in range(5)
+    ]
     await send(stack.producer, ApproveOrder(order_key=orders[1].order_key))
     await settled(stack, orders[1].order_key, "pending_personalization", "in_fulfillment")
 
@@ -50,17 +52,32 @@ async def test_one_order_shows_its_items_lines_history_links_personalization_and
     received = await placed(stack, order(A, [mug("L1"), plain("L2")]), "pending_personalization")
     key = received.order_key
     expires = T0 + timedelta(days=7)
-    link = {"order_key": key, "link_id": "link-1", "sequence": 1, "store_id": received.store_id,
-            "platform": received.platform}
+    link = {
+        "order_key": key,
+        "link_id": "link-1",
+        "sequence": 1,
+        "store_id": received.store_id,
+        "platform": received.platform,
+    }
     (request,) = await published(stack, key, PersonalizationRequested)
-    await send(stack.producer,
-               PersonalizationLinkIssued(**link, occurred_at=T0, url="http://editor/p/secret", expires_at=expires,
-                                         merchant_email="a@example.com", order_number=received.order_number,
-                                         items=request.items),
-               PersonalizationLinkOpened(**link, occurred_at=T0 + timedelta(hours=2)),
-               PersonalizationReminderSent(**link, occurred_at=T0 + timedelta(days=3), reminder=1,
-                                           recipient="merchant", expires_at=expires))
+    await send(
+        stack.producer,
+        PersonalizationLinkIssued(
+            **link,
+            occurred_at=T0,
+            url="http://editor/p/secret",
+            expires_at=expires,
+            merchant_email="a@example.com",
+            order_number=received.order_number,
+            items=request.items,
+        ),
+        PersonalizationLinkOpened(**link, occurred_at=T0 + timedelta(hours=2)),
+        PersonalizationReminderSent(
+            **link, occurred_at=T0 + timedelta(days=3), reminder=1, recipient="merchant", expires_at=expires
+        ),
+    )
     async with stack.client(A) as client:
+
         async def links():
             return (await client.get(f"/orders/{key}")).json()["links"]
 
@@ -72,7 +89,9 @@ async def test_one_order_shows_its_items_lines_history_links_personalization_and
     assert body["status"] == "pending_approval" and body["store"] == name(A)
     assert [i["line_id"] for i in body["items"]] == ["L1", "L2"] and body["personalize_lines"] == ["L1"]
     assert [(h["from_status"], h["to_status"]) for h in body["history"]] == [
-        (None, "pending_personalization"), ("pending_personalization", "pending_approval")]
+        (None, "pending_personalization"),
+        ("pending_personalization", "pending_approval"),
+    ]
     (shown,) = body["links"]
     assert shown["state"] == "completed" and shown["reminders_sent"] == 1
     assert shown["opened_at"].startswith("2026-11-27T14:00") and shown["expires_at"].startswith("2026-12-04")
@@ -106,14 +125,16 @@ async def test_cancel_then_every_command_is_refused_with_its_reason(stack):
         answer = await client.post(f"/orders/{received.order_key}/cancel")
         assert answer.status_code == 202 and answer.json()["command"] == "CancelOrder"
         await settled(stack, received.order_key, "pending_personalization", "cancelled")
-        refusals = {command: (await client.post(f"/orders/{received.order_key}/{command}")).json()["detail"]
-                    for command in ("approve", "cancel", "resend-link")}
+        refusals = {
+            command: (await client.post(f"/orders/{received.order_key}/{command}")).json()["detail"]
+            for command in ("approve", "cancel", "resend-link")
+        }
     assert refusals == {
         "approve": "cannot approve an order that is cancelled: only orders pending personalization or pending "
-                   "approval can be approved",
+        "approval can be approved",
         "cancel": "cannot cancel an order that is cancelled",
         "resend-link": "no link to resend for an order that is cancelled: links are sent only while an order is "
-                       "pending personalization",
+        "pending personalization",
     }
     assert len(await published(stack, received.order_key, CancelOrder)) == 1
 
@@ -126,7 +147,8 @@ async def test_resend_link_asks_core_for_a_request_due_now_and_is_refused_once_p
         requests = await published(stack, received.order_key, PersonalizationRequested, 2)
         assert [e.trigger for e in requests] == ["order_received", "resend_requested"]
         assert [e.event_id for e in await published(stack, received.order_key, ResendLink)] == [
-            answer.json()["event_id"]]
+            answer.json()["event_id"]
+        ]
 
         await send(stack.producer, completed(received.order_key, "L1"))
         await settled(stack, received.order_key, "pending_personalization", "pending_approval")

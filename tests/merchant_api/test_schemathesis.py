@@ -69,8 +69,13 @@ class FuzzStoreKey:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-          derandomize=RANDOM not in os.environ)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=RANDOM not in os.environ,
+)
 def test_no_generated_request_breaks_the_api(case, fuzz_target):
     stack = fuzz_target["stack"]
     _aim(case, fuzz_target["orders"])
@@ -79,8 +84,11 @@ def test_no_generated_request_breaks_the_api(case, fuzz_target):
 
 
 def _aim(case, orders: list[str]) -> None:
-    for where, key, real in ((case.path_parameters, "store", name(FUZZ)), (case.query, "store", name(FUZZ)),
-                             (case.path_parameters, "order_key", None)):
+    for where, key, real in (
+        (case.path_parameters, "store", name(FUZZ)),
+        (case.query, "store", name(FUZZ)),
+        (case.path_parameters, "order_key", None),
+    ):
         if where and isinstance(where.get(key), str) and _heads(where[key]):
             where[key] = real or orders[zlib.crc32(where[key].encode()) % len(orders)]
 

@@ -37,10 +37,23 @@ CURRENCY = {"squarespace": "USD"}
 
 
 def write_config(path: Path, platform: str, base_url: str) -> StoreConfig:
-    store = {"platform": platform, "store_id": f"test-{unique_id()}", "merchant_email": "m@example.com",
-             "base_url": base_url, "credentials": {**STORES[platform]["credentials"], **OPTIONS.get(platform, {})}}
-    path.write_text(yaml.safe_dump({"templates": {"name-mug": {"title": "Name mug", "fields": [
-        {"name": "name", "type": "text", "max_length": 20}]}}, "stores": [store]}))
+    store = {
+        "platform": platform,
+        "store_id": f"test-{unique_id()}",
+        "merchant_email": "m@example.com",
+        "base_url": base_url,
+        "credentials": {**STORES[platform]["credentials"], **OPTIONS.get(platform, {})},
+    }
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "templates": {
+                    "name-mug": {"title": "Name mug", "fields": [{"name": "name", "type": "text", "max_length": 20}]}
+                },
+                "stores": [store],
+            }
+        )
+    )
     return load_config(path).stores[0]
 
 
@@ -58,8 +71,14 @@ async def sandbox_store(tmp_path: Path, platform: str) -> AsyncIterator[tuple[St
 
 async def personalize(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "personalize.cli", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "personalize.cli",
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     return process.returncode, out.decode(), err.decode()
 
@@ -68,8 +87,13 @@ async def personalize(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 async def test_a_published_draft_gets_a_paid_test_order_marked_as_the_platform_can(tmp_path, redis, platform):
     async with sandbox_store(tmp_path, platform) as (store, _, config_path):
         directory = Directory(redis, load_config(config_path))
-        published = await publish_product(store, directory, ProductDraft(
-            template="name-mug", title="Name mug", price="24.50", currency=CURRENCY.get(platform), draft=True))
+        published = await publish_product(
+            store,
+            directory,
+            ProductDraft(
+                template="name-mug", title="Name mug", price="24.50", currency=CURRENCY.get(platform), draft=True
+            ),
+        )
 
         placed = await place_test_order(store, directory)
 
@@ -77,8 +101,11 @@ async def test_a_published_draft_gets_a_paid_test_order_marked_as_the_platform_c
         assert placed.is_test == (platform in CAN_MARK_TEST)  # Etsy and Wix have no test orders
         api = client_for(adapter_for(platform), store)
         try:  # read as the connector reads it: paid, and its line is the catalog's personalizable product
-            order = adapter_for(platform).map_order(store, await adapter_for(platform).fetch_order(
-                api, store, placed.order_id)).order
+            order = (
+                adapter_for(platform)
+                .map_order(store, await adapter_for(platform).fetch_order(api, store, placed.order_id))
+                .order
+            )
         finally:
             await api.aclose()
         assert order.order_key == placed.order_key and order.payment_status == "paid"
@@ -114,8 +141,20 @@ async def test_the_commands_publish_then_place_a_test_order(tmp_path, redis_url,
     async with sandbox_store(tmp_path, platform) as (store, server, config_path):
         env = {"PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url}
         currency = ["--currency", "USD"] if platform == "squarespace" else []
-        code, out, err = await personalize("publish-product", "--store", store.key, "--template", "name-mug",
-                                           "--title", "Name mug", "--price", "24.50", "--draft", *currency, env=env)
+        code, out, err = await personalize(
+            "publish-product",
+            "--store",
+            store.key,
+            "--template",
+            "name-mug",
+            "--title",
+            "Name mug",
+            "--price",
+            "24.50",
+            "--draft",
+            *currency,
+            env=env,
+        )
         assert code == 0, err
         (product,) = server.app.state.sandbox.products.values()
         product_id = str(product["id"])
@@ -128,18 +167,22 @@ async def test_the_commands_publish_then_place_a_test_order(tmp_path, redis_url,
         assert len(server.app.state.sandbox.orders) == len(server.app.state.sandbox.seeded) + 1
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--store", "woocommerce:nowhere", "--template", "name-mug"], "no store 'woocommerce:nowhere'"),
-    (["--template", "no-such-template"], "unknown template 'no-such-template'"),
-    (["--template", "name-mug", "--price", "12,50"], "--price"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--store", "woocommerce:nowhere", "--template", "name-mug"], "no store 'woocommerce:nowhere'"),
+        (["--template", "no-such-template"], "unknown template 'no-such-template'"),
+        (["--template", "name-mug", "--price", "12,50"], "--price"),
+    ],
+)
 async def test_publish_product_stops_with_exit_2_and_says_why(tmp_path, redis_url, args, says):
     async with sandbox_store(tmp_path, "woocommerce") as (store, server, config_path):
         base = {"--store": store.key, "--title": "Name mug", "--price": "24.50"}
-        given = dict(zip(args[::2], args[1::2]))
+        given = dict(zip(args[::2], args[1::2], strict=True))
         argv = [part for key, value in {**base, **given}.items() for part in (key, value)]
-        code, out, err = await personalize("publish-product", *argv, env={
-            "PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url})
+        code, out, err = await personalize(
+            "publish-product", *argv, env={"PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url}
+        )
         assert code == 2 and says in err and out == ""
         assert server.app.state.sandbox.products == {}
 
@@ -150,8 +193,18 @@ async def test_publish_product_reports_the_platform_s_refusal_with_exit_2(tmp_pa
         del raw["stores"][0]["credentials"]["taxonomy_id"]  # Etsy requires one
         config_path.write_text(yaml.safe_dump(raw))
         env = {"PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url}
-        code, _, err = await personalize("publish-product", "--store", store.key, "--template", "name-mug",
-                                         "--title", "Name mug", "--price", "24.50", env=env)
+        code, _, err = await personalize(
+            "publish-product",
+            "--store",
+            store.key,
+            "--template",
+            "name-mug",
+            "--title",
+            "Name mug",
+            "--price",
+            "24.50",
+            env=env,
+        )
         assert code == 2 and "etsy refused the product, nothing was registered" in err and "taxonomy_id" in err
         redis = Redis.from_url(redis_url)
         try:
@@ -163,7 +216,11 @@ async def test_publish_product_reports_the_platform_s_refusal_with_exit_2(tmp_pa
 async def test_test_order_for_a_real_store_prints_the_platform_s_steps(tmp_path, redis_url):
     config_path = tmp_path / "config.yaml"
     store = write_config(config_path, "bigcommerce", "http://127.0.0.1:9")  # nothing listens: not a sandbox
-    code, out, err = await personalize("test-order", "--store", store.key, env={
-        "PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url})
+    code, out, err = await personalize(
+        "test-order",
+        "--store",
+        store.key,
+        env={"PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_REDIS_URL": redis_url},
+    )
     assert code == 0, err
     assert "is a real bigcommerce store" in out and "Orders › Add" in out and "personalize_test" in out

@@ -66,8 +66,13 @@ async def env(servers) -> AsyncIterator[dict]:
 
 
 def consumer(env, handle, group: str) -> BatchConsumer:
-    options = ConsumerOptions(group_id=group, topics=(ORDERS_RECEIVED,), session_timeout_ms=3000,
-                              heartbeat_interval_ms=1000, retry_base_s=0.05)
+    options = ConsumerOptions(
+        group_id=group,
+        topics=(ORDERS_RECEIVED,),
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=1000,
+        retry_base_s=0.05,
+    )
     return BatchConsumer(env["settings"].kafka_bootstrap, env["producer"], handle, options)
 
 
@@ -75,10 +80,10 @@ def core_handler(redis: Redis) -> CoreHandler:
     return CoreHandler(RedisOrderStore(redis), CONFIG, timedelta(minutes=15), utc_now)
 
 
-async def run_until(loop: BatchConsumer, condition, timeout: float = 30.0) -> None:
+async def run_until(loop: BatchConsumer, condition) -> None:
     task = asyncio.create_task(loop.run())
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + 30
         while not condition():
             if task.done():
                 task.result()
@@ -109,12 +114,17 @@ async def test_a_crash_after_the_state_write_republishes_the_same_events_on_rede
     assert count(env["recorder"].events(received.order_key), OrderStatusChanged) == 0
 
     rec = env["recorder"]
-    await run_until(consumer(env, core_handler(redis), group),
-                    lambda: count(rec.events(received.order_key), PersonalizationRequested) == 1)
+    await run_until(
+        consumer(env, core_handler(redis), group),
+        lambda: count(rec.events(received.order_key), PersonalizationRequested) == 1,
+    )
     await asyncio.sleep(0.5)
     stored = (await RedisOrderStore(redis).load_many([received.order_key]))[received.order_key].order
-    published = [e.event_id for e in rec.events(received.order_key)
-                 if isinstance(e, (OrderStatusChanged, PersonalizationRequested))]
+    published = [
+        e.event_id
+        for e in rec.events(received.order_key)
+        if isinstance(e, (OrderStatusChanged, PersonalizationRequested))
+    ]
     assert sorted(published) == sorted(e.event_id for e in stored.applied[0].outgoing)
     assert count(rec.events(received.order_key), OrderStatusChanged) == 1
     await redis.aclose()
@@ -134,8 +144,10 @@ async def test_a_message_that_breaks_its_handler_is_retried_then_dead_lettered_a
 
     await send(env["producer"], poison, fine)
     rec = env["recorder"]
-    await run_until(consumer(env, breaks_on_poison, f"poison-{unique_id()}"),
-                    lambda: rec.events(poison.order_key, DeadLetter) and rec.events(fine.order_key, OrderStatusChanged))
+    await run_until(
+        consumer(env, breaks_on_poison, f"poison-{unique_id()}"),
+        lambda: rec.events(poison.order_key, DeadLetter) and rec.events(fine.order_key, OrderStatusChanged),
+    )
     (dead,) = rec.events(poison.order_key, DeadLetter)
     assert "ZeroDivisionError" in dead.error or "a bug this message triggers" in dead.error
     assert "3 times" in dead.error
@@ -156,8 +168,10 @@ async def test_a_full_or_read_only_redis_is_waited_out_not_dead_lettered(env):
 
     await send(env["producer"], received)
     rec = env["recorder"]
-    await run_until(consumer(env, redis_refuses_writes_for_a_while, f"full-{unique_id()}"),
-                    lambda: rec.events(received.order_key, OrderStatusChanged))
+    await run_until(
+        consumer(env, redis_refuses_writes_for_a_while, f"full-{unique_id()}"),
+        lambda: rec.events(received.order_key, OrderStatusChanged),
+    )
     assert not refusals
     assert rec.events(received.order_key, DeadLetter) == []
     await redis.aclose()

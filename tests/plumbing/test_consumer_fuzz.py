@@ -33,8 +33,10 @@ from tests.fuzzing.strategies import CASES, budget, dumps, mutated, raw_bodies, 
 
 TOPICS = list(EVENTS_BY_TOPIC)
 SAMPLES = samples()
-WIRE = {topic: [json.loads(encode(SAMPLES[t.__name__])) for t in types if t.__name__ in SAMPLES]
-        for topic, types in EVENTS_BY_TOPIC.items()}
+WIRE = {
+    topic: [json.loads(encode(SAMPLES[t.__name__])) for t in types if t.__name__ in SAMPLES]
+    for topic, types in EVENTS_BY_TOPIC.items()
+}
 
 
 def test_every_event_type_has_a_seed_for_the_mutations():
@@ -70,6 +72,7 @@ def test_schema_breaking_json_decodes_to_a_valid_event_or_raises_value_error(top
 
 # --- the consume loop's decode step --------------------------------------------------------------------------
 
+
 @st.composite
 def records(draw: st.DrawFn) -> list[ConsumerRecord]:
     """A fetched batch: good events and poison interleaved over a few partitions of the topics."""
@@ -79,14 +82,27 @@ def records(draw: st.DrawFn) -> list[ConsumerRecord]:
         if draw(st.booleans()):
             value = encode(SAMPLES[draw(st.sampled_from(EVENTS_BY_TOPIC[topic])).__name__])
         else:
-            value = draw(st.one_of(raw_bodies, mutated(draw(st.sampled_from(WIRE[topic]))).map(dumps),
-                                   st.none(), st.just(b"x" * (RAW_MAX_BYTES + 10))))
-        key = draw(st.one_of(st.none(), st.binary(max_size=20), text.map(lambda t: t.encode("utf-8", "replace")),
-                             st.just(b"k" * 5000)))
+            value = draw(
+                st.one_of(
+                    raw_bodies,
+                    mutated(draw(st.sampled_from(WIRE[topic]))).map(dumps),
+                    st.none(),
+                    st.just(b"x" * (RAW_MAX_BYTES + 10)),
+                )
+            )
+        key = draw(
+            st.one_of(
+                st.none(),
+                st.binary(max_size=20),
+                text.map(lambda t: t.encode("utf-8", "replace")),
+                st.just(b"k" * 5000),
+            )
+        )
         partition = draw(st.integers(0, 3))
         offset = offsets[(topic, partition)] = offsets.get((topic, partition), draw(st.integers(0, 2**40))) + 1
-        batch.append(ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, len(key or b""),
-                                    len(value or b""), []))
+        batch.append(
+            ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, len(key or b""), len(value or b""), [])
+        )
     return batch
 
 

@@ -5,10 +5,17 @@ import pytest
 from plumbing.durations import parse_duration
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("15m", timedelta(minutes=15)), ("2s", timedelta(seconds=2)), ("7d", timedelta(days=7)),
-    ("1h30m", timedelta(minutes=90)), ("250ms", timedelta(milliseconds=250)), ("90", timedelta(seconds=90)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", timedelta(minutes=15)),
+        ("2s", timedelta(seconds=2)),
+        ("7d", timedelta(days=7)),
+        ("1h30m", timedelta(minutes=90)),
+        ("250ms", timedelta(milliseconds=250)),
+        ("90", timedelta(seconds=90)),
+    ],
+)
 def test_durations_read_as_people_write_them(text, expected):
     assert parse_duration(text) == expected
 

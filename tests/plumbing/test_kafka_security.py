@@ -85,8 +85,12 @@ async def tls_broker(ca, tmp_path_factory) -> AsyncIterator[tuple[TlsTerminator,
 
 
 def tls_settings(terminator: TlsTerminator, ca_file: Path) -> Settings:
-    return Settings(kafka_bootstrap=f"{LOOPBACK}:{terminator.port}", kafka_security_protocol="SSL",
-                    kafka_ssl_cafile=ca_file, topic_partitions=1)
+    return Settings(
+        kafka_bootstrap=f"{LOOPBACK}:{terminator.port}",
+        kafka_security_protocol="SSL",
+        kafka_ssl_cafile=ca_file,
+        topic_partitions=1,
+    )
 
 
 async def test_admin_producer_and_consume_loop_work_over_tls(tls_broker):
@@ -102,8 +106,9 @@ async def test_admin_producer_and_consume_loop_work_over_tls(tls_broker):
         return Outcome()
 
     command = ApproveOrder(order_key="woocommerce:shop-tls:1")
-    loop = BatchConsumer(settings.required_bootstrap(), producer, handle,
-                         consumer_options(settings, "tls-test", [ORDERS_COMMANDS]))
+    loop = BatchConsumer(
+        settings.required_bootstrap(), producer, handle, consumer_options(settings, "tls-test", [ORDERS_COMMANDS])
+    )
     task = asyncio.create_task(loop.run())
     try:
         await publish(producer, [command])
@@ -141,10 +146,14 @@ def test_sasl_settings_reach_every_client_and_the_password_is_never_shown(monkey
     assert options["security_protocol"] == "SASL_SSL" and isinstance(options["ssl_context"], ssl.SSLContext)
     assert options["ssl_context"].check_hostname and options["ssl_context"].verify_mode == ssl.CERT_REQUIRED
     assert (options["sasl_mechanism"], options["sasl_plain_username"], options["sasl_plain_password"]) == (
-        "SCRAM-SHA-512", "connector", "s3cret-value")
+        "SCRAM-SHA-512",
+        "connector",
+        "s3cret-value",
+    )
     consumed_with = consumer_options(settings, "g", ["t"]).security
     assert {k: v for k, v in consumed_with.items() if k != "ssl_context"} == {
-        k: v for k, v in options.items() if k != "ssl_context"} and "ssl_context" in consumed_with
+        k: v for k, v in options.items() if k != "ssl_context"
+    } and "ssl_context" in consumed_with
     assert "s3cret-value" not in repr(settings) and "s3cret-value" not in str(settings.model_dump())
 
 
@@ -152,13 +161,16 @@ def test_plaintext_is_the_default_and_adds_nothing_else():
     assert security_options(Settings(kafka_bootstrap="b:9092")) == {"security_protocol": "PLAINTEXT"}
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "PERSONALIZE_KAFKA_SASL_USERNAME"),
-    ({"PERSONALIZE_KAFKA_SASL_USERNAME": "u", "PERSONALIZE_KAFKA_SASL_PASSWORD": "p"}, "set it to SASL_SSL"),
-    ({"PERSONALIZE_KAFKA_SSL_CAFILE": "/ca.pem"}, "set it to SSL or SASL_SSL"),
-    ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "SSL", "PERSONALIZE_KAFKA_SSL_CERTFILE": "/c.pem"}, "go together"),
-    ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "TLS"}, "PERSONALIZE_KAFKA_SECURITY_PROTOCOL"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "PERSONALIZE_KAFKA_SASL_USERNAME"),
+        ({"PERSONALIZE_KAFKA_SASL_USERNAME": "u", "PERSONALIZE_KAFKA_SASL_PASSWORD": "p"}, "set it to SASL_SSL"),
+        ({"PERSONALIZE_KAFKA_SSL_CAFILE": "/ca.pem"}, "set it to SSL or SASL_SSL"),
+        ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "SSL", "PERSONALIZE_KAFKA_SSL_CERTFILE": "/c.pem"}, "go together"),
+        ({"PERSONALIZE_KAFKA_SECURITY_PROTOCOL": "TLS"}, "PERSONALIZE_KAFKA_SECURITY_PROTOCOL"),
+    ],
+)
 def test_half_configured_security_is_refused_at_start_naming_what_to_set(monkeypatch, env, message):
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -85,15 +85,29 @@ def test_the_public_event_names_are_exactly_the_contract():
         "personalization.completed": ["PersonalizationCompleted"],
         "personalization.link-issued": ["PersonalizationLinkIssued"],
         "personalization.link-activity": [
-            "PersonalizationLinkExpired", "PersonalizationLinkOpened", "PersonalizationReminderSent",
+            "PersonalizationLinkExpired",
+            "PersonalizationLinkOpened",
+            "PersonalizationReminderSent",
         ],
         "orders.commands": ["ApproveOrder", "CancelOrder", "ResendLink"],
         "fulfillment.requested": ["FulfillmentRequested"],
         "dead-letters": ["DeadLetter"],
     }
     fields = set(OrderReceived.model_fields)
-    assert {"platform", "store_id", "platform_order_id", "order_number", "placed_at", "payment_status", "is_test",
-            "currency", "total", "customer", "shipping_address", "line_items"} <= fields
+    assert {
+        "platform",
+        "store_id",
+        "platform_order_id",
+        "order_number",
+        "placed_at",
+        "payment_status",
+        "is_test",
+        "currency",
+        "total",
+        "customer",
+        "shipping_address",
+        "line_items",
+    } <= fields
 
 
 @pytest.mark.parametrize("stamp", ["event_id", "occurred_at"])

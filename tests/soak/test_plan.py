@@ -9,8 +9,13 @@ from soak.config import SoakStore
 from soak.ledger import OrderRun
 from soak.plan import SERVICES_KILLED, OrderPlan, make_plan
 
-APPROVALS = {"woocommerce": "manual", "etsy": "automatic", "wix": "manual", "squarespace": "manual",
-             "bigcommerce": "automatic"}
+APPROVALS = {
+    "woocommerce": "manual",
+    "etsy": "automatic",
+    "wix": "manual",
+    "squarespace": "manual",
+    "bigcommerce": "automatic",
+}
 
 
 def store(approval: str = "manual", mixed: str = "hold_whole_order") -> SoakStore:
@@ -27,7 +32,7 @@ def test_a_short_plan_has_every_fault_kind_and_kills_every_service_inside_the_wi
 
     assert plan.fault_kinds() == {"kill", "redis", "smtp", "broker", "rate_limit", "server_error", "webhooks"}
     assert {f.target for f in plan.faults if f.kind == "kill"} == set(SERVICES_KILLED)
-    assert all(0 < f.at and f.at + f.duration <= 0.85 * plan.seconds + 1 for f in plan.faults if f.kind == "broker")
+    assert all(f.at > 0 and f.at + f.duration <= 0.85 * plan.seconds + 1 for f in plan.faults if f.kind == "broker")
     assert len(plan.orders) == 48
 
 
@@ -37,16 +42,20 @@ def test_only_orders_that_will_never_ship_are_cancelled():
             assert order.payment == "never" or order.customer == "abandon" or not order.approve
 
 
-@pytest.mark.parametrize(("did", "expected"), [
-    ({}, "pending_personalization"),
-    ({"completed": True}, "pending_approval"),
-    ({"completed": True, "approvals": 1}, "in_fulfillment"),
-    ({"completed": True, "cancelled": "refunded"}, "cancelled"),
-    ({"paid": False}, None),
-])
+@pytest.mark.parametrize(
+    ("did", "expected"),
+    [
+        ({}, "pending_personalization"),
+        ({"completed": True}, "pending_approval"),
+        ({"completed": True, "approvals": 1}, "in_fulfillment"),
+        ({"completed": True, "cancelled": "refunded"}, "cancelled"),
+        ({"paid": False}, None),
+    ],
+)
 def test_the_expected_status_follows_what_the_script_did(did, expected):
-    run = OrderRun(OrderPlan(0, 0, "woocommerce", "mixed", customer="complete", approve=True), store(),
-                   order_id="1", paid=True)
+    run = OrderRun(
+        OrderPlan(0, 0, "woocommerce", "mixed", customer="complete", approve=True), store(), order_id="1", paid=True
+    )
     for name, value in did.items():
         setattr(run, name, value)
 
@@ -62,9 +71,12 @@ def test_an_automatic_store_fulfills_at_once_unless_it_is_a_test_order():
 
 
 def test_shipping_plain_lines_first_splits_a_mixed_order_in_two_parts():
-    run = OrderRun(OrderPlan(0, 0, "woocommerce", "mixed", customer="complete"), store("automatic",
-                                                                                       "ship_plain_items_now"),
-                   order_id="1", paid=True)
+    run = OrderRun(
+        OrderPlan(0, 0, "woocommerce", "mixed", customer="complete"),
+        store("automatic", "ship_plain_items_now"),
+        order_id="1",
+        paid=True,
+    )
 
     assert run.expected_parts() == {"plain_items": {1}}
     run.completed = True

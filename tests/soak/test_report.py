@@ -9,25 +9,53 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import ConsumerRecord
 
 from schemas import PersonalizationReminderSent
+from soak.evidence import Evidence
 from soak.observe import Read
-from soak.report import Evidence, judge
+from soak.report import judge
 
 LINK = "e115eb54-f93b-44ea-8559-f208ee6ad249"
 
 
 def reminder_read(link_id: str) -> Read:
     event = PersonalizationReminderSent(
-        order_key="squarespace:soak:1", link_id=link_id, sequence=3, store_id="soak", platform="squarespace",
-        reminder=1, recipient="merchant", expires_at=datetime.now(UTC) + timedelta(minutes=1))
+        order_key="squarespace:soak:1",
+        link_id=link_id,
+        sequence=3,
+        store_id="soak",
+        platform="squarespace",
+        reminder=1,
+        recipient="merchant",
+        expires_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
     return Read(ConsumerRecord("personalization.link-activity", 0, 0, 0, 0, None, b"", None, 0, 0, []), event)
 
 
 def evidence(reminder_emails: dict, later: set) -> Evidence:
     return Evidence(
-        runs=[], store_prefixes=[], sandbox_ids={}, seeded_ids={}, core={}, due=set(), notifier_status={},
-        outbox={}, fulfillment=[], received=[], links=[], later_link_ids=set(), activity=[reminder_read(LINK)],
-        dead_letters=[], emails_by_link={}, reminder_emails=reminder_emails, later_reminder_emails=later,
-        other_emails=[], stray_link_emails=[], faults=[], exits=[], now=0.0, drained="settled")
+        runs=[],
+        store_prefixes=[],
+        sandbox_ids={},
+        seeded_ids={},
+        core={},
+        due=set(),
+        notifier_status={},
+        outbox={},
+        fulfillment=[],
+        received=[],
+        links=[],
+        later_link_ids=set(),
+        activity=[reminder_read(LINK)],
+        dead_letters=[],
+        emails_by_link={},
+        reminder_emails=reminder_emails,
+        later_reminder_emails=later,
+        other_emails=[],
+        stray_link_emails=[],
+        faults=[],
+        exits=[],
+        now=0.0,
+        drained="settled",
+    )
 
 
 def reminder_failures(e: Evidence) -> list[str]:

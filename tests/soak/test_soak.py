@@ -30,8 +30,18 @@ def test_a_short_soak_under_every_fault_loses_and_duplicates_nothing(tmp_path):
     made = {row.fault.kind for row in report.faults if not row.error}
     assert made == FAULT_KINDS, f"faults not made: {FAULT_KINDS - made}"
     killed = {row.fault.target for row in report.faults if row.fault.kind == "kill" and not row.error}
-    assert killed == {"connector-woocommerce", "connector-etsy", "connector-wix", "connector-squarespace",
-                      "connector-bigcommerce", "core-1", "core-2", "notifier-1", "notifier-2", "editor"}
+    assert killed == {
+        "connector-woocommerce",
+        "connector-etsy",
+        "connector-wix",
+        "connector-squarespace",
+        "connector-bigcommerce",
+        "core-1",
+        "core-2",
+        "notifier-1",
+        "notifier-2",
+        "editor",
+    }
     checked = {row.check: row.checked for row in report.rows}
     assert checked["orders present once in core"] >= 40
     assert checked["one email per issued link"] >= 20

@@ -54,8 +54,12 @@ pytestmark = pytest.mark.integration
 SECRET = "poison-stream-editor-secret-" + "p" * 20
 # Which consumer groups read each topic: each dead-letters a poison message once.
 READERS: dict[str, tuple[str, ...]] = {}
-for _group, _topics in (("core", CORE_CONSUMES), ("notifier", NOTIFIER_CONSUMES), ("hooks", HOOK_TOPICS),
-                        ("editor", EDITOR_CONSUMES)):
+for _group, _topics in (
+    ("core", CORE_CONSUMES),
+    ("notifier", NOTIFIER_CONSUMES),
+    ("hooks", HOOK_TOPICS),
+    ("editor", EDITOR_CONSUMES),
+):
     for _topic in _topics:
         READERS[_topic] = (*READERS.get(_topic, ()), _group)
 
@@ -65,17 +69,40 @@ def poisons(topic: str) -> list[bytes | None]:
     retyped = {**wire, "order_key": 12345}
     missing = {k: v for k, v in wire.items() if k != "order_key"}  # (event_type has a default: not poison)
     unknown = {**wire, "surprise": True}
-    return [b"\x00\xffnot json", b"", None, b"[]", b"NaN", deep(100_000), json.dumps(retyped).encode(),
-            json.dumps(missing).encode(), json.dumps(unknown).encode(), b'{"schema_version": 1e999}',
-            b'{"order_key": "' + b"9" * 5000 + b'"', json.dumps({**wire, "pad": "x" * 900_000}).encode()]
+    return [
+        b"\x00\xffnot json",
+        b"",
+        None,
+        b"[]",
+        b"NaN",
+        deep(100_000),
+        json.dumps(retyped).encode(),
+        json.dumps(missing).encode(),
+        json.dumps(unknown).encode(),
+        b'{"schema_version": 1e999}',
+        b'{"order_key": "' + b"9" * 5000 + b'"',
+        json.dumps({**wire, "pad": "x" * 900_000}).encode(),
+    ]
 
 
 def good_orders() -> list:
-    hostile = ["Ada \u202egnp.exe", "zero\u200bwidth\u200d", "<script>alert(1)</script>", "nul\x00byte",
-               "👩\u200d👩\u200d👧 RTL שלום", "a" * 500]
-    orders = [order(MANUAL, [mug("L1", title=f"Mug {text}", buyer_personalization=text), plain("L2")],
-                    at=datetime.now(UTC), customer={"name": text, "email": "x@example.com"})
-              for text in hostile]
+    hostile = [
+        "Ada \u202egnp.exe",
+        "zero\u200bwidth\u200d",
+        "<script>alert(1)</script>",
+        "nul\x00byte",
+        "👩\u200d👩\u200d👧 RTL שלום",
+        "a" * 500,
+    ]
+    orders = [
+        order(
+            MANUAL,
+            [mug("L1", title=f"Mug {text}", buyer_personalization=text), plain("L2")],
+            at=datetime.now(UTC),
+            customer={"name": text, "email": "x@example.com"},
+        )
+        for text in hostile
+    ]
     orders.append(order(MANUAL, [mug("L1", quantity=2**70)], at=datetime.now(UTC)))
     orders += [order(MANUAL, [mug("L1")], at=datetime.now(UTC)) for _ in range(5)]
     return orders
@@ -133,7 +160,7 @@ async def test_poison_is_dead_lettered_once_per_reader_and_every_good_order_goes
         kinds = [(topic, value) for topic in READERS for value in poisons(topic)]
         for i, good in enumerate(placed):
             key = good.order_key.encode()  # the poison lands on the partition its good order comes after
-            for topic, value in kinds[i::len(placed)]:
+            for topic, value in kinds[i :: len(placed)]:
                 sent = await producer.send_and_wait(topic, value, key=key)
                 poisoned.append((topic, sent.partition, sent.offset))
                 what[(topic, sent.partition, sent.offset)] = (value or b"None")[:30]
@@ -142,11 +169,13 @@ async def test_poison_is_dead_lettered_once_per_reader_and_every_good_order_goes
         CASES["poison stream: good orders among them"] += len(placed)
 
         for good in placed:
-            await recorder.wait_for(good.order_key, lambda es: any(isinstance(e, PersonalizationLinkIssued)
-                                                                   for e in es), timeout=90)
+            await recorder.wait_for(
+                good.order_key, lambda es: any(isinstance(e, PersonalizationLinkIssued) for e in es), timeout=90
+            )
         mail = await asyncio.to_thread(servers["mail"].wait_for, len(placed), 60)
-        expected = Counter((topic, part, off, f"{group}-{run}") for topic, part, off in poisoned
-                           for group in READERS[topic])
+        expected = Counter(
+            (topic, part, off, f"{group}-{run}") for topic, part, off in poisoned for group in READERS[topic]
+        )
         letters = await _wait_dead_letters(recorder, run, sum(expected.values()))
         await asyncio.sleep(2)  # anything published twice would show by now
 
@@ -176,12 +205,16 @@ async def test_poison_is_dead_lettered_once_per_reader_and_every_good_order_goes
 
 
 def _dead_letters(recorder, run: str) -> list[DeadLetter]:
-    return [s.event for seen in recorder.by_order.values() for s in seen
-            if isinstance(s.event, DeadLetter) and s.event.consumer.endswith(run)]
+    return [
+        s.event
+        for seen in recorder.by_order.values()
+        for s in seen
+        if isinstance(s.event, DeadLetter) and s.event.consumer.endswith(run)
+    ]
 
 
-async def _wait_dead_letters(recorder, run: str, n: int, timeout: float = 60) -> list[DeadLetter]:
-    for _ in range(int(timeout / 0.2)):
+async def _wait_dead_letters(recorder, run: str, n: int) -> list[DeadLetter]:
+    for _ in range(300):  # a minute, 0.2 s apart
         found = _dead_letters(recorder, run)
         if len(found) >= n:
             return found
@@ -189,11 +222,10 @@ async def _wait_dead_letters(recorder, run: str, n: int, timeout: float = 60) ->
     return _dead_letters(recorder, run)  # the comparison below names what is missing
 
 
-async def _get_until(http: httpx.AsyncClient, url: str, timeout: float = 20) -> httpx.Response:
-    for _ in range(int(timeout / 0.2)):
+async def _get_until(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    for _ in range(100):  # 20 s, 0.2 s apart
         response = await http.get(url)
         if response.status_code != 404:
             return response
         await asyncio.sleep(0.2)
     return response
-

@@ -46,6 +46,8 @@ pytestmark = pytest.mark.integration  # starts servers or service processes of i
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
+# A rebalance or a topic creation on the embedded broker takes seconds: a minute without one means it is stuck.
+SETTLE_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +79,21 @@ class Copies:
         self.started: dict[str, ServiceProcess] = {}
 
     def start(self, name: str) -> ServiceProcess:
-        service = ServiceProcess([self.command], env(self.servers, PERSONALIZE_OPS_PORT=str(free_port()), **self.extra),
-                                 self.servers["state"] / f"{self.command}-{name}.log")
+        service = ServiceProcess(
+            [self.command],
+            env(self.servers, PERSONALIZE_OPS_PORT=str(free_port()), **self.extra),
+            self.servers["state"] / f"{self.command}-{name}.log",
+        )
         service.start()
         self.running[name] = self.started[name] = service
         return service
 
     def assignments(self) -> str:
         """Each copy's partition counts, assignment after assignment, as its log tells them."""
-        told = {name: re.findall(r"joined: (\d+) partition", s.log_path.read_text(errors="replace"))
-                for name, s in self.started.items()}
+        told = {
+            name: re.findall(r"joined: (\d+) partition", s.log_path.read_text(errors="replace"))
+            for name, s in self.started.items()
+        }
         return ", ".join(f"{name}: {'→'.join(counts) or '?'}" for name, counts in told.items())
 
     def kill(self, name: str) -> None:
@@ -109,8 +116,8 @@ async def members(bootstrap: str, group: str) -> int:
         await admin.close()
 
 
-async def wait_members(bootstrap: str, group: str, n: int, copies: Copies, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_members(bootstrap: str, group: str, n: int, copies: Copies) -> None:
+    deadline = time.monotonic() + SETTLE_S
     while (found := await members(bootstrap, group)) != n:
         for name, service in copies.running.items():
             assert service.process.poll() is None, f"{name} died:\n{service.log_tail()}"
@@ -118,11 +125,11 @@ async def wait_members(bootstrap: str, group: str, n: int, copies: Copies, timeo
         await asyncio.sleep(0.3)
 
 
-async def partitions_of(bootstrap: str, topics: list[str], timeout: float = 60) -> dict[str, int]:
+async def partitions_of(bootstrap: str, topics: list[str]) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + SETTLE_S
         # Listing all topics, not naming them: a metadata request naming a missing topic makes the embedded
         # broker auto-create it with its own default of 4 partitions (as a real broker with auto-creation on).
         while not set(topics) <= set(await admin.list_topics()):
@@ -152,8 +159,10 @@ def distinct(events: list[Event], kind: type[Event]) -> list[Event]:
 
 
 def chain(events: list[Event]) -> list[tuple[str | None, str]]:
-    return [(e.from_status.value if e.from_status else None, e.to_status.value)
-            for e in distinct(events, OrderStatusChanged)]
+    return [
+        (e.from_status.value if e.from_status else None, e.to_status.value)
+        for e in distinct(events, OrderStatusChanged)
+    ]
 
 
 async def test_core_copies_split_partitions_and_a_join_and_a_kill_mid_stream_lose_and_duplicate_nothing(servers, bus):
@@ -211,9 +220,11 @@ async def test_core_copies_split_partitions_and_a_join_and_a_kill_mid_stream_los
                 assert chain(events) == [(None, "in_fulfillment")]
                 assert len(distinct(events, FulfillmentRequested)) == 1
         again = sum(k - 1 for k in redelivered.values() if k > 1)
-        print(f"\ncore: {n} orders ({2 * n} events) in {streamed_s:.1f}s over {PARTITIONS} partitions, "
-              f"copies a+b, c joined, a killed; {again} event(s) re-published on redelivery, same ids; "
-              f"partitions per copy: {copies.assignments()}")
+        print(
+            f"\ncore: {n} orders ({2 * n} events) in {streamed_s:.1f}s over {PARTITIONS} partitions, "
+            f"copies a+b, c joined, a killed; {again} event(s) re-published on redelivery, same ids; "
+            f"partitions per copy: {copies.assignments()}"
+        )
     finally:
         await recorder.stop()
         await copies.stop_all()
@@ -223,16 +234,28 @@ def link_request(now: datetime, delay_s: float) -> PersonalizationRequested:
     number = unique_id()
     template = load_test_config().template("name-mug")
     return PersonalizationRequested(
-        order_key=f"woocommerce:shop-manual:{number}", occurred_at=now, store_id="shop-manual", platform="woocommerce",
-        order_number=number, merchant_email="manual@example.com", received_at=now,
-        notify_after=now + timedelta(seconds=delay_s), delivery=LinkDelivery(reminders=[]),
-        items=[RequestedItem(line_id="L1", title="Name mug", quantity=1, template=template)])
+        order_key=f"woocommerce:shop-manual:{number}",
+        occurred_at=now,
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number=number,
+        merchant_email="manual@example.com",
+        received_at=now,
+        notify_after=now + timedelta(seconds=delay_s),
+        delivery=LinkDelivery(reminders=[]),
+        items=[RequestedItem(line_id="L1", title="Name mug", quantity=1, template=template)],
+    )
 
 
 async def test_notifier_copies_share_the_work_and_one_killed_mid_stream_sends_each_link_once(servers, bus):
     bootstrap, group, run = servers["broker"].address, f"notifier-{unique_id()}", unique_id()
-    copies = Copies(servers, "notifier", PERSONALIZE_NOTIFIER_GROUP=group, PERSONALIZE_HOOKS_GROUP=f"hooks-{run}",
-                    PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/1")
+    copies = Copies(
+        servers,
+        "notifier",
+        PERSONALIZE_NOTIFIER_GROUP=group,
+        PERSONALIZE_HOOKS_GROUP=f"hooks-{run}",
+        PERSONALIZE_REDIS_URL=f"redis://{servers['redis'].address}/1",
+    )
     mail = servers["mail"]
     before = len(mail.messages)
     recorder = Recorder(bootstrap, list(EVENTS_BY_TOPIC))
@@ -267,9 +290,11 @@ async def test_notifier_copies_share_the_work_and_one_killed_mid_stream_sends_ea
         # The one documented window: killed between the SMTP server's 250 and the outbox delete. Such a
         # duplicate carries the same Message-ID (mail systems can tell); anything more is a bug.
         assert len(twice) <= 1 and all(per_link[mid] == 2 for mid in twice), per_link.most_common(3)
-        print(f"\nnotifier: {n} links, copies a+b, a killed mid-stream: {len(messages)} emails, "
-              f"{len(twice)} duplicate(s) in the documented SMTP-250-to-delete window; "
-              f"partitions per copy: {copies.assignments()}")
+        print(
+            f"\nnotifier: {n} links, copies a+b, a killed mid-stream: {len(messages)} emails, "
+            f"{len(twice)} duplicate(s) in the documented SMTP-250-to-delete window; "
+            f"partitions per copy: {copies.assignments()}"
+        )
     finally:
         await recorder.stop()
         await copies.stop_all()
