@@ -15,6 +15,8 @@ webhooks. Everything else is here, once:
 - `POST /_sandbox/faults` makes the next N API calls answer 429 or 500;
 - products created through the platform's own create call (`sandboxes/catalog/<platform>.py`) are kept
   as the platform's JSON; `GET /_sandbox/products` lists them.
+
+Where a platform's order JSON takes long to build, it is built in `sandboxes/orders/<platform>.py`.
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 required User-Agent, 429 with a cool-down, and thin `order.create`/`order.update` notifications signed
 with `Squarespace-Signature` (hex HMAC-SHA256, key = the hex secret decoded).
 
-Orders are the documented Order shape: the leading fields of `samples/squarespace/order_retrieve_partial.json`
-completed with the rest of the documented response example (see `connectors/squarespace/mapping.py` for
-where each field comes from). Choices where the docs say nothing:
+Orders are the documented Order shape (`orders/squarespace.py`). Choices where the docs say nothing:
 - a request without `User-Agent` is refused like a bad key (401): the docs say "rejected", not how;
 - listings come newest first (the docs say "ordered by modification date", not which way; this is the
   harder way for a poller); the cursor is the window and an offset, so it is dynamic, as documented;
@@ -18,14 +16,11 @@ where each field comes from). Choices where the docs say nothing:
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
 import secrets
 import time
-import uuid
-import zlib
 from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,7 +30,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.orders.squarespace import documented_order, line_item, usd
 
 SAMPLES = Path(__file__).parent / "samples" / "squarespace"
 ORDERS = "/1.0/commerce/orders"
@@ -43,69 +39,6 @@ PAGE_SIZE = 50
 CALLS_PER_MINUTE = 300
 COOL_DOWN_S = 60.0
 FULFILLMENT_STATUSES = {"PENDING", "FULFILLED", "CANCELED"}
-_ADDRESS = {
-    "firstName": "Bob",
-    "lastName": "Loblaw",
-    "address1": "459 Broadway",
-    "address2": None,
-    "city": "New York",
-    "state": "NY",
-    "countryCode": "US",
-    "postalCode": "10003",
-    "phone": "5553334444",
-}
-
-
-def _usd(value: str) -> dict[str, str]:
-    return {"value": value, "currency": "USD"}
-
-
-# The documented example after `customerEmail`, values as documented (fulfillments left out: the order is PENDING).
-_DOCUMENTED_REST: dict[str, Any] = {
-    "billingAddress": dict(_ADDRESS),
-    "shippingAddress": dict(_ADDRESS),
-    "fulfillmentStatus": "PENDING",
-    "lineItems": [
-        {
-            "id": "585d4975dee9f31a60284a16",
-            "variantId": "88c16ee4-547b-445e-a392-bded9991ae30",
-            "sku": "SQ3381024",
-            "weight": 1.0,
-            "width": 2.0,
-            "length": 3.0,
-            "height": 4.0,
-            "productId": "565c8f3da7c8a3cf71d5fd0a",
-            "productName": "Product",
-            "quantity": 1,
-            "unitPricePaid": _usd("55.00"),
-            "variantOptions": [{"value": "Large", "optionName": "Size"}, {"value": "Black", "optionName": "Color"}],
-            "customizations": [{"label": "Shirt Emblem Location", "value": "Middle Chest"}],
-            "imageUrl": "https://static.squarespace.com/universal/commerce/images/brine-32oz-spring-mix-v2.jpg?format=300w",
-            "lineItemType": "PHYSICAL_PRODUCT",
-        }
-    ],
-    "internalNotes": [{"content": "First note"}, {"content": "Second note"}],
-    "shippingLines": [{"method": "Flat Rate", "amount": _usd("1.00")}],
-    "discountLines": [
-        {"description": "Fall Sale", "name": "Fall Sale", "amount": _usd("1.00"), "promoCode": "FALLSALE"}
-    ],
-    "formSubmission": [{"label": "How did you hear about us?", "value": "Facebook"}],
-    "fulfillments": [],
-    "subtotal": _usd("55.00"),
-    "shippingTotal": _usd("1.00"),
-    "discountTotal": _usd("1.00"),
-    "taxTotal": _usd("2.70"),
-    "refundedTotal": _usd("0.00"),
-    "grandTotal": _usd("57.70"),
-    "channelName": "External Channel",
-    "externalOrderReference": "TEST-123456",
-    "fulfilledOn": None,
-    "priceTaxInterpretation": "INCLUSIVE",
-}
-
-
-def documented_order() -> dict[str, Any]:
-    return {**json.loads((SAMPLES / "order_retrieve_partial.json").read_text()), **copy.deepcopy(_DOCUMENTED_REST)}
 
 
 def _iso(moment: datetime) -> str:
@@ -160,8 +93,8 @@ class SquarespaceSandbox(PlatformSandbox):
             raise HTTPException(422, "a Squarespace order exists only once checkout is paid")
         now, raw = _iso(state.tick()), documented_order()
         first, _, last = spec.customer_name.partition(" ")
-        lines = [self._line(item) for item in spec.items]
-        subtotal = _usd(str(sum(Decimal(item.price) * item.quantity for item in spec.items)))
+        lines = [line_item(item) for item in spec.items]
+        subtotal = usd(str(sum(Decimal(item.price) * item.quantity for item in spec.items)))
         raw.update(
             id=secrets.token_hex(12),
             orderNumber=str(state.next_id()),
@@ -176,9 +109,9 @@ class SquarespaceSandbox(PlatformSandbox):
             discountLines=[],
             formSubmission=None,
             subtotal=subtotal,
-            shippingTotal=_usd("0.00"),
-            discountTotal=_usd("0.00"),
-            taxTotal=_usd("0.00"),
+            shippingTotal=usd("0.00"),
+            discountTotal=usd("0.00"),
+            taxTotal=usd("0.00"),
             grandTotal=dict(subtotal),
             channelName="Squarespace",
             externalOrderReference=None,
@@ -187,26 +120,6 @@ class SquarespaceSandbox(PlatformSandbox):
         for key in ("billingAddress", "shippingAddress"):
             raw[key] = {**raw[key], "firstName": first, "lastName": last}
         return raw
-
-    def _line(self, item: ItemSpec) -> dict[str, Any]:
-        # Squarespace gives every physical variant an SKU ("SQ" + 7 digits) and a UUID: stable per product here.
-        return {
-            "id": secrets.token_hex(12),
-            "variantId": item.variant_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"squarespace:{item.product_id}")),
-            "sku": item.sku or f"SQ{zlib.crc32(item.product_id.encode()) % 10_000_000:07d}",
-            "weight": 0.0,
-            "width": 0.0,
-            "length": 0.0,
-            "height": 0.0,
-            "productId": item.product_id,
-            "productName": item.title,
-            "quantity": item.quantity,
-            "unitPricePaid": _usd(item.price),
-            "variantOptions": [],
-            "customizations": [{"label": "Personalization", "value": item.buyer_text}] if item.buyer_text else None,
-            "imageUrl": None,
-            "lineItemType": "PHYSICAL_PRODUCT",
-        }
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
         if status == "paid":

@@ -28,15 +28,14 @@ import jwt
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.orders.wix import STORES_APP_ID, catalog_reference, line_item, order_json, timestamp
 
 SAMPLES = Path(__file__).parent / "samples" / "wix"
 PRIVATE_KEY = Path(__file__).parent / "keys" / "wix_dev_private.pem"
 SEARCH = "/ecom/v1/orders/search"
 ORDER = "/ecom/v1/orders/{order_id}"
 ORDER_FQDN = "wix.ecom.v1.order"
-STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
-NIL_GUID = "00000000-0000-0000-0000-000000000000"
 INSTANCE_ID = "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47"
 MAX_LIMIT = 100
 TOKEN_TTL_S = 3600
@@ -48,28 +47,10 @@ _OPS = {
     "$lt": lambda a, b: a < b,
     "$lte": lambda a, b: a <= b,
 }
-_ADDRESS = {
-    "country": "US",
-    "subdivision": "US-NY",
-    "city": "New York",
-    "postalCode": "10011",
-    "streetAddress": {"number": "235", "name": "West 23rd Street"},
-    "addressLine1": "235 West 23rd Street",
-    "addressLine2": "3rd floor",
-}
-
-
-def _time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
-
-
-def _money(amount: Decimal) -> dict[str, str]:
-    """Wix writes amounts without trailing zeros ("14.5", "0") next to a display string."""
-    return {"amount": format(amount.normalize(), "f"), "formattedAmount": f"${amount:.2f}"}
 
 
 @cache
@@ -84,16 +65,16 @@ class WixSandbox(PlatformSandbox):
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         managed, non_managed = json.loads((SAMPLES / "line_item_catalog_reference_examples.json").read_text())
         placed = datetime(2023, 11, 10, 8, 28, 58, tzinfo=UTC)
-        coffee = self._order(
+        coffee = order_json(
             state,
-            [self._line(1, managed["catalogReference"], "Indonesian Blend", 1, Decimal("12.5"), "COFFEE-IB-500")],
+            [line_item(1, managed["catalogReference"], "Indonesian Blend", 1, Decimal("12.5"), "COFFEE-IB-500")],
             True,
             "Jane Doe",
             placed,
         )
-        shirt = self._order(
+        shirt = order_json(
             state,
-            [self._line(1, non_managed["catalogReference"], "Organic T-shirt", 2, Decimal("20"), None)],
+            [line_item(1, non_managed["catalogReference"], "Organic T-shirt", 2, Decimal("20"), None)],
             True,
             "John Roe",
             placed.replace(hour=9),
@@ -102,85 +83,13 @@ class WixSandbox(PlatformSandbox):
 
     def new_order(self, state: SandboxState, spec: OrderSpec) -> dict[str, Any]:
         lines = [
-            self._line(i, self._reference(item), item.title, item.quantity, Decimal(item.price), item.sku)
+            line_item(i, catalog_reference(item), item.title, item.quantity, Decimal(item.price), item.sku)
             for i, item in enumerate(spec.items, start=1)
         ]
-        raw = self._order(state, lines, spec.paid, spec.customer_name, state.tick(), spec.customer_email)
+        raw = order_json(state, lines, spec.paid, spec.customer_name, state.tick(), spec.customer_email)
         if not spec.paid:
             raw["status"] = "INITIALIZED"  # an online order not paid yet: hidden from Search until approved
         return raw
-
-    def _reference(self, item: ItemSpec) -> dict[str, Any]:
-        options: dict[str, Any] = {"variantId": item.variant_id or NIL_GUID}
-        if item.buyer_text:
-            options["customTextFields"] = {"Personalization": item.buyer_text}
-        return {"catalogItemId": item.product_id, "appId": STORES_APP_ID, "options": options}
-
-    def _line(
-        self, index: int, reference: dict, title: str, quantity: int, price: Decimal, sku: str | None
-    ) -> dict[str, Any]:
-        physical = {"sku": sku, "shippable": True} if sku else {"shippable": True}
-        return {
-            "id": f"00000000-0000-0000-0000-{index:012d}",
-            "productName": {"original": title, "translated": title},
-            "catalogReference": reference,
-            "quantity": quantity,
-            "totalDiscount": _money(Decimal(0)),
-            "descriptionLines": [],
-            "physicalProperties": physical,
-            "itemType": {"preset": "PHYSICAL"},
-            "price": _money(price),
-            "priceBeforeDiscounts": _money(price),
-            "totalPriceBeforeTax": _money(price * quantity),
-            "totalPriceAfterTax": _money(price * quantity),
-            "taxDetails": {"taxRate": "0", "totalTax": _money(Decimal(0))},
-            "paymentOption": "FULL_PAYMENT_ONLINE",
-        }
-
-    def _order(
-        self, state: SandboxState, lines: list[dict], paid: bool, name: str, placed: datetime, email: str | None = None
-    ) -> dict[str, Any]:
-        first, _, last = name.partition(" ")
-        contact = {"firstName": first, "lastName": last, "phone": "+12125550100"}
-        subtotal = sum((Decimal(line["totalPriceAfterTax"]["amount"]) for line in lines), Decimal(0))
-        shipping = Decimal("4.99")
-        return {
-            "id": str(uuid.uuid4()),
-            "number": str(10000 + state.next_id()),
-            "createdDate": _time(placed),
-            "updatedDate": _time(placed),
-            "lineItems": lines,
-            "buyerInfo": {"contactId": str(uuid.uuid4()), "email": email or f"{first.lower()}@example.com"},
-            "paymentStatus": "PAID" if paid else "NOT_PAID",
-            "fulfillmentStatus": "NOT_FULFILLED",
-            "buyerLanguage": "en",
-            "weightUnit": "KG",
-            "currency": "USD",
-            "taxIncludedInPrices": False,
-            "siteLanguage": "en",
-            "priceSummary": {
-                "subtotal": _money(subtotal),
-                "shipping": _money(shipping),
-                "tax": _money(Decimal(0)),
-                "discount": _money(Decimal(0)),
-                "totalPrice": _money(subtotal),
-                "total": _money(subtotal + shipping),
-            },
-            "billingInfo": {"address": dict(_ADDRESS), "contactDetails": dict(contact)},
-            "shippingInfo": {
-                "title": "Standard Shipping",
-                "cost": {"price": _money(shipping)},
-                "logistics": {
-                    "deliveryTime": "3-5 business days",
-                    "shippingDestination": {"address": dict(_ADDRESS), "contactDetails": dict(contact)},
-                },
-            },
-            "status": "APPROVED",
-            "archived": False,
-            "channelInfo": {"type": "WEB"},
-            "seenByAHuman": False,
-            "activities": [{"id": str(uuid.uuid4()), "createdDate": _time(placed), "type": "ORDER_PLACED"}],
-        }
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
         if status == "paid":
@@ -191,7 +100,7 @@ class WixSandbox(PlatformSandbox):
             raw["status"] = "CANCELED"
         else:
             raw["paymentStatus"] = "FULLY_REFUNDED"
-        raw["updatedDate"] = _time(state.tick())
+        raw["updatedDate"] = timestamp(state.tick())
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
         key, site = state.store.credentials.get("api_key", ""), state.store.credentials.get("site_id", "")
@@ -261,7 +170,7 @@ def _event(raw: dict[str, Any], slug: str) -> dict[str, Any]:
         "entityFqdn": ORDER_FQDN,
         "slug": slug,
         "entityId": raw["id"],
-        "eventTime": _time(datetime.now(UTC)),
+        "eventTime": timestamp(datetime.now(UTC)),
         "triggeredByAnonymizeRequest": False,
         **carrier,
     }
