@@ -15,6 +15,8 @@ webhooks. Everything else is here, once:
 - `POST /_sandbox/faults` makes the next N API calls answer 429 or 500;
 - products created through the platform's own create call (`sandboxes/catalog/<platform>.py`) are kept
   as the platform's JSON; `GET /_sandbox/products` lists them.
+
+Where a platform's order JSON takes long to build, it is built in `sandboxes/orders/<platform>.py`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import asyncio
 import importlib
 import itertools
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -93,14 +96,14 @@ class SandboxState:
     seeded: list[str] = field(default_factory=list)
     api_calls: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(5001))
-    _last_tick: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=timezone.utc))
+    _last_tick: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
 
     def next_id(self) -> int:
         return next(self._ids)
 
     def tick(self) -> datetime:
         """Now, strictly after the previous tick at the platform's resolution (one second)."""
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         self._last_tick = max(now, self._last_tick + timedelta(seconds=1))
         return self._last_tick
 
@@ -130,8 +133,9 @@ class PlatformSandbox:
         raise NotImplementedError
 
     def rate_limit_response(self, faults: Faults) -> Response:
-        return JSONResponse({"message": "Too Many Requests"}, status_code=429,
-                            headers={"Retry-After": str(faults.retry_after)})
+        return JSONResponse(
+            {"message": "Too Many Requests"}, status_code=429, headers={"Retry-After": str(faults.retry_after)}
+        )
 
     def api(self, state: SandboxState) -> APIRouter:
         raise NotImplementedError
@@ -158,9 +162,15 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
     app = FastAPI(title=f"{platform.name} sandbox", docs_url=None, redoc_url=None)
     app.state.sandbox = state
     client = httpx.AsyncClient(timeout=5.0)
+    announcing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to its tasks
+
+    def in_background(announcement: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(announcement)
+        announcing.add(task)
+        task.add_done_callback(announcing.discard)
 
     @app.middleware("http")
-    async def platform_rules(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def platform_rules(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.url.path.startswith("/_sandbox"):
             return await call_next(request)
         state.api_calls += 1
@@ -177,15 +187,16 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
     app.include_router(platform.api(state))
     app.include_router(importlib.import_module(f"sandboxes.catalog.{platform.name}").router(state))
 
-    async def deliver(raw: dict[str, Any], event: str, thin: bool | None = None, times: int = 1,
-                      tamper: bool = False) -> list[int | str]:
+    async def deliver(
+        raw: dict[str, Any], event: str, thin: bool | None = None, times: int = 1, tamper: bool = False
+    ) -> list[int | str]:
         settings = state.webhooks
         if not settings.url:
             return []
         headers, body = platform.webhook(state, raw, event, settings.thin if thin is None else thin)
         if tamper:  # one character changed in the middle: whatever the signature covers, it no longer matches
             middle = len(body) // 2
-            body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
+            body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
         statuses: list[int | str] = []
         for _ in range(times):
             try:
@@ -212,7 +223,7 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
         order_id = platform.order_id(raw)
         state.orders[order_id] = raw
         if spec.webhook:
-            asyncio.create_task(announce(raw, "created"))
+            in_background(announce(raw, "created"))
         return {"id": order_id, "order": raw}
 
     @app.get("/_sandbox/orders")
@@ -230,7 +241,7 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
             return JSONResponse({"message": "no such order"}, status_code=404)
         platform.set_status(state, raw, spec.status)
         if spec.webhook:
-            asyncio.create_task(announce(raw, "updated"))
+            in_background(announce(raw, "updated"))
         return JSONResponse({"id": order_id, "order": raw})
 
     @app.post("/_sandbox/orders/{order_id}/webhook")

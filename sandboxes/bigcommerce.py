@@ -8,12 +8,13 @@ Orders are kept in the v2 shape, products under the private key `_products`
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -22,8 +23,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.bigcommerce.signature import key_for, sign
 from sandboxes.base import Faults, ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.standard_webhooks import signed_headers
 
 SAMPLES = Path(__file__).parent / "samples" / "bigcommerce"
 ORDERS = "/v2/orders"
@@ -37,7 +38,7 @@ def _sample(name: str) -> Any:
 
 
 def _rfc2822(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc))
+    return format_datetime(moment.astimezone(UTC))
 
 
 def _when(value: str) -> datetime:
@@ -46,7 +47,7 @@ def _when(value: str) -> datetime:
         moment = datetime.fromisoformat(value.replace(" ", "+"))  # an unencoded "+" arrives as a space
     except ValueError:
         moment = parsedate_to_datetime(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _money(value: Decimal) -> str:
@@ -72,22 +73,44 @@ class BigCommerceSandbox(PlatformSandbox):
         raw = copy.deepcopy(_sample("order_get_v2.json"))
         order_id, now = state.next_id(), state.tick()
         rows = [self._row(state, order_id, item) for item in spec.items]
-        items = sum(Decimal(row["total_inc_tax"]) for row in rows)
+        items = sum((Decimal(row["total_inc_tax"]) for row in rows), Decimal(0))
         total = items + Decimal(raw["shipping_cost_inc_tax"])
         first, _, last = spec.customer_name.partition(" ")
-        raw.update(id=order_id, date_created=_rfc2822(now), date_modified=_rfc2822(now), fees=[],
-                   staff_notes="personalize_test" if spec.test else "", items_total=sum(r["quantity"] for r in rows),
-                   subtotal_ex_tax=_money(items), subtotal_inc_tax=_money(items), subtotal_tax="0.0000",
-                   total_ex_tax=_money(total), total_inc_tax=_money(total), total_tax="0.0000",
-                   discount_amount="0.0000", coupon_discount="0.0000", _products=rows)
+        raw.update(
+            id=order_id,
+            date_created=_rfc2822(now),
+            date_modified=_rfc2822(now),
+            fees=[],
+            staff_notes="personalize_test" if spec.test else "",
+            items_total=sum(r["quantity"] for r in rows),
+            subtotal_ex_tax=_money(items),
+            subtotal_inc_tax=_money(items),
+            subtotal_tax="0.0000",
+            total_ex_tax=_money(total),
+            total_inc_tax=_money(total),
+            total_tax="0.0000",
+            discount_amount="0.0000",
+            coupon_discount="0.0000",
+            _products=rows,
+        )
         self._status(raw, 11 if spec.paid else 7, "captured" if spec.paid else "pending")
         raw["billing_address"].update(first_name=first, last_name=last, email=spec.customer_email)
         # Shipping addresses are a resource of their own in v2, shaped like the billing address plus ids.
-        raw["_shipping_addresses"] = [{**raw["billing_address"], "id": state.next_id(), "order_id": order_id,
-                                       "items_total": raw["items_total"], "shipping_method": "Flat Rate"}]
+        raw["_shipping_addresses"] = [
+            {
+                **raw["billing_address"],
+                "id": state.next_id(),
+                "order_id": order_id,
+                "items_total": raw["items_total"],
+                "shipping_method": "Flat Rate",
+            }
+        ]
         base = f"{state.store.base_url or 'https://api.bigcommerce.com/stores/sandbox'}/v2/orders/{order_id}"
-        for link, resource in (("products", "products"), ("shipping_addresses", "shippingaddresses"),
-                               ("coupons", "coupons")):
+        for link, resource in (
+            ("products", "products"),
+            ("shipping_addresses", "shippingaddresses"),
+            ("coupons", "coupons"),
+        ):
             raw[link] = {"url": f"{base}/{resource}", "resource": f"/orders/{order_id}/{resource}"}
         return raw
 
@@ -96,17 +119,42 @@ class BigCommerceSandbox(PlatformSandbox):
         row_id, price = state.next_id(), Decimal(item.price)
         options = []
         if item.buyer_text:
-            options.append({"id": state.next_id(), "option_id": 37, "order_product_id": row_id,
-                            "product_option_id": 122, "display_name": "Personalization",
-                            "display_value": item.buyer_text, "value": item.buyer_text, "type": "Text field",
-                            "name": "Personalization", "display_style": ""})
-        row.update(id=row_id, order_id=order_id, product_id=int(item.product_id), name=item.title,
-                   name_customer=item.title, name_merchant=item.title, sku=item.sku or "", quantity=item.quantity,
-                   base_price=_money(price), price_ex_tax=_money(price), price_inc_tax=_money(price),
-                   price_tax="0.0000", base_total=_money(price * item.quantity),
-                   total_ex_tax=_money(price * item.quantity), total_inc_tax=_money(price * item.quantity),
-                   total_tax="0.0000", discounted_total_inc_tax=_money(price * item.quantity),
-                   applied_discounts=[], product_options=options, option_set_id=None)
+            options.append(
+                {
+                    "id": state.next_id(),
+                    "option_id": 37,
+                    "order_product_id": row_id,
+                    "product_option_id": 122,
+                    "display_name": "Personalization",
+                    "display_value": item.buyer_text,
+                    "value": item.buyer_text,
+                    "type": "Text field",
+                    "name": "Personalization",
+                    "display_style": "",
+                }
+            )
+        row.update(
+            id=row_id,
+            order_id=order_id,
+            product_id=int(item.product_id),
+            name=item.title,
+            name_customer=item.title,
+            name_merchant=item.title,
+            sku=item.sku or "",
+            quantity=item.quantity,
+            base_price=_money(price),
+            price_ex_tax=_money(price),
+            price_inc_tax=_money(price),
+            price_tax="0.0000",
+            base_total=_money(price * item.quantity),
+            total_ex_tax=_money(price * item.quantity),
+            total_inc_tax=_money(price * item.quantity),
+            total_tax="0.0000",
+            discounted_total_inc_tax=_money(price * item.quantity),
+            applied_discounts=[],
+            product_options=options,
+            option_set_id=None,
+        )
         if item.variant_id:
             row["variant_id"] = int(item.variant_id)
         return row
@@ -124,8 +172,9 @@ class BigCommerceSandbox(PlatformSandbox):
 
     @staticmethod
     def _status(raw: dict[str, Any], status_id: int, payment: str) -> None:
-        raw.update(status_id=status_id, status=STATUSES[status_id], custom_status=STATUSES[status_id],
-                   payment_status=payment)
+        raw.update(
+            status_id=status_id, status=STATUSES[status_id], custom_status=STATUSES[status_id], payment_status=payment
+        )
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
         token = state.store.credentials.get("access_token", "")
@@ -133,9 +182,16 @@ class BigCommerceSandbox(PlatformSandbox):
 
     def rate_limit_response(self, faults: Faults) -> Response:
         reset_ms = str(int(faults.retry_after * 1000))
-        return JSONResponse({"status": 429, "title": "Too many requests"}, status_code=429, headers={
-            "X-Rate-Limit-Time-Window-Ms": "30000", "X-Rate-Limit-Time-Reset-Ms": reset_ms,
-            "X-Rate-Limit-Requests-Quota": "150", "X-Rate-Limit-Requests-Left": "0"})
+        return JSONResponse(
+            {"status": 429, "title": "Too many requests"},
+            status_code=429,
+            headers={
+                "X-Rate-Limit-Time-Window-Ms": "30000",
+                "X-Rate-Limit-Time-Reset-Ms": reset_ms,
+                "X-Rate-Limit-Requests-Quota": "150",
+                "X-Rate-Limit-Requests-Left": "0",
+            },
+        )
 
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
@@ -186,7 +242,9 @@ class BigCommerceSandbox(PlatformSandbox):
             scope = "store/order/statusUpdated"
             data["status"] = {"previous_status_id": raw["_previous_status_id"], "new_status_id": raw["status_id"]}
         body = {
-            "scope": scope, "store_id": "1025646", "data": data,
+            "scope": scope,
+            "store_id": "1025646",
+            "data": data,
             # "The SHA-1 hash of the JSON-encoded payload data": a repeated delivery of one event keeps it.
             "hash": hashlib.sha1(json.dumps(data, separators=(",", ":")).encode()).hexdigest(),
             "created_at": int(parsedate_to_datetime(raw["date_modified"]).timestamp()),
@@ -198,20 +256,17 @@ class BigCommerceSandbox(PlatformSandbox):
         # The same body is the same message: its id stays the same across redeliveries, as the spec asks.
         msg_id = "msg_" + hashlib.sha256(body).hexdigest()[:24]
         timestamp = int(time.time())
-        return {
-            "Content-Type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            # No secret configured: sign with one the connector cannot have, so it refuses (as it should).
-            "webhook-signature": sign(key_for(state.store.webhook_secret or "unset"), msg_id, timestamp, body),
-        }, body
+        # BigCommerce's key is base64(client secret) (its sample: `Webhook(base64.b64encode(client_secret))`).
+        # No secret configured: sign with one the connector cannot have, so it refuses (as it should).
+        key = base64.b64encode((state.store.webhook_secret or "unset").encode()).decode()
+        return {"Content-Type": "application/json", **signed_headers(key, msg_id, timestamp, body)}, body
 
 
 def _collection(rows: list[dict[str, Any]], limit: int, page: int) -> Response:
     """v2 collections: a page past the end, or nothing at all, is `204 No Content` with no body."""
     if limit < 1 or page < 1:
         return JSONResponse([{"status": 400, "message": "The field 'limit' or 'page' is invalid."}], 400)
-    chunk = rows[(page - 1) * limit: page * limit]
+    chunk = rows[(page - 1) * limit : page * limit]
     return JSONResponse(chunk) if chunk else Response(status_code=204)
 
 

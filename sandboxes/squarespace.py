@@ -2,9 +2,7 @@
 required User-Agent, 429 with a cool-down, and thin `order.create`/`order.update` notifications signed
 with `Squarespace-Signature` (hex HMAC-SHA256, key = the hex secret decoded).
 
-Orders are the documented Order shape: the leading fields of `samples/squarespace/order_retrieve_partial.json`
-completed with the rest of the documented response example (see `connectors/squarespace/mapping.py` for
-where each field comes from). Choices where the docs say nothing:
+Orders are the documented Order shape (`orders/squarespace.py`). Choices where the docs say nothing:
 - a request without `User-Agent` is refused like a bad key (401): the docs say "rejected", not how;
 - listings come newest first (the docs say "ordered by modification date", not which way; this is the
   harder way for a poller); the cursor is the window and an offset, so it is dynamic, as documented;
@@ -18,15 +16,13 @@ where each field comes from). Choices where the docs say nothing:
 from __future__ import annotations
 
 import base64
-import copy
+import hashlib
 import hmac
 import json
 import secrets
 import time
-import uuid
-import zlib
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,8 +30,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.squarespace.signature import sign
-from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.orders.squarespace import documented_order, line_item, usd
 
 SAMPLES = Path(__file__).parent / "samples" / "squarespace"
 ORDERS = "/1.0/commerce/orders"
@@ -43,55 +39,29 @@ PAGE_SIZE = 50
 CALLS_PER_MINUTE = 300
 COOL_DOWN_S = 60.0
 FULFILLMENT_STATUSES = {"PENDING", "FULFILLED", "CANCELED"}
-_ADDRESS = {"firstName": "Bob", "lastName": "Loblaw", "address1": "459 Broadway", "address2": None,
-            "city": "New York", "state": "NY", "countryCode": "US", "postalCode": "10003", "phone": "5553334444"}
-
-
-def _usd(value: str) -> dict[str, str]:
-    return {"value": value, "currency": "USD"}
-
-
-# The documented example after `customerEmail`, values as documented (fulfillments left out: the order is PENDING).
-_DOCUMENTED_REST: dict[str, Any] = {
-    "billingAddress": dict(_ADDRESS), "shippingAddress": dict(_ADDRESS), "fulfillmentStatus": "PENDING",
-    "lineItems": [{
-        "id": "585d4975dee9f31a60284a16", "variantId": "88c16ee4-547b-445e-a392-bded9991ae30", "sku": "SQ3381024",
-        "weight": 1.0, "width": 2.0, "length": 3.0, "height": 4.0, "productId": "565c8f3da7c8a3cf71d5fd0a",
-        "productName": "Product", "quantity": 1, "unitPricePaid": _usd("55.00"),
-        "variantOptions": [{"value": "Large", "optionName": "Size"}, {"value": "Black", "optionName": "Color"}],
-        "customizations": [{"label": "Shirt Emblem Location", "value": "Middle Chest"}],
-        "imageUrl": "https://static.squarespace.com/universal/commerce/images/brine-32oz-spring-mix-v2.jpg?format=300w",
-        "lineItemType": "PHYSICAL_PRODUCT",
-    }],
-    "internalNotes": [{"content": "First note"}, {"content": "Second note"}],
-    "shippingLines": [{"method": "Flat Rate", "amount": _usd("1.00")}],
-    "discountLines": [{"description": "Fall Sale", "name": "Fall Sale", "amount": _usd("1.00"),
-                       "promoCode": "FALLSALE"}],
-    "formSubmission": [{"label": "How did you hear about us?", "value": "Facebook"}],
-    "fulfillments": [], "subtotal": _usd("55.00"), "shippingTotal": _usd("1.00"), "discountTotal": _usd("1.00"),
-    "taxTotal": _usd("2.70"), "refundedTotal": _usd("0.00"), "grandTotal": _usd("57.70"),
-    "channelName": "External Channel", "externalOrderReference": "TEST-123456", "fulfilledOn": None,
-    "priceTaxInterpretation": "INCLUSIVE",
-}
-
-
-def documented_order() -> dict[str, Any]:
-    return {**json.loads((SAMPLES / "order_retrieve_partial.json").read_text()), **copy.deepcopy(_DOCUMENTED_REST)}
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _when(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _error(status: int, subtype: str, message: str, kind: str = "INVALID_REQUEST_ERROR") -> JSONResponse:
     """The documented error object (.../responses-error-handling)."""
-    return JSONResponse({"type": kind, "subtype": subtype, "message": message, "details": None,
-                         "contextId": secrets.token_hex(5).upper()}, status_code=status)
+    return JSONResponse(
+        {
+            "type": kind,
+            "subtype": subtype,
+            "message": message,
+            "details": None,
+            "contextId": secrets.token_hex(5).upper(),
+        },
+        status_code=status,
+    )
 
 
 class SquarespaceSandbox(PlatformSandbox):
@@ -105,9 +75,16 @@ class SquarespaceSandbox(PlatformSandbox):
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         documented = documented_order()
         # The order the webhook samples name, as the same store would show it once shipped.
-        shipped = {**documented_order(), "id": "5f3c39ce69e11e796f19990e", "orderNumber": "4", "testmode": False,
-                   "createdOn": "2020-04-22T22:10:12.000Z", "modifiedOn": "2020-04-22T22:18:00.000Z",
-                   "fulfillmentStatus": "FULFILLED", "fulfilledOn": "2020-04-22T22:18:00.000Z"}
+        shipped = {
+            **documented_order(),
+            "id": "5f3c39ce69e11e796f19990e",
+            "orderNumber": "4",
+            "testmode": False,
+            "createdOn": "2020-04-22T22:10:12.000Z",
+            "modifiedOn": "2020-04-22T22:18:00.000Z",
+            "fulfillmentStatus": "FULFILLED",
+            "fulfilledOn": "2020-04-22T22:18:00.000Z",
+        }
         shipped["lineItems"][0].update(id="5f3c39ce69e11e796f19990f", customizations=None)
         return [documented, shipped]
 
@@ -116,28 +93,33 @@ class SquarespaceSandbox(PlatformSandbox):
             raise HTTPException(422, "a Squarespace order exists only once checkout is paid")
         now, raw = _iso(state.tick()), documented_order()
         first, _, last = spec.customer_name.partition(" ")
-        lines = [self._line(item) for item in spec.items]
-        subtotal = _usd(str(sum(Decimal(item.price) * item.quantity for item in spec.items)))
-        raw.update(id=secrets.token_hex(12), orderNumber=str(state.next_id()), createdOn=now, modifiedOn=now,
-                   channel="web", testmode=spec.test, customerEmail=spec.customer_email, lineItems=lines,
-                   internalNotes=[], shippingLines=[], discountLines=[], formSubmission=None, subtotal=subtotal,
-                   shippingTotal=_usd("0.00"), discountTotal=_usd("0.00"), taxTotal=_usd("0.00"),
-                   grandTotal=dict(subtotal), channelName="Squarespace", externalOrderReference=None,
-                   priceTaxInterpretation="EXCLUSIVE")
+        lines = [line_item(item) for item in spec.items]
+        subtotal = usd(str(sum(Decimal(item.price) * item.quantity for item in spec.items)))
+        raw.update(
+            id=secrets.token_hex(12),
+            orderNumber=str(state.next_id()),
+            createdOn=now,
+            modifiedOn=now,
+            channel="web",
+            testmode=spec.test,
+            customerEmail=spec.customer_email,
+            lineItems=lines,
+            internalNotes=[],
+            shippingLines=[],
+            discountLines=[],
+            formSubmission=None,
+            subtotal=subtotal,
+            shippingTotal=usd("0.00"),
+            discountTotal=usd("0.00"),
+            taxTotal=usd("0.00"),
+            grandTotal=dict(subtotal),
+            channelName="Squarespace",
+            externalOrderReference=None,
+            priceTaxInterpretation="EXCLUSIVE",
+        )
         for key in ("billingAddress", "shippingAddress"):
             raw[key] = {**raw[key], "firstName": first, "lastName": last}
         return raw
-
-    def _line(self, item: ItemSpec) -> dict[str, Any]:
-        # Squarespace gives every physical variant an SKU ("SQ" + 7 digits) and a UUID: stable per product here.
-        return {"id": secrets.token_hex(12),
-                "variantId": item.variant_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"squarespace:{item.product_id}")),
-                "sku": item.sku or f"SQ{zlib.crc32(item.product_id.encode()) % 10_000_000:07d}",
-                "weight": 0.0, "width": 0.0, "length": 0.0, "height": 0.0, "productId": item.product_id,
-                "productName": item.title, "quantity": item.quantity, "unitPricePaid": _usd(item.price),
-                "variantOptions": [],
-                "customizations": [{"label": "Personalization", "value": item.buyer_text}] if item.buyer_text else None,
-                "imageUrl": None, "lineItemType": "PHYSICAL_PRODUCT"}
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
         if status == "paid":
@@ -177,15 +159,22 @@ class SquarespaceSandbox(PlatformSandbox):
                 after, before, status, offset = _window(request.query_params)
             except (ValueError, TypeError, KeyError) as error:
                 return _error(400, "INVALID_ARGUMENT", str(error))
-            orders = [o for o in state.orders.values()
-                      if (after is None or after < _when(o["modifiedOn"]) < before)
-                      and (status is None or o["fulfillmentStatus"] == status)]
+            orders = [
+                o
+                for o in state.orders.values()
+                if (after is None or before is None or after < _when(o["modifiedOn"]) < before)
+                and (status is None or o["fulfillmentStatus"] == status)
+            ]
             orders.sort(key=lambda o: (_when(o["modifiedOn"]), o["id"]), reverse=True)
             more = offset + PAGE_SIZE < len(orders)
             cursor = _cursor(after, before, status, offset + PAGE_SIZE) if more else None
             url = f"{str(request.base_url).rstrip('/')}{ORDERS}?cursor={cursor}" if cursor else None
-            return JSONResponse({"result": orders[offset:offset + PAGE_SIZE],
-                                 "pagination": {"hasNextPage": more, "nextPageCursor": cursor, "nextPageUrl": url}})
+            return JSONResponse(
+                {
+                    "result": orders[offset : offset + PAGE_SIZE],
+                    "pagination": {"hasNextPage": more, "nextPageCursor": cursor, "nextPageUrl": url},
+                }
+            )
 
         @router.get(ORDERS + "/{order_id}")
         async def get_order(order_id: str) -> Response:
@@ -201,14 +190,22 @@ class SquarespaceSandbox(PlatformSandbox):
         created = event == "created"
         sample = json.loads((SAMPLES / f"webhook_order_{'create' if created else 'update'}.json").read_text())
         sample["data"] = {"orderId": raw["id"]} if created else {"orderId": raw["id"], "update": _update(raw)}
-        body = {**sample, "id": secrets.token_hex(12),
-                "createdOn": datetime.now(timezone.utc).isoformat(timespec="minutes")}
+        body = {**sample, "id": secrets.token_hex(12), "createdOn": datetime.now(UTC).isoformat(timespec="minutes")}
         return self.sign_raw(state, json.dumps(body).encode(), event)
 
     def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
         # The headers .../webhooks/overview lists.
-        return {"User-Agent": "Squarespace/1.0", "Content-Type": "application/json",
-                "Squarespace-Signature": sign(state.store.webhook_secret or "", body)}, body
+        return {
+            "User-Agent": "Squarespace/1.0",
+            "Content-Type": "application/json",
+            "Squarespace-Signature": _signature(state.store.webhook_secret or "", body),
+        }, body
+
+
+def _signature(secret_hex: str, body: bytes) -> str:
+    """.../webhooks/verifying-notifications: HMAC-SHA256 of the raw body keyed with the hex secret decoded;
+    written in hex, as the page's Node example does."""
+    return hmac.new(bytes.fromhex(secret_hex), body, hashlib.sha256).hexdigest()
 
 
 def _update(raw: dict[str, Any]) -> str:
@@ -229,16 +226,24 @@ def _window(q: Any) -> tuple[datetime | None, datetime | None, str | None, int]:
         if after or before:
             raise ValueError("a cursor cannot be combined with modifiedAfter/modifiedBefore")
         state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (_when(state["a"]) if state["a"] else None, _when(state["b"]) if state["b"] else None,
-                state["s"] or status, int(state["o"]))
+        return (
+            _when(state["a"]) if state["a"] else None,
+            _when(state["b"]) if state["b"] else None,
+            state["s"] or status,
+            int(state["o"]),
+        )
     if bool(after) != bool(before):
         raise ValueError("modifiedAfter and modifiedBefore must be given together")
     return (_when(after) if after else None, _when(before) if before else None, status, 0)
 
 
 def _cursor(after: datetime | None, before: datetime | None, status: str | None, offset: int) -> str:
-    state = {"a": after.isoformat() if after else None, "b": before.isoformat() if before else None,
-             "s": status, "o": offset}
+    state = {
+        "a": after.isoformat() if after else None,
+        "b": before.isoformat() if before else None,
+        "s": status,
+        "o": offset,
+    }
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 

@@ -18,7 +18,7 @@ import hmac
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -28,36 +28,29 @@ import jwt
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.orders.wix import STORES_APP_ID, catalog_reference, line_item, order_json, timestamp
 
 SAMPLES = Path(__file__).parent / "samples" / "wix"
 PRIVATE_KEY = Path(__file__).parent / "keys" / "wix_dev_private.pem"
 SEARCH = "/ecom/v1/orders/search"
 ORDER = "/ecom/v1/orders/{order_id}"
 ORDER_FQDN = "wix.ecom.v1.order"
-STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
-NIL_GUID = "00000000-0000-0000-0000-000000000000"
 INSTANCE_ID = "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47"
 MAX_LIMIT = 100
 TOKEN_TTL_S = 3600
-_OPS = {"$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b, "$gt": lambda a, b: a > b,
-        "$gte": lambda a, b: a >= b, "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
-_ADDRESS = {"country": "US", "subdivision": "US-NY", "city": "New York", "postalCode": "10011",
-            "streetAddress": {"number": "235", "name": "West 23rd Street"},
-            "addressLine1": "235 West 23rd Street", "addressLine2": "3rd floor"}
-
-
-def _time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_OPS = {
+    "$eq": lambda a, b: a == b,
+    "$ne": lambda a, b: a != b,
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
 
 
 def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
-
-
-def _money(amount: Decimal) -> dict[str, str]:
-    """Wix writes amounts without trailing zeros ("14.5", "0") next to a display string."""
-    return {"amount": format(amount.normalize(), "f"), "formattedAmount": f"${amount:.2f}"}
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 @cache
@@ -71,62 +64,32 @@ class WixSandbox(PlatformSandbox):
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         managed, non_managed = json.loads((SAMPLES / "line_item_catalog_reference_examples.json").read_text())
-        placed = datetime(2023, 11, 10, 8, 28, 58, tzinfo=timezone.utc)
-        coffee = self._order(state, [self._line(1, managed["catalogReference"], "Indonesian Blend", 1,
-                                                Decimal("12.5"), "COFFEE-IB-500")], True, "Jane Doe", placed)
-        shirt = self._order(state, [self._line(1, non_managed["catalogReference"], "Organic T-shirt", 2,
-                                               Decimal("20"), None)], True, "John Roe", placed.replace(hour=9))
+        placed = datetime(2023, 11, 10, 8, 28, 58, tzinfo=UTC)
+        coffee = order_json(
+            state,
+            [line_item(1, managed["catalogReference"], "Indonesian Blend", 1, Decimal("12.5"), "COFFEE-IB-500")],
+            True,
+            "Jane Doe",
+            placed,
+        )
+        shirt = order_json(
+            state,
+            [line_item(1, non_managed["catalogReference"], "Organic T-shirt", 2, Decimal("20"), None)],
+            True,
+            "John Roe",
+            placed.replace(hour=9),
+        )
         return [coffee, shirt]
 
     def new_order(self, state: SandboxState, spec: OrderSpec) -> dict[str, Any]:
-        lines = [self._line(i, self._reference(item), item.title, item.quantity, Decimal(item.price), item.sku)
-                 for i, item in enumerate(spec.items, start=1)]
-        raw = self._order(state, lines, spec.paid, spec.customer_name, state.tick(), spec.customer_email)
+        lines = [
+            line_item(i, catalog_reference(item), item.title, item.quantity, Decimal(item.price), item.sku)
+            for i, item in enumerate(spec.items, start=1)
+        ]
+        raw = order_json(state, lines, spec.paid, spec.customer_name, state.tick(), spec.customer_email)
         if not spec.paid:
             raw["status"] = "INITIALIZED"  # an online order not paid yet: hidden from Search until approved
         return raw
-
-    def _reference(self, item: ItemSpec) -> dict[str, Any]:
-        options: dict[str, Any] = {"variantId": item.variant_id or NIL_GUID}
-        if item.buyer_text:
-            options["customTextFields"] = {"Personalization": item.buyer_text}
-        return {"catalogItemId": item.product_id, "appId": STORES_APP_ID, "options": options}
-
-    def _line(self, index: int, reference: dict, title: str, quantity: int, price: Decimal,
-              sku: str | None) -> dict[str, Any]:
-        physical = {"sku": sku, "shippable": True} if sku else {"shippable": True}
-        return {
-            "id": f"00000000-0000-0000-0000-{index:012d}", "productName": {"original": title, "translated": title},
-            "catalogReference": reference, "quantity": quantity, "totalDiscount": _money(Decimal(0)),
-            "descriptionLines": [], "physicalProperties": physical, "itemType": {"preset": "PHYSICAL"},
-            "price": _money(price), "priceBeforeDiscounts": _money(price),
-            "totalPriceBeforeTax": _money(price * quantity), "totalPriceAfterTax": _money(price * quantity),
-            "taxDetails": {"taxRate": "0", "totalTax": _money(Decimal(0))}, "paymentOption": "FULL_PAYMENT_ONLINE",
-        }
-
-    def _order(self, state: SandboxState, lines: list[dict], paid: bool, name: str, placed: datetime,
-               email: str | None = None) -> dict[str, Any]:
-        first, _, last = name.partition(" ")
-        contact = {"firstName": first, "lastName": last, "phone": "+12125550100"}
-        subtotal = sum(Decimal(line["totalPriceAfterTax"]["amount"]) for line in lines)
-        shipping = Decimal("4.99")
-        return {
-            "id": str(uuid.uuid4()), "number": str(10000 + state.next_id()),
-            "createdDate": _time(placed), "updatedDate": _time(placed), "lineItems": lines,
-            "buyerInfo": {"contactId": str(uuid.uuid4()), "email": email or f"{first.lower()}@example.com"},
-            "paymentStatus": "PAID" if paid else "NOT_PAID", "fulfillmentStatus": "NOT_FULFILLED",
-            "buyerLanguage": "en", "weightUnit": "KG", "currency": "USD", "taxIncludedInPrices": False,
-            "siteLanguage": "en",
-            "priceSummary": {"subtotal": _money(subtotal), "shipping": _money(shipping), "tax": _money(Decimal(0)),
-                             "discount": _money(Decimal(0)), "totalPrice": _money(subtotal),
-                             "total": _money(subtotal + shipping)},
-            "billingInfo": {"address": dict(_ADDRESS), "contactDetails": dict(contact)},
-            "shippingInfo": {"title": "Standard Shipping", "cost": {"price": _money(shipping)}, "logistics": {
-                "deliveryTime": "3-5 business days",
-                "shippingDestination": {"address": dict(_ADDRESS), "contactDetails": dict(contact)}}},
-            "status": "APPROVED", "archived": False, "channelInfo": {"type": "WEB"}, "seenByAHuman": False,
-            "activities": [{"id": str(uuid.uuid4()), "createdDate": _time(placed), "type": "ORDER_PLACED"}],
-        }
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
         if status == "paid":
@@ -137,13 +100,16 @@ class WixSandbox(PlatformSandbox):
             raw["status"] = "CANCELED"
         else:
             raw["paymentStatus"] = "FULLY_REFUNDED"
-        raw["updatedDate"] = _time(state.tick())
+        raw["updatedDate"] = timestamp(state.tick())
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
         key, site = state.store.credentials.get("api_key", ""), state.store.credentials.get("site_id", "")
         given_key, given_site = request.headers.get("authorization", ""), request.headers.get("wix-site-id", "")
-        return bool(key and site) and hmac.compare_digest(given_key.encode(), key.encode()) and hmac.compare_digest(
-            given_site.encode(), site.encode())
+        return (
+            bool(key and site)
+            and hmac.compare_digest(given_key.encode(), key.encode())
+            and hmac.compare_digest(given_site.encode(), site.encode())
+        )
 
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
@@ -175,11 +141,15 @@ class WixSandbox(PlatformSandbox):
 
         Wix has no signature header to strip, so the generic "unsigned webhook" test needs this hook.
         """
-        return self._signed(event, json.dumps(_event(raw, event)), None, "none")
+        return self._signed(event, json.dumps(_event(raw, event)), "", "none")  # `none` takes an empty key
 
-    def _signed(self, event: str, data: str, key: str | None, algorithm: str) -> tuple[dict[str, str], bytes]:
-        envelope = {"eventType": f"{ORDER_FQDN}_{event}", "instanceId": INSTANCE_ID, "data": data,
-                    "identity": json.dumps({"identityType": "APP", "appId": STORES_APP_ID})}
+    def _signed(self, event: str, data: str, key: str, algorithm: str) -> tuple[dict[str, str], bytes]:
+        envelope = {
+            "eventType": f"{ORDER_FQDN}_{event}",
+            "instanceId": INSTANCE_ID,
+            "data": data,
+            "identity": json.dumps({"identityType": "APP", "appId": STORES_APP_ID}),
+        }
         now = int(time.time())
         claims = {"data": json.dumps(envelope), "iat": now, "exp": now + TOKEN_TTL_S}
         token = jwt.encode(claims, key, algorithm=algorithm)
@@ -188,11 +158,22 @@ class WixSandbox(PlatformSandbox):
 
 def _event(raw: dict[str, Any], slug: str) -> dict[str, Any]:
     """The inner event; where the order sits depends on the slug, as on Wix's webhook pages."""
-    carrier = ({"createdEvent": {"entity": raw}} if slug == "created" else
-               {"updatedEvent": {"currentEntity": raw}} if slug == "updated" else
-               {"actionEvent": {"body": {"order": raw}}})
-    return {"id": str(uuid.uuid4()), "entityFqdn": ORDER_FQDN, "slug": slug, "entityId": raw["id"],
-            "eventTime": _time(datetime.now(timezone.utc)), "triggeredByAnonymizeRequest": False, **carrier}
+    carrier = (
+        {"createdEvent": {"entity": raw}}
+        if slug == "created"
+        else {"updatedEvent": {"currentEntity": raw}}
+        if slug == "updated"
+        else {"actionEvent": {"body": {"order": raw}}}
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "entityFqdn": ORDER_FQDN,
+        "slug": slug,
+        "entityId": raw["id"],
+        "eventTime": timestamp(datetime.now(UTC)),
+        "triggeredByAnonymizeRequest": False,
+        **carrier,
+    }
 
 
 def _search(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +187,11 @@ def _search(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("invalid cursor: a cursor already holds the filter and sort")
         query = json.loads(base64.urlsafe_b64decode(paging["cursor"].encode()))
     else:
-        query = {"filter": search.get("filter") or {}, "after": None,
-                 "sort": search.get("sort") or [{"fieldName": "createdDate", "order": "DESC"}]}
+        query = {
+            "filter": search.get("filter") or {},
+            "after": None,
+            "sort": search.get("sort") or [{"fieldName": "createdDate", "order": "DESC"}],
+        }
     (sort,) = query["sort"]
     field, descending = sort["fieldName"], sort.get("order", "ASC") == "DESC"
     if field not in ("createdDate", "updatedDate"):
@@ -238,8 +222,10 @@ def _matches(order: dict[str, Any], filter_: dict[str, Any]) -> bool:
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"message": message, "details": {"applicationError": {"code": code, "description": message}}},
-                        status_code=status)
+    return JSONResponse(
+        {"message": message, "details": {"applicationError": {"code": code, "description": message}}},
+        status_code=status,
+    )
 
 
 SANDBOX = WixSandbox()

@@ -7,7 +7,7 @@ most 250 characters, and a duplicate name or SKU is 409. Success is 200 `{"data"
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -67,12 +67,34 @@ def router(state: SandboxState) -> APIRouter:
 
 
 def _product(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return {"id": product_id, "name": body["name"], "type": body["type"], "sku": body.get("sku", ""),
-            "description": body.get("description", ""), "weight": body["weight"], "width": 0, "depth": 0, "height": 0,
-            "price": body["price"], "cost_price": 0, "retail_price": 0, "sale_price": 0, "map_price": 0,
-            "calculated_price": body["price"], "categories": body.get("categories", []), "brand_id": 0,
-            "inventory_level": 0, "inventory_tracking": "none", "is_free_shipping": False,
-            "is_visible": body.get("is_visible", True), "is_featured": False, "availability": "available",
-            "condition": "New", "date_created": now, "date_modified": now, "base_variant_id": product_id + 1,
-            "custom_url": {"url": f"/product-{product_id}/", "is_customized": False}}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return {
+        "id": product_id,
+        "name": body["name"],
+        "type": body["type"],
+        "sku": body.get("sku", ""),
+        "description": body.get("description", ""),
+        "weight": body["weight"],
+        "width": 0,
+        "depth": 0,
+        "height": 0,
+        "price": body["price"],
+        "cost_price": 0,
+        "retail_price": 0,
+        "sale_price": 0,
+        "map_price": 0,
+        "calculated_price": body["price"],
+        "categories": body.get("categories", []),
+        "brand_id": 0,
+        "inventory_level": 0,
+        "inventory_tracking": "none",
+        "is_free_shipping": False,
+        "is_visible": body.get("is_visible", True),
+        "is_featured": False,
+        "availability": "available",
+        "condition": "New",
+        "date_created": now,
+        "date_modified": now,
+        "base_variant_id": product_id + 1,
+        "custom_url": {"url": f"/product-{product_id}/", "is_customized": False},
+    }

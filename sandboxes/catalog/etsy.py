@@ -15,14 +15,33 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.etsy.client import SHOPS
 from sandboxes.base import SandboxState
+from sandboxes.etsy import SHOPS
 
 LISTING = "/v3/application/listings/{listing_id}"
 REQUIRED = ("quantity", "title", "description", "price", "who_made", "when_made", "taxonomy_id")
 WHO_MADE = {"i_did", "someone_else", "collective"}
-WHEN_MADE = {"made_to_order", "2020_2025", "2010_2019", "2006_2009", "before_2006", "2000_2005", "1990s", "1980s",
-             "1970s", "1960s", "1950s", "1940s", "1930s", "1920s", "1910s", "1900s", "1800s", "1700s", "before_1700"}
+WHEN_MADE = {
+    "made_to_order",
+    "2020_2025",
+    "2010_2019",
+    "2006_2009",
+    "before_2006",
+    "2000_2005",
+    "1990s",
+    "1980s",
+    "1970s",
+    "1960s",
+    "1950s",
+    "1940s",
+    "1930s",
+    "1920s",
+    "1910s",
+    "1900s",
+    "1800s",
+    "1700s",
+    "before_1700",
+}
 TYPES = {"physical", "download", "both"}
 
 
@@ -82,16 +101,41 @@ def _listing(listing_id: int, shop_id: int, form: dict[str, str]) -> dict[str, A
         return int(form[name]) if form.get(name) else None
 
     return {
-        "listing_id": listing_id, "user_id": 87654321, "shop_id": shop_id, "title": form["title"],
-        "description": form["description"], "state": "draft", "creation_timestamp": now, "created_timestamp": now,
-        "ending_timestamp": now + 120 * 86400, "original_creation_timestamp": now, "last_modified_timestamp": now,
-        "updated_timestamp": now, "state_timestamp": now, "quantity": int(form["quantity"]), "shop_section_id": None,
-        "featured_rank": -1, "url": f"https://www.etsy.com/listing/{listing_id}/draft", "num_favorers": 0,
-        "non_taxable": False, "is_taxable": True, "is_customizable": False, "is_personalizable": False,
-        "listing_type": form.get("type", "physical"), "tags": [], "materials": [],
-        "shipping_profile_id": number("shipping_profile_id"), "return_policy_id": number("return_policy_id"),
-        "processing_min": None, "processing_max": None, "who_made": form["who_made"], "when_made": form["when_made"],
-        "is_supply": form.get("is_supply", "false") == "true", "taxonomy_id": int(form["taxonomy_id"]),
-        "readiness_state_id": number("readiness_state_id"), "has_variations": False, "language": "en-US",
+        "listing_id": listing_id,
+        "user_id": 87654321,
+        "shop_id": shop_id,
+        "title": form["title"],
+        "description": form["description"],
+        "state": "draft",
+        "creation_timestamp": now,
+        "created_timestamp": now,
+        "ending_timestamp": now + 120 * 86400,
+        "original_creation_timestamp": now,
+        "last_modified_timestamp": now,
+        "updated_timestamp": now,
+        "state_timestamp": now,
+        "quantity": int(form["quantity"]),
+        "shop_section_id": None,
+        "featured_rank": -1,
+        "url": f"https://www.etsy.com/listing/{listing_id}/draft",
+        "num_favorers": 0,
+        "non_taxable": False,
+        "is_taxable": True,
+        "is_customizable": False,
+        "is_personalizable": False,
+        "listing_type": form.get("type", "physical"),
+        "tags": [],
+        "materials": [],
+        "shipping_profile_id": number("shipping_profile_id"),
+        "return_policy_id": number("return_policy_id"),
+        "processing_min": None,
+        "processing_max": None,
+        "who_made": form["who_made"],
+        "when_made": form["when_made"],
+        "is_supply": form.get("is_supply", "false") == "true",
+        "taxonomy_id": int(form["taxonomy_id"]),
+        "readiness_state_id": number("readiness_state_id"),
+        "has_variations": False,
+        "language": "en-US",
         "price": {"amount": int(price * 100), "divisor": 100, "currency_code": "USD"},
     }

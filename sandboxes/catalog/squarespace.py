@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,8 +59,12 @@ def router(state: SandboxState) -> APIRouter:
 
     @api.get(STORE_PAGES)
     async def store_pages() -> Response:
-        return JSONResponse({"storePages": [{"id": page_id, "title": "Shop", "isEnabled": True}],
-                             "pagination": {"hasNextPage": False, "nextPageCursor": None, "nextPageUrl": None}})
+        return JSONResponse(
+            {
+                "storePages": [{"id": page_id, "title": "Shop", "isEnabled": True}],
+                "pagination": {"hasNextPage": False, "nextPageCursor": None, "nextPageUrl": None},
+            }
+        )
 
     @api.post(PRODUCTS)
     async def create(request: Request) -> Response:
@@ -85,17 +89,40 @@ def router(state: SandboxState) -> APIRouter:
 
 
 def _product(body: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     product_id, slug = secrets.token_hex(12), (body.get("name") or "product").lower().replace(" ", "-")
-    variants = [{"id": secrets.token_hex(12), "sku": v["sku"],
-                 "pricing": {"basePrice": v["pricing"]["basePrice"], "onSale": False,
-                             "salePrice": {"currency": v["pricing"]["basePrice"]["currency"], "value": "0.00"}},
-                 "stock": {"quantity": (v.get("stock") or {}).get("quantity", 0),
-                           "unlimited": bool((v.get("stock") or {}).get("unlimited"))},
-                 "attributes": v.get("attributes") or {}, "shippingMeasurements": v.get("shippingMeasurements"),
-                 "image": None} for v in body["variants"]]
-    return {"id": product_id, "type": "PHYSICAL", "storePageId": body["storePageId"], "name": body.get("name", ""),
-            "description": body.get("description", ""), "url": f"/shop/p/{slug}", "urlSlug": slug,
-            "tags": body.get("tags") or [], "isVisible": bool(body.get("isVisible", False)),
-            "variantAttributes": body.get("variantAttributes") or [], "variants": variants, "images": [],
-            "createdOn": now, "modifiedOn": now}
+    variants = [
+        {
+            "id": secrets.token_hex(12),
+            "sku": v["sku"],
+            "pricing": {
+                "basePrice": v["pricing"]["basePrice"],
+                "onSale": False,
+                "salePrice": {"currency": v["pricing"]["basePrice"]["currency"], "value": "0.00"},
+            },
+            "stock": {
+                "quantity": (v.get("stock") or {}).get("quantity", 0),
+                "unlimited": bool((v.get("stock") or {}).get("unlimited")),
+            },
+            "attributes": v.get("attributes") or {},
+            "shippingMeasurements": v.get("shippingMeasurements"),
+            "image": None,
+        }
+        for v in body["variants"]
+    ]
+    return {
+        "id": product_id,
+        "type": "PHYSICAL",
+        "storePageId": body["storePageId"],
+        "name": body.get("name", ""),
+        "description": body.get("description", ""),
+        "url": f"/shop/p/{slug}",
+        "urlSlug": slug,
+        "tags": body.get("tags") or [],
+        "isVisible": bool(body.get("isVisible", False)),
+        "variantAttributes": body.get("variantAttributes") or [],
+        "variants": variants,
+        "images": [],
+        "createdOn": now,
+        "modifiedOn": now,
+    }

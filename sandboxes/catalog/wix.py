@@ -8,7 +8,7 @@ Rules from the Create Product (Catalog V1) page: `name` required, at most 80 cha
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +22,20 @@ NAME_MAX = 80
 
 
 def _violation(field: str, description: str, rule: str) -> JSONResponse:
-    return JSONResponse({"message": f"{field}: {description}", "details": {"validationError": {"fieldViolations": [
-        {"field": field, "description": description, "violatedRule": rule}]}}}, status_code=400)
+    return JSONResponse(
+        {
+            "message": f"{field}: {description}",
+            "details": {
+                "validationError": {
+                    "fieldViolations": [{"field": field, "description": description, "violatedRule": rule}]
+                }
+            },
+        },
+        status_code=400,
+    )
 
 
-def _invalid(product: Any) -> JSONResponse | None:
-    if not isinstance(product, dict):
-        return _violation("product", "must not be empty", "REQUIRED_FIELD")
+def _invalid(product: dict[str, Any]) -> JSONResponse | None:
     name = product.get("name")
     if not isinstance(name, str) or not name:
         return _violation("product.name", "must not be empty", "REQUIRED_FIELD")
@@ -52,6 +59,8 @@ def router(state: SandboxState) -> APIRouter:
         except ValueError:
             return _violation("product", "request body is not valid JSON", "FORMAT")
         product = body.get("product") if isinstance(body, dict) else None
+        if not isinstance(product, dict):
+            return _violation("product", "must not be empty", "REQUIRED_FIELD")
         if refused := _invalid(product):
             return refused
         made = _product(product)
@@ -62,8 +71,13 @@ def router(state: SandboxState) -> APIRouter:
     async def read(product_id: str) -> Response:
         product = state.products.get(product_id)
         if product is None:
-            return JSONResponse({"message": f"Product {product_id} not found", "details": {"applicationError": {
-                "code": "PRODUCT_NOT_FOUND", "description": "Product not found"}}}, status_code=404)
+            return JSONResponse(
+                {
+                    "message": f"Product {product_id} not found",
+                    "details": {"applicationError": {"code": "PRODUCT_NOT_FOUND", "description": "Product not found"}},
+                },
+                status_code=404,
+            )
         return JSONResponse({"product": product})
 
     return api
@@ -71,16 +85,32 @@ def router(state: SandboxState) -> APIRouter:
 
 def _product(given: dict[str, Any]) -> dict[str, Any]:
     price = Decimal(str((given.get("priceData") or {}).get("price", 0)))
-    money = {"currency": "USD", "price": float(price), "discountedPrice": float(price),
-             "formatted": {"price": f"${price:.2f}", "discountedPrice": f"${price:.2f}"}}
+    money = {
+        "currency": "USD",
+        "price": float(price),
+        "discountedPrice": float(price),
+        "formatted": {"price": f"${price:.2f}", "discountedPrice": f"${price:.2f}"},
+    }
     product_id = str(uuid.uuid4())
     return {
-        "id": product_id, "name": given["name"], "slug": given["name"].lower().replace(" ", "-"),
-        "visible": given.get("visible", True), "productType": given.get("productType", "physical"),
-        "description": given.get("description", ""), "sku": given.get("sku", ""), "weight": 0,
+        "id": product_id,
+        "name": given["name"],
+        "slug": given["name"].lower().replace(" ", "-"),
+        "visible": given.get("visible", True),
+        "productType": given.get("productType", "physical"),
+        "description": given.get("description", ""),
+        "sku": given.get("sku", ""),
+        "weight": 0,
         "stock": {"trackInventory": False, "inStock": True, "inventoryStatus": "IN_STOCK"},
-        "price": money, "priceData": money, "convertedPriceData": money,
-        "ribbon": "", "brand": None, "productOptions": [], "manageVariants": False, "customTextFields": [],
-        "media": {"items": []}, "collectionIds": [],
-        "lastUpdated": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "price": money,
+        "priceData": money,
+        "convertedPriceData": money,
+        "ribbon": "",
+        "brand": None,
+        "productOptions": [],
+        "manageVariants": False,
+        "customTextFields": [],
+        "media": {"items": []},
+        "collectionIds": [],
+        "lastUpdated": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }

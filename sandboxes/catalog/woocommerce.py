@@ -8,7 +8,7 @@ parameter; a duplicate SKU is `400 product_invalid_sku`; errors are `{code, mess
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -28,12 +28,18 @@ def _error(code: str, message: str, status: int = 400, **data: Any) -> JSONRespo
 def _invalid(body: dict[str, Any]) -> JSONResponse | None:
     for name, allowed in ENUMS.items():
         if name in body and body[name] not in allowed:
-            return _error("rest_invalid_param", f"Invalid parameter(s): {name}",
-                          params={name: f"{name} is not one of {', '.join(allowed)}."})
+            return _error(
+                "rest_invalid_param",
+                f"Invalid parameter(s): {name}",
+                params={name: f"{name} is not one of {', '.join(allowed)}."},
+            )
     price = body.get("regular_price", "")
     if not isinstance(price, str) or (price and not DECIMAL.match(price)):
-        return _error("rest_invalid_param", "Invalid parameter(s): regular_price",
-                      params={"regular_price": "regular_price is not of type string."})
+        return _error(
+            "rest_invalid_param",
+            "Invalid parameter(s): regular_price",
+            params={"regular_price": "regular_price is not of type string."},
+        )
     return None
 
 
@@ -57,16 +63,29 @@ def router(state: SandboxState) -> APIRouter:
         sku = body.get("sku") or ""
         if sku and any(p["sku"] == sku for p in state.products.values()):
             return _error("product_invalid_sku", "Invalid or duplicated SKU.")
-        product_id, now = state.next_id(), datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+        product_id, now = state.next_id(), datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
         price = body.get("regular_price", "")
         product = {
-            "id": product_id, "name": body.get("name", ""), "slug": f"product-{product_id}",
-            "permalink": f"https://example.com/?post_type=product&p={product_id}", "date_created": now,
-            "date_created_gmt": now, "date_modified": now, "date_modified_gmt": now,
-            "type": body.get("type", "simple"), "status": body.get("status", "publish"), "featured": False,
-            "catalog_visibility": "visible", "description": _wpautop(body.get("description", "")),
-            "short_description": "", "sku": sku, "price": price, "regular_price": price, "sale_price": "",
-            "purchasable": bool(price), "meta_data": [],
+            "id": product_id,
+            "name": body.get("name", ""),
+            "slug": f"product-{product_id}",
+            "permalink": f"https://example.com/?post_type=product&p={product_id}",
+            "date_created": now,
+            "date_created_gmt": now,
+            "date_modified": now,
+            "date_modified_gmt": now,
+            "type": body.get("type", "simple"),
+            "status": body.get("status", "publish"),
+            "featured": False,
+            "catalog_visibility": "visible",
+            "description": _wpautop(body.get("description", "")),
+            "short_description": "",
+            "sku": sku,
+            "price": price,
+            "regular_price": price,
+            "sale_price": "",
+            "purchasable": bool(price),
+            "meta_data": [],
             "_links": {"self": [{"href": f"https://example.com{PRODUCTS}/{product_id}"}]},
         }
         state.products[str(product_id)] = product

@@ -18,8 +18,9 @@ def client(**kwargs) -> PlatformClient:
 
 @respx.mock(assert_all_called=True)
 async def test_server_errors_and_network_errors_are_retried(respx_mock):
-    route = respx_mock.get(f"{BASE}/x").mock(side_effect=[
-        httpx.Response(502), httpx.ConnectError("refused"), httpx.Response(200, json={"ok": True})])
+    route = respx_mock.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(502), httpx.ConnectError("refused"), httpx.Response(200, json={"ok": True})]
+    )
     api = client()
     assert (await api.get_json("/x"))[0] == {"ok": True}
     assert route.call_count == 3
@@ -28,8 +29,9 @@ async def test_server_errors_and_network_errors_are_retried(respx_mock):
 
 @respx.mock(assert_all_called=True)
 async def test_a_429_waits_as_long_as_retry_after_says(respx_mock):
-    respx_mock.get(f"{BASE}/x").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "0.3"}), httpx.Response(200, json=[])])
+    respx_mock.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "0.3"}), httpx.Response(200, json=[])]
+    )
     api = client()
     loop = __import__("asyncio").get_running_loop()
     started = loop.time()
@@ -40,8 +42,9 @@ async def test_a_429_waits_as_long_as_retry_after_says(respx_mock):
 
 @respx.mock(assert_all_called=True)
 async def test_a_platform_header_can_say_how_long_to_wait(respx_mock):
-    respx_mock.get(f"{BASE}/x").mock(side_effect=[
-        httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "250"}), httpx.Response(200, json=[])])
+    respx_mock.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "250"}), httpx.Response(200, json=[])]
+    )
     waits = []
 
     def reset_header(response: httpx.Response) -> float:
@@ -82,8 +85,9 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 @respx.mock(assert_all_called=True)
 async def test_a_429_that_says_nothing_backs_off_instead_of_hammering(respx_mock):
-    route = respx_mock.get(f"{BASE}/x").mock(side_effect=[httpx.Response(429), httpx.Response(429),
-                                                           httpx.Response(200, json=[])])
+    route = respx_mock.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=[])]
+    )
     api = PlatformClient("test", BASE, backoff_initial_s=0.2, backoff_max_s=1.0)
     loop = __import__("asyncio").get_running_loop()
     started = loop.time()

@@ -37,8 +37,9 @@ async def received(recorder: Recorder, key: str, n: int = 1, kind=OrderReceived)
 
 async def test_a_webhook_order_arrives_once_mapped(stack: Stack, recorder: Recorder):
     await stack.webhooks(enabled=True)
-    placed = await stack.place(items=[personalizable(stack), plain_item()], customer_name="Grace Hopper",
-                               customer_email="grace@example.com")
+    placed = await stack.place(
+        items=[personalizable(stack), plain_item()], customer_name="Grace Hopper", customer_email="grace@example.com"
+    )
     (event,) = await received(recorder, stack.order_key(placed["id"]))
     assert event.platform == stack.platform and event.store_id == stack.store_id
     assert event.payment_status == "paid" and not event.cancelled and not event.is_test
@@ -63,7 +64,9 @@ async def test_an_order_whose_webhook_was_lost_is_found_by_the_poll(stack: Stack
     assert event.is_test == _platform(stack).has_test_flag
 
 
-async def test_a_cancellation_is_one_order_updated_and_an_old_redelivery_changes_nothing(stack: Stack, recorder: Recorder):
+async def test_a_cancellation_is_one_order_updated_and_an_old_redelivery_changes_nothing(
+    stack: Stack, recorder: Recorder
+):
     await stack.webhooks(enabled=True)
     placed = await stack.place(items=[personalizable(stack)])
     key = stack.order_key(placed["id"])
@@ -125,8 +128,10 @@ async def test_the_health_and_metrics_endpoints_answer(stack: Stack):
 async def test_the_documented_example_orders_are_read_by_the_first_poll(stack: Stack, recorder: Recorder):
     assert stack.state.seeded
     for order_id in stack.state.seeded:
-        events = await recorder.wait_for(stack.order_key(order_id), lambda es: bool(es) and (
-            any(isinstance(e, (OrderReceived, DeadLetter)) for e in es)))
+        events = await recorder.wait_for(
+            stack.order_key(order_id),
+            lambda es: bool(es) and (any(isinstance(e, (OrderReceived, DeadLetter)) for e in es)),
+        )
         assert count(events, OrderReceived) == 1
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -48,15 +48,27 @@ class Shop:
 
     def __init__(self, producer: AIOKafkaProducer, redis: Redis, lookback: timedelta = LOOKBACK) -> None:
         self.store = StoreConfig(
-            platform="woocommerce", store_id=f"poll-{unique_id()}", merchant_email="m@example.com",
-            base_url="https://woo.sandbox", credentials={"consumer_key": "ck", "consumer_secret": "cs"},
-            start_from=datetime(2000, 1, 1, tzinfo=timezone.utc), lookback=lookback)
+            platform="woocommerce",
+            store_id=f"poll-{unique_id()}",
+            merchant_email="m@example.com",
+            base_url="https://woo.sandbox",
+            credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+            start_from=datetime(2000, 1, 1, tzinfo=UTC),
+            lookback=lookback,
+        )
         app = make_sandbox_app(SANDBOX, self.store)
         self.state: SandboxState = app.state.sandbox
         self.state.orders.clear()  # not the documented examples: only what a test places
         self.transport = Recording(app)
-        self.api = PlatformClient("woocommerce", self.store.base_url, auth=ADAPTER.auth(self.store), attempts=ATTEMPTS,
-                                  backoff_initial_s=0.01, backoff_max_s=0.02, transport=self.transport)
+        self.api = PlatformClient(
+            "woocommerce",
+            self.store.base_url,
+            auth=ADAPTER.auth(self.store),
+            attempts=ATTEMPTS,
+            backoff_initial_s=0.01,
+            backoff_max_s=0.02,
+            transport=self.transport,
+        )
         self.intake = Intake(ADAPTER, producer, redis)
         self.cursor = Cursor(redis, "woocommerce", self.store.store_id)
 
@@ -84,12 +96,12 @@ class CrashingIntake:
 
 
 def modified(raw: dict) -> datetime:
-    return datetime.fromisoformat(raw["date_modified_gmt"]).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(raw["date_modified_gmt"]).replace(tzinfo=UTC)
 
 
 def asked(moment: datetime) -> str:
     """`modified_after` as the WooCommerce client sends it: UTC, no zone, whole seconds."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 class Topic:
@@ -105,8 +117,9 @@ class Topic:
         self._start: dict[TopicPartition, int] = {}
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=100)
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
 
     async def begin(self) -> Topic:
         consumer = self._consumer()

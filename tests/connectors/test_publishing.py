@@ -45,8 +45,11 @@ SHOWN = {  # (hidden from buyers, description, price) as each platform keeps the
     "woocommerce": lambda p: (p["status"] == "draft", p["description"], Decimal(p["regular_price"])),
     "etsy": lambda p: (p["state"] == "draft", p["description"], Decimal(p["price"]["amount"]) / p["price"]["divisor"]),
     "wix": lambda p: (p["visible"] is False, p["description"], Decimal(str(p["priceData"]["price"]))),
-    "squarespace": lambda p: (p["isVisible"] is False, p["description"],
-                              Decimal(p["variants"][0]["pricing"]["basePrice"]["value"])),
+    "squarespace": lambda p: (
+        p["isVisible"] is False,
+        p["description"],
+        Decimal(p["variants"][0]["pricing"]["basePrice"]["value"]),
+    ),
     "bigcommerce": lambda p: (p["is_visible"] is False, p["description"], Decimal(str(p["price"]))),
 }
 
@@ -59,8 +62,17 @@ class Shop:
 
     def draft(self, **fields: Any) -> ProductDraft:
         platform = self.store.platform
-        return ProductDraft(**{"template": "name-mug", "title": "Name mug", "price": "24.50", "draft": True,
-                               "currency": CURRENCY.get(platform), "options": OPTIONS.get(platform, {}), **fields})
+        return ProductDraft(
+            **{
+                "template": "name-mug",
+                "title": "Name mug",
+                "price": "24.50",
+                "draft": True,
+                "currency": CURRENCY.get(platform),
+                "options": OPTIONS.get(platform, {}),
+                **fields,
+            }
+        )
 
     async def publish(self, **fields: Any) -> PublishedProduct:
         return await publish_product(self.store, self.directory, self.draft(**fields))
@@ -83,12 +95,17 @@ class Shop:
 
 
 @asynccontextmanager
-async def shop(redis, platform: str, credentials: dict[str, str] | None = None,
-               **settings: Any) -> AsyncIterator[Shop]:
+async def shop(redis, platform: str, credentials: dict[str, str] | None = None, **settings: Any) -> AsyncIterator[Shop]:
     sandbox = InProcessServer()
     given = STORES[platform]
-    raw = {"platform": platform, "store_id": f"pub-{unique_id()}", "merchant_email": "m@example.com",
-           "base_url": sandbox.url, "credentials": given["credentials"], **settings}
+    raw = {
+        "platform": platform,
+        "store_id": f"pub-{unique_id()}",
+        "merchant_email": "m@example.com",
+        "base_url": sandbox.url,
+        "credentials": given["credentials"],
+        **settings,
+    }
     config = Config.model_validate({"templates": TEMPLATES, "stores": [raw]})
     await sandbox.start(make_sandbox_app(sandbox_for(platform), config.stores[0]))
     store = config.stores[0].model_copy(update={"credentials": credentials}) if credentials else config.stores[0]
@@ -118,8 +135,11 @@ async def test_a_draft_is_created_hidden_with_the_notice_and_its_price_then_regi
 @pytest.mark.parametrize("platform", PLATFORMS)
 async def test_the_notice_follows_the_store_s_current_recipient_and_language(redis, platform):
     async with shop(redis, platform) as s:  # the YAML says merchant, English ...
-        await s.directory.put_settings(platform, s.store.store_id, StoreSettings(
-            merchant_email="m@example.com", link_recipient="customer", locale="de-AT"))  # ... the merchant changed it
+        await s.directory.put_settings(
+            platform,
+            s.store.store_id,
+            StoreSettings(merchant_email="m@example.com", link_recipient="customer", locale="de-AT"),
+        )  # ... the merchant changed it
         published = await s.publish()
 
         _, description, _ = SHOWN[platform](await s.read_back(published.product_id))
@@ -213,7 +233,7 @@ async def test_a_create_that_fails_on_the_server_is_not_retried_blindly(redis, p
     async with shop(redis, platform) as s:
         async with httpx.AsyncClient() as http:
             await http.post(f"{s.sandbox.url}/_sandbox/faults", json={"server_error": 1})
-        with pytest.raises(PublishError, match="did not answer.*Check the store"):
+        with pytest.raises(PublishError, match=r"did not answer.*Check the store"):
             await s.publish()
         assert s.sandbox.app.state.sandbox.api_calls == 1 and await s.catalog() == []
 

@@ -5,19 +5,19 @@ Every test uses a store id of its own, so keys never collide between tests.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
 from connectors.seen import CLAIM_MS, Cursor, SeenOrders, Verdict
 from tests.support import unique_id
 
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 LATER = T0 + timedelta(seconds=1)
 EARLIER = T0 - timedelta(seconds=1)
 
 
-async def classify(orders: SeenOrders, order_id: str, modified_at, digest: str) -> Verdict:  # noqa: ANN001
+async def classify(orders: SeenOrders, order_id: str, modified_at, digest: str) -> Verdict:
     """One order's verdict (the intake asks for a whole page at once)."""
     (verdict,) = await orders.classify([(order_id, modified_at, digest)])
     return verdict

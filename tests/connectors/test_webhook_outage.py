@@ -24,14 +24,13 @@ from connectors.intake import Intake
 from connectors.webhooks import make_app
 from connectors.woocommerce import ADAPTER
 from connectors.woocommerce.signature import sign
-from devstack.embedded import EmbeddedServer, free_port, start_redis
-from plumbing.config import StoreConfig, load_config
+from devstack.embedded import EmbeddedServer, start_redis
+from plumbing.config import StoreConfig
 from plumbing.ops import Health
-from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from schemas import OrderReceived
-from tests.connectors.stacks import STORES, Stack, write_config
-from tests.support import InProcessServer, Recorder, ServiceProcess, count, unique_id
+from tests.connectors.stacks import STORES, Stack, running_stack
+from tests.support import Recorder, count, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -56,34 +55,24 @@ class OwnRedis:
 async def woo(bootstrap, topics, tmp_path_factory) -> AsyncIterator[tuple[Stack, OwnRedis]]:
     folder = tmp_path_factory.mktemp("connector-outage")
     redis = OwnRedis(folder)
-    connector_port = free_port()
-    sandbox = InProcessServer()
     # A store of its own: the session broker holds the other end-to-end tests' orders of the usual store,
     # numbered from 5001 like these.
-    config_path = write_config(folder / "config.yaml", PLATFORM, sandbox.url, store_id=f"outage-{unique_id()}")
-    store = load_config(config_path).stores[0]
-    await sandbox.start(make_sandbox_app(sandbox_for(PLATFORM), store,
-                                         f"http://127.0.0.1:{connector_port}/webhooks/{PLATFORM}/{store.store_id}"))
-    connector = ServiceProcess(["connector", PLATFORM], {
-        "PERSONALIZE_KAFKA_BOOTSTRAP": bootstrap, "PERSONALIZE_REDIS_URL": f"redis://{redis.server.address}/0",
-        "PERSONALIZE_CONFIG": str(config_path), "PERSONALIZE_CONNECTOR_PORT": str(connector_port),
-    }, folder / "connector.log")
-    connector.start()
-    async with httpx.AsyncClient(timeout=30) as http:
-        stack = Stack(PLATFORM, store.store_id, sandbox, connector, connector_port, http)
-        await stack.wait_healthy()
+    redis_url = f"redis://{redis.server.address}/0"
+    async with running_stack(
+        PLATFORM, folder, bootstrap, redis_url, http_timeout=30, store_id=f"outage-{unique_id()}"
+    ) as stack:
         yield stack, redis
-        assert await asyncio.to_thread(connector.stop) == 0, connector.log_tail()
-    await sandbox.stop()
     redis.server.stop()
 
 
 async def test_redis_stopped_a_webhook_gets_503_with_retry_after_and_the_order_arrives_once_it_is_back(
-        woo, recorder: Recorder):
+    woo, recorder: Recorder
+):
     stack, redis = woo
     await stack.webhooks(enabled=True)
-    placed = await stack.place(items=[{**STORES[PLATFORM]["item"], "quantity": 1, "buyer_text": "Ada",
-                                       "price": "14.50"}], webhook=False)
+    placed = await stack.place(
+        items=[{**STORES[PLATFORM]["item"], "quantity": 1, "buyer_text": "Ada", "price": "14.50"}], webhook=False
+    )
     key = stack.order_key(placed["id"])
     headers, body = sandbox_for(PLATFORM).webhook(stack.state, stack.state.orders[placed["id"]], "created", thin=False)
 
@@ -117,18 +106,27 @@ class FlakyProducer:
         return await self.real.send(*args, **kwargs)
 
 
-async def test_the_broker_refusing_a_webhook_gets_503_and_the_redelivery_publishes_it(producer, redis_url,
-                                                                                         recorder: Recorder):
-    store = StoreConfig(platform=PLATFORM, store_id=f"woo-{unique_id()}", merchant_email="m@example.com",
-                        base_url="https://shop.example.com", credentials={"consumer_key": "ck", "consumer_secret": "cs"},
-                        webhook_secret="outage-secret")
+async def test_the_broker_refusing_a_webhook_gets_503_and_the_redelivery_publishes_it(
+    producer, redis_url, recorder: Recorder
+):
+    store = StoreConfig(
+        platform=PLATFORM,
+        store_id=f"woo-{unique_id()}",
+        merchant_email="m@example.com",
+        base_url="https://shop.example.com",
+        credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+        webhook_secret="outage-secret",
+    )
     flaky = FlakyProducer(producer)
     redis = Redis.from_url(redis_url)
     intake = Intake(ADAPTER, flaky, redis)
     app = make_app(ADAPTER, {store.store_id: store}, intake, ThinFetcher(ADAPTER, intake, {}), Health())
     body = SAMPLE.read_bytes()
-    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": sign("outage-secret", body),
-               "Content-Type": "application/json"}
+    headers = {
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": sign("outage-secret", body),
+        "Content-Type": "application/json",
+    }
     url = f"http://connector/webhooks/{PLATFORM}/{store.store_id}"
     key = f"{PLATFORM}:{store.store_id}:{json.loads(body)['id']}"
     try:

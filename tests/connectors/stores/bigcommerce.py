@@ -1,4 +1,7 @@
-"""The BigCommerce store the end-to-end tests configure, for both the sandbox and the connector."""
+"""The BigCommerce stores the tests configure: `STORE` end to end, read by both the sandbox and the connector;
+`UNIT` for the unit tests, at the platform's own API host."""
+
+from tests.connectors.platform_case import unit_store
 
 STORE = {
     "store_id": "bc-e2e",
@@ -7,3 +10,7 @@ STORE = {
     "product": {"product_id": "93"},  # the catalog entry (config) ...
     "item": {"product_id": "93", "sku": "MUG-NAME", "title": "Name mug"},  # ... and an order line it matches
 }
+
+BASE = "https://api.bigcommerce.com/stores/abc123"
+SECRET = "bc-client-secret-for-tests"
+UNIT = unit_store("bigcommerce", "bc", BASE, {"access_token": "tok_1"}, SECRET)

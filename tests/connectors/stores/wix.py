@@ -1,6 +1,10 @@
-"""The Wix store the end-to-end tests configure, for both the sandbox and the connector."""
+"""The Wix stores the tests configure: `STORE` end to end, read by both the sandbox and the connector;
+`UNIT` for the unit tests, at the platform's own API host."""
 
 from pathlib import Path
+
+from tests.connectors.platform_case import unit_store
+from tests.connectors.wix_tokens import PUBLIC_PEM
 
 # The sandbox signs with the matching dev-only private key (sandboxes/keys/README.md).
 _PUBLIC_KEY = (Path(__file__).parents[3] / "sandboxes" / "keys" / "wix_dev_public.pem").read_text()
@@ -13,3 +17,6 @@ STORE = {
     "product": {"product_id": _COFFEE},  # the catalog entry (config) ...
     "item": {"product_id": _COFFEE, "sku": "MUG-NAME", "title": "Name mug"},  # ... and an order line it matches
 }
+
+BASE = "https://www.wixapis.com"
+UNIT = unit_store("wix", "wix", BASE, {"api_key": "IST.key-1", "site_id": "site-1"}, PUBLIC_PEM)
