@@ -1,4 +1,6 @@
-"""WooCommerce webhooks: `X-WC-Webhook-Signature` = base64(HMAC-SHA256(secret, raw body)); an unsigned ping on creation."""
+"""WooCommerce webhooks: `X-WC-Webhook-Signature` = base64(HMAC-SHA256(key, raw body)), the key being the secret
+with its HTML entities of `< > " ' &` decoded (WooCommerce's `generate_signature` calls
+`wp_specialchars_decode(secret, ENT_QUOTES)`); an unsigned ping on creation."""
 
 from __future__ import annotations
 
@@ -19,8 +21,22 @@ TOPIC = "x-wc-webhook-topic"
 _PING = re.compile(rb"^webhook_id=\d+$")
 
 
+# What wp_specialchars_decode(…, ENT_QUOTES) turns back into a character, in one pass: the named entities of
+# < > " &, their decimal forms with any leading zeros, and hexadecimal forms of ' " & only.
+_ENTITY = re.compile(r"&(?:lt|gt|quot|amp|#0*(?:60|62|34|39|38)|#[xX]0*(?:27|22|26));")
+_CHARACTER = {"lt": "<", "gt": ">", "quot": '"', "amp": "&"}
+
+
 def sign(secret: str, body: bytes) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    key = _ENTITY.sub(_character, secret)
+    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _character(entity: re.Match[str]) -> str:
+    name = entity.group(0)[1:-1]
+    if name in _CHARACTER:
+        return _CHARACTER[name]
+    return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
 
 
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:

@@ -116,6 +116,13 @@ class TestWooCommerce(PlatformContract):
         headers, body = SANDBOX.sign_raw(SandboxState(store=store), b"{}", "created")
         assert headers["X-WC-Webhook-Signature"] == signature(body, "s&cr't&lt;&eacute;")
 
+    def test_a_secret_with_html_entities_verifies_as_wordpress_signs(self) -> None:
+        # The connector once keyed with the raw secret: every webhook of such a store was refused.
+        store = self.store.model_copy(update={"webhook_secret": "s&amp;cr&#039;t&#x26;&amp;lt;&eacute;"})
+        headers, body = SANDBOX.sign_raw(SandboxState(store=store), b'{"id": 1}', "created")
+        ADAPTER.verify_webhook(store, httpx.Headers(headers), body)
+        assert headers["X-WC-Webhook-Signature"] == signature(body, "s&cr't&&lt;&eacute;")
+
     def test_the_creation_ping_is_recognised_only_unsigned_and_form_shaped(self) -> None:
         assert ADAPTER.is_ping(httpx.Headers({}), b"webhook_id=12")
         assert not ADAPTER.is_ping(httpx.Headers({}), b'{"id": 12}')
