@@ -6,7 +6,7 @@ import asyncio
 import io
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -25,22 +25,15 @@ from editor_service.state import EditorStore
 from plumbing.links import link_url, new_token, token_hash
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationLinkIssued, RequestedItem
 from tests.builders import load_test_config
-from tests.support import ServiceProcess, embedded_servers, event_bus, send, unique_id
+from tests.servers import own_bus, own_servers
+from tests.support import ServiceProcess, send, unique_id
 
 SECRET = "editor-test-secret-" + "x" * 24
 TEMPLATE = load_test_config().template("name-mug")
 
 
-@pytest.fixture(scope="package")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    with embedded_servers(tmp_path_factory.mktemp("editor")) as running:
-        yield running
-
-
-@pytest.fixture(scope="package")
-async def bus(servers: dict) -> AsyncIterator[dict]:
-    async with event_bus(servers["broker"].address) as connected:
-        yield connected
+servers = own_servers("editor", mail=False)
+bus = own_bus()
 
 
 def editor_env(servers: dict, **extra: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 
 from tests.builders import CONFIG_PATH
-from tests.support import InProcessServer, ServiceProcess, embedded_servers, event_bus
+from tests.servers import own_bus, own_servers
+from tests.support import InProcessServer, ServiceProcess
 
 LINK_TTL = "4s"
 HOOK_SECRET = "whsec_" + base64.b64encode(b"automation-secret-of-32-bytes!!!").decode()
@@ -62,16 +63,8 @@ def config_path(servers: dict, hooks: tuple[HookReceiver, InProcessServer]) -> P
     return path
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    with embedded_servers(tmp_path_factory.mktemp("notifier"), mail=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def bus(servers: dict) -> AsyncIterator[dict]:
-    async with event_bus(servers["broker"].address) as connected:
-        yield connected
+servers = own_servers("notifier", scope="module")
+bus = own_bus(scope="module")
 
 
 def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> dict[str, str]:

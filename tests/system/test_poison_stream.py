@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +44,8 @@ from schemas import (
 from tests.builders import CONFIG_PATH, MANUAL, mug, order, plain
 from tests.fuzzing.events import samples
 from tests.fuzzing.strategies import CASES, deep
-from tests.support import ServiceProcess, embedded_servers, event_bus, unique_id
+from tests.servers import own_bus, own_servers
+from tests.support import ServiceProcess, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -108,16 +108,8 @@ def good_orders() -> list:
     return orders
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[dict]:
-    with embedded_servers(tmp_path_factory.mktemp("poison"), mail=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def bus(servers) -> AsyncIterator[dict]:
-    async with event_bus(servers["broker"].address) as connected:
-        yield connected
+servers = own_servers("poison", scope="module")
+bus = own_bus(scope="module")
 
 
 def start_services(servers: dict, editor_port: int) -> dict[str, ServiceProcess]:

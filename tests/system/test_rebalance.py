@@ -18,7 +18,7 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,7 +39,8 @@ from schemas import (
     RequestedItem,
 )
 from tests.builders import AUTO, CONFIG_PATH, MANUAL, load_test_config, mug, order, plain, updated
-from tests.support import Recorder, ServiceProcess, embedded_servers, send, unique_id
+from tests.servers import own_servers
+from tests.support import Recorder, ServiceProcess, send, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
 
@@ -50,10 +51,7 @@ PARTITIONS = 6
 SETTLE_S = 60
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[dict]:
-    with embedded_servers(tmp_path_factory.mktemp("rebalance"), mail=True) as running:
-        yield running
+servers = own_servers("rebalance", scope="module")  # no topics yet: the services must create them
 
 
 def env(servers: dict, **extra: str) -> dict[str, str]:

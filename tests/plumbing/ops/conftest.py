@@ -7,30 +7,22 @@ import inspect
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from devstack.embedded import free_port
 from tests.builders import CONFIG_PATH
-from tests.support import ServiceProcess, embedded_servers, event_bus, unique_id
+from tests.servers import own_bus, own_servers
+from tests.support import ServiceProcess, unique_id
 
 # The bound the issue sets; the services' own watchdog fires at 9 s.
 SHUTDOWN_BOUND_S = 10.0
 
 
-@pytest.fixture(scope="package")
-def servers(tmp_path_factory) -> Iterator[dict]:
-    with embedded_servers(tmp_path_factory.mktemp("ops"), mail=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="package")
-async def bus(servers) -> AsyncIterator[dict]:
-    async with event_bus(servers["broker"].address) as connected:
-        yield connected
+servers = own_servers("ops")
+bus = own_bus()
 
 
 def service_env(servers: dict, **extra: str) -> dict[str, str]:
