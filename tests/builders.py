@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from plumbing.config import Config, load_config
@@ -20,7 +20,7 @@ from tests.support import unique_id
 CONFIG_PATH = Path(__file__).parent / "config.yaml"
 MANUAL = ("woocommerce", "shop-manual")
 AUTO = ("bigcommerce", "shop-auto")
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def load_test_config() -> Config:
@@ -33,15 +33,24 @@ def mug(line_id: str = "L1", **extra: object) -> LineItem:
 
 
 def auto_mug(line_id: str = "L1") -> LineItem:
-    return LineItem(line_id=line_id, product_id="500", variant_id="v-77", title="Name mug", quantity=1, unit_price="14.50")
+    return LineItem(
+        line_id=line_id, product_id="500", variant_id="v-77", title="Name mug", quantity=1, unit_price="14.50"
+    )
 
 
 def plain(line_id: str = "L2") -> LineItem:
     return LineItem(line_id=line_id, product_id="7", sku="TOTE", title="Tote bag", quantity=1, unit_price="9.00")
 
 
-def order(store: tuple[str, str] = MANUAL, lines: list[LineItem] | None = None, *, number: str | None = None,
-          kind: type = OrderReceived, at: datetime = T0, **fields: object) -> OrderReceived | OrderUpdated:
+def order(
+    store: tuple[str, str] = MANUAL,
+    lines: list[LineItem] | None = None,
+    *,
+    number: str | None = None,
+    kind: type = OrderReceived,
+    at: datetime = T0,
+    **fields: object,
+) -> OrderReceived | OrderUpdated:
     platform, store_id = store
     number = number or unique_id()
     base = {

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from devstack.embedded import free_port, start_broker, start_redis
 from devstack.mailcatcher import MailCatcher
+from plumbing.ops import ServiceServer
 from schemas import Event, decode, encode, topic_of
 
 
@@ -34,8 +35,9 @@ class Recorder:
     """Reads every given topic from the start and keeps each event by order key."""
 
     def __init__(self, bootstrap: str, topics: Iterable[str]) -> None:
-        self._consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
-                                          auto_offset_reset="earliest", enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+        )
         self.by_order: dict[str, list[Seen]] = defaultdict(list)
         self.undecodable: list[tuple[str, bytes]] = []
         self._changed = asyncio.Condition()
@@ -62,17 +64,23 @@ class Recorder:
                 self._changed.notify_all()
 
     def events(self, order_key: str, event_type: type[Event] | None = None) -> list[Event]:
-        return [s.event for s in self.by_order.get(order_key, []) if event_type is None or isinstance(s.event, event_type)]
+        return [
+            s.event for s in self.by_order.get(order_key, []) if event_type is None or isinstance(s.event, event_type)
+        ]
 
-    async def wait_for(self, order_key: str, check: Callable[[list[Event]], bool], timeout: float = 30.0) -> list[Event]:
+    async def wait_for(
+        self, order_key: str, check: Callable[[list[Event]], bool], timeout: float = 30.0
+    ) -> list[Event]:
         async def satisfied() -> None:
             async with self._changed:
                 await self._changed.wait_for(lambda: check(self.events(order_key)))
 
         try:
             await asyncio.wait_for(satisfied(), timeout)
-        except asyncio.TimeoutError:
-            raise AssertionError(f"timed out; events for {order_key}: {[e.event_type for e in self.events(order_key)]}") from None
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out; events for {order_key}: {[e.event_type for e in self.events(order_key)]}"
+            ) from None
         return self.events(order_key)
 
 
@@ -86,15 +94,13 @@ async def send_raw(producer: AIOKafkaProducer, topic: str, value: bytes, key: by
 
 
 def count(events: list[Event], event_type: type[Event], **fields: object) -> int:
-    return sum(
-        1 for e in events if isinstance(e, event_type) and all(getattr(e, k) == v for k, v in fields.items())
-    )
+    return sum(1 for e in events if isinstance(e, event_type) and all(getattr(e, k) == v for k, v in fields.items()))
 
 
 class ServiceProcess:
     """A deployable run as production runs it: `personalize <command>` with only env and config."""
 
-    def __init__(self, command: list[str], env: dict[str, str], log_path) -> None:  # noqa: ANN001
+    def __init__(self, command: list[str], env: dict[str, str], log_path) -> None:
         self.command = command
         self.env = env
         self.log_path = log_path
@@ -106,8 +112,12 @@ class ServiceProcess:
         import sys
 
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen([sys.executable, "-m", "personalize.cli", *self.command],
-                                        env={**os.environ, **self.env}, stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "personalize.cli", *self.command],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=log,
+        )
         log.close()
 
     def kill(self) -> None:
@@ -141,11 +151,12 @@ class InProcessServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, app) -> None:  # noqa: ANN001 - an ASGI app
+    async def start(self, app) -> None:
         self.app = app
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     access_log=False, lifespan="off"))
-        self._server.install_signal_handlers = lambda: None
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = ServiceServer(config)  # the test process keeps its signals
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():

@@ -19,7 +19,7 @@ from schemas import PLATFORMS
 EXAMPLE = Path(__file__).parents[2] / "examples" / "config.yaml"
 
 
-def built_cleanly(build) -> FastAPI:  # noqa: ANN001 - any factory of an app
+def built_cleanly(build) -> FastAPI:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         app = build()
