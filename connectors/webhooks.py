@@ -30,8 +30,9 @@ UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 
 
-def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher,
-             health: Health) -> ASGIApp:
+def make_app(
+    adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher, health: Health
+) -> ASGIApp:
     """The webhook route as plain ASGI in front of a FastAPI app holding the ops routes.
 
     Why not a FastAPI route: its dependency solving, request object and middleware layers took ~15 % of the
@@ -115,7 +116,15 @@ async def _body(receive: Receive, limit: int) -> bytes | None:
 
 async def _send(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -85,15 +85,22 @@ class _Step:
 
     def decision(self) -> Decision:
         encoded = [encode(event) for event in self.outgoing]
-        return Decision(order=self.order.remember(self.event.event_id, self.source, encoded),
-                        outgoing=self.outgoing, encoded=encoded)
+        return Decision(
+            order=self.order.remember(self.event.event_id, self.source, encoded),
+            outgoing=self.outgoing,
+            encoded=encoded,
+        )
 
 
 def apply(order: Order | None, event: Event, policy: Policy, now: datetime, source: str = "") -> Decision:
     """`source` names the message (topic:partition:offset), to tell a redelivery from a duplicate."""
     if order is not None and (earlier := order.applied_entry(event.event_id)) is not None:
-        return Decision(outgoing=earlier.outgoing, encoded=[raw.encode() for raw in earlier.events], replayed=True,
-                        replay_source=earlier.source)
+        return Decision(
+            outgoing=earlier.outgoing,
+            encoded=[raw.encode() for raw in earlier.events],
+            replayed=True,
+            replay_source=earlier.source,
+        )
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Decision(rejected=f"core does not handle {event.event_type}")
@@ -108,7 +115,9 @@ def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: date
     if store is None:
         return Decision(rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)")
     if order is None:
-        step = _Step(Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source)
+        step = _Step(
+            Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source
+        )
         _advance(step, policy, store)
         return step.decision()
     if _content(order.snapshot) == _content(event):
@@ -225,18 +234,25 @@ def _content(order: OrderFields) -> dict:
 # --- the customer's personalization -----------------------------------------
 
 
-def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str) -> Decision:
+def _on_completed(
+    order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str
+) -> Decision:
     if order is None or order.status is not PP:
-        return Decision(ignored=f"personalization completed for an order that is not pending personalization "
-                                f"({describe(order)})")
+        return Decision(
+            ignored=f"personalization completed for an order that is not pending personalization ({describe(order)})"
+        )
     given = {item.line_id for item in event.items}
     missing = set(order.personalize_lines) - given
     extra = given - set(order.personalize_lines)
     if missing or extra:
-        return Decision(rejected=f"completion does not match the requested lines (missing {sorted(missing)}, unexpected {sorted(extra)})")
+        return Decision(
+            rejected=f"completion does not match the requested lines (missing {sorted(missing)}, unexpected {sorted(extra)})"
+        )
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
-        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
+        return Decision(
+            rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)"
+        )
     given = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
     step = _Step(links.completed(given), event, now, source)
     _after_personalization(step, store, reason="personalization completed")
@@ -280,8 +296,12 @@ def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: date
         return Decision(ignored=why)
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
-        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    items = [i for i in policy.requested_items(store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
+        return Decision(
+            rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)"
+        )
+    items = [
+        i for i in policy.requested_items(store, order.snapshot.line_items) if i.line_id in order.personalize_lines
+    ]
     if not items:
         return Decision(ignored="no line of this order is personalizable under the current config")
     step = _Step(order, event, now, source)

@@ -154,7 +154,9 @@ class Directory:
     # --- changes ---------------------------------------------------------------
 
     async def put_settings(self, platform: str, store_id: str, settings: StoreSettings) -> StoreRecord:
-        return await self._update(platform, store_id, lambda record, _: record.model_copy(update={"settings": settings}))
+        return await self._update(
+            platform, store_id, lambda record, _: record.model_copy(update={"settings": settings})
+        )
 
     async def put_product(self, platform: str, store_id: str, product: ProductMatch) -> StoreRecord:
         """Add the product, or replace the entry with the same product/variant/SKU keys."""

@@ -26,8 +26,9 @@ class ConcurrentWriteError(RuntimeError):
 
 
 class CoreHandler:
-    def __init__(self, store: OrderStore, configs: ConfigSource, link_delay: timedelta,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: OrderStore, configs: ConfigSource, link_delay: timedelta, clock: Callable[[], datetime]
+    ) -> None:
         self._store = store
         self._configs = configs
         self._link_delay = link_delay
@@ -55,8 +56,14 @@ class CoreHandler:
                 order, result = self._decide(before, by_order[key], policy)
                 results[key] = result
                 if order is not None:
-                    writes.append(Write(order, loaded[key].version, was=before.status if before else None,
-                                        snapshot_json=_wire_json(order, by_order[key])))
+                    writes.append(
+                        Write(
+                            order,
+                            loaded[key].version,
+                            was=before.status if before else None,
+                            snapshot_json=_wire_json(order, by_order[key]),
+                        )
+                    )
             lost = await self._store.save_many(writes) if writes else set()
             for key in pending:
                 if key not in lost:
@@ -99,5 +106,6 @@ def _wire_json(order: Order, items: list[Received]) -> bytes | None:
 
 
 def _log_ignored(event: Event, why: str) -> None:
-    log.info("ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why,
-             extra=event_fields(event))
+    log.info(
+        "ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why, extra=event_fields(event)
+    )

@@ -154,10 +154,18 @@ class RedisOrderStore:
         for write in writes:
             order = write.order
             store = store_of(order)
-            keys += [PREFIX + order.order_key, index_key(store), _status_index(store, write.was),
-                     _status_index(store, order.status)]
-            args += [str(write.expected_version), document(order, write.snapshot_json), received_score(order),
-                     order.order_key]
+            keys += [
+                PREFIX + order.order_key,
+                index_key(store),
+                _status_index(store, write.was),
+                _status_index(store, order.status),
+            ]
+            args += [
+                str(write.expected_version),
+                document(order, write.snapshot_json),
+                received_score(order),
+                order.order_key,
+            ]
         lost = await self._save(keys=keys, args=args)
         return {writes[i - 1].order.order_key for i in lost}
 
@@ -169,8 +177,9 @@ class RedisOrderStore:
             found = [(m.decode(), after.score) for m in reversed(ties) if m.decode() < after.order_key]
         if len(found) <= limit:
             top = f"({after.score}" if after is not None else "+inf"
-            rows = await self._redis.zrevrangebyscore(key, top, "-inf", start=0, num=limit + 1 - len(found),
-                                                      withscores=True)
+            rows = await self._redis.zrevrangebyscore(
+                key, top, "-inf", start=0, num=limit + 1 - len(found), withscores=True
+            )
             found += [(m.decode(), int(score)) for m, score in rows]
         return _page(found, limit)
 
@@ -208,8 +217,9 @@ class MemoryOrderStore:
             self.indexes.setdefault(index_key(store, order.status), {})[order.order_key] = score
 
     async def page(self, store: str, status: OrderStatus | None, after: Position | None, limit: int) -> Page:
-        newest_first = sorted(self.indexes.get(index_key(store, status), {}).items(),
-                              key=lambda row: (row[1], row[0]), reverse=True)
+        newest_first = sorted(
+            self.indexes.get(index_key(store, status), {}).items(), key=lambda row: (row[1], row[0]), reverse=True
+        )
         if after is not None:
             newest_first = [(k, s) for k, s in newest_first if (s, k) < (after.score, after.order_key)]
         return _page(newest_first[: limit + 1], limit)

@@ -59,13 +59,18 @@ class LinkPages:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         token = path[3:]
-        if (scope["type"] != "http" or scope["method"] != "GET" or not path.startswith("/p/") or "/" in token
-                or not token or scope["query_string"] not in (b"", b"saved=1")):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not path.startswith("/p/")
+            or "/" in token
+            or not token
+            or scope["query_string"] not in (b"", b"saved=1")
+        ):
             await self.app(scope, receive, send)  # FastAPI parses anything else as before
             return
         try:
-            response = await show_page(token, client_address(scope), scope["query_string"] == b"saved=1",
-                                       self.editor)
+            response = await show_page(token, client_address(scope), scope["query_string"] == b"saved=1", self.editor)
         except RedisError:
             response = message("unavailable", 503, {"Retry-After": "10"})
         await response(scope, receive, send)

@@ -26,14 +26,16 @@ def security_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         # aiokafka's helper always checks the broker's host name against its certificate.
-        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile,
-                                                    certfile=settings.kafka_ssl_certfile,
-                                                    keyfile=settings.kafka_ssl_keyfile)
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile, certfile=settings.kafka_ssl_certfile, keyfile=settings.kafka_ssl_keyfile
+        )
     if settings.kafka_security_protocol.startswith("SASL_"):  # Settings refuses it without a user and password
         password = settings.kafka_sasl_password
-        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
-                    "sasl_plain_username": settings.kafka_sasl_username,
-                    "sasl_plain_password": password.get_secret_value() if password else None}
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": password.get_secret_value() if password else None,
+        }
     return options
 
 
@@ -80,8 +82,9 @@ async def publish(producer: AIOKafkaProducer, events: Iterable[Event]) -> None:
         await asyncio.gather(*pending)
 
 
-async def publish_batched(producer: AIOKafkaProducer, events: Iterable[Event],
-                          encoded: Mapping[str, bytes] | None = None) -> None:
+async def publish_batched(
+    producer: AIOKafkaProducer, events: Iterable[Event], encoded: Mapping[str, bytes] | None = None
+) -> None:
     """`publish`, for a consumer's whole batch of outgoing events: one record batch per partition, not one send each.
 
     Each `send` costs its own future, partition lookup and accumulator round; a batch of core's events

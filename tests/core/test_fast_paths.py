@@ -56,17 +56,28 @@ def test_an_order_written_with_its_events_as_objects_still_reads():
 
 def test_a_line_takes_the_first_listed_product_that_matches_any_of_its_keys():
     config = load_test_config()
-    store = config.stores[0].model_copy(update={"products": [
-        ProductMatch(sku="S", template=next(iter(config.templates))),
-        ProductMatch(product_id="P", variant_id="V", template=next(iter(config.templates))),
-        ProductMatch(product_id="P", template=next(iter(config.templates))),
-    ]})
+    store = config.stores[0].model_copy(
+        update={
+            "products": [
+                ProductMatch(sku="S", template=next(iter(config.templates))),
+                ProductMatch(product_id="P", variant_id="V", template=next(iter(config.templates))),
+                ProductMatch(product_id="P", template=next(iter(config.templates))),
+            ]
+        }
+    )
     catalog = Catalog(config, store)
     for product_id in ("P", "Q", None):
         for variant_id in ("V", None):
             for sku in ("S", None):
-                line = LineItem(line_id="L", product_id=product_id, variant_id=variant_id, sku=sku, title="t",
-                                quantity=1, unit_price="1.00")
+                line = LineItem(
+                    line_id="L",
+                    product_id=product_id,
+                    variant_id=variant_id,
+                    sku=sku,
+                    title="t",
+                    quantity=1,
+                    unit_price="1.00",
+                )
                 expected = next((p for p in store.products if p.matches(line)), None)
                 found = catalog.match(line)
                 assert (found[0] if found else None) is expected
