@@ -1,34 +1,21 @@
-"""What core's shortcuts for speed must leave as it was: partitions, stored orders, catalog matches, event ids."""
+"""What core's shortcuts for speed must leave as it was: stored orders, catalog matches, event ids."""
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import timedelta
-
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
 from core.catalog import Catalog
 from core.decide import Policy, apply
 from core.order import Order
 from core.store import document
 from plumbing.config import ProductMatch
-from plumbing.kafka import murmur2, partition_of
 from schemas import LineItem, OrderStatusChanged, decode, encode
 from schemas.envelope import new_event_id
 from tests.builders import MANUAL, T0, load_test_config, mug, order, plain
 
 POLICY = Policy(load_test_config(), link_delay=timedelta(minutes=15))
-
-
-def test_keys_land_on_the_partition_aiokafka_would_pick():
-    for length in range(65):
-        for _ in range(50):
-            key = os.urandom(length)
-            assert murmur2(key) == aiokafka_murmur2(key)
-            assert partition_of(key, list(range(8))) == DefaultPartitioner()(key, list(range(8)), [])
 
 
 def test_an_order_stored_with_its_snapshot_as_received_reads_back_the_same():
