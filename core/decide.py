@@ -23,6 +23,7 @@ from schemas import (
     LinkDelivery,
     OrderFields,
     OrderReceived,
+    OrderStatus,
     OrderUpdated,
     PersonalizationCompleted,
     PersonalizationLinkExpired,
@@ -76,7 +77,7 @@ class _Step:
     source: str = ""
     outgoing: list[Outgoing] = field(default_factory=list)
 
-    def move(self, to, reason: str) -> None:  # noqa: ANN001 - OrderStatus
+    def move(self, to: OrderStatus, reason: str) -> None:
         self.order, changed = self.order.moved(to, reason, self.now, self.event.event_id)
         self.outgoing.append(changed)
 
@@ -194,7 +195,9 @@ def _ship_plain_lines(step: _Step, store: StoreConfig) -> None:
         step.emit(event)
 
 
-def _request(step: _Step, store: StoreConfig, items, delay: timedelta, trigger: str) -> PersonalizationRequested:  # noqa: ANN001
+def _request(
+    step: _Step, store: StoreConfig, items: list[RequestedItem], delay: timedelta, trigger: str
+) -> PersonalizationRequested:
     snapshot = step.order.snapshot
     received_at = step.order.received_at
     return PersonalizationRequested(
@@ -253,8 +256,8 @@ def _on_completed(
         return Decision(
             rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)"
         )
-    given = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
-    step = _Step(links.completed(given), event, now, source)
+    personalized = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
+    step = _Step(links.completed(personalized), event, now, source)
     _after_personalization(step, store, reason="personalization completed")
     return step.decision()
 
@@ -278,6 +281,7 @@ def _on_link(order: Order | None, event: links.LinkEvent, policy: Policy, now: d
 def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, ApproveOrder):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     step = _Step(order, event, now, source)
     _fulfill(step, _with_reason("approved by the merchant", event.reason))
     return step.decision()
@@ -286,6 +290,7 @@ def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: d
 def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, CancelOrder):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     step = _Step(order, event, now, source)
     step.move(CANCELLED, _with_reason("cancelled by the merchant", event.reason))
     return step.decision()
@@ -294,6 +299,7 @@ def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: dat
 def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, ResendLink):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
         return Decision(

@@ -9,6 +9,9 @@ publish nothing, and would push a command's memory out).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from core.order import LinkState, Order, Reminder
 from schemas import (
     PersonalizationLinkExpired,
@@ -80,7 +83,8 @@ def _with_link(order: Order, link: LinkState) -> Order:
     return order.model_copy(update={"links": sorted([*others, link], key=lambda each: each.sequence)})
 
 
-_RECORDERS = {
+# Each takes the event of its own type: `record` looks it up by that type.
+_RECORDERS: dict[type[LinkEvent], Callable[[LinkState, Any], LinkState]] = {
     PersonalizationLinkIssued: _issued,
     PersonalizationLinkOpened: _opened,
     PersonalizationLinkExpired: _expired,

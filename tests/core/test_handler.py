@@ -67,7 +67,7 @@ async def test_refused_events_are_reported_with_their_reason():
     outcome = await CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)(
         [received(order(("wix", "ghost"), [mug()]))]
     )
-    ((item, reason),) = outcome.rejected
+    ((_, reason),) = outcome.rejected
     assert "unknown store" in reason and outcome.outgoing == []
 
 

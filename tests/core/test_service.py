@@ -291,9 +291,9 @@ async def _links(store: RedisOrderStore, order_key: str):
     return found.links if found else []
 
 
-async def until(read, check, timeout: float = 30):
+async def until(read, check, within_s: float = 30):
     """Poll `read()` until `check` holds; for state that shows in Redis rather than on a topic."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while not check(value := await read()):
         assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
         await asyncio.sleep(0.05)
