@@ -6,7 +6,7 @@ events to publish; the store applies both atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,7 +33,6 @@ from schemas import (
     PersonalizationRequested,
     RequestedItem,
     ResendLink,
-    encode,
 )
 
 _ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
@@ -59,8 +58,7 @@ class Decision:
     """`order` to write (None: nothing), events to publish, or why the input was refused or ignored."""
 
     order: Order | None = None
-    outgoing: list[Outgoing] = field(default_factory=list)
-    encoded: list[bytes] = field(default_factory=list)  # `outgoing`'s JSON, one for one: what is published
+    outgoing: Sequence[Outgoing] = field(default_factory=list)
     rejected: str | None = None
     ignored: str | None = None
     replayed: bool = False
@@ -85,23 +83,15 @@ class _Step:
         self.outgoing.append(event)
 
     def decision(self) -> Decision:
-        encoded = [encode(event) for event in self.outgoing]
         return Decision(
-            order=self.order.remember(self.event.event_id, self.source, encoded),
-            outgoing=self.outgoing,
-            encoded=encoded,
+            order=self.order.remember(self.event.event_id, self.source, self.outgoing), outgoing=self.outgoing
         )
 
 
 def apply(order: Order | None, event: Event, policy: Policy, now: datetime, source: str = "") -> Decision:
     """`source` names the message (topic:partition:offset), to tell a redelivery from a duplicate."""
     if order is not None and (earlier := order.applied_entry(event.event_id)) is not None:
-        return Decision(
-            outgoing=earlier.outgoing,
-            encoded=[raw.encode() for raw in earlier.events],
-            replayed=True,
-            replay_source=earlier.source,
-        )
+        return Decision(outgoing=earlier.outgoing, replayed=True, replay_source=earlier.source)
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Decision(rejected=f"core does not handle {event.event_type}")

@@ -75,13 +75,13 @@ def test_a_line_matches_on_any_key_given_in_the_catalog():
 
 
 def test_plain_order_on_a_manual_store_waits_for_approval():
-    state, out = run(order(MANUAL, [plain()]))
+    _, out = run(order(MANUAL, [plain()]))
     assert statuses(out) == ["pending_approval"]
     assert not of_type(out, FulfillmentRequested)
 
 
 def test_plain_order_on_an_automatic_store_goes_to_fulfillment_with_all_its_lines():
-    state, out = run(order(AUTO, [plain("A"), plain("B")]))
+    _, out = run(order(AUTO, [plain("A"), plain("B")]))
     assert statuses(out) == ["in_fulfillment"]
     (fulfillment,) = of_type(out, FulfillmentRequested)
     assert [line.line_id for line in fulfillment.line_items] == ["A", "B"]
@@ -96,7 +96,7 @@ def test_completion_moves_a_manual_order_to_approval_and_keeps_the_personalizati
 
 def test_completion_on_an_automatic_store_fulfills_every_line_carrying_the_personalization():
     received = order(AUTO, [auto_mug("L1"), plain("L2")])
-    state, out = run(received, completed(received.order_key, "L1"))
+    _, out = run(received, completed(received.order_key, "L1"))
     assert statuses(out) == ["pending_personalization", "in_fulfillment"]
     (fulfillment,) = of_type(out, FulfillmentRequested)
     lines = {line.line_id: line for line in fulfillment.line_items}
@@ -123,7 +123,7 @@ def test_completion_that_misses_a_requested_line_is_refused():
 @pytest.mark.parametrize("lines", [[mug()], [plain()]])
 def test_approve_fulfills_an_order_pending_personalization_or_approval(lines):
     received = order(MANUAL, lines)
-    state, out = run(received, ApproveOrder(order_key=received.order_key, reason="phoned"))
+    _, out = run(received, ApproveOrder(order_key=received.order_key, reason="phoned"))
     assert statuses(out)[-1] == "in_fulfillment"
     assert "phoned" in of_type(out, OrderStatusChanged)[-1].reason
     assert len(of_type(out, FulfillmentRequested)) == 1
@@ -131,7 +131,7 @@ def test_approve_fulfills_an_order_pending_personalization_or_approval(lines):
 
 def test_cancel_then_nothing_fulfills_it():
     received = order(MANUAL, [mug()])
-    state, out = run(received, CancelOrder(order_key=received.order_key))
+    state, _ = run(received, CancelOrder(order_key=received.order_key))
     assert state.status is OrderStatus.CANCELLED
     for later in (
         ApproveOrder(order_key=received.order_key),
@@ -146,7 +146,7 @@ def test_cancel_then_nothing_fulfills_it():
 @pytest.mark.parametrize("change", [{"cancelled": True}, {"payment_status": "refunded"}])
 def test_an_update_saying_cancelled_or_refunded_cancels(change):
     received = order(MANUAL, [mug()])
-    state, out = run(received, updated(received, **change))
+    _, out = run(received, updated(received, **change))
     assert statuses(out) == ["pending_personalization", "cancelled"]
 
 
@@ -175,6 +175,15 @@ def test_the_same_event_twice_republishes_what_it_produced_and_changes_nothing()
     again = apply(state, received, POLICY, NOW + timedelta(hours=1))
     assert again.replayed and again.order is None
     assert [e.event_id for e in again.outgoing] == [e.event_id for e in first]
+
+
+def test_the_order_remembers_the_typed_events_its_input_produced():
+    received = order(MANUAL, [mug()])
+    decision = apply(None, received, POLICY, NOW, "orders.received:0:7")
+    (memory,) = decision.order.applied
+    assert (memory.event_id, memory.source) == (received.event_id, "orders.received:0:7")
+    assert list(memory.outgoing) == list(decision.outgoing)
+    assert [type(e) for e in decision.outgoing] == [OrderStatusChanged, PersonalizationRequested]
 
 
 def test_the_same_order_under_a_new_event_id_is_ignored():
@@ -244,27 +253,19 @@ def run_with(policy: Policy, *events, start: Order | None = None):
 
 
 def test_a_request_carries_the_stores_delivery_choices_and_the_buyers_address():
-    policy = policy_with(
-        MANUAL,
-        link_recipient="customer",
-        locale="de",
-        sender_name="Mugs & Co",
-        reply_to="help@mugs.example",
-        logo_url="https://mugs.example/logo.png",
-        reminders=[timedelta(days=2)],
-    )
+    choices = {
+        "locale": "de",
+        "sender_name": "Mugs & Co",
+        "reply_to": "help@mugs.example",
+        "logo_url": "https://mugs.example/logo.png",
+        "reminders": [timedelta(days=2)],
+    }
+    policy = policy_with(MANUAL, link_recipient="customer", **choices)
     received = order(MANUAL, [mug("L1")], customer=Customer(name="Grace Hopper", email="grace@example.com"))
     _, out = run_with(policy, received)
     (request,) = of_type(out, PersonalizationRequested)
     assert request.delivery == LinkDelivery(
-        recipient="customer",
-        customer_email="grace@example.com",
-        customer_name="Grace Hopper",
-        locale="de",
-        sender_name="Mugs & Co",
-        reply_to="help@mugs.example",
-        logo_url="https://mugs.example/logo.png",
-        reminders=[timedelta(days=2)],
+        recipient="customer", customer_email="grace@example.com", customer_name="Grace Hopper", **choices
     )
 
 
@@ -361,7 +362,7 @@ def test_items_changed_ship_only_the_new_plain_lines_and_never_personalize_a_shi
     assert parts(out) == [("plain_items", ["L4"])]
     assert state.sent_lines == {"L2", "L4"}
     # The catalog now calls the shipped tote personalizable: it is not asked for, it left already.
-    catalog = SHIP_PLAIN.config.store(*MANUAL).products + [ProductMatch(sku="TOTE", template="name-mug")]
+    catalog = [*SHIP_PLAIN.config.store(*MANUAL).products, ProductMatch(sku="TOTE", template="name-mug")]
     policy = policy_with(MANUAL, mixed_orders="ship_plain_items_now", products=catalog)
     _, out = run_with(
         policy, updated(received, line_items=[mug("L1", quantity=2), plain("L2"), plain("L4")]), start=state
