@@ -36,7 +36,13 @@ class Catalog:
         for line in lines:
             match = self.match(line)
             if match is not None:
-                items.append(RequestedItem(line_id=line.line_id, title=line.title, quantity=line.quantity,
-                                           template=match[1], buyer_personalization=line.buyer_personalization))
+                items.append(
+                    RequestedItem(
+                        line_id=line.line_id,
+                        title=line.title,
+                        quantity=line.quantity,
+                        template=match[1],
+                        buyer_personalization=line.buyer_personalization,
+                    )
+                )
         return items
-

@@ -15,13 +15,17 @@ def refusal(order: Order | None, command: type[Command]) -> str | None:
     """Why `command` cannot act on the order now; None when it can."""
     status = order.status if order is not None else None
     if command is ApproveOrder and status not in (PP, PA):
-        return (f"cannot approve an order that is {describe(order)}: "
-                "only orders pending personalization or pending approval can be approved")
+        return (
+            f"cannot approve an order that is {describe(order)}: "
+            "only orders pending personalization or pending approval can be approved"
+        )
     if command is CancelOrder and (order is None or status is CANCELLED):
         return f"cannot cancel an order that is {describe(order)}"
     if command is ResendLink and status is not PP:
-        return (f"no link to resend for an order that is {describe(order)}: "
-                "links are sent only while an order is pending personalization")
+        return (
+            f"no link to resend for an order that is {describe(order)}: "
+            "links are sent only while an order is pending personalization"
+        )
     return None
 
 

@@ -6,7 +6,7 @@ events to publish; the store applies both atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,6 +23,7 @@ from schemas import (
     LinkDelivery,
     OrderFields,
     OrderReceived,
+    OrderStatus,
     OrderUpdated,
     PersonalizationCompleted,
     PersonalizationLinkExpired,
@@ -32,7 +33,6 @@ from schemas import (
     PersonalizationRequested,
     RequestedItem,
     ResendLink,
-    encode,
 )
 
 _ENVELOPE = {"event_id", "event_type", "schema_version", "occurred_at"}
@@ -58,8 +58,7 @@ class Decision:
     """`order` to write (None: nothing), events to publish, or why the input was refused or ignored."""
 
     order: Order | None = None
-    outgoing: list[Outgoing] = field(default_factory=list)
-    encoded: list[bytes] = field(default_factory=list)  # `outgoing`'s JSON, one for one: what is published
+    outgoing: Sequence[Outgoing] = field(default_factory=list)
     rejected: str | None = None
     ignored: str | None = None
     replayed: bool = False
@@ -76,7 +75,7 @@ class _Step:
     source: str = ""
     outgoing: list[Outgoing] = field(default_factory=list)
 
-    def move(self, to, reason: str) -> None:  # noqa: ANN001 - OrderStatus
+    def move(self, to: OrderStatus, reason: str) -> None:
         self.order, changed = self.order.moved(to, reason, self.now, self.event.event_id)
         self.outgoing.append(changed)
 
@@ -84,16 +83,15 @@ class _Step:
         self.outgoing.append(event)
 
     def decision(self) -> Decision:
-        encoded = [encode(event) for event in self.outgoing]
-        return Decision(order=self.order.remember(self.event.event_id, self.source, encoded),
-                        outgoing=self.outgoing, encoded=encoded)
+        return Decision(
+            order=self.order.remember(self.event.event_id, self.source, self.outgoing), outgoing=self.outgoing
+        )
 
 
 def apply(order: Order | None, event: Event, policy: Policy, now: datetime, source: str = "") -> Decision:
     """`source` names the message (topic:partition:offset), to tell a redelivery from a duplicate."""
     if order is not None and (earlier := order.applied_entry(event.event_id)) is not None:
-        return Decision(outgoing=earlier.outgoing, encoded=[raw.encode() for raw in earlier.events], replayed=True,
-                        replay_source=earlier.source)
+        return Decision(outgoing=earlier.outgoing, replayed=True, replay_source=earlier.source)
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Decision(rejected=f"core does not handle {event.event_type}")
@@ -108,7 +106,9 @@ def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: date
     if store is None:
         return Decision(rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)")
     if order is None:
-        step = _Step(Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source)
+        step = _Step(
+            Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source
+        )
         _advance(step, policy, store)
         return step.decision()
     if _content(order.snapshot) == _content(event):
@@ -185,7 +185,9 @@ def _ship_plain_lines(step: _Step, store: StoreConfig) -> None:
         step.emit(event)
 
 
-def _request(step: _Step, store: StoreConfig, items, delay: timedelta, trigger: str) -> PersonalizationRequested:  # noqa: ANN001
+def _request(
+    step: _Step, store: StoreConfig, items: list[RequestedItem], delay: timedelta, trigger: str
+) -> PersonalizationRequested:
     snapshot = step.order.snapshot
     received_at = step.order.received_at
     return PersonalizationRequested(
@@ -225,20 +227,27 @@ def _content(order: OrderFields) -> dict:
 # --- the customer's personalization -----------------------------------------
 
 
-def _on_completed(order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str) -> Decision:
+def _on_completed(
+    order: Order | None, event: PersonalizationCompleted, policy: Policy, now: datetime, source: str
+) -> Decision:
     if order is None or order.status is not PP:
-        return Decision(ignored=f"personalization completed for an order that is not pending personalization "
-                                f"({describe(order)})")
+        return Decision(
+            ignored=f"personalization completed for an order that is not pending personalization ({describe(order)})"
+        )
     given = {item.line_id for item in event.items}
     missing = set(order.personalize_lines) - given
     extra = given - set(order.personalize_lines)
     if missing or extra:
-        return Decision(rejected=f"completion does not match the requested lines (missing {sorted(missing)}, unexpected {sorted(extra)})")
+        return Decision(
+            rejected=f"completion does not match the requested lines (missing {sorted(missing)}, unexpected {sorted(extra)})"
+        )
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
-        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    given = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
-    step = _Step(links.completed(given), event, now, source)
+        return Decision(
+            rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)"
+        )
+    personalized = order.model_copy(update={"personalization": list(event.items), "personalized_at": event.occurred_at})
+    step = _Step(links.completed(personalized), event, now, source)
     _after_personalization(step, store, reason="personalization completed")
     return step.decision()
 
@@ -262,6 +271,7 @@ def _on_link(order: Order | None, event: links.LinkEvent, policy: Policy, now: d
 def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, ApproveOrder):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     step = _Step(order, event, now, source)
     _fulfill(step, _with_reason("approved by the merchant", event.reason))
     return step.decision()
@@ -270,6 +280,7 @@ def _on_approve(order: Order | None, event: ApproveOrder, policy: Policy, now: d
 def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, CancelOrder):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     step = _Step(order, event, now, source)
     step.move(CANCELLED, _with_reason("cancelled by the merchant", event.reason))
     return step.decision()
@@ -278,10 +289,15 @@ def _on_cancel(order: Order | None, event: CancelOrder, policy: Policy, now: dat
 def _on_resend(order: Order | None, event: ResendLink, policy: Policy, now: datetime, source: str) -> Decision:
     if why := refusal(order, ResendLink):
         return Decision(ignored=why)
+    assert order is not None  # refusal() refuses every command on an order core does not know
     store = policy.config.store(order.snapshot.platform, order.snapshot.store_id)
     if store is None:
-        return Decision(rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)")
-    items = [i for i in policy.requested_items(store, order.snapshot.line_items) if i.line_id in order.personalize_lines]
+        return Decision(
+            rejected=f"unknown store {order.snapshot.platform}:{order.snapshot.store_id} (not in the config)"
+        )
+    items = [
+        i for i in policy.requested_items(store, order.snapshot.line_items) if i.line_id in order.personalize_lines
+    ]
     if not items:
         return Decision(ignored="no line of this order is personalizable under the current config")
     step = _Step(order, event, now, source)

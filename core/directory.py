@@ -18,8 +18,9 @@ may use it, so one merchant's edit never changes another's editor pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
@@ -74,6 +75,10 @@ class StoreRecord(BaseModel):
     products: list[ProductMatch] = Field(default_factory=list)
 
 
+# How `_update` changes a store's record: given it and the template ids the store may use.
+_Change = Callable[[StoreRecord, set[str]], StoreRecord]
+
+
 def _record_of(store: StoreConfig) -> StoreRecord:
     settings = StoreSettings.model_validate(store.model_dump(include=set(StoreSettings.model_fields)))
     return StoreRecord(settings=settings, products=store.products)
@@ -126,11 +131,12 @@ class Directory:
     async def _read(self) -> Config:
         keys = [STORE_PREFIX + store.key for store in self._seed.stores]
         docs = await self._redis.mget(keys) if keys else []
-        raw_templates = await self._redis.hgetall(TEMPLATES)
+        # Replies are bytes: our clients keep redis-py's default (its types say `bytes | str`).
+        raw_templates = cast(dict[bytes, bytes], await self._redis.hgetall(TEMPLATES))
         templates = dict(self._seed.templates)
         templates.update({k.decode(): TemplateConfig.model_validate_json(v) for k, v in raw_templates.items()})
         stores = []
-        for store, doc in zip(self._seed.stores, docs):
+        for store, doc in zip(self._seed.stores, docs, strict=True):
             record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
             stores.append(store.model_copy(update={**dict(record.settings), "products": record.products}))
         return Config.model_construct(templates=templates, stores=stores)
@@ -154,7 +160,9 @@ class Directory:
     # --- changes ---------------------------------------------------------------
 
     async def put_settings(self, platform: str, store_id: str, settings: StoreSettings) -> StoreRecord:
-        return await self._update(platform, store_id, lambda record, _: record.model_copy(update={"settings": settings}))
+        return await self._update(
+            platform, store_id, lambda record, _: record.model_copy(update={"settings": settings})
+        )
 
     async def put_product(self, platform: str, store_id: str, product: ProductMatch) -> StoreRecord:
         """Add the product, or replace the entry with the same product/variant/SKU keys."""
@@ -180,7 +188,8 @@ class Directory:
 
     async def template_owners(self) -> dict[str, str]:
         """Template id -> the store that owns it; templates not listed are shared."""
-        return {k.decode(): v.decode() for k, v in (await self._redis.hgetall(TEMPLATE_OWNERS)).items()}
+        owners = cast(dict[bytes, bytes], await self._redis.hgetall(TEMPLATE_OWNERS))
+        return {k.decode(): v.decode() for k, v in owners.items()}
 
     async def put_template(self, template_id: str, template: TemplateConfig, by: str | None = None) -> bool:
         """Create or replace; `by` is the acting store's key (None: an operator). Returns True when created."""
@@ -189,7 +198,7 @@ class Directory:
                 try:
                     await pipe.watch(TEMPLATES, TEMPLATE_OWNERS)
                     exists = template_id in self._seed.templates or bool(await pipe.hexists(TEMPLATES, template_id))
-                    owner = await pipe.hget(TEMPLATE_OWNERS, template_id)
+                    owner = cast(bytes | None, await pipe.hget(TEMPLATE_OWNERS, template_id))
                     if exists:
                         _check_may_change(template_id, owner, by)
                     pipe.multi()
@@ -206,7 +215,8 @@ class Directory:
         config = await self._read()
         if template_id not in config.templates:
             raise UnknownTemplate(f"unknown template {template_id!r}")
-        _check_may_change(template_id, await self._redis.hget(TEMPLATE_OWNERS, template_id), by)
+        owner = cast(bytes | None, await self._redis.hget(TEMPLATE_OWNERS, template_id))
+        _check_may_change(template_id, owner, by)
         users = [s.key for s in config.stores if any(p.template == template_id for p in s.products)]
         if users:
             raise TemplateInUse(f"template {template_id!r} is used by the catalog of {', '.join(users)}")
@@ -218,7 +228,7 @@ class Directory:
             pipe.incr(VERSION)
             await pipe.execute()
 
-    async def _update(self, platform: str, store_id: str, change) -> StoreRecord:  # noqa: ANN001
+    async def _update(self, platform: str, store_id: str, change: _Change) -> StoreRecord:
         """Read-modify-write one store's record, retried if another writer got there first."""
         store = self._known(platform, store_id)
         key = STORE_PREFIX + store.key
@@ -228,9 +238,10 @@ class Directory:
                     await pipe.watch(key, TEMPLATES, TEMPLATE_OWNERS)
                     doc = await pipe.get(key)
                     record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
-                    owners = await pipe.hgetall(TEMPLATE_OWNERS)
+                    owners = cast(dict[bytes, bytes], await pipe.hgetall(TEMPLATE_OWNERS))
                     others = {k.decode() for k, v in owners.items() if v.decode() != store.key}
-                    templates = (set(self._seed.templates) | {k.decode() for k in await pipe.hkeys(TEMPLATES)}) - others
+                    kept = cast(list[bytes], await pipe.hkeys(TEMPLATES))
+                    templates = (set(self._seed.templates) | {k.decode() for k in kept}) - others
                     updated = change(record, templates)
                     pipe.multi()
                     pipe.set(key, updated.model_dump_json())

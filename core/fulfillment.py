@@ -27,8 +27,9 @@ def remaining_part(order: Order) -> FulfillmentPart:
     return "personalized_items" if order.fulfillments else "whole_order"
 
 
-def send(order: Order, lines: list[LineItem], part: FulfillmentPart,
-         now: datetime) -> tuple[Order, FulfillmentRequested]:
+def send(
+    order: Order, lines: list[LineItem], part: FulfillmentPart, now: datetime
+) -> tuple[Order, FulfillmentRequested]:
     """The event for `lines`, and the order remembering it sent them."""
     snapshot = order.snapshot
     given = {item.line_id: item for item in order.personalization}

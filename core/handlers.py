@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from core.codec import BatchCodec
 from core.decide import Policy, apply
 from core.directory import ConfigSource
 from core.order import Order
@@ -26,8 +27,9 @@ class ConcurrentWriteError(RuntimeError):
 
 
 class CoreHandler:
-    def __init__(self, store: OrderStore, configs: ConfigSource, link_delay: timedelta,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: OrderStore, configs: ConfigSource, link_delay: timedelta, clock: Callable[[], datetime]
+    ) -> None:
         self._store = store
         self._configs = configs
         self._link_delay = link_delay
@@ -45,6 +47,7 @@ class CoreHandler:
             by_order.setdefault(item.event.order_key, []).append(item)
 
         outcome = Outcome()
+        codec = BatchCodec(batch)
         pending = list(by_order)
         for _ in range(MAX_ROUNDS):
             loaded = await self._store.load_many(pending)
@@ -52,11 +55,17 @@ class CoreHandler:
             results: dict[str, Outcome] = {}
             for key in pending:
                 before = loaded[key].order
-                order, result = self._decide(before, by_order[key], policy)
+                order, result = self._decide(before, by_order[key], policy, codec)
                 results[key] = result
                 if order is not None:
-                    writes.append(Write(order, loaded[key].version, was=before.status if before else None,
-                                        snapshot_json=_wire_json(order, by_order[key])))
+                    writes.append(
+                        Write(
+                            order,
+                            loaded[key].version,
+                            was=before.status if before else None,
+                            document=codec.document(order),
+                        )
+                    )
             lost = await self._store.save_many(writes) if writes else set()
             for key in pending:
                 if key not in lost:
@@ -68,7 +77,9 @@ class CoreHandler:
                 return outcome
         raise ConcurrentWriteError(f"orders kept changing while core wrote them: {pending[:5]}")
 
-    def _decide(self, order: Order | None, items: list[Received], policy: Policy) -> tuple[Order | None, Outcome]:
+    def _decide(
+        self, order: Order | None, items: list[Received], policy: Policy, codec: BatchCodec
+    ) -> tuple[Order | None, Outcome]:
         """Apply one order's events in arrival order; returns the order to write (None: unchanged)."""
         now = self._clock()
         changed: Order | None = None
@@ -83,7 +94,7 @@ class CoreHandler:
                 _log_ignored(item.event, "already applied from another message")
                 continue
             result.outgoing += decision.outgoing
-            result.encoded.update((event.event_id, raw) for event, raw in zip(decision.outgoing, decision.encoded))
+            result.encoded.update(codec.published(decision.outgoing))
             if decision.rejected:
                 result.rejected.append((item, decision.rejected))
             elif decision.ignored:
@@ -93,11 +104,7 @@ class CoreHandler:
         return changed, result
 
 
-def _wire_json(order: Order, items: list[Received]) -> bytes | None:
-    """The message its snapshot was decoded from, when that came in this batch (the store keeps it as is)."""
-    return next((item.record.value for item in items if item.event is order.snapshot), None)
-
-
 def _log_ignored(event: Event, why: str) -> None:
-    log.info("ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why,
-             extra=event_fields(event))
+    log.info(
+        "ignored %s %s for %s: %s", event.event_type, event.event_id, event.order_key, why, extra=event_fields(event)
+    )

@@ -9,6 +9,9 @@ publish nothing, and would push a command's memory out).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from core.order import LinkState, Order, Reminder
 from schemas import (
     PersonalizationLinkExpired,
@@ -37,14 +40,17 @@ def completed(order: Order) -> Order:
     if order.personalized_at is None or not order.links:
         return order
     newest = max(order.links, key=lambda link: link.sequence)
-    links = [link.model_copy(update={"completed_at": order.personalized_at if link is newest else None})
-             for link in order.links]
+    links = [
+        link.model_copy(update={"completed_at": order.personalized_at if link is newest else None})
+        for link in order.links
+    ]
     return order.model_copy(update={"links": links})
 
 
 def _issued(link: LinkState, event: PersonalizationLinkIssued) -> LinkState:
-    return link.model_copy(update={"recipient": event.recipient, "issued_at": event.occurred_at,
-                                   "expires_at": event.expires_at})
+    return link.model_copy(
+        update={"recipient": event.recipient, "issued_at": event.occurred_at, "expires_at": event.expires_at}
+    )
 
 
 def _opened(link: LinkState, event: PersonalizationLinkOpened) -> LinkState:
@@ -59,8 +65,13 @@ def _reminded(link: LinkState, event: PersonalizationReminderSent) -> LinkState:
     if any(r.number == event.reminder for r in link.reminders):
         return link
     reminders = sorted([*link.reminders, Reminder(number=event.reminder, at=event.occurred_at)], key=lambda r: r.number)
-    return link.model_copy(update={"reminders": reminders, "recipient": link.recipient or event.recipient,
-                                   "expires_at": link.expires_at or event.expires_at})
+    return link.model_copy(
+        update={
+            "reminders": reminders,
+            "recipient": link.recipient or event.recipient,
+            "expires_at": link.expires_at or event.expires_at,
+        }
+    )
 
 
 def _find(order: Order, link_id: str) -> LinkState | None:
@@ -72,7 +83,8 @@ def _with_link(order: Order, link: LinkState) -> Order:
     return order.model_copy(update={"links": sorted([*others, link], key=lambda each: each.sequence)})
 
 
-_RECORDERS = {
+# Each takes the event of its own type: `record` looks it up by that type.
+_RECORDERS: dict[type[LinkEvent], Callable[[LinkState, Any], LinkState]] = {
     PersonalizationLinkIssued: _issued,
     PersonalizationLinkOpened: _opened,
     PersonalizationLinkExpired: _expired,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from plumbing.settings import Duration, Settings
@@ -9,7 +11,8 @@ from plumbing.settings import Duration, Settings
 
 class CoreSettings(Settings):
     link_delay: Duration = Field(
-        default="15m", description="PERSONALIZE_LINK_DELAY: how long after receipt the link is sent (`15m`, `2s`)."
+        default=timedelta(minutes=15),
+        description="PERSONALIZE_LINK_DELAY: how long after receipt the link is sent (`15m`, `2s`).",
     )
     core_group: str = Field(default="core", description="PERSONALIZE_CORE_GROUP: the consumer group of core copies.")
     core_batch: int = Field(default=500, ge=1, description="PERSONALIZE_CORE_BATCH: records handled per batch.")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from pydantic import TypeAdapter
 from redis.asyncio import Connection, Redis
 from redis.connection import HiredisRespSerializer
 
+from core.codec import order_document, read_order
 from core.order import Order
 from schemas import OrderStatus
 
@@ -28,8 +28,6 @@ PREFIX = "core:order:"
 BY_STORE = "core:orders-by-store:"
 BY_STATUS = "core:orders-by-status:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ORDER: TypeAdapter[Order] = TypeAdapter(Order)
-_SNAPSHOT = {"snapshot"}
 
 # One call per batch, not per order: redis-py spends more time packing
 # commands than Redis spends running them (profiled: two thirds of core's
@@ -68,17 +66,8 @@ class HiredisPacking(Connection):
 
     _packer = HiredisRespSerializer()
 
-    def pack_command(self, *args: object) -> list[bytes]:
+    def pack_command(self, *args: Any) -> list[bytes]:
         return self._packer.pack(*args)
-
-
-def document(order: Order, snapshot_json: bytes | None = None) -> bytes:
-    """The order's JSON as stored; `snapshot_json`: its snapshot's, as it came off the wire (see `Write`)."""
-    if snapshot_json is None:
-        return _ORDER.dump_json(order)
-    # Serializing the connector's order again was half the document's cost (counted), for the same JSON: the
-    # bytes validated into this very snapshot, so reading the document back validates them into it again.
-    return b"".join((_ORDER.dump_json(order, exclude=_SNAPSHOT)[:-1], b',"snapshot":', snapshot_json, b"}"))
 
 
 def store_of(order: Order) -> str:
@@ -105,8 +94,10 @@ class Write:
     order: Order
     expected_version: int
     was: OrderStatus | None = None  # the status it had when read, to move it between the status indexes
-    # The message value the order's snapshot was decoded from, when it came in this batch: stored as is.
-    snapshot_json: bytes | None = None
+    document: bytes | None = None  # the order's document, made by the batch's `core.codec`; None: made here
+
+    def stored(self) -> bytes:
+        return self.document if self.document is not None else order_document(self.order)
 
 
 @dataclass(frozen=True)
@@ -144,20 +135,23 @@ class RedisOrderStore:
     async def load_many(self, keys: list[str]) -> dict[str, Versioned]:
         rows = await self._load(keys=[PREFIX + key for key in keys])
         return {
-            key: Versioned(Order.model_validate_json(doc) if doc else None, int(version or 0))
-            for key, (version, doc) in zip(keys, rows)
+            key: Versioned(read_order(doc) if doc else None, int(version or 0))
+            for key, (version, doc) in zip(keys, rows, strict=True)
         }
 
     async def save_many(self, writes: list[Write]) -> set[str]:
         keys: list[str] = []
-        args: list[str | int] = []
+        args: list[bytes | str | int] = []
         for write in writes:
             order = write.order
             store = store_of(order)
-            keys += [PREFIX + order.order_key, index_key(store), _status_index(store, write.was),
-                     _status_index(store, order.status)]
-            args += [str(write.expected_version), document(order, write.snapshot_json), received_score(order),
-                     order.order_key]
+            keys += [
+                PREFIX + order.order_key,
+                index_key(store),
+                _status_index(store, write.was),
+                _status_index(store, order.status),
+            ]
+            args += [str(write.expected_version), write.stored(), received_score(order), order.order_key]
         lost = await self._save(keys=keys, args=args)
         return {writes[i - 1].order.order_key for i in lost}
 
@@ -165,12 +159,17 @@ class RedisOrderStore:
         key = index_key(store, status)
         found: list[tuple[str, int]] = []
         if after is not None:  # the rest of the orders that share the last one's score
-            ties = await self._redis.zrangebyscore(key, after.score, after.score)
+            # Replies are bytes: our clients keep redis-py's default (its types say `bytes | str`).
+            ties = cast(list[bytes], await self._redis.zrangebyscore(key, after.score, after.score))
             found = [(m.decode(), after.score) for m in reversed(ties) if m.decode() < after.order_key]
         if len(found) <= limit:
             top = f"({after.score}" if after is not None else "+inf"
-            rows = await self._redis.zrevrangebyscore(key, top, "-inf", start=0, num=limit + 1 - len(found),
-                                                      withscores=True)
+            rows = cast(
+                list[tuple[bytes, float]],
+                await self._redis.zrevrangebyscore(
+                    key, top, "-inf", start=0, num=limit + 1 - len(found), withscores=True
+                ),
+            )
             found += [(m.decode(), int(score)) for m, score in rows]
         return _page(found, limit)
 
@@ -184,7 +183,7 @@ class MemoryOrderStore:
         found = {}
         for key in keys:
             version, doc = self.rows.get(key, (0, None))
-            found[key] = Versioned(Order.model_validate_json(doc) if doc else None, version)
+            found[key] = Versioned(read_order(doc) if doc else None, version)
         return found
 
     async def save_many(self, writes: list[Write]) -> set[str]:
@@ -194,7 +193,7 @@ class MemoryOrderStore:
             if self.rows.get(key, (0, None))[0] != write.expected_version:
                 lost.add(key)
                 continue
-            self.rows[key] = (write.expected_version + 1, document(write.order, write.snapshot_json))
+            self.rows[key] = (write.expected_version + 1, write.stored())
             self._index(write)
         return lost
 
@@ -208,8 +207,9 @@ class MemoryOrderStore:
             self.indexes.setdefault(index_key(store, order.status), {})[order.order_key] = score
 
     async def page(self, store: str, status: OrderStatus | None, after: Position | None, limit: int) -> Page:
-        newest_first = sorted(self.indexes.get(index_key(store, status), {}).items(),
-                              key=lambda row: (row[1], row[0]), reverse=True)
+        newest_first = sorted(
+            self.indexes.get(index_key(store, status), {}).items(), key=lambda row: (row[1], row[0]), reverse=True
+        )
         if after is not None:
             newest_first = [(k, s) for k, s in newest_first if (s, k) < (after.score, after.order_key)]
         return _page(newest_first[: limit + 1], limit)

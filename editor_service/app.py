@@ -8,12 +8,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from editor_service.deps import Editor
 from editor_service.pages import client_address, router, show_page
 from editor_service.render import message
 from editor_service.security import BodyLimit, SecurityHeaders
+from plumbing.hot_routes import HotRoute, in_front_of
 from plumbing.ops import Health, add_ops_routes
 
 STATIC = Path(__file__).parent / "static"
@@ -41,31 +42,23 @@ def make_app(editor: Editor, health: Health) -> ASGIApp:
         return message("unavailable", 503, {"Retry-After": "10"})
 
     app.add_middleware(BodyLimit, limit=editor.settings.max_body_bytes, small_limit=DRAFT_MAX_BYTES)
+
     # Outside FastAPI's own error layer, so even an unexpected 500 carries the headers.
-    return SecurityHeaders(LinkPages(app, editor))
+    return SecurityHeaders(in_front_of(app, _link_page(editor)))
 
 
-class LinkPages:
-    """`GET /p/<token>` (and `?saved=1`) straight to its handler; everything else to FastAPI.
+def _link_page(editor: Editor) -> HotRoute:
+    """`GET /p/<token>` (and `?saved=1`) outside FastAPI, the one route under load (`plumbing.hot_routes`).
 
-    The customer's page is the one route under load. FastAPI's dependency solving, request object, six
-    middleware layers and routing were a quarter of the editor's CPU per page (py-spy, `benchmarks/`). A GET
-    has no body, so the body limit has nothing to do; Redis errors get the same page as FastAPI's handler.
+    Any other query goes to FastAPI's route; a GET has no body for the limit to check; Redis unavailable gets
+    the page FastAPI's handler gives.
     """
 
-    def __init__(self, app: ASGIApp, editor: Editor) -> None:
-        self.app, self.editor = app, editor
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        token = path[3:]
-        if (scope["type"] != "http" or scope["method"] != "GET" or not path.startswith("/p/") or "/" in token
-                or not token or scope["query_string"] not in (b"", b"saved=1")):
-            await self.app(scope, receive, send)  # FastAPI parses anything else as before
-            return
+    async def show(request: Request) -> Response:
+        saved = request.scope["query_string"] == b"saved=1"
         try:
-            response = await show_page(token, client_address(scope), scope["query_string"] == b"saved=1",
-                                       self.editor)
+            return await show_page(request.path_params["token"], client_address(request.scope), saved, editor)
         except RedisError:
-            response = message("unavailable", 503, {"Retry-After": "10"})
-        await response(scope, receive, send)
+            return message("unavailable", 503, {"Retry-After": "10"})
+
+    return HotRoute("/p/{token}", show, queries=frozenset({b"", b"saved=1"}))

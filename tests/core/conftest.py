@@ -23,7 +23,9 @@ def core_env(bootstrap: str, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-async def core(bootstrap, redis_url, topics, producer, recorder: Recorder, state_dir: Path) -> AsyncIterator[ServiceProcess]:
+async def core(
+    bootstrap, redis_url, topics, producer, recorder: Recorder, state_dir: Path
+) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(["core"], core_env(bootstrap, redis_url), state_dir / "core.log")
     service.start()
     warm_up = order(MANUAL, [plain()])

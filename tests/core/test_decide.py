@@ -75,13 +75,13 @@ def test_a_line_matches_on_any_key_given_in_the_catalog():
 
 
 def test_plain_order_on_a_manual_store_waits_for_approval():
-    state, out = run(order(MANUAL, [plain()]))
+    _, out = run(order(MANUAL, [plain()]))
     assert statuses(out) == ["pending_approval"]
     assert not of_type(out, FulfillmentRequested)
 
 
 def test_plain_order_on_an_automatic_store_goes_to_fulfillment_with_all_its_lines():
-    state, out = run(order(AUTO, [plain("A"), plain("B")]))
+    _, out = run(order(AUTO, [plain("A"), plain("B")]))
     assert statuses(out) == ["in_fulfillment"]
     (fulfillment,) = of_type(out, FulfillmentRequested)
     assert [line.line_id for line in fulfillment.line_items] == ["A", "B"]
@@ -96,7 +96,7 @@ def test_completion_moves_a_manual_order_to_approval_and_keeps_the_personalizati
 
 def test_completion_on_an_automatic_store_fulfills_every_line_carrying_the_personalization():
     received = order(AUTO, [auto_mug("L1"), plain("L2")])
-    state, out = run(received, completed(received.order_key, "L1"))
+    _, out = run(received, completed(received.order_key, "L1"))
     assert statuses(out) == ["pending_personalization", "in_fulfillment"]
     (fulfillment,) = of_type(out, FulfillmentRequested)
     lines = {line.line_id: line for line in fulfillment.line_items}
@@ -123,7 +123,7 @@ def test_completion_that_misses_a_requested_line_is_refused():
 @pytest.mark.parametrize("lines", [[mug()], [plain()]])
 def test_approve_fulfills_an_order_pending_personalization_or_approval(lines):
     received = order(MANUAL, lines)
-    state, out = run(received, ApproveOrder(order_key=received.order_key, reason="phoned"))
+    _, out = run(received, ApproveOrder(order_key=received.order_key, reason="phoned"))
     assert statuses(out)[-1] == "in_fulfillment"
     assert "phoned" in of_type(out, OrderStatusChanged)[-1].reason
     assert len(of_type(out, FulfillmentRequested)) == 1
@@ -131,10 +131,13 @@ def test_approve_fulfills_an_order_pending_personalization_or_approval(lines):
 
 def test_cancel_then_nothing_fulfills_it():
     received = order(MANUAL, [mug()])
-    state, out = run(received, CancelOrder(order_key=received.order_key))
+    state, _ = run(received, CancelOrder(order_key=received.order_key))
     assert state.status is OrderStatus.CANCELLED
-    for later in (ApproveOrder(order_key=received.order_key), completed(received.order_key, "L1"),
-                  updated(received, payment_status="paid", total="1.00")):
+    for later in (
+        ApproveOrder(order_key=received.order_key),
+        completed(received.order_key, "L1"),
+        updated(received, payment_status="paid", total="1.00"),
+    ):
         decision = apply(state, later, POLICY, NOW)
         assert not of_type(decision.outgoing, FulfillmentRequested)
         assert not of_type(decision.outgoing, OrderStatusChanged)
@@ -143,7 +146,7 @@ def test_cancel_then_nothing_fulfills_it():
 @pytest.mark.parametrize("change", [{"cancelled": True}, {"payment_status": "refunded"}])
 def test_an_update_saying_cancelled_or_refunded_cancels(change):
     received = order(MANUAL, [mug()])
-    state, out = run(received, updated(received, **change))
+    _, out = run(received, updated(received, **change))
     assert statuses(out) == ["pending_personalization", "cancelled"]
 
 
@@ -172,6 +175,15 @@ def test_the_same_event_twice_republishes_what_it_produced_and_changes_nothing()
     again = apply(state, received, POLICY, NOW + timedelta(hours=1))
     assert again.replayed and again.order is None
     assert [e.event_id for e in again.outgoing] == [e.event_id for e in first]
+
+
+def test_the_order_remembers_the_typed_events_its_input_produced():
+    received = order(MANUAL, [mug()])
+    decision = apply(None, received, POLICY, NOW, "orders.received:0:7")
+    (memory,) = decision.order.applied
+    assert (memory.event_id, memory.source) == (received.event_id, "orders.received:0:7")
+    assert list(memory.outgoing) == list(decision.outgoing)
+    assert [type(e) for e in decision.outgoing] == [OrderStatusChanged, PersonalizationRequested]
 
 
 def test_the_same_order_under_a_new_event_id_is_ignored():
@@ -241,16 +253,20 @@ def run_with(policy: Policy, *events, start: Order | None = None):
 
 
 def test_a_request_carries_the_stores_delivery_choices_and_the_buyers_address():
-    policy = policy_with(MANUAL, link_recipient="customer", locale="de", sender_name="Mugs & Co",
-                         reply_to="help@mugs.example", logo_url="https://mugs.example/logo.png",
-                         reminders=[timedelta(days=2)])
+    choices = {
+        "locale": "de",
+        "sender_name": "Mugs & Co",
+        "reply_to": "help@mugs.example",
+        "logo_url": "https://mugs.example/logo.png",
+        "reminders": [timedelta(days=2)],
+    }
+    policy = policy_with(MANUAL, link_recipient="customer", **choices)
     received = order(MANUAL, [mug("L1")], customer=Customer(name="Grace Hopper", email="grace@example.com"))
     _, out = run_with(policy, received)
     (request,) = of_type(out, PersonalizationRequested)
     assert request.delivery == LinkDelivery(
-        recipient="customer", customer_email="grace@example.com", customer_name="Grace Hopper", locale="de",
-        sender_name="Mugs & Co", reply_to="help@mugs.example", logo_url="https://mugs.example/logo.png",
-        reminders=[timedelta(days=2)])
+        recipient="customer", customer_email="grace@example.com", customer_name="Grace Hopper", **choices
+    )
 
 
 def test_by_default_the_merchant_gets_the_link_with_reminders_after_three_and_six_days():
@@ -265,8 +281,9 @@ def test_by_default_the_merchant_gets_the_link_with_reminders_after_three_and_si
 def test_a_resend_uses_the_settings_as_they_are_now():
     received = order(MANUAL, [mug("L1")])
     state, _ = run(received)
-    _, out = run_with(policy_with(MANUAL, link_recipient="customer"), ResendLink(order_key=received.order_key),
-                      start=state)
+    _, out = run_with(
+        policy_with(MANUAL, link_recipient="customer"), ResendLink(order_key=received.order_key), start=state
+    )
     assert of_type(out, PersonalizationRequested)[0].delivery.recipient == "customer"
 
 
@@ -297,8 +314,9 @@ def test_ship_plain_items_now_sends_the_plain_lines_at_once_and_keeps_the_order_
 
 def test_after_the_plain_part_approval_sends_only_the_personalized_lines():
     received = order(MANUAL, [mug("L1"), plain("L2")])
-    state, out = run_with(SHIP_PLAIN, received, completed(received.order_key, "L1"),
-                          ApproveOrder(order_key=received.order_key))
+    state, out = run_with(
+        SHIP_PLAIN, received, completed(received.order_key, "L1"), ApproveOrder(order_key=received.order_key)
+    )
     assert statuses(out) == ["pending_personalization", "pending_approval", "in_fulfillment"]
     assert parts(out) == [("plain_items", ["L2"]), ("personalized_items", ["L1"])]
     (personalized,) = [f for f in of_type(out, FulfillmentRequested) if f.part == "personalized_items"]
@@ -322,8 +340,9 @@ def test_approving_over_a_missing_personalization_sends_the_personalized_part_wi
 
 def test_an_order_with_only_personalizable_lines_goes_whole_under_either_policy():
     received = order(MANUAL, [mug("L1")])
-    _, out = run_with(SHIP_PLAIN, received, completed(received.order_key, "L1"),
-                      ApproveOrder(order_key=received.order_key))
+    _, out = run_with(
+        SHIP_PLAIN, received, completed(received.order_key, "L1"), ApproveOrder(order_key=received.order_key)
+    )
     assert parts(out) == [("whole_order", ["L1"])]
 
 
@@ -343,10 +362,11 @@ def test_items_changed_ship_only_the_new_plain_lines_and_never_personalize_a_shi
     assert parts(out) == [("plain_items", ["L4"])]
     assert state.sent_lines == {"L2", "L4"}
     # The catalog now calls the shipped tote personalizable: it is not asked for, it left already.
-    catalog = SHIP_PLAIN.config.store(*MANUAL).products + [ProductMatch(sku="TOTE", template="name-mug")]
+    catalog = [*SHIP_PLAIN.config.store(*MANUAL).products, ProductMatch(sku="TOTE", template="name-mug")]
     policy = policy_with(MANUAL, mixed_orders="ship_plain_items_now", products=catalog)
-    _, out = run_with(policy, updated(received, line_items=[mug("L1", quantity=2), plain("L2"), plain("L4")]),
-                      start=state)
+    _, out = run_with(
+        policy, updated(received, line_items=[mug("L1", quantity=2), plain("L2"), plain("L4")]), start=state
+    )
     assert [i.line_id for i in of_type(out, PersonalizationRequested)[0].items] == ["L1"]
 
 
@@ -372,9 +392,19 @@ ISSUED_AT = T0 + timedelta(minutes=15)
 
 def issued(key: str, sequence: int = 1, **fields) -> PersonalizationLinkIssued:
     return PersonalizationLinkIssued(
-        order_key=key, occurred_at=ISSUED_AT, link_id=f"link-{sequence}", url=f"http://x/p/t{sequence}",
-        expires_at=ISSUED_AT + timedelta(days=7), sequence=sequence, merchant_email="manual@example.com",
-        store_id="shop-manual", platform="woocommerce", order_number="1", items=[requested_mug()], **fields)
+        order_key=key,
+        occurred_at=ISSUED_AT,
+        link_id=f"link-{sequence}",
+        url=f"http://x/p/t{sequence}",
+        expires_at=ISSUED_AT + timedelta(days=7),
+        sequence=sequence,
+        merchant_email="manual@example.com",
+        store_id="shop-manual",
+        platform="woocommerce",
+        order_number="1",
+        items=[requested_mug()],
+        **fields,
+    )
 
 
 def requested_mug() -> RequestedItem:
@@ -382,8 +412,15 @@ def requested_mug() -> RequestedItem:
 
 
 def activity(kind, key: str, sequence: int = 1, at=ISSUED_AT, **fields):
-    return kind(order_key=key, occurred_at=at, link_id=f"link-{sequence}", sequence=sequence,
-                store_id="shop-manual", platform="woocommerce", **fields)
+    return kind(
+        order_key=key,
+        occurred_at=at,
+        link_id=f"link-{sequence}",
+        sequence=sequence,
+        store_id="shop-manual",
+        platform="woocommerce",
+        **fields,
+    )
 
 
 def test_link_events_record_the_links_times_and_publish_nothing():
@@ -392,17 +429,28 @@ def test_link_events_record_the_links_times_and_publish_nothing():
     events = [
         issued(key, recipient="customer"),
         activity(PersonalizationLinkOpened, key, at=ISSUED_AT + timedelta(hours=1)),
-        activity(PersonalizationReminderSent, key, at=ISSUED_AT + timedelta(days=3), reminder=1,
-                 recipient="customer", expires_at=ISSUED_AT + timedelta(days=7)),
-        activity(PersonalizationLinkExpired, key, at=ISSUED_AT + timedelta(days=7),
-                 expired_at=ISSUED_AT + timedelta(days=7)),
+        activity(
+            PersonalizationReminderSent,
+            key,
+            at=ISSUED_AT + timedelta(days=3),
+            reminder=1,
+            recipient="customer",
+            expires_at=ISSUED_AT + timedelta(days=7),
+        ),
+        activity(
+            PersonalizationLinkExpired, key, at=ISSUED_AT + timedelta(days=7), expired_at=ISSUED_AT + timedelta(days=7)
+        ),
         issued(key, sequence=2),
     ]
     state, out = run(received, *events)
     assert statuses(out) == ["pending_personalization"] and len(out) == 2
     first, second = state.links
     assert (first.link_id, first.recipient, first.issued_at, first.expires_at) == (
-        "link-1", "customer", ISSUED_AT, ISSUED_AT + timedelta(days=7))
+        "link-1",
+        "customer",
+        ISSUED_AT,
+        ISSUED_AT + timedelta(days=7),
+    )
     assert first.opened_at == ISSUED_AT + timedelta(hours=1)
     assert [(r.number, r.at) for r in first.reminders] == [(1, ISSUED_AT + timedelta(days=3))]
     assert first.expired_at == ISSUED_AT + timedelta(days=7)
@@ -430,8 +478,11 @@ def test_a_link_event_seen_again_changes_nothing():
     received = order(MANUAL, [mug("L1")])
     opened = activity(PersonalizationLinkOpened, received.order_key)
     state, _ = run(received, issued(received.order_key), opened)
-    for again in (issued(received.order_key), opened,
-                  activity(PersonalizationLinkOpened, received.order_key, at=ISSUED_AT + timedelta(days=1))):
+    for again in (
+        issued(received.order_key),
+        opened,
+        activity(PersonalizationLinkOpened, received.order_key, at=ISSUED_AT + timedelta(days=1)),
+    ):
         decision = apply(state, again, POLICY, NOW)
         assert decision.order is None and decision.outgoing == [] and "already recorded" in decision.ignored
 

@@ -30,7 +30,9 @@ async def test_seeding_gives_the_yaml_config(directory):
 
 async def test_settings_changed_at_run_time_survive_a_new_seed(directory, redis):
     record = await directory.store("woocommerce", "shop-manual")
-    changed = record.settings.model_copy(update={"approval": "automatic", "locale": "de", "reminders": [timedelta(days=2)]})
+    changed = record.settings.model_copy(
+        update={"approval": "automatic", "locale": "de", "reminders": [timedelta(days=2)]}
+    )
     await directory.put_settings("woocommerce", "shop-manual", StoreSettings.model_validate(changed.model_dump()))
 
     restarted = Directory(redis, load_config(CONFIG_PATH))
@@ -51,7 +53,9 @@ async def test_a_reader_sees_each_change_once_the_version_moves(directory, redis
 
 
 async def test_products_are_replaced_by_their_keys_and_deleted(directory):
-    await directory.put_template("poster", TemplateConfig(title="Poster", fields=[TemplateField(name="photo", type="image")]))
+    await directory.put_template(
+        "poster", TemplateConfig(title="Poster", fields=[TemplateField(name="photo", type="image")])
+    )
     record = await directory.put_product("woocommerce", "shop-manual", ProductMatch(product_id="93", template="poster"))
     assert [(p.product_id, p.template) for p in record.products if p.product_id == "93"] == [("93", "poster")]
     record = await directory.delete_product("woocommerce", "shop-manual", ProductMatch(product_id="93", template="x"))

@@ -30,8 +30,11 @@ async def test_a_batch_applies_each_orders_events_in_arrival_order():
     a, b = order(MANUAL, [mug()]), order(AUTO, [plain()])
     outcome = await handler([received(a), received(b), received(ApproveOrder(order_key=a.order_key))])
     moves = [(e.order_key, e.to_status.value) for e in outcome.outgoing if isinstance(e, OrderStatusChanged)]
-    assert moves == [(a.order_key, "pending_personalization"), (a.order_key, "in_fulfillment"),
-                     (b.order_key, "in_fulfillment")]
+    assert moves == [
+        (a.order_key, "pending_personalization"),
+        (a.order_key, "in_fulfillment"),
+        (b.order_key, "in_fulfillment"),
+    ]
     assert sum(isinstance(e, FulfillmentRequested) for e in outcome.outgoing) == 2
 
 
@@ -61,8 +64,10 @@ async def test_a_lost_write_is_re_read_and_decided_again():
 
 
 async def test_refused_events_are_reported_with_their_reason():
-    outcome = await CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)([received(order(("wix", "ghost"), [mug()]))])
-    ((item, reason),) = outcome.rejected
+    outcome = await CoreHandler(MemoryOrderStore(), CONFIG, DELAY, lambda: T0)(
+        [received(order(("wix", "ghost"), [mug()]))]
+    )
+    ((_, reason),) = outcome.rejected
     assert "unknown store" in reason and outcome.outgoing == []
 
 
@@ -113,8 +118,9 @@ async def test_the_config_is_read_once_per_batch_so_a_change_applies_to_the_next
     moves = [e.to_status.value for e in outcome.outgoing if isinstance(e, OrderStatusChanged)]
     assert moves == ["pending_approval"] * 2
 
-    stores = [s.model_copy(update={"approval": "automatic"}) if s.store_id == "shop-manual" else s
-              for s in config.stores]
+    stores = [
+        s.model_copy(update={"approval": "automatic"}) if s.store_id == "shop-manual" else s for s in config.stores
+    ]
     source.current = Config.model_construct(templates=config.templates, stores=stores)
     outcome = await handler([received(order(MANUAL, [plain()]))])
     assert [e.to_status.value for e in outcome.outgoing if isinstance(e, OrderStatusChanged)] == ["in_fulfillment"]

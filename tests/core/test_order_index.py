@@ -42,8 +42,13 @@ async def every_page(store, name, status, limit):
 
 
 async def test_pages_run_newest_first_and_orders_received_together_are_neither_lost_nor_repeated(store, shop):
-    times = [T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1), T0 + timedelta(seconds=1),
-             T0 + timedelta(seconds=2)]
+    times = [
+        T0,
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=2),
+    ]
     orders = [an_order(shop, at) for at in times]
     assert await store.save_many([Write(o, 0) for o in orders]) == set()
     name = f"{shop[0]}:{shop[1]}"

@@ -76,8 +76,10 @@ async def test_completion_fulfills_an_automatic_order_with_its_personalization(c
     events = await recorder.wait_for(received.order_key, has(FulfillmentRequested))
     assert statuses(events) == ["pending_personalization", "in_fulfillment"]
     (fulfillment,) = [e for e in events if isinstance(e, FulfillmentRequested)]
-    assert {line.line_id: (line.personalization.fields["name"] if line.personalization else None)
-            for line in fulfillment.line_items} == {"L1": "Grace", "L2": None}
+    assert {
+        line.line_id: (line.personalization.fields["name"] if line.personalization else None)
+        for line in fulfillment.line_items
+    } == {"L1": "Grace", "L2": None}
 
 
 async def test_completion_on_a_manual_store_waits_for_approval_then_approval_fulfills(core, producer, recorder):
@@ -110,9 +112,15 @@ async def test_approving_twice_fulfills_once_and_cancelled_is_never_fulfilled(co
     await recorder.wait_for(cancelled.order_key, has(PersonalizationRequested))
     await recorder.wait_for(fulfilled.order_key, status_is("pending_approval"))
     approve = ApproveOrder(order_key=fulfilled.order_key)
-    await send(producer, approve, approve, ApproveOrder(order_key=fulfilled.order_key),
-               CancelOrder(order_key=cancelled.order_key, reason="changed mind"),
-               ApproveOrder(order_key=cancelled.order_key), ResendLink(order_key=cancelled.order_key))
+    await send(
+        producer,
+        approve,
+        approve,
+        ApproveOrder(order_key=fulfilled.order_key),
+        CancelOrder(order_key=cancelled.order_key, reason="changed mind"),
+        ApproveOrder(order_key=cancelled.order_key),
+        ResendLink(order_key=cancelled.order_key),
+    )
     await recorder.wait_for(fulfilled.order_key, has(FulfillmentRequested))
     await recorder.wait_for(cancelled.order_key, status_is("pending_personalization", "cancelled"))
     # Another topic, so no order relative to the commands: sent once the cancel is seen.
@@ -159,7 +167,9 @@ async def test_undecodable_bytes_go_to_dead_letters_and_the_partition_moves_on(c
     key = received.order_key.encode()
     await send_raw(producer, "orders.received", b"\x00\xffnot json", key=key)
     await send(producer, received)
-    events = await recorder.wait_for(received.order_key, lambda es: has(DeadLetter)(es) and status_is("pending_approval")(es))
+    events = await recorder.wait_for(
+        received.order_key, lambda es: has(DeadLetter)(es) and status_is("pending_approval")(es)
+    )
     (dead,) = [e for e in events if isinstance(e, DeadLetter)]
     assert dead.source_topic == "orders.received" and dead.consumer == "core"
     assert base64.b64decode(dead.raw) == b"\x00\xffnot json"
@@ -204,23 +214,42 @@ async def test_a_killed_core_resumes_where_it_committed_losing_and_duplicating_n
 async def test_a_request_carries_the_stores_delivery_and_the_buyers_address(core, producer, recorder):
     received = order(MANUAL, [mug("L1")], customer=Customer(name="Grace Hopper", email="grace@example.com"))
     await send(producer, received)
-    (request,) = [e for e in await recorder.wait_for(received.order_key, has(PersonalizationRequested))
-                  if isinstance(e, PersonalizationRequested)]
+    (request,) = [
+        e
+        for e in await recorder.wait_for(received.order_key, has(PersonalizationRequested))
+        if isinstance(e, PersonalizationRequested)
+    ]
     assert (request.delivery.recipient, request.delivery.customer_email, request.delivery.customer_name) == (
-        "merchant", "grace@example.com", "Grace Hopper")
+        "merchant",
+        "grace@example.com",
+        "Grace Hopper",
+    )
     assert request.delivery.reminders == [timedelta(days=3), timedelta(days=6)]
 
 
 async def test_link_events_are_recorded_on_the_order_without_publishing_anything(core, producer, recorder, redis):
     received = order(MANUAL, [mug("L1")])
     await send(producer, received)
-    (request,) = [e for e in await recorder.wait_for(received.order_key, has(PersonalizationRequested))
-                  if isinstance(e, PersonalizationRequested)]
-    link = {"order_key": received.order_key, "link_id": "lk-1", "sequence": 1, "store_id": received.store_id,
-            "platform": received.platform}
-    issued = PersonalizationLinkIssued(**link, url="http://editor/p/t", expires_at=T0 + timedelta(days=7),
-                                       merchant_email="manual@example.com", order_number=received.order_number,
-                                       items=request.items)
+    (request,) = [
+        e
+        for e in await recorder.wait_for(received.order_key, has(PersonalizationRequested))
+        if isinstance(e, PersonalizationRequested)
+    ]
+    link = {
+        "order_key": received.order_key,
+        "link_id": "lk-1",
+        "sequence": 1,
+        "store_id": received.store_id,
+        "platform": received.platform,
+    }
+    issued = PersonalizationLinkIssued(
+        **link,
+        url="http://editor/p/t",
+        expires_at=T0 + timedelta(days=7),
+        merchant_email="manual@example.com",
+        order_number=received.order_number,
+        items=request.items,
+    )
     opened = PersonalizationLinkOpened(**link, occurred_at=T0 + timedelta(hours=1))
     await send(producer, issued, opened, opened)
     # The completion comes on another topic: sent once the link events are in, so the order records both.
@@ -262,9 +291,9 @@ async def _links(store: RedisOrderStore, order_key: str):
     return found.links if found else []
 
 
-async def until(read, check, timeout: float = 30):
+async def until(read, check, within_s: float = 30):
     """Poll `read()` until `check` holds; for state that shows in Redis rather than on a topic."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while not check(value := await read()):
         assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
         await asyncio.sleep(0.05)

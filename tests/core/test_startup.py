@@ -17,9 +17,16 @@ pytestmark = pytest.mark.integration  # starts servers or service processes of i
 
 async def test_core_waits_for_redis_at_start_up_then_decides(bootstrap, topics, producer, recorder, tmp_path):
     port = free_port()
-    service = ServiceProcess(["core"], core_env(bootstrap, f"redis://127.0.0.1:{port}/0", PERSONALIZE_OPS_PORT="0",
-                                                PERSONALIZE_CORE_GROUP=f"startup-{unique_id()}"),
-                             tmp_path / "core.log")
+    service = ServiceProcess(
+        ["core"],
+        core_env(
+            bootstrap,
+            f"redis://127.0.0.1:{port}/0",
+            PERSONALIZE_OPS_PORT="0",
+            PERSONALIZE_CORE_GROUP=f"startup-{unique_id()}",
+        ),
+        tmp_path / "core.log",
+    )
     service.start()
     redis = None
     try:
