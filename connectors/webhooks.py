@@ -9,7 +9,6 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
@@ -18,7 +17,7 @@ from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
 from plumbing.config import StoreConfig
-from plumbing.hot_routes import HotRoute, body_within, in_front_of
+from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
 from plumbing.ops import Health, add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -39,19 +38,19 @@ def make_app(
     add_ops_routes(app, health)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
 
-    async def webhook(request: Request) -> Response:
+    async def webhook(request: Request) -> PlainText:
         platform, store_id = request.path_params["platform"], request.path_params["store_id"]
         started = time.perf_counter()
-        retry_after: dict[str, str] = {}
+        retry_after: list[tuple[bytes, bytes]] = []
         try:
             status, result, message = await _handle(platform, store_id, request)
         except UNAVAILABLE as error:  # nothing was recorded as seen: the retry (or the poll) publishes it
             log.warning("webhook for %s %s answered 503: %s: %s", platform, store_id, type(error).__name__, error)
             status, result, message = 503, "unavailable", "temporarily unavailable, retry later"
-            retry_after = {"retry-after": str(RETRY_AFTER_S)}
+            retry_after = [(b"retry-after", str(RETRY_AFTER_S).encode())]
         WEBHOOKS.labels(adapter.name, result).inc()
         seconds.observe(time.perf_counter() - started)
-        return PlainTextResponse(message, status, headers=retry_after)
+        return PlainText(status, message, retry_after)
 
     async def _handle(platform: str, store_id: str, request: Request) -> Answer:
         store = stores.get(store_id) if platform == adapter.name else None
