@@ -59,7 +59,7 @@ async def show(token: str, request: Request, editor: EditorDep, saved: bool = Fa
 
 
 async def show_page(token: str, address: str, saved: bool, editor: Editor) -> Response:
-    """`GET /p/<token>`; also called straight from the app's `LinkPages` layer, without FastAPI's per-request cost."""
+    """`GET /p/<token>`; also served straight by a hot route (`plumbing/hot_routes.py`), without FastAPI's per-request cost."""
     with SECONDS.labels("show").time():
         opened = await _open(token, address, editor)
         if isinstance(opened, Response):
