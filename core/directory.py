@@ -164,6 +164,14 @@ class Directory:
             platform, store_id, lambda record, _: record.model_copy(update={"settings": settings})
         )
 
+    async def update_settings(
+        self, platform: str, store_id: str, change: Callable[[StoreSettings], StoreSettings]
+    ) -> StoreRecord:
+        """`change` gets the settings as stored at the write, so a field it keeps is never a stale copy."""
+        return await self._update(
+            platform, store_id, lambda record, _: record.model_copy(update={"settings": change(record.settings)})
+        )
+
     async def put_product(self, platform: str, store_id: str, product: ProductMatch) -> StoreRecord:
         """Add the product, or replace the entry with the same product/variant/SKU keys."""
 

@@ -37,6 +37,7 @@ TOPOLOGY: dict[str, tuple[str, tuple[str, ...]]] = {
     schemas.ORDERS_COMMANDS: ("merchant API", ("core",)),
     schemas.FULFILLMENT_REQUESTED: ("core", ("fulfillment (yours)",)),
     schemas.DEAD_LETTERS: ("every consumer", ("operators",)),
+    schemas.STORES_EMAIL_CHANGES: ("merchant API", ("notifier",)),
 }
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
-from merchant_api import orders, stores, templates
+from merchant_api import email_confirm, orders, stores, templates
 from merchant_api.deps import Api, ApiDep
 from merchant_api.errors import add_error_handlers
 from merchant_api.query import known_query_only
@@ -40,7 +40,7 @@ def make_app(api: Api | None = None) -> FastAPI:
         dependencies=[Depends(known_query_only)],
     )
     app.state.api = api
-    routers = [module.router for module in (orders, stores, templates)]
+    routers = [module.router for module in (orders, stores, templates, email_confirm)]
     for router in routers:
         app.include_router(router, responses=COMMON_ERRORS)
 

@@ -12,7 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.directory import Directory
 from core.store import RedisOrderStore
+from merchant_api.email_change import EmailChanges
 from merchant_api.keys import ApiKeys, Caller
+from merchant_api.resend_limit import ResendLimiter
 from merchant_api.views import STORE_DESCRIPTION
 from plumbing.config import StoreConfig
 
@@ -24,6 +26,9 @@ class Api:
     keys: ApiKeys
     producer: AIOKafkaProducer
     healthy: Callable[[], Awaitable[dict[str, bool]]]
+    resends: ResendLimiter
+    email_changes: EmailChanges
+    public_url: str  # where the API is reached from outside: the base of the email confirmation links
 
 
 async def get_api(request: Request) -> Api:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from core.commands import refusal
 from core.order import Order
 from core.store import store_of
-from merchant_api import cursor
+from merchant_api import cursor, resend_limit
 from merchant_api.deps import Api, ApiDep, CallerDep, known_store
 from merchant_api.keys import Caller
 from merchant_api.views import (
@@ -33,6 +33,16 @@ _NOT_FOUND: Responses = {
 }
 _REFUSED: Responses = {
     409: {"model": Problem, "description": "The order's status does not allow the command; `detail` says why."}
+}
+_LIMITED: Responses = {
+    429: {
+        "model": Problem,
+        "description": f"Resent {resend_limit.PER_ORDER} times this hour for this order, or "
+        f"{resend_limit.PER_STORE} times for the store; retry after `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {"description": "Seconds until a resend is let through.", "schema": {"type": "integer"}}
+        },
+    }
 }
 
 
@@ -84,11 +94,11 @@ async def cancel(
     return await _command(api, caller, order_key, CancelOrder, body)
 
 
-@router.post("/{order_key}/resend-link", status_code=202, responses={**_NOT_FOUND, **_REFUSED})
+@router.post("/{order_key}/resend-link", status_code=202, responses={**_NOT_FOUND, **_REFUSED, **_LIMITED})
 async def resend_link(
     order_key: str, api: ApiDep, caller: CallerDep, body: Annotated[CommandBody | None, Body()] = None
 ) -> CommandAccepted:
-    """Send a fresh personalization link now (only while pending personalization)."""
+    """Send a fresh personalization link now (only while pending personalization; a few times an hour)."""
     return await _command(api, caller, order_key, ResendLink, body)
 
 
@@ -110,6 +120,8 @@ async def _command(
     order = await _visible_order(api, caller, order_key)
     if why := refusal(order, kind):
         raise HTTPException(409, why)
+    if kind is ResendLink and (wait_s := await api.resends.take(store_of(order), order.order_key)) is not None:
+        raise HTTPException(429, "too many resends of this link; try again later", headers={"Retry-After": str(wait_s)})
     command = kind(order_key=order.order_key, reason=body.reason if body else None)
     await publish(api.producer, [command])
     return CommandAccepted(command=command.event_type, event_id=command.event_id, order_key=order.order_key)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import ValidationError
 
 from connectors.publishing import ProductDraft, PublishedProduct, PublishError, publish_product
 from core.directory import DirectoryError, UnknownTemplate
+from merchant_api import email_confirm
 from merchant_api.deps import ApiDep, StoreDep
 from merchant_api.views import Problem
 from plumbing.config import ProductMatch, StoreSettings
@@ -30,10 +31,22 @@ async def get_settings(store: StoreDep, api: ApiDep) -> StoreSettings:
     return (await api.directory.store(store.platform, store.store_id)).settings
 
 
-@router.put("/settings")
-async def put_settings(settings: StoreSettings, store: StoreDep, api: ApiDep) -> StoreSettings:
-    """Replace the settings (send them all: what is left out takes its default)."""
-    return (await api.directory.put_settings(store.platform, store.store_id, settings)).settings
+@router.put(
+    "/settings",
+    responses={
+        202: {
+            "model": StoreSettings,
+            "description": "Saved, but a new `merchant_email` or `reply_to` waits until someone at that address "
+            "opens the link mailed to it (24 h); the answer shows the addresses still in effect.",
+        }
+    },
+)
+async def put_settings(settings: StoreSettings, store: StoreDep, api: ApiDep, response: Response) -> StoreSettings:
+    """Replace the settings (send them all: what is left out takes its default); a new address applies once confirmed."""
+    saved, waiting = await email_confirm.put_settings(api, store, settings)
+    if waiting:
+        response.status_code = 202
+    return saved
 
 
 @router.get("/products")

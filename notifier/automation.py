@@ -21,11 +21,11 @@ from standardwebhooks.webhooks import Webhook
 from notifier.hook_jobs import HookJob, HookJobStore
 from plumbing.config import Config, OutboundWebhook
 from plumbing.consumer import Outcome, Received
-from schemas import DEAD_LETTERS, EVENTS_BY_TOPIC, Event
+from schemas import EVENTS_BY_TOPIC, INTERNAL_TOPICS, Event
 
 log = logging.getLogger(__name__)
 
-HOOK_TOPICS = tuple(topic for topic in EVENTS_BY_TOPIC if topic != DEAD_LETTERS)
+HOOK_TOPICS = tuple(topic for topic in EVENTS_BY_TOPIC if topic not in INTERNAL_TOPICS)
 RETRY_AFTER_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
 LEASE_S = 30.0
 TIMEOUT_S = 10.0

@@ -16,6 +16,7 @@ from notifier.redis_store import RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
 from notifier.settings import NotifierSettings
+from notifier.verification import start as start_email_changes
 from plumbing.config import load_config
 from plumbing.ops import NOTIFIER_OPS_PORT
 from plumbing.service import Service
@@ -69,6 +70,7 @@ async def run(
         notifier.watch("scheduler", scheduler.run(notifier.stop))
         notifier.watch("hooks_consumer", router.run())
         notifier.watch("hooks_deliverer", deliverer.run(notifier.stop))
+        await start_email_changes(notifier, settings, mailer, settings.mail_from, clock)
         # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
         await notifier.serve_ops(settings.metrics_port or NOTIFIER_OPS_PORT)
         await notifier.run()

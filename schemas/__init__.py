@@ -28,11 +28,13 @@ from schemas.personalization import (
     TemplateField,
 )
 from schemas.status import OrderStatus, OrderStatusChanged
+from schemas.stores import AddressField, MerchantEmailChangeRequested
 from schemas.topics import (
     DEAD_LETTERS,
     DELIVERABLE_EVENTS,
     EVENTS_BY_TOPIC,
     FULFILLMENT_REQUESTED,
+    INTERNAL_TOPICS,
     ORDERS_COMMANDS,
     ORDERS_RECEIVED,
     ORDERS_STATUS,
@@ -40,6 +42,7 @@ from schemas.topics import (
     PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
     PERSONALIZATION_REQUESTED,
+    STORES_EMAIL_CHANGES,
     decode,
     encode,
     topic_of,
@@ -50,6 +53,7 @@ __all__ = [
     "DELIVERABLE_EVENTS",
     "EVENTS_BY_TOPIC",
     "FULFILLMENT_REQUESTED",
+    "INTERNAL_TOPICS",
     "ORDERS_COMMANDS",
     "ORDERS_RECEIVED",
     "ORDERS_STATUS",
@@ -58,7 +62,9 @@ __all__ = [
     "PERSONALIZATION_LINK_ISSUED",
     "PERSONALIZATION_REQUESTED",
     "PLATFORMS",
+    "STORES_EMAIL_CHANGES",
     "Address",
+    "AddressField",
     "ApproveOrder",
     "Asset",
     "CancelOrder",
@@ -74,6 +80,7 @@ __all__ = [
     "LinkActivity",
     "LinkDelivery",
     "LinkRecipient",
+    "MerchantEmailChangeRequested",
     "Money",
     "OrderFields",
     "OrderReceived",

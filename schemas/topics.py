@@ -20,6 +20,7 @@ from schemas.links import (
 from schemas.orders import OrderReceived, OrderUpdated
 from schemas.personalization import PersonalizationCompleted, PersonalizationRequested
 from schemas.status import OrderStatusChanged
+from schemas.stores import MerchantEmailChangeRequested
 
 ORDERS_RECEIVED = "orders.received"
 ORDERS_STATUS = "orders.status"
@@ -30,6 +31,7 @@ PERSONALIZATION_LINK_ISSUED = "personalization.link-issued"
 PERSONALIZATION_LINK_ACTIVITY = "personalization.link-activity"
 FULFILLMENT_REQUESTED = "fulfillment.requested"
 DEAD_LETTERS = "dead-letters"
+STORES_EMAIL_CHANGES = "stores.email-changes"
 
 EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     ORDERS_RECEIVED: (OrderReceived, OrderUpdated),
@@ -41,11 +43,15 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     ORDERS_COMMANDS: (ApproveOrder, CancelOrder, ResendLink),
     FULFILLMENT_REQUESTED: (FulfillmentRequested,),
     DEAD_LETTERS: (DeadLetter,),
+    STORES_EMAIL_CHANGES: (MerchantEmailChangeRequested,),
 }
 
-# What a merchant may subscribe an automation webhook to (everything but the internal dead letters).
+# Between our own services only: dead letters are for operators, an email change carries its confirmation secret.
+INTERNAL_TOPICS: frozenset[str] = frozenset({DEAD_LETTERS, STORES_EMAIL_CHANGES})
+
+# What a merchant may subscribe an automation webhook to (everything but the internal topics).
 DELIVERABLE_EVENTS: frozenset[str] = frozenset(
-    event.__name__ for topic, types in EVENTS_BY_TOPIC.items() if topic != DEAD_LETTERS for event in types
+    event.__name__ for topic, types in EVENTS_BY_TOPIC.items() if topic not in INTERNAL_TOPICS for event in types
 )
 
 TOPIC_OF: dict[type[Event], str] = {

@@ -15,6 +15,7 @@ from schemas import (
     Event,
     FulfillmentLine,
     FulfillmentRequested,
+    MerchantEmailChangeRequested,
     OrderStatus,
     OrderStatusChanged,
     PersonalizationCompleted,
@@ -113,6 +114,17 @@ def samples() -> dict[str, Event]:
             consumer="core",
             error="cannot decode",
             raw="AAEC",
+        ),
+        MerchantEmailChangeRequested(
+            order_key="woocommerce:shop-manual",
+            platform="woocommerce",
+            store_id="shop-manual",
+            field="merchant_email",
+            new_address="new@example.com",
+            current_address="m@example.com",
+            confirm_url="https://api.example.com/stores/woocommerce:shop-manual/email-change/confirm?token=" + "t" * 43,
+            expires_at=T + timedelta(days=1),
+            occurred_at=T,
         ),
     ]
     return {type(event).__name__: event for event in built}

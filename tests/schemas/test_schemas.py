@@ -92,6 +92,7 @@ def test_the_public_event_names_are_exactly_the_contract():
         "orders.commands": ["ApproveOrder", "CancelOrder", "ResendLink"],
         "fulfillment.requested": ["FulfillmentRequested"],
         "dead-letters": ["DeadLetter"],
+        "stores.email-changes": ["MerchantEmailChangeRequested"],
     }
     fields = set(OrderReceived.model_fields)
     assert {

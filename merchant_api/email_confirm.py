@@ -1,0 +1,103 @@
+"""A settings change that names a new address, and the link that confirms it (`merchant_api/email_change.py`).
+
+The settings route calls `put_settings`: everything but the unconfirmed addresses applies at once, each new
+address gets its pending change and a `MerchantEmailChangeRequested` for the notifier to mail. The link is
+opened in a browser by whoever reads that mailbox, with no API key: the token is the proof. Hidden from the
+OpenAPI document for that reason (it is no route for a merchant's tools).
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import HTMLResponse
+
+from merchant_api.deps import Api, ApiDep
+from merchant_api.email_change import EmailChangeRefused, addresses_to_confirm
+from plumbing.config import StoreConfig, StoreSettings
+from plumbing.kafka import publish
+from schemas import AddressField, MerchantEmailChangeRequested
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+# Opened from an email: the page says what happened and leaks nothing onward (the token is in its URL).
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def put_settings(api: Api, store: StoreConfig, wanted: StoreSettings) -> tuple[StoreSettings, list[AddressField]]:
+    """Save `wanted` but keep the addresses in effect where a new one needs confirming; answers what is in effect
+    and which fields wait."""
+    current = (await api.directory.store(store.platform, store.store_id)).settings
+    waiting = addresses_to_confirm(current, wanted)
+
+    def keep_addresses(now: StoreSettings) -> StoreSettings:
+        return wanted.model_copy(update={field: getattr(now, field) for field in waiting})
+
+    saved = (await api.directory.update_settings(store.platform, store.store_id, keep_addresses)).settings
+    events = []
+    for field, address in waiting.items():
+        token, expires_at = await api.email_changes.request(store.key, field, address)
+        events.append(
+            MerchantEmailChangeRequested(
+                order_key=store.key,
+                platform=store.platform,
+                store_id=store.store_id,
+                field=field,
+                new_address=address,
+                current_address=saved.merchant_email,
+                confirm_url=f"{api.public_url}/stores/{store.key}/settings/email-change/{field}/{token}",
+                expires_at=expires_at,
+                sender_name=saved.sender_name,
+            )
+        )
+    await publish(api.producer, events)
+    for field in waiting:
+        log.info("store %s: a new %s waits for confirmation", store.key, field)  # never the token
+    return saved, list(waiting)
+
+
+@router.get("/stores/{store}/settings/email-change/{field}/{token}")
+async def confirm(
+    api: ApiDep,
+    store: str,
+    field: AddressField,
+    token: Annotated[str, Path(min_length=20, max_length=128)],
+) -> HTMLResponse:
+    """Apply the pending change the token belongs to, once."""
+    platform, _, store_id = store.partition(":")
+    known = api.directory.seed_config.store(platform, store_id)
+    try:
+        if known is None:
+            raise EmailChangeRefused("no such store")
+        change = await api.email_changes.confirm(known.key, field, token)
+    except EmailChangeRefused as why:
+        log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
+        return _page(
+            404,
+            "This link does not work",
+            "It was used already, replaced by a newer request, or has expired. Change the address again to get a new one.",
+        )
+    await api.directory.update_settings(
+        known.platform, known.store_id, lambda now: now.model_copy(update={change.field: change.address})
+    )
+    log.info("store %s: %s changed after confirmation", known.key, change.field)
+    what = "the store's emails" if change.field == "merchant_email" else "the replies to the store's emails"
+    return _page(200, "Address confirmed", f"{change.address} now receives {what}.")
+
+
+def _page(status: int, title: str, text: str) -> HTMLResponse:
+    body = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
+        f"<body><h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
