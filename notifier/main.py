@@ -70,7 +70,7 @@ async def run(
         notifier.watch("scheduler", scheduler.run(notifier.stop))
         notifier.watch("hooks_consumer", router.run())
         notifier.watch("hooks_deliverer", deliverer.run(notifier.stop))
-        await start_email_changes(notifier, settings, mailer, settings.mail_from, clock)
+        await start_email_changes(notifier, settings, mailer, clock)
         # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
         await notifier.serve_ops(settings.metrics_port or NOTIFIER_OPS_PORT)
         await notifier.run()

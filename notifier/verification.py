@@ -23,15 +23,15 @@ from redis.asyncio import Redis
 
 from notifier.mail import MailError, MailSender
 from notifier.render import RenderedEmail
+from notifier.settings import NotifierSettings
 from plumbing.consumer import Outcome, Received
 from plumbing.kafka import ensure_topics
 from plumbing.service import Service
-from plumbing.settings import Settings
 from schemas import STORES_EMAIL_CHANGES, MerchantEmailChangeRequested, utc_now
 
 log = logging.getLogger(__name__)
 
-GROUP = "notifier-email-changes"
+GROUP_SUFFIX = "-email-changes"  # after PERSONALIZE_NOTIFIER_GROUP: `notifier-email-changes` by default
 TOPICS = (STORES_EMAIL_CHANGES,)
 SENT_PREFIX = "notifier:email-change-sent:"
 SENT_KEPT = timedelta(days=2)  # longer than a change may wait, so a late redelivery still finds the mark
@@ -95,9 +95,10 @@ class EmailChangeMailer:
 
 
 async def start(
-    service: Service, settings: Settings, mailer: MailSender, mail_from: str, clock: Callable[[], datetime] = utc_now
+    service: Service, settings: NotifierSettings, mailer: MailSender, clock: Callable[[], datetime] = utc_now
 ) -> None:
     """Create the topic (the API may not have yet) and run the consumer under the service."""
     await ensure_topics(settings, TOPICS)
-    handler = EmailChangeMailer(service.redis, mailer, mail_from, clock)
-    service.watch("email_changes", service.consumer("email_changes", handler, GROUP, TOPICS).run())
+    handler = EmailChangeMailer(service.redis, mailer, settings.mail_from, clock)
+    group = settings.notifier_group + GROUP_SUFFIX
+    service.watch("email_changes", service.consumer("email_changes", handler, group, TOPICS).run())

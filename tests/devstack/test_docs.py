@@ -29,6 +29,7 @@ def test_asyncapi_documents_every_topic_with_its_events():
         "orders.commands",
         "fulfillment.requested",
         "dead-letters",
+        "stores.email-changes",
     }
     schemas = document["components"]["schemas"]
     assert {
@@ -39,5 +40,6 @@ def test_asyncapi_documents_every_topic_with_its_events():
         "PersonalizationLinkOpened",
         "PersonalizationLinkExpired",
         "PersonalizationReminderSent",
+        "MerchantEmailChangeRequested",
     } <= schemas.keys()
     assert json.loads((DOCS / "schemas" / "OrderReceived.json").read_text())["properties"]["total"]["type"] == "string"

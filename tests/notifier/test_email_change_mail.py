@@ -10,10 +10,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from redis.asyncio import Redis
 
+from notifier.automation import HOOK_TOPICS
 from notifier.mail import MemorySender
 from notifier.verification import EmailChangeMailer
 from plumbing.consumer import INFRASTRUCTURE_ERRORS, Received
-from schemas import MerchantEmailChangeRequested
+from schemas import DELIVERABLE_EVENTS, STORES_EMAIL_CHANGES, MerchantEmailChangeRequested
 from tests.builders import T0
 
 URL = "https://api.example.com/stores/woocommerce:shop-manual/settings/email-change/merchant_email/" + "t" * 43
@@ -89,3 +90,8 @@ async def test_an_expired_change_mails_nothing(redis):
     mailer = EmailChangeMailer(redis, sender, "noreply@personalize.example", lambda: T0 + timedelta(days=2))
     await mailer([received(change())])
     assert sender.sent == []
+
+
+def test_the_email_change_with_its_link_is_never_offered_to_automation_webhooks():
+    assert STORES_EMAIL_CHANGES not in HOOK_TOPICS
+    assert "MerchantEmailChangeRequested" not in DELIVERABLE_EVENTS
