@@ -12,16 +12,19 @@ import logging
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse
+from pydantic import TypeAdapter, ValidationError
 
 from merchant_api.deps import Api, ApiDep
 from merchant_api.email_change import EmailChangeRefused, addresses_to_confirm
 from plumbing.config import StoreConfig, StoreSettings
 from plumbing.kafka import publish
-from schemas import AddressField, MerchantEmailChangeRequested
+from schemas import AddressField, EmailAddress, MerchantEmailChangeRequested
 
 log = logging.getLogger(__name__)
+
+_ONE_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,6 +42,12 @@ async def put_settings(api: Api, store: StoreConfig, wanted: StoreSettings) -> t
     and which fields wait."""
     current = (await api.directory.store(store.platform, store.store_id)).settings
     waiting = addresses_to_confirm(current, wanted)
+    # The notice goes to the address in effect, so it must be one plain address too (the YAML's is the operator's).
+    for field, address in [("merchant_email", current.merchant_email), *waiting.items()] if waiting else []:
+        try:
+            _ONE_ADDRESS.validate_python(address)
+        except ValidationError:  # refused before anything is written; the mail needs one plain address
+            raise HTTPException(422, f"{field}: {address!r} is not one plain email address") from None
 
     def keep_addresses(now: StoreSettings) -> StoreSettings:
         return wanted.model_copy(update={field: getattr(now, field) for field in waiting})

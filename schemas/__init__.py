@@ -28,7 +28,7 @@ from schemas.personalization import (
     TemplateField,
 )
 from schemas.status import OrderStatus, OrderStatusChanged
-from schemas.stores import AddressField, MerchantEmailChangeRequested
+from schemas.stores import AddressField, EmailAddress, MerchantEmailChangeRequested
 from schemas.topics import (
     DEAD_LETTERS,
     DELIVERABLE_EVENTS,
@@ -72,6 +72,7 @@ __all__ = [
     "CompletedItem",
     "Customer",
     "DeadLetter",
+    "EmailAddress",
     "Event",
     "FulfillmentLine",
     "FulfillmentPart",

@@ -6,14 +6,15 @@ the one secret that proves the new address is the merchant's, the confirmation U
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Event
 from schemas.orders import Platform
 
-ADDRESS_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
+# One plain address: a comma or a display name would make a header of several recipients.
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$", max_length=254)]
 AddressField = Literal["merchant_email", "reply_to"]
 
 
@@ -29,11 +30,9 @@ class MerchantEmailChangeRequested(Event):
     platform: Platform
     store_id: str = Field(min_length=1)
     field: AddressField = Field(description="Which setting changes: the merchant's address, or the emails' Reply-To.")
-    new_address: str = Field(pattern=ADDRESS_PATTERN, max_length=254, description="Gets the confirmation link.")
-    current_address: str = Field(
-        pattern=ADDRESS_PATTERN,
-        max_length=254,
-        description="The store's merchant_email in effect: gets a notice that a change was asked for.",
+    new_address: EmailAddress = Field(description="Gets the confirmation link.")
+    current_address: EmailAddress = Field(
+        description="The store's merchant_email in effect: gets a notice that a change was asked for."
     )
     confirm_url: str = Field(
         max_length=2048,

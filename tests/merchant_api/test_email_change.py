@@ -128,6 +128,8 @@ async def test_a_changed_reply_to_waits_for_confirmation_and_removing_it_applies
         assert (await requested_for(stack, A)).delivery.reply_to == new
         removed = await client.put(path, json={**before, "reply_to": None})
         assert removed.status_code == 200 and removed.json()["reply_to"] is None
+        listed = await client.put(path, json={**before, "reply_to": "victim@example.com,postmaster"})
+        assert listed.status_code == 422 and (await client.get(path)).json()["reply_to"] is None
 
 
 async def _stored(stack: Stack, field: str) -> str:
