@@ -79,29 +79,34 @@ class EmailChanges:
         doc = await self._redis.get(_key(store, field))
         return PendingChange.model_validate_json(doc) if doc else None
 
+    async def check(self, store: str, field: AddressField, token: str) -> PendingChange:
+        """The change `token` confirms, left in place (the page that asks "confirm?"); raises `EmailChangeRefused`."""
+        return self._valid(cast(bytes | None, await self._redis.get(_key(store, field))), token)
+
     async def confirm(self, store: str, field: AddressField, token: str) -> PendingChange:
         """Take the change if `token` is its own and still valid; raises `EmailChangeRefused` with the reason."""
-        key, digest = _key(store, field), _digest(token)
+        key = _key(store, field)
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(key)
-                    doc = cast(bytes | None, await pipe.get(key))
-                    if doc is None:
-                        raise EmailChangeRefused(
-                            "no change waits for this link: used, replaced by a newer one, or expired"
-                        )
-                    pending = PendingChange.model_validate_json(doc)
-                    if not hmac.compare_digest(pending.token_sha256, digest):
-                        raise EmailChangeRefused("the link's token is not the one sent")
-                    if pending.expires_at <= self._clock():
-                        raise EmailChangeRefused("the link expired")
+                    pending = self._valid(cast(bytes | None, await pipe.get(key)), token)
                     pipe.multi()
                     pipe.delete(key)
                     await pipe.execute()
                     return pending
                 except WatchError:
                     continue
+
+    def _valid(self, doc: bytes | None, token: str) -> PendingChange:
+        if doc is None:
+            raise EmailChangeRefused("no change waits for this link: used, replaced by a newer one, or expired")
+        pending = PendingChange.model_validate_json(doc)
+        if not hmac.compare_digest(pending.token_sha256, _digest(token)):
+            raise EmailChangeRefused("the link's token is not the one sent")
+        if pending.expires_at <= self._clock():
+            raise EmailChangeRefused("the link expired")
+        return pending
 
 
 def _key(store: str, field: AddressField) -> str:

@@ -32,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -75,27 +75,42 @@ async def put_settings(api: Api, store: StoreConfig, wanted: StoreSettings) -> t
     return saved, list(waiting)
 
 
-@router.get("/stores/{store}/settings/email-change/{field}/{token}")
-async def confirm(
-    api: ApiDep,
-    store: str,
-    field: AddressField,
-    token: Annotated[str, Path(min_length=20, max_length=128)],
-) -> HTMLResponse:
+LINK = "/stores/{store}/settings/email-change/{field}/{token}"
+Token = Annotated[str, Path(min_length=20, max_length=128)]
+_REFUSED = (
+    "This link does not work",
+    "It was used already, replaced by a newer request, or has expired. Change the address again to get a new one.",
+)
+
+
+@router.get(LINK)
+async def ask(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
+    """Show what the link would change, with a button: opening the link alone changes nothing, so a mail
+    scanner that follows every link cannot confirm on the reader's behalf."""
+    known = api.directory.seed_config.store(*_split(store))
+    try:
+        if known is None:
+            raise EmailChangeRefused("no such store")
+        change = await api.email_changes.check(known.key, field, token)
+    except EmailChangeRefused as why:
+        log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
+        return _page(404, *_REFUSED)
+    what = "the store's emails" if change.field == "merchant_email" else "the replies to the store's emails"
+    form = '<form method="post"><button type="submit">Confirm</button></form>'
+    return _page(200, "Confirm this address", f"{change.address} will receive {what}.", form)
+
+
+@router.post(LINK)
+async def confirm(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
     """Apply the pending change the token belongs to, once."""
-    platform, _, store_id = store.partition(":")
-    known = api.directory.seed_config.store(platform, store_id)
+    known = api.directory.seed_config.store(*_split(store))
     try:
         if known is None:
             raise EmailChangeRefused("no such store")
         change = await api.email_changes.confirm(known.key, field, token)
     except EmailChangeRefused as why:
         log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
-        return _page(
-            404,
-            "This link does not work",
-            "It was used already, replaced by a newer request, or has expired. Change the address again to get a new one.",
-        )
+        return _page(404, *_REFUSED)
     await api.directory.update_settings(
         known.platform, known.store_id, lambda now: now.model_copy(update={change.field: change.address})
     )
@@ -104,9 +119,14 @@ async def confirm(
     return _page(200, "Address confirmed", f"{change.address} now receives {what}.")
 
 
-def _page(status: int, title: str, text: str) -> HTMLResponse:
+def _split(store: str) -> tuple[str, str]:
+    platform, _, store_id = store.partition(":")
+    return platform, store_id
+
+
+def _page(status: int, title: str, text: str, form: str = "") -> HTMLResponse:
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
-        f"<body><h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>"
+        f"<body><h1>{escape(title)}</h1><p>{escape(text)}</p>{form}</body></html>"
     )
     return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)

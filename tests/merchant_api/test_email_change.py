@@ -100,18 +100,22 @@ async def test_a_changed_merchant_email_is_not_used_until_the_new_address_confir
         stored = await _stored(stack, "merchant_email")
         assert token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
 
-        wrong = await browser.get(url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB"))
-        assert wrong.status_code == 404 and "does not work" in wrong.text
+        wrong = url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB")
+        assert (await browser.get(wrong)).status_code == 404 and (await browser.post(wrong)).status_code == 404
         assert (await client.get(path)).json()["merchant_email"] == "a@example.com"
 
-        opened = await browser.get(url)  # no API key: the link is the proof
-        assert opened.status_code == 200 and new in opened.text
+        # Opening the link (a mail scanner does) only asks: no API key, the link is the proof, the button applies.
+        opened = await browser.get(url)
+        assert opened.status_code == 200 and new in opened.text and '<form method="post">' in opened.text
         assert opened.headers["Referrer-Policy"] == "no-referrer" and opened.headers["Cache-Control"] == "no-store"
+        assert (await client.get(path)).json()["merchant_email"] == "a@example.com"
+        confirmed = await browser.post(url)
+        assert confirmed.status_code == 200 and "Address confirmed" in confirmed.text
         assert (await client.get(path)).json()["merchant_email"] == new
         assert (await requested_for(stack, A)).merchant_email == new
 
-        reused = await browser.get(url)
-        assert reused.status_code == 404
+        assert (await browser.post(url)).status_code == 404  # used once
+        assert (await browser.get(url)).status_code == 404
 
 
 async def test_a_changed_reply_to_waits_for_confirmation_and_removing_it_applies_at_once(
@@ -124,7 +128,7 @@ async def test_a_changed_reply_to_waits_for_confirmation_and_removing_it_applies
         assert answer.status_code == 202 and answer.json()["reply_to"] is None
         assert (await requested_for(stack, A)).delivery.reply_to is None
         (confirm,) = await mails_to(mail, new)
-        assert (await browser.get(link_in(confirm))).status_code == 200
+        assert (await browser.post(link_in(confirm))).status_code == 200
         assert (await requested_for(stack, A)).delivery.reply_to == new
         removed = await client.put(path, json={**before, "reply_to": None})
         assert removed.status_code == 200 and removed.json()["reply_to"] is None

@@ -68,8 +68,11 @@ async def test_a_changed_address_link_works_once_and_a_reused_token_is_refused(r
     store, clock = f"woocommerce:{unique_id()}", Clock()
     changes = EmailChanges(redis, clock)
     token, _ = await changes.request(store, "merchant_email", "new@example.com")
+    assert (await changes.check(store, "merchant_email", token)).address == "new@example.com"  # asking takes nothing
     change = await changes.confirm(store, "merchant_email", token)
     assert (change.field, change.address) == ("merchant_email", "new@example.com")
+    with pytest.raises(EmailChangeRefused, match="no change waits"):
+        await changes.check(store, "merchant_email", token)
     with pytest.raises(EmailChangeRefused, match="no change waits"):
         await changes.confirm(store, "merchant_email", token)
 
