@@ -85,7 +85,13 @@ class PlatformAdapter:
         return hasattr(self._signature, "routing_id")
 
     def routing_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
-        return self._signature.routing_id(headers, body) if self.routes_per_app else None
+        """The store a delivery names; None (an unknown store, 404) for a body that names none, whatever it holds."""
+        if not self.routes_per_app:
+            return None
+        try:
+            return self._signature.routing_id(headers, body)
+        except Exception:  # unverified input, e.g. JSON nested past the recursion limit: never a 500
+            return None
 
     def store_routing_id(self, store: StoreConfig) -> str | None:
         return self._signature.store_routing_id(store) if self.routes_per_app else None

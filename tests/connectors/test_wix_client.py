@@ -119,5 +119,5 @@ class TestWixClient(PlatformCase):
     @respx.mock(assert_all_called=True, assert_all_mocked=True)
     async def test_a_full_page_never_stops_the_poll_silently(self, respx_mock, answer: dict) -> None:
         respx_mock.post(f"{BASE}/ecom/v1/orders/search").mock(return_value=httpx.Response(200, json=answer))
-        with pytest.raises(PlatformError, match="hasNext|full page"):
+        with pytest.raises(PlatformError, match=r"hasNext|full page"):
             await self.poll(datetime(2023, 1, 1, tzinfo=UTC))
