@@ -52,10 +52,13 @@ class LineItem(Model):
         description="Text the buyer typed at checkout, if any; prefills the editor. One answer alone is as typed; "
         "several are `question: answer` lines (`buyer_answers` has them apart).",
     )
+    # Left out of the JSON when empty: an event without answers is byte for byte what it was before the field
+    # (core's stored documents stay as written), and readers of before the field still accept it.
     buyer_answers: list[BuyerAnswer] = Field(
         default_factory=list,
-        description="Each checkout question with the buyer's answer, in the platform's order; empty where the "
-        "platform gives no labels or the buyer answered nothing.",
+        exclude_if=lambda answers: not answers,
+        description="Each checkout question with the buyer's answer, in the platform's order; empty (and left "
+        "out) where the platform gives no labels or the buyer answered nothing.",
     )
 
 

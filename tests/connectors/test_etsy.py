@@ -19,7 +19,7 @@ from connectors.etsy.signature import sign
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
 from sandboxes.base import OrderSpec, SandboxState
 from sandboxes.etsy import SANDBOX
-from schemas import BuyerAnswer, OrderReceived
+from schemas import BuyerAnswer, OrderReceived, encode
 from tests.connectors.platform_case import built_sample, sample, sample_bytes
 from tests.connectors.standard_webhooks import (
     VECTOR_BODY,
@@ -205,11 +205,17 @@ class TestEtsy(StandardWebhooksContract):
 
     def test_an_event_of_before_buyer_answers_still_validates(self) -> None:
         """Old consumers and old events: `buyer_answers` has a default, so a line without it is still valid."""
-        order = ADAPTER.map_order(self.store, receipt()).order
-        old = order.model_dump(mode="json")
+        asked = [personalization("Ada", name="Name"), personalization("Serif", name="Font")]
+        order = ADAPTER.map_order(self.store, receipt(transactions=[transaction(1, variations=asked)])).order
+        assert len(json.loads(encode(order))["line_items"][0]["buyer_answers"]) == 2
+        old = json.loads(encode(order))
         for line in old["line_items"]:
             del line["buyer_answers"]
         assert OrderReceived.model_validate(old).line_items[0].buyer_answers == []
+        # An order without answers is on the wire as before the field: readers of before it accept it.
+        assert (
+            "buyer_answers" not in json.loads(encode(ADAPTER.map_order(self.store, receipt()).order))["line_items"][0]
+        )
 
     async def test_the_sandbox_s_seeded_receipt_asks_two_questions_and_both_are_kept(self) -> None:
         _, state, transport = self.sandbox_app()

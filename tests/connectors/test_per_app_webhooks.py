@@ -32,9 +32,10 @@ from sandboxes.base import OrderSpec, SandboxState
 from sandboxes.etsy import SANDBOX as ETSY_SANDBOX
 from sandboxes.wix import SANDBOX as WIX_SANDBOX
 from schemas import OrderReceived, decode
+from tests.connectors.stacks import STORES, running_stack
 from tests.connectors.stores.etsy import STORE as ETSY_E2E
 from tests.connectors.stores.wix import STORE as WIX_E2E
-from tests.support import unique_id
+from tests.support import Recorder, unique_id
 
 NINETY_DAYS_S = 90 * 86400
 WIX_APP_KEY = Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_private.pem"  # the sandbox app's key
@@ -258,6 +259,23 @@ async def test_an_etsy_delivery_of_a_shop_not_connected_here_is_404(etsy_app: Ap
     _, delivery = etsy_delivery(etsy_shop("stranger", "999"))
     assert (await etsy_app.post("/webhooks/etsy", delivery)).status_code == 404
     assert etsy_app.fetcher.queued == []
+
+
+# --- a connector process ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", ["wix", "etsy"])
+async def test_the_connector_process_serves_the_app_url(
+    platform: str, bootstrap, redis_url, topics, recorder: Recorder, tmp_path
+) -> None:
+    """`personalize connector <platform>` answers the app-wide URL: the sandbox posts there, the order arrives."""
+    store_id = f"app-url-{unique_id()}"
+    async with running_stack(platform, tmp_path, bootstrap, redis_url, store_id=store_id) as stack:
+        app_url = f"http://127.0.0.1:{stack.connector_port}/webhooks/{platform}"
+        await stack.webhooks(url=app_url, enabled=True)
+        placed = await stack.place(items=[{**STORES[platform]["item"], "buyer_text": "Ada"}], webhook=False)
+        assert await stack.redeliver(placed["id"], event="created") == [200]
+        await recorder.wait_for(stack.order_key(placed["id"]), lambda events: len(events) >= 1)
 
 
 # --- the index ------------------------------------------------------------------------------------------------
