@@ -59,7 +59,9 @@ class PlatformAdapter:
     - `mapping`: `map_order(store, raw) -> MappedOrder` (raises UnmappableOrderError);
     - `signature`: `verify(store, headers, body)` (raises InvalidSignatureError, compares in constant
       time), `read(store, headers, body) -> WebhookNote` (raises UnreadableWebhookError), optionally
-      `is_ping(headers, body)`.
+      `is_ping(headers, body)`; where one app URL serves every store (Wix, Etsy) also
+      `routing_id(headers, body)` (the platform's id of the store the delivery names, read only to pick
+      the store whose secret then verifies it) and `store_routing_id(store)` (that id of a store).
     """
 
     def __init__(self, name: str, client: ModuleType, mapping: ModuleType, signature: ModuleType) -> None:
@@ -76,6 +78,23 @@ class PlatformAdapter:
     def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """A delivery check the platform sends unsigned and expects 200 for (publishes nothing)."""
         return self._signature.is_ping(headers, body) if hasattr(self._signature, "is_ping") else False
+
+    @property
+    def routes_per_app(self) -> bool:
+        """Webhooks arrive at one URL for the whole app and name their store inside (`POST /webhooks/<platform>`)."""
+        return hasattr(self._signature, "routing_id")
+
+    def routing_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The store a delivery names; None (an unknown store, 404) for a body that names none, whatever it holds."""
+        if not self.routes_per_app:
+            return None
+        try:
+            return self._signature.routing_id(headers, body)
+        except Exception:  # unverified input, e.g. JSON nested past the recursion limit: never a 500
+            return None
+
+    def store_routing_id(self, store: StoreConfig) -> str | None:
+        return self._signature.store_routing_id(store) if self.routes_per_app else None
 
     def verify_webhook(self, store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
         self._signature.verify(store, headers, body)

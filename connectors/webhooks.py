@@ -1,4 +1,11 @@
-"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and the ops routes (`/health/*`, `/metrics`)."""
+"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and the ops routes (`/health/*`, `/metrics`).
+
+Where the platform's webhooks are per app (Wix, Etsy: one callback URL for every site or shop), also
+`POST /webhooks/<platform>`: the delivery names its store (Wix `instanceId`, Etsy `shop_id`), that
+name picks the store, and the store's secret then verifies the delivery, which must be the store's own
+(the platform's `verify`/`read` check the binding, on either URL). Every accepted delivery is answered
+200: Wix retries anything else (its resend policy says "non-200"), and no platform wants less.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapte
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
 from plumbing.ops import Health, add_ops_routes
+from plumbing.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +45,10 @@ def make_app(
     app = FastAPI(title=f"personalize connector: {adapter.name}", docs_url=None, redoc_url=None, openapi_url=None)
     add_ops_routes(app, health)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
+    by_routing_id = routing_index(adapter, stores)
 
     async def webhook(request: Request) -> PlainText:
-        platform, store_id = request.path_params["platform"], request.path_params["store_id"]
+        platform, store_id = request.path_params["platform"], request.path_params.get("store_id")
         started = time.perf_counter()
         retry_after: list[tuple[bytes, bytes]] = []
         try:
@@ -52,10 +61,16 @@ def make_app(
         seconds.observe(time.perf_counter() - started)
         return PlainText(status, message, retry_after)
 
-    async def _handle(platform: str, store_id: str, request: Request) -> Answer:
-        store = stores.get(store_id) if platform == adapter.name else None
-        if store is None:
-            return 404, "unknown_store", f"no {platform} store {store_id!r} here"
+    async def _handle(platform: str, store_id: str | None, request: Request) -> Answer:
+        store = None
+        if platform != adapter.name:
+            return 404, "unknown_store", f"no {platform} webhooks here"
+        if store_id is not None:
+            store = stores.get(store_id)
+            if store is None:
+                return 404, "unknown_store", f"no {platform} store {store_id!r} here"
+        elif not adapter.routes_per_app:
+            return 404, "unknown_store", f"{platform} webhooks go to /webhooks/{platform}/<store_id>"
         headers = request.headers
         if int(headers.get("content-length") or 0) > MAX_BODY_BYTES:
             return 413, "too_large", "body over 1 MiB"
@@ -64,6 +79,10 @@ def make_app(
             return 413, "too_large", "body over 1 MiB"
         if adapter.is_ping(headers, body):
             return 200, "ping", "pong"
+        if store is None:
+            store = by_routing_id.get(adapter.routing_id(headers, body) or "")
+            if store is None:
+                return 404, "unknown_store", f"the delivery names no {platform} store here"
         try:
             adapter.verify_webhook(store, headers, body)
         except InvalidSignatureError as error:
@@ -73,15 +92,30 @@ def make_app(
             note = adapter.read_webhook(store, headers, body)
         except UnreadableWebhookError as error:
             await intake.dead_letter(store, body, f"unreadable {adapter.name} webhook: {error}", "webhook")
-            return 202, "dead_lettered", "accepted into dead-letters"
+            return 200, "dead_lettered", "accepted into dead-letters"
         if isinstance(note, FullOrder):
             await intake.accept(store, [note.raw], source="webhook")
             return 200, "published", "ok"
         if isinstance(note, OrderRef):
             fetcher.enqueue(store, note.order_id)
-            return 202, "queued", "accepted"
+            return 200, "queued", "accepted"
         assert isinstance(note, NothingToDo)
         return 200, "ignored", note.why
 
-    route = HotRoute(PREFIX + "{platform}/{store_id}", webhook, methods=frozenset({"POST"}), refuse_other_methods=True)
-    return in_front_of(app, route)
+    post = frozenset({"POST"})
+    per_store = HotRoute(PREFIX + "{platform}/{store_id}", webhook, methods=post, refuse_other_methods=True)
+    per_app = HotRoute(PREFIX + "{platform}", webhook, methods=post, refuse_other_methods=True)
+    return in_front_of(app, per_store, per_app)
+
+
+def routing_index(adapter: PlatformAdapter, stores: dict[str, StoreConfig]) -> dict[str, StoreConfig]:
+    """Stores by the platform's own id of them (per-app webhooks name it); two stores with one id cannot both be."""
+    index: dict[str, StoreConfig] = {}
+    for store in stores.values():
+        routing_id = adapter.store_routing_id(store)
+        if not routing_id:
+            continue
+        if routing_id in index:
+            raise SettingsError(f"stores {index[routing_id].key} and {store.key} are the same {adapter.name} store")
+        index[routing_id] = store
+    return index

@@ -5,6 +5,11 @@ Receipts are built by `orders/etsy.py` to Etsy's OAS (Etsy publishes no example 
 has the shape of the real one (`samples/etsy/webhook_order_paid.json`) with `resource_url` pointing at this
 sandbox's receipt.
 
+Webhooks are per app: one endpoint secret (the store's `webhook_secret`) signs for every shop that
+authorized the app, and the body names its shop (`shop_id`); several sandboxes with one secret and their
+own `shop_id` are several shops of one app. Seeded receipt 3301000001 asks two personalization questions
+(Etsy's multi-question personalization: one property-54 variation per question, named by it).
+
 Etsy's page lists one event, `order.paid` (a third-party summary adds order.canceled / shipped /
 delivered). The sandbox announces every change so tests can exercise delivery, naming the event after
 the receipt's state; the connector fetches the receipt whatever the event says. Etsy's 429 carries none

@@ -9,6 +9,18 @@ refuses them, as it would refuse a real app's. Wix always sends the whole
 entity, so `thin` is ignored. Behaviour the docs state and the sandbox keeps:
 Search never returns `INITIALIZED` orders, defaults to `createdDate DESC`, and
 refuses a cursor sent together with a filter or sort.
+
+Forms the docs leave open, served so the connector must read each:
+- Search answers its paging in `metadata` (`cursors.next`, `hasNext`), as
+  Wix's C# client reads it, not in the `pagingMetadata` some integrations read.
+- A `created` event carries the order as `createdEvent.entityAsJson`, a JSON
+  string; `updated` as `updatedEvent.currentEntity`; actions as
+  `actionEvent.body.order` (`ENTITY_FORMS` holds every documented form).
+
+One app, several sites: the app's key signs every site's webhooks, and each
+site is its app instance, the store's `credentials.instance_id` (several
+sandboxes with one key and their own ids are several sites of one app).
+Tokens carry `iat` (and `exp`), as Wix's do.
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ PRIVATE_KEY = Path(__file__).parent / "keys" / "wix_dev_private.pem"
 SEARCH = "/ecom/v1/orders/search"
 ORDER = "/ecom/v1/orders/{order_id}"
 ORDER_FQDN = "wix.ecom.v1.order"
-INSTANCE_ID = "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47"
+INSTANCE_ID = "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47"  # a site whose store names none
 MAX_LIMIT = 100
 TOKEN_TTL_S = 3600
 _OPS = {
@@ -131,40 +143,55 @@ class WixSandbox(PlatformSandbox):
         return router
 
     def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
-        return self._signed(event, json.dumps(_event(raw, event)), _private_key(), "RS256")
+        return self.webhook_in_form(state, raw, event, DEFAULT_FORMS.get(event, "body"))
+
+    def webhook_in_form(
+        self, state: SandboxState, raw: dict[str, Any], event: str, form: str, issued_at: int | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The delivery with the order in one of `ENTITY_FORMS`, its token issued at `issued_at` (default now)."""
+        return self._signed(state, event, json.dumps(_event(raw, event, form)), _private_key(), "RS256", issued_at)
 
     def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
-        return self._signed(event, body.decode("utf-8", "replace"), _private_key(), "RS256")
+        return self._signed(state, event, body.decode("utf-8", "replace"), _private_key(), "RS256")
 
     def unsigned_webhook(self, state: SandboxState, raw: dict[str, Any], event: str) -> tuple[dict[str, str], bytes]:
         """The same delivery as an unsigned JWT (`alg: none`): what a forger without the key can send.
 
         Wix has no signature header to strip, so the generic "unsigned webhook" test needs this hook.
         """
-        return self._signed(event, json.dumps(_event(raw, event)), "", "none")  # `none` takes an empty key
+        event_json = json.dumps(_event(raw, event, DEFAULT_FORMS.get(event, "body")))
+        return self._signed(state, event, event_json, "", "none")  # `none` takes an empty key
 
-    def _signed(self, event: str, data: str, key: str, algorithm: str) -> tuple[dict[str, str], bytes]:
+    def _signed(
+        self, state: SandboxState, event: str, data: str, key: str, algorithm: str, issued_at: int | None = None
+    ) -> tuple[dict[str, str], bytes]:
         envelope = {
             "eventType": f"{ORDER_FQDN}_{event}",
-            "instanceId": INSTANCE_ID,
+            "instanceId": state.store.credentials.get("instance_id") or INSTANCE_ID,
             "data": data,
             "identity": json.dumps({"identityType": "APP", "appId": STORES_APP_ID}),
         }
-        now = int(time.time())
+        now = int(time.time()) if issued_at is None else issued_at
         claims = {"data": json.dumps(envelope), "iat": now, "exp": now + TOKEN_TTL_S}
         token = jwt.encode(claims, key, algorithm=algorithm)
         return {"Content-Type": "text/plain"}, token.encode()
 
 
-def _event(raw: dict[str, Any], slug: str) -> dict[str, Any]:
-    """The inner event; where the order sits depends on the slug, as on Wix's webhook pages."""
-    carrier = (
-        {"createdEvent": {"entity": raw}}
-        if slug == "created"
-        else {"updatedEvent": {"currentEntity": raw}}
-        if slug == "updated"
-        else {"actionEvent": {"body": {"order": raw}}}
-    )
+ENTITY_FORMS = {
+    "entity": lambda o: {"createdEvent": {"entity": o}},
+    "entityAsJson": lambda o: {"createdEvent": {"entityAsJson": json.dumps(o)}},
+    "entity as a string": lambda o: {"createdEvent": {"entity": json.dumps(o)}},
+    "currentEntity": lambda o: {"updatedEvent": {"currentEntity": o}},
+    "currentEntityAsJson": lambda o: {"updatedEvent": {"currentEntityAsJson": json.dumps(o)}},
+    "body": lambda o: {"actionEvent": {"body": {"order": o}}},
+    "bodyAsJson": lambda o: {"actionEvent": {"bodyAsJson": json.dumps({"order": o})}},
+}
+DEFAULT_FORMS = {"created": "entityAsJson", "updated": "currentEntity"}  # actions: "body"
+
+
+def _event(raw: dict[str, Any], slug: str, form: str) -> dict[str, Any]:
+    """The inner event; where the order sits depends on the slug (and the form), as on Wix's webhook pages."""
+    carrier = ENTITY_FORMS[form](raw)
     return {
         "id": str(uuid.uuid4()),
         "entityFqdn": ORDER_FQDN,
@@ -206,7 +233,7 @@ def _search(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     if more:
         last = [page[-1][field], page[-1]["id"]]
         cursors["next"] = base64.urlsafe_b64encode(json.dumps({**query, "after": last}).encode()).decode()
-    return {"orders": page, "pagingMetadata": {"count": len(page), "cursors": cursors, "hasNext": more}}
+    return {"orders": page, "metadata": {"count": len(page), "cursors": cursors, "hasNext": more}}
 
 
 def _matches(order: dict[str, Any], filter_: dict[str, Any]) -> bool:

@@ -15,7 +15,17 @@ from schemas.links import (
     PersonalizationLinkOpened,
     PersonalizationReminderSent,
 )
-from schemas.orders import PLATFORMS, Address, Customer, LineItem, OrderFields, OrderReceived, OrderUpdated, Platform
+from schemas.orders import (
+    PLATFORMS,
+    Address,
+    BuyerAnswer,
+    Customer,
+    LineItem,
+    OrderFields,
+    OrderReceived,
+    OrderUpdated,
+    Platform,
+)
 from schemas.personalization import (
     Asset,
     CompletedItem,
@@ -67,6 +77,7 @@ __all__ = [
     "AddressField",
     "ApproveOrder",
     "Asset",
+    "BuyerAnswer",
     "CancelOrder",
     "Command",
     "CompletedItem",

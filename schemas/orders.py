@@ -32,6 +32,13 @@ class Address(Model):
     phone: str = ""
 
 
+class BuyerAnswer(Model):
+    """One question the shop asked at checkout and what the buyer answered (Etsy allows up to five per listing)."""
+
+    question: str = Field(description="The shop's own label for the question.", examples=["Name on the mug"])
+    answer: str = Field(examples=["Ada"])
+
+
 class LineItem(Model):
     line_id: str = Field(min_length=1, description="The platform's id of this line, unique in the order.")
     product_id: str | None = Field(default=None, examples=["93"])
@@ -41,7 +48,17 @@ class LineItem(Model):
     quantity: int = Field(ge=1)
     unit_price: Money
     buyer_personalization: str | None = Field(
-        default=None, description="Text the buyer typed at checkout, if any; prefills the editor."
+        default=None,
+        description="Text the buyer typed at checkout, if any; prefills the editor. One answer alone is as typed; "
+        "several are `question: answer` lines (`buyer_answers` has them apart).",
+    )
+    # Left out of the JSON when empty: an event without answers is byte for byte what it was before the field
+    # (core's stored documents stay as written), and readers of before the field still accept it.
+    buyer_answers: list[BuyerAnswer] = Field(
+        default_factory=list,
+        exclude_if=lambda answers: not answers,
+        description="Each checkout question with the buyer's answer, in the platform's order; empty (and left "
+        "out) where the platform gives no labels or the buyer answered nothing.",
     )
 
 

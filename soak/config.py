@@ -66,7 +66,11 @@ _STORES = {
         "name-mug",
         "5376f9ec-b92e-efa9-e4a1-f4f480aa0d3a",
         "0c8d4f52-7a11-4b3e-9c64-2d1e5f8a9b70",
-        {"api_key": "IST.soak-wix-key", "site_id": "0b6f8d2c-3c1e-4a57-9a31-5d2b8e7f4c10"},
+        {
+            "api_key": "IST.soak-wix-key",
+            "site_id": "0b6f8d2c-3c1e-4a57-9a31-5d2b8e7f4c10",
+            "instance_id": "7c3e0a51-2f4d-4d6b-9a8e-1b5f0c9d2e47",
+        },
         None,
     ),
     "squarespace": (

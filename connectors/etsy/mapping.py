@@ -5,9 +5,13 @@ Quirks live here, each in a small function:
 - times are epoch seconds, under two names each (`created_timestamp` and the older `create_timestamp`);
 - `status` is compared case-insensitively: Etsy's reference lists it lowercase in the enum and
   capitalised in the prose (etsy/open-api#480);
-- buyer text is a transaction variation with `property_id` 54 (several since the 2026 multi-question
-  personalization; sellers may rename them), `Not requested on this item.` when the buyer left it empty
-  (etsy/open-api#260), and HTML-escaped like other formatted values (`women&#039;s`, etsy/open-api#254);
+- buyer text is a transaction variation with `property_id` 54, `Not requested on this item.` when the
+  buyer left it empty (etsy/open-api#260), and HTML-escaped like other formatted values (`women&#039;s`,
+  etsy/open-api#254). Since the 2026 multi-question personalization a listing asks up to five questions:
+  each answer is its own property-54 variation whose `formatted_name` is the seller's question text (and
+  `question_id` names the question; developers.etsy.com/documentation/tutorials/personalization/
+  multiple-and-new-question-type-support). Each is kept with its question (`buyer_answers`);
+  `buyer_personalization` is the one answer, or `question: answer` lines (connectors/answers.py);
 - `buyer_email` is null unless Etsy grants the app access to it;
 - the receipt's `name` is the shipping recipient's, the only buyer name a receipt carries;
 - Etsy has no test orders and no test flag (PLATFORMS.md: "Test/draft: none"): `is_test` is always False.
@@ -21,6 +25,7 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
+from connectors.answers import buyer_answers
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
 from plumbing.config import StoreConfig
@@ -120,6 +125,7 @@ def bought(transaction: dict) -> bool:
 
 def line(transaction: dict, store: StoreConfig) -> LineItem:
     listing, product = transaction.get("listing_id"), transaction.get("product_id")
+    text, answers = buyer_answers(personalization(transaction.get("variations") or [], store.buyer_text_keys))
     return LineItem(
         line_id=str(integer(transaction["transaction_id"])),
         product_id=str(integer(listing)) if listing else None,  # the catalog matches Etsy listings here
@@ -128,19 +134,20 @@ def line(transaction: dict, store: StoreConfig) -> LineItem:
         title=html.unescape(transaction.get("title") or ""),
         quantity=integer(transaction["quantity"]),
         unit_price=money(transaction["price"]),  # per unit: the receipt's total_price is the sum of price * quantity
-        buyer_personalization=buyer_text(transaction.get("variations") or [], store.buyer_text_keys),
+        buyer_personalization=text,
+        buyer_answers=answers,
     )
 
 
-def buyer_text(variations: list[dict], keys: list[str]) -> str | None:
-    """Every personalization answer (property 54, or a variation named as the store says), one per line."""
+def personalization(variations: list[dict], keys: list[str]) -> list[tuple[str, str]]:
+    """(question, answer) of every personalization variation (property 54, or named as the store says)."""
     wanted = {k.lower() for k in keys}
     found = []
     for variation in variations:
-        name = str(variation.get("formatted_name") or "").strip().lower()
-        if variation.get("property_id") != PERSONALIZATION_PROPERTY and name not in wanted:
+        name = html.unescape(str(variation.get("formatted_name") or "")).strip()
+        if variation.get("property_id") != PERSONALIZATION_PROPERTY and name.lower() not in wanted:
             continue
         value = html.unescape(str(variation.get("formatted_value") or "")).strip()
-        if value and value.lower() != NOT_REQUESTED:
-            found.append(value)
-    return "\n".join(found) if found else None
+        if value.lower() != NOT_REQUESTED:
+            found.append((name, value))
+    return found

@@ -10,6 +10,10 @@ Body: `{"event_type": "order.paid", "resource_url": ".../v3/application/shops/{s
 (etsy/open-api discussion #1564). `shop_id` is an int in the observed body and a string in the docs'
 example, and the observed body's `shop_id` differs from its URL's (placeholders), so the URL, the thing
 we would fetch, decides which shop the receipt belongs to.
+
+Webhooks are per app: one portal endpoint (one secret) serves every shop that authorized the app. At
+`POST /webhooks/etsy` the body's `shop_id` (the URL's shop when it has none) picks the store whose
+secret then verifies it; a receipt of a shop other than the store's is then nothing to do.
 """
 
 from __future__ import annotations
@@ -72,6 +76,27 @@ def read(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> Webhook
     if mine and shop_id != str(mine):
         return NothingToDo(f"receipt of shop {shop_id}, not of this store's shop {mine}")
     return OrderRef(receipt_id)
+
+
+def store_routing_id(store: StoreConfig) -> str | None:
+    return store.credentials.get("shop_id") or None
+
+
+def routing_id(headers: Mapping[str, str], body: bytes) -> str | None:
+    """The shop a delivery names, read without verifying: it only picks the store whose secret verifies it."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    shop = payload.get("shop_id")
+    if isinstance(shop, int) and not isinstance(shop, bool):
+        return str(shop)
+    if isinstance(shop, str) and shop.isdigit():
+        return shop
+    match = _RECEIPT_PATH.match(urlsplit(str(payload.get("resource_url") or "")).path)
+    return match.group(1) if match else None
 
 
 def event_name(value: str) -> str:

@@ -1,9 +1,12 @@
 """How to ask Wix (eCom Orders v1): API-key headers, Search Orders by `updatedDate` with cursor paging, one order.
 
 Search: `POST /ecom/v1/orders/search` with `{"search": {filter, sort,
-cursorPaging}}`, answered `{"orders": [...], "pagingMetadata": {"count",
+cursorPaging}}`, answered `{"orders": [...], <paging>: {"count",
 "cursors": {"next"}, "hasNext"}}`
 (https://dev.wix.com/docs/rest/api-reference/wix-e-commerce/orders/search-orders).
+Where `<paging>` is, the docs we could read do not settle: Wix's C# client
+(WixSharp) and other integrations read `metadata`, some read
+`pagingMetadata`. We read both.
 
 Decisions:
 - Later pages send the cursor alone: Wix's paging articles say a cursor
@@ -11,6 +14,11 @@ Decisions:
   an invalid-cursor error.
 - The date filter value is an ISO-8601 UTC string with milliseconds, the
   form the order's own `updatedDate` has.
+- Paging goes by `hasNext`, and never stops silently on a full page: a page
+  that says there is more but gives no cursor, or a full page with no paging
+  word at all, fails the poll loudly (PlatformError, logged and counted by
+  the poller). Stopping there would re-read the same first page forever once
+  more than a page of orders changed inside one lookback.
 - Orders still `INITIALIZED` (online, not yet paid) are never returned by
   Search; they reach us by webhook or once they are approved.
 """
@@ -54,11 +62,24 @@ def next_search(cursor: str) -> dict[str, Any]:
     return {"search": {"cursorPaging": {"limit": PAGE_SIZE, "cursor": cursor}}}
 
 
-def next_cursor(page: dict[str, Any]) -> str | None:
-    meta = page.get("pagingMetadata") or {}
-    if meta.get("hasNext") is False:
+PAGING_KEYS = ("metadata", "pagingMetadata")
+
+
+def next_cursor(page: dict[str, Any], orders: list[dict]) -> str | None:
+    """The cursor of the next page; None at the end. PlatformError where the answer does not say which."""
+    metas = [meta for key in PAGING_KEYS if isinstance(meta := page.get(key), dict)]
+    cursors = [c for meta in metas if isinstance(c := (meta.get("cursors") or {}).get("next"), str) and c]
+    said = [meta["hasNext"] for meta in metas if isinstance(meta.get("hasNext"), bool)]
+    has_next = any(said) if said else None
+    if has_next is False:
         return None
-    return (meta.get("cursors") or {}).get("next") or None
+    if cursors:
+        return cursors[0]
+    if has_next:
+        raise PlatformError("wix: Search Orders says hasNext but gives no cursor in metadata or pagingMetadata")
+    if len(orders) >= PAGE_SIZE:
+        raise PlatformError(f"wix: a full page of {len(orders)} orders without paging metadata: refusing to stop here")
+    return None
 
 
 async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime) -> AsyncIterator[list[dict]]:
@@ -68,7 +89,7 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         orders = page.get("orders") or []
         if orders:
             yield orders
-        cursor = next_cursor(page)
+        cursor = next_cursor(page, orders)
         if not orders or not cursor:
             return
         body = next_search(cursor)

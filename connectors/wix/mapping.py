@@ -9,15 +9,17 @@ shippingDestination`, `lineItems[]` with `productName.original`,
 Money is `{"amount": "14.5", "formattedAmount": "$14.50"}`: we read `amount`.
 
 Quirks and decisions, each in a small function below:
-- `paymentStatus` PAID → paid, FULLY_REFUNDED → refunded, anything else
-  (NOT_PAID, PENDING, PARTIALLY_PAID, PARTIALLY_REFUNDED) → unpaid; an
+- `paymentStatus` PAID and PARTIALLY_REFUNDED → paid (a part refund is of a
+  paid order: mapped unpaid, such an order waited forever), FULLY_REFUNDED →
+  refunded, anything else (NOT_PAID, PENDING, PARTIALLY_PAID) → unpaid; an
   `INITIALIZED` order is an online order not paid yet, so unpaid whatever it says.
 - `status` CANCELED → cancelled.
 - No test-order flag exists in the order: `is_test` is always False.
 - A product without variants has the nil GUID as `variantId`: no variant.
 - The buyer's text is `catalogReference.options.customTextFields`
   ({field label: text}); labels in the store's `buyer_text_keys` are preferred,
-  else every field is taken (the label is the merchant's own question).
+  else every field is taken (the label is the merchant's own question), each
+  kept with its label (connectors/answers.py).
 - The address line is `addressLine1` (older payloads: `addressLine`), else
   `streetAddress` {number, name}; `subdivision` is ISO 3166-2 (`US-NY`) and
   loses its country prefix, like other platforms' region codes.
@@ -30,13 +32,14 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 
+from connectors.answers import buyer_answers
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
 from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"
-PAYMENT = {"PAID": "paid", "FULLY_REFUNDED": "refunded"}
+PAYMENT = {"PAID": "paid", "PARTIALLY_REFUNDED": "paid", "FULLY_REFUNDED": "refunded"}
 
 
 def map_order(store: StoreConfig, raw: dict) -> MappedOrder:
@@ -129,6 +132,7 @@ def region(subdivision: str, country: str) -> str:
 def line(item: dict, store: StoreConfig) -> LineItem:
     reference = item.get("catalogReference") or {}
     options = reference.get("options") or {}
+    text, answers = buyer_answers(buyer_fields(options.get("customTextFields") or {}, store.buyer_text_keys))
     return LineItem(
         line_id=str(item["id"]),
         product_id=reference.get("catalogItemId") or None,
@@ -137,7 +141,8 @@ def line(item: dict, store: StoreConfig) -> LineItem:
         title=(item.get("productName") or {}).get("original") or "",
         quantity=int(item["quantity"]),
         unit_price=money(item["price"]),
-        buyer_personalization=buyer_text(options.get("customTextFields") or {}, store.buyer_text_keys),
+        buyer_personalization=text,
+        buyer_answers=answers,
     )
 
 
@@ -145,8 +150,8 @@ def variant(value: str | None) -> str | None:
     return value if value and value != NIL_GUID else None
 
 
-def buyer_text(fields: dict, keys: list[str]) -> str | None:
+def buyer_fields(fields: dict, keys: list[str]) -> list[tuple[str, str]]:
+    """(label, text) of the fields the store names, else of every field with text."""
     wanted = {k.lower() for k in keys}
-    texts = {str(label): str(text) for label, text in fields.items() if text not in (None, "")}
-    chosen = [text for label, text in texts.items() if label.lower() in wanted] or list(texts.values())
-    return "\n".join(chosen) if chosen else None
+    texts = [(str(label), str(text)) for label, text in fields.items() if text not in (None, "")]
+    return [(label, text) for label, text in texts if label.lower() in wanted] or texts

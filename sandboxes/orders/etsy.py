@@ -21,8 +21,10 @@ def escaped(text: str) -> str:
     return html.escape(text).replace("&#x27;", "&#039;")
 
 
-def personalization(text: str) -> dict[str, Any]:
-    return {"property_id": 54, "value_id": None, "formatted_name": "Personalization", "formatted_value": escaped(text)}
+def personalization(text: str, question: str = "Personalization") -> dict[str, Any]:
+    """One answer: since Etsy's multi-question personalization (up to five per listing) each is a property-54
+    variation named by the seller's question text."""
+    return {"property_id": 54, "value_id": None, "formatted_name": escaped(question), "formatted_value": escaped(text)}
 
 
 def transaction(
@@ -122,10 +124,12 @@ def receipt(
 
 
 def seeded() -> list[dict[str, Any]]:
-    """Two receipts of May 2024: a paid one with buyer text, a shipped one whose buyer left it empty."""
+    """Two receipts of May 2024: a paid one whose listing asks two questions, a shipped one whose buyer left
+    the answer empty."""
     when = 1714557600
     white = {"property_id": 200, "value_id": 1213, "formatted_name": "Color", "formatted_value": "White"}
-    mug = _name_mug(4101000001, 3301000001, when, 2, [white, personalization("Ada & Grace")])
+    asked = [personalization("Ada & Grace", "Names on the mug"), personalization("Serif", "Font")]
+    mug = _name_mug(4101000001, 3301000001, when, 2, [white, *asked])
     tote = transaction(4101000002, 3301000001, when, True, 1509870001, 12870000001, "Plain tote", 1, "9.00", None, [])
     not_asked = _name_mug(4101000003, 3301000002, when + 3600, 1, [personalization("Not requested on this item.")])
     shipped = receipt(3301000002, when + 3600, True, "Grace Hopper", None, [not_asked], shipping="4.00")

@@ -19,6 +19,7 @@ from connectors.etsy.signature import sign
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
 from sandboxes.base import OrderSpec, SandboxState
 from sandboxes.etsy import SANDBOX
+from schemas import BuyerAnswer, OrderReceived, encode
 from tests.connectors.platform_case import built_sample, sample, sample_bytes
 from tests.connectors.standard_webhooks import (
     VECTOR_BODY,
@@ -163,7 +164,7 @@ class TestEtsy(StandardWebhooksContract):
         assert order.customer.email is None and order.shipping_address is None
         assert order.placed_at == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
-    def test_buyer_text_is_every_personalization_answer_one_per_line(self) -> None:
+    def test_buyer_text_is_every_personalization_answer_kept_with_its_question(self) -> None:
         variations = [
             {"property_id": 200, "value_id": 1, "formatted_name": "Color", "formatted_value": "White"},
             personalization("Ada &amp; Grace"),
@@ -177,10 +178,53 @@ class TestEtsy(StandardWebhooksContract):
             transaction(4, quantity=0),
         ]
         order = ADAPTER.map_order(self.store, receipt(transactions=lines)).order
-        assert [line.buyer_personalization for line in order.line_items] == ["Ada & Grace\nO'Neil", "For Bob", None]
+        assert [line.buyer_personalization for line in order.line_items] == [
+            "Personalization: Ada & Grace\nSecond name: O'Neil",
+            "For Bob",  # one answer alone is as the buyer typed it: it prefills the editor's field
+            None,
+        ]
+        assert [len(line.buyer_answers) for line in order.line_items] == [2, 1, 0]
         only_names = self.store.model_copy(update={"buyer_text_keys": ["Name on mug"]})
         (line,) = ADAPTER.map_order(only_names, receipt(transactions=lines[1:2])).order.line_items
-        assert line.buyer_personalization is None
+        assert line.buyer_personalization is None and line.buyer_answers == []
+
+    def test_up_to_five_personalization_questions_keep_their_labels(self) -> None:
+        """Etsy's multi-question personalization: one property-54 variation per question, named by the seller's
+        question text. Joined without their labels, five answers could not be told apart."""
+        asked = [
+            ("Name on the mug", "Ada"),
+            ("Font", "Serif"),
+            ("Colour of the text", "Gold"),
+            ("Date", "10/12/1815"),
+            ("Photo", "https://www.etsy.com/personalization/file/123"),
+        ]
+        lines = [transaction(1, variations=[personalization(a, name=q) for q, a in asked])]
+        (line,) = ADAPTER.map_order(self.store, receipt(transactions=lines)).order.line_items
+        assert line.buyer_answers == [BuyerAnswer(question=q, answer=a) for q, a in asked]
+        assert line.buyer_personalization == "\n".join(f"{q}: {a}" for q, a in asked)
+
+    def test_an_event_of_before_buyer_answers_still_validates(self) -> None:
+        """Old consumers and old events: `buyer_answers` has a default, so a line without it is still valid."""
+        asked = [personalization("Ada", name="Name"), personalization("Serif", name="Font")]
+        order = ADAPTER.map_order(self.store, receipt(transactions=[transaction(1, variations=asked)])).order
+        assert len(json.loads(encode(order))["line_items"][0]["buyer_answers"]) == 2
+        old = json.loads(encode(order))
+        for line in old["line_items"]:
+            del line["buyer_answers"]
+        assert OrderReceived.model_validate(old).line_items[0].buyer_answers == []
+        # An order without answers is on the wire as before the field: readers of before it accept it.
+        assert (
+            "buyer_answers" not in json.loads(encode(ADAPTER.map_order(self.store, receipt()).order))["line_items"][0]
+        )
+
+    async def test_the_sandbox_s_seeded_receipt_asks_two_questions_and_both_are_kept(self) -> None:
+        _, state, transport = self.sandbox_app()
+        raw = await self.fetch(state.seeded[0], transport, self.served_store)
+        mug = ADAPTER.map_order(self.served_store, raw).order.line_items[0]
+        assert mug.buyer_answers == [
+            BuyerAnswer(question="Names on the mug", answer="Ada & Grace"),
+            BuyerAnswer(question="Font", answer="Serif"),
+        ]
 
     def test_several_signatures_in_the_header_pass_when_one_matches(self) -> None:
         good, signed = self.deliver(b'{"event_type": "order.paid"}')

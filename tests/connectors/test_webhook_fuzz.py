@@ -46,12 +46,14 @@ from sandboxes.base import ItemSpec, OrderSpec, SandboxState
 from sandboxes.main import sandbox_for
 from schemas import DeadLetter, OrderReceived, OrderUpdated, decode, encode
 from tests.connectors.stacks import built_platforms, write_config
+from tests.connectors.stores.wix import STORE as WIX_STORE
 from tests.fuzzing.strategies import CASES, budget, dumps, headers, json_values, mutated, raw_bodies, text
 
 PLATFORMS = built_platforms()
 PRODUCER_LIMIT = 1024 * 1024  # aiokafka's max_request_size, and a real broker's default message.max.bytes
 WIX_KEY = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_private.pem").read_text()
 WIX_PUBLIC = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_public.pem").read_text()
+WIX_INSTANCE = WIX_STORE["credentials"]["instance_id"]  # a token names its site; only the store's is its own
 BIG_UNREADABLE = b'{"unreadable": "' + b"x" * 900_000 + b'"}'
 
 
@@ -152,9 +154,10 @@ def hs256_with_public_key(claims: dict) -> bytes:
 
 
 def wix_claims(event: Any, envelope_extra: Any = None) -> dict:
-    envelope = {"eventType": "wix.ecom.v1.order_created", "instanceId": "i", "data": json.dumps(event, allow_nan=True)}
+    envelope = {"eventType": "wix.ecom.v1.order_created", "data": json.dumps(event, allow_nan=True)}
     if isinstance(envelope_extra, dict):
         envelope.update(envelope_extra)
+    envelope["instanceId"] = WIX_INSTANCE
     now = int(time.time())
     return {"data": json.dumps(envelope, allow_nan=True), "iat": now, "exp": now + 600}
 
@@ -178,12 +181,12 @@ def signed_delivery(draw: st.DrawFn, c: Connector) -> tuple[bytes, dict[str, str
         if kind == "raw":
             signed, token = sandbox_for("wix").sign_raw(c.state, draw(raw_bodies), event="created")
             return token, signed
-        if kind == "claims":
-            claims = draw(st.dictionaries(text, json_values, max_size=4)) | draw(
-                st.fixed_dictionaries(
-                    {}, optional={"data": st.one_of(json_values, json_values.map(lambda v: json.dumps(v, default=str)))}
-                )
-            )
+        if kind == "claims":  # any claims and envelope, around the two a token needs to be this store's
+            envelope = draw(st.dictionaries(text, json_values, max_size=4)) | {"instanceId": WIX_INSTANCE}
+            claims = draw(st.dictionaries(text, json_values, max_size=4)) | {
+                "iat": int(time.time()),
+                "data": json.dumps(_finite_claims(envelope)),
+            }
             return wix_token(_finite_claims(claims)), {"content-type": "text/plain"}
         if kind == "event":
             event = draw(mutated(full_event(c.sample, draw(st.sampled_from(["created", "updated", "approved"])))))
@@ -253,7 +256,13 @@ async def test_requests_without_a_valid_signature_get_4xx_and_publish_nothing(co
     sent_headers = data.draw(headers, "headers")
     where = data.draw(
         st.sampled_from(
-            [c.url, c.url, f"/webhooks/{c.platform}/other-store", f"/webhooks/not-{c.platform}/{c.store.store_id}"]
+            [
+                c.url,
+                c.url,
+                f"/webhooks/{c.platform}",
+                f"/webhooks/{c.platform}/other-store",
+                f"/webhooks/not-{c.platform}/{c.store.store_id}",
+            ]
         ),
         "url",
     )

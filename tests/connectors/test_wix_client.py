@@ -22,10 +22,14 @@ from tests.connectors.stores.wix import BASE, UNIT
 from tests.connectors.wix_tokens import documented_order
 
 
-def search_page(orders: list, cursor: str | None) -> httpx.Response:
+def search_page(orders: list, cursor: str | None, where: str = "pagingMetadata", **meta_over) -> httpx.Response:
     cursors = {"next": cursor} if cursor else {}
-    meta = {"count": len(orders), "cursors": cursors, "hasNext": bool(cursor)}
-    return httpx.Response(200, json={"orders": orders, "pagingMetadata": meta})
+    meta = {"count": len(orders), "cursors": cursors, "hasNext": bool(cursor), **meta_over}
+    return httpx.Response(200, json={"orders": orders, where: meta})
+
+
+def orders(n: int, prefix: str) -> list[dict]:
+    return [{**documented_order(), "id": f"{prefix}{i}"} for i in range(n)]
 
 
 class TestWixClient(PlatformCase):
@@ -79,3 +83,41 @@ class TestWixClient(PlatformCase):
         assert await self.fetch(order["id"]) == order
         with pytest.raises(PlatformError):
             await self.fetch("gone")
+
+    @respx.mock(assert_all_called=True, assert_all_mocked=True)
+    async def test_the_cursor_in_metadata_is_followed_as_the_one_in_paging_metadata(self, respx_mock) -> None:
+        route = respx_mock.post(f"{BASE}/ecom/v1/orders/search").mock(
+            side_effect=[
+                search_page(orders(100, "a"), "CUR1", "metadata"),
+                search_page(orders(100, "b"), "CUR2", "pagingMetadata"),
+                search_page(orders(50, "c"), None, "metadata"),
+            ]
+        )
+        pages = await self.poll(datetime(2023, 1, 1, tzinfo=UTC))
+        assert [len(p) for p in pages] == [100, 100, 50] and route.call_count == 3
+        assert [json.loads(c.request.content)["search"]["cursorPaging"].get("cursor") for c in route.calls] == [
+            None,
+            "CUR1",
+            "CUR2",
+        ]
+
+    @respx.mock(assert_all_called=True, assert_all_mocked=True)
+    async def test_a_full_last_page_ends_the_poll_when_has_next_says_so(self, respx_mock) -> None:
+        respx_mock.post(f"{BASE}/ecom/v1/orders/search").mock(return_value=search_page(orders(100, "a"), None))
+        assert [len(p) for p in await self.poll(datetime(2023, 1, 1, tzinfo=UTC))] == [100]
+
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            pytest.param(
+                {"orders": orders(3, "a"), "metadata": {"count": 3, "hasNext": True}}, id="hasNext, no cursor"
+            ),
+            pytest.param({"orders": orders(100, "a")}, id="a full page, no paging metadata"),
+            pytest.param({"orders": orders(100, "a"), "metadata": {"count": 100}}, id="a full page, no hasNext"),
+        ],
+    )
+    @respx.mock(assert_all_called=True, assert_all_mocked=True)
+    async def test_a_full_page_never_stops_the_poll_silently(self, respx_mock, answer: dict) -> None:
+        respx_mock.post(f"{BASE}/ecom/v1/orders/search").mock(return_value=httpx.Response(200, json=answer))
+        with pytest.raises(PlatformError, match=r"hasNext|full page"):
+            await self.poll(datetime(2023, 1, 1, tzinfo=UTC))

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.connectors.platform_case import built_sample
 
+INSTANCE, OTHER_INSTANCE = "i-1", "i-2"  # the app on the unit store's site, and on another site
 KEY, OTHER_KEY = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
 PUBLIC_PEM = (
     KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -34,9 +35,14 @@ def token(claims: dict, key: Any = KEY) -> bytes:
     return jwt.encode({"iat": now, "exp": now + 300, **claims}, key, algorithm="RS256").encode()
 
 
-def claims(event: dict) -> dict:
+def bare_token(claims: dict, key: Any = KEY) -> bytes:
+    """Signed with exactly these claims: no `iat` or `exp` added."""
+    return jwt.encode(claims, key, algorithm="RS256").encode()
+
+
+def claims(event: dict, instance: str = INSTANCE) -> dict:
     """The token's claims for one event: claim `data` holds the envelope, whose `data` holds the event."""
-    return {"data": json.dumps({"eventType": "wix.ecom.v1.order_x", "instanceId": "i-1", "data": json.dumps(event)})}
+    return {"data": json.dumps({"eventType": "wix.ecom.v1.order_x", "instanceId": instance, "data": json.dumps(event)})}
 
 
 def event(slug: str, **carrier: Any) -> dict:
@@ -44,7 +50,7 @@ def event(slug: str, **carrier: Any) -> dict:
 
 
 def nested(inner: object) -> dict:
-    return {"data": json.dumps({"data": json.dumps(inner)})}
+    return {"data": json.dumps({"instanceId": INSTANCE, "data": json.dumps(inner)})}
 
 
 def b64url(raw: bytes) -> bytes:
