@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -51,10 +53,14 @@ def redis_server(state_dir: Path) -> Iterator[EmbeddedServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres(state_dir: Path) -> Iterator[EmbeddedPostgres]:
-    server = start_postgres(state_dir / "postgres", delete_on_stop=True)
+def postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's own temporary folder: every pytest run resets that to 0700, and as root the server runs
+    # as a user of its own that must reach its data folder.
+    home = Path(tempfile.mkdtemp(prefix="personalize-pg-"))
+    server = start_postgres(home / "data", delete_on_stop=True)
     yield server
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

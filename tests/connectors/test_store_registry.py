@@ -20,7 +20,7 @@ SECRET = "etsy-refresh-token-8c1f4e0b2a"
 KEY_A, KEY_B = new_key(), new_key()
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
 async def registry(request: pytest.FixtureRequest) -> AsyncIterator[StoreRegistry]:
     sealer = Sealer([KEY_A])
     if request.param == "memory":
