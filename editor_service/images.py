@@ -52,7 +52,8 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CheckedImage
     if len(data) > max_bytes:
         raise ImageRefused(f"This file is too large (at most {max_bytes // (1024 * 1024)} MB).")
     try:
-        # Pillow's bomb warning as a refusal (only past its own default limit, above ours for all but JPEGs).
+        # Pillow's bomb warning as a refusal (past its own default limit, above ours for all but JPEGs). The
+        # warnings filter is process-wide, so two threads may undo each other's: the budget below is the guard.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             _verified(data)
