@@ -8,8 +8,8 @@
   however small it is on the wire (a 115 KB PNG can claim 40 Mpx). Pillow's own guard is left at its default,
   a backstop: `Image.MAX_IMAGE_PIXELS` is process-wide, so the limit is checked here, per call.
 - **Nothing hidden is stored.** What is kept is the decoded pixels, turned upright by their EXIF orientation,
-  encoded again with the ICC profile only: no EXIF (GPS, camera serial), XMP, comments, text chunks, second
-  frames, or bytes after the image's end. A JPEG keeps its own quantization tables and chroma subsampling, so
+  encoded again with the ICC profile only: no EXIF (GPS, camera serial), XMP, comments, text chunks, other
+  frames (an MPO's, an animation's), or bytes after the image's end. A JPEG keeps its own quantization tables and chroma subsampling, so
   its quality is the one the customer sent; a PNG is lossless anyway; a WebP is encoded at quality 95.
 CPU-bound: `decoding.ImageChecks` runs it on its own small pool.
 """
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+# Many phones' JPEGs are MPO (a JPEG, then more pictures after its end: a depth map, a preview): kept as the JPEG.
+SAME_AS = {"MPO": "JPEG"}
 JPEG_SCALES = (2, 4, 8)  # the reductions libjpeg decodes at
 WEBP_QUALITY = 95
 TOO_MANY_PIXELS = "This image has too many pixels."
@@ -70,12 +72,16 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CheckedImage
 def _verified(data: bytes) -> None:
     """The file's own checks (PNG chunk CRCs and the like), from the header, without decoding pixels."""
     with Image.open(io.BytesIO(data), formats=list(FORMATS)) as probe:
-        if probe.format not in FORMATS or probe.width < 1 or probe.height < 1:
+        if kind_of(probe) not in FORMATS or probe.width < 1 or probe.height < 1:
             raise ImageRefused(NOT_AN_IMAGE)
         probe.verify()
 
 
-def decode_scale(width: int, height: int, max_pixels: int, kind: str | None) -> int:
+def kind_of(image: Image.Image) -> str:
+    return SAME_AS.get(image.format or "", image.format or "")
+
+
+def decode_scale(width: int, height: int, max_pixels: int, kind: str) -> int:
     """1 within the budget; the JPEG reduction that fits it; else refused (before any pixel is decoded)."""
     if width * height <= max_pixels:
         return 1
@@ -87,7 +93,7 @@ def decode_scale(width: int, height: int, max_pixels: int, kind: str | None) -> 
 
 
 def _decoded_within(image: Image.Image, max_pixels: int) -> Image.Image:
-    scale = decode_scale(image.width, image.height, max_pixels, image.format)
+    scale = decode_scale(image.width, image.height, max_pixels, kind_of(image))
     if scale > 1:  # floor sizes: `draft` picks the largest reduction that keeps at least them
         image.draft(image.mode, (image.width // scale, image.height // scale))
         if image.width * image.height > max_pixels:
@@ -97,7 +103,7 @@ def _decoded_within(image: Image.Image, max_pixels: int) -> Image.Image:
 
 
 def _clean(image: Image.Image) -> CheckedImage:
-    kind = image.format or ""
+    kind = kind_of(image)
     media_type, extension = FORMATS[kind]
     options: dict[str, object] = {}
     if icc := image.info.get("icc_profile"):

@@ -166,3 +166,14 @@ def test_a_png_keeps_its_transparency_and_a_jpeg_its_quality():
     Image.new("RGB", (64, 64), "teal").save(sent, "JPEG", quality=70)
     original = Image.open(io.BytesIO(sent.getvalue()))
     assert reopened(check_image(sent.getvalue(), **LIMITS)).quantization == original.quantization
+
+
+def test_a_phones_multi_picture_jpeg_is_stored_as_its_first_picture_alone():
+    first, hidden = Image.new("RGB", (64, 48), "teal"), Image.new("RGB", (640, 480), "red")
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[hidden], exif=exif_with_gps())
+    checked = check_image(out.getvalue(), **LIMITS)
+    stored = reopened(checked)
+    assert checked.media_type == "image/jpeg" and stored.format == "JPEG" and stored.size == (64, 48)
+    assert getattr(stored, "n_frames", 1) == 1 and dict(stored.getexif()) == {}
+    assert checked.data.endswith(b"\xff\xd9") and checked.data.count(b"\xff\xd8") == 1  # one picture, no second
