@@ -46,7 +46,7 @@ def completion_event(
     return PersonalizationCompleted(order_key=order_key, items=completed)
 
 
-def too_large(event: PersonalizationCompleted, limit: int = COMPLETION_MAX_BYTES) -> bool:
+def oversized(event: PersonalizationCompleted, limit: int = COMPLETION_MAX_BYTES) -> bool:
     """Whether the event, as it would be published, is over the size any completion may have."""
     return len(encode(event)) > limit
 

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from editor_service.completion import complete, completion_event, too_large
+from editor_service.completion import complete, completion_event, oversized
 from editor_service.deps import Editor, EditorDep
 from editor_service.forms import Submission, check_values, draft_values, image_fields, prefill, sections
 from editor_service.images import CheckedImage, ImageRefused
@@ -129,7 +129,7 @@ async def _complete(
         key: await asyncio.to_thread(editor.assets.save, key.rsplit(":", 1)[1], image) for key, image in images.items()
     }
     event = completion_event(view.order_key, view.items, submission.values, assets)
-    if too_large(event):  # before the claim: once claimed, the customer is thanked and it must be publishable
+    if oversized(event):  # before the claim: once claimed, the customer is thanked and it must be publishable
         _discard(editor, assets)
         REFUSED.labels("completion_too_large").inc()
         submission.errors.update(dict.fromkeys(assets, "Please choose this image again."))
