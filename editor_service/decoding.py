@@ -1,7 +1,7 @@
 """Image checks off the event loop, on a pool of their own: at most `decodes` at a time, however many submissions.
 
-Each check may hold up to its pixel budget decoded (`images.py`); on the default thread pool (32 threads and
-more) concurrent submissions multiplied it: three at once took an editor from 76 to 379 MiB. Here they queue for
+Each check may hold up to its pixel budget decoded (`images.py`); on the default thread pool (CPUs + 4 threads,
+up to 32) concurrent submissions multiplied it: three at once took an editor from 76 to 379 MiB. Here they queue for
 one of `decodes` threads instead, so decoded pixels in memory stay under `decodes × max_pixels × 4` bytes.
 """
 
