@@ -6,7 +6,8 @@ every claim up to N, so only a newer generation may claim the key again. The cla
 so whoever publishes it later sends the same `event_id`.
 
 Redis layout, per kind of claim (`ClaimKeys`):
-- `<claims><key>` (hash): `event`, `event_id`, `published` (`0`/`1`), and `seq` (the generation) if any;
+- `<claims><key>` (hash): `event`, `event_id`, `published` (`0`/`1`), `seq` (the generation) if any, and
+  `failed` (why) once set aside: an event that can never be published, taken off the list and dead-lettered;
 - `<pending>` (sorted set of keys, by claim time): the claims whose publish is not acknowledged yet;
 - `<leases><key>` (string): a short lease, so of several copies only one republishes a key at a time.
 A claim expires `retention_s` after it was written; marking it published does not extend it.
@@ -31,6 +32,7 @@ class Claim:
     event: str  # the event's JSON: what a republish sends again
     generation: int | None = None
     published: bool = False
+    failed: str | None = None  # set aside: why it can never be published
 
 
 def supersedes(new: Claim, held: Claim | None) -> bool:
@@ -51,8 +53,12 @@ class ClaimStore(Protocol):
         """Take the claim off the list; False (nothing changed) if `key` is no longer claimed by `event_id`."""
         ...
 
-    async def due(self, grace_s: float, limit: int = 100) -> list[Claim]:
-        """Claims listed as unpublished for `grace_s` or more, oldest first."""
+    async def set_aside(self, key: str, event_id: str, reason: str) -> bool:
+        """Take the claim off the list as never publishable, keeping it with `reason`; False as `mark_published`."""
+        ...
+
+    async def due(self, grace_s: float, limit: int = 100, offset: int = 0) -> list[Claim]:
+        """Claims listed as unpublished for `grace_s` or more, oldest first, from the `offset`-th on."""
         ...
 
     async def lease(self, key: str, seconds: int) -> bool:
@@ -90,7 +96,15 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 """
 
-_FIELDS = ("event", "event_id", "seq", "published")
+# The same step for a claim that can never be published: off the list, kept with the reason.
+_SET_ASIDE = """
+if redis.call('HGET', KEYS[1], 'event_id') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'failed', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+_FIELDS = ("event", "event_id", "seq", "published", "failed")
 
 
 def _text(value: bytes | str) -> str:
@@ -98,11 +112,12 @@ def _text(value: bytes | str) -> str:
 
 
 def _claim_of(key: str, row: list[bytes | str | None]) -> Claim | None:
-    event, event_id, seq, published = row
+    event, event_id, seq, published, failed = row
     if event is None or event_id is None:
         return None
     generation = int(seq) if seq is not None else None
-    return Claim(key, _text(event_id), _text(event), generation, published is not None and _text(published) == "1")
+    is_published = published is not None and _text(published) == "1"
+    return Claim(key, _text(event_id), _text(event), generation, is_published, _text(failed) if failed else None)
 
 
 class RedisClaims:
@@ -110,6 +125,7 @@ class RedisClaims:
         self._redis, self._keys, self._retention_s, self._clock = redis, keys, retention_s, clock
         self._claim = redis.register_script(_CLAIM)
         self._published = redis.register_script(_PUBLISHED)
+        self._set_aside = redis.register_script(_SET_ASIDE)
 
     async def claim(self, claim: Claim) -> bool:
         generation = "" if claim.generation is None else claim.generation
@@ -123,8 +139,13 @@ class RedisClaims:
         keys = [self._keys.claims + key, self._keys.pending]
         return bool(await self._published(keys=keys, args=[event_id, key]))
 
-    async def due(self, grace_s: float, limit: int = 100) -> list[Claim]:
-        listed = await self._redis.zrangebyscore(self._keys.pending, "-inf", self._clock() - grace_s, 0, limit)
+    async def set_aside(self, key: str, event_id: str, reason: str) -> bool:
+        keys = [self._keys.claims + key, self._keys.pending]
+        return bool(await self._set_aside(keys=keys, args=[event_id, key, reason]))
+
+    async def due(self, grace_s: float, limit: int = 100, offset: int = 0) -> list[Claim]:
+        cutoff = self._clock() - grace_s
+        listed = await self._redis.zrangebyscore(self._keys.pending, "-inf", cutoff, offset, limit)
         keys = [_text(cast(bytes, member)) for member in listed]  # members, without their scores
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:

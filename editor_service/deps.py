@@ -10,7 +10,8 @@ from typing import Annotated
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 
-from editor_service.images import AssetStore
+from editor_service.assets import AssetStore
+from editor_service.decoding import ImageChecks
 from editor_service.settings import EditorSettings
 from editor_service.store import EditorState
 
@@ -20,6 +21,7 @@ class Editor:
     store: EditorState
     producer: AIOKafkaProducer
     assets: AssetStore
+    images: ImageChecks
     settings: EditorSettings
     clock: Callable[[], datetime]
 

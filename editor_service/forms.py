@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from schemas import RequestedItem, TemplateField
 
+# A text field whose template sets no `max_length` gets this one: every text has a limit, so every completion has
+# a size (`completion.COMPLETION_MAX_BYTES` is the whole's).
+DEFAULT_TEXT_MAX = 500
 CLIPART_SYMBOLS = {"heart": "♥", "star": "★", "sun": "☀", "moon": "☾", "flower": "✿", "note": "♪", "anchor": "⚓"}
 
 
@@ -22,6 +25,10 @@ class FieldView:
     spec: TemplateField
     value: str = ""
     error: str | None = None
+
+    @property
+    def max_length(self) -> int:
+        return text_limit(self.spec)
 
     @property
     def label(self) -> str:
@@ -55,6 +62,11 @@ class Submission:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def text_limit(spec: TemplateField) -> int:
+    """The most characters a text field takes: its template's `max_length`, else `DEFAULT_TEXT_MAX`."""
+    return spec.max_length or DEFAULT_TEXT_MAX
+
+
 def key_of(line_id: str, name: str) -> str:
     return f"{line_id}:{name}"
 
@@ -70,9 +82,7 @@ def prefill(items: list[RequestedItem]) -> dict[str, str]:
         first_text = next((f for f in item.template.fields if f.type == "text"), None)
         if first_text and item.buyer_personalization:
             text = item.buyer_personalization
-            values[key_of(item.line_id, first_text.name)] = (
-                text[: first_text.max_length] if first_text.max_length else text
-            )
+            values[key_of(item.line_id, first_text.name)] = text[: text_limit(first_text)]
     return values
 
 
@@ -106,8 +116,8 @@ def sections(items: list[RequestedItem], values: Mapping[str, str], errors: Mapp
 def check_text(spec: TemplateField, value: str) -> str | None:
     if spec.required and not value.strip():
         return "Please fill this in."
-    if spec.max_length is not None and len(value) > spec.max_length:
-        return f"At most {spec.max_length} characters, please ({len(value)} given)."
+    if len(value) > text_limit(spec):
+        return f"At most {text_limit(spec)} characters, please ({len(value)} given)."
     if any(ord(c) < 32 and c not in "\t" for c in value):
         return "Please use a single line of plain text."
     return None
@@ -149,7 +159,7 @@ def draft_values(items: list[RequestedItem], form: Mapping[str, str]) -> dict[st
             if value is None or spec.type == "image":
                 continue
             if spec.type == "text":
-                kept[key] = value[: spec.max_length or 500]
+                kept[key] = value[: text_limit(spec)]
             elif value in (spec.choices or []):
                 kept[key] = value
     return kept

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from editor_service.app import make_app
+from editor_service.assets import AssetStore
 from editor_service.completion import Republisher
+from editor_service.decoding import ImageChecks
 from editor_service.deps import Editor
 from editor_service.handlers import EditorHandler
-from editor_service.images import AssetStore
 from editor_service.settings import EditorSettings
 from editor_service.state import EditorStore
 from plumbing.service import HTTP_GRACE_S, Service, waiting_pool
@@ -28,16 +29,22 @@ REDIS_WAIT_S = 5
 async def run(
     settings: EditorSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
-    settings.assets_dir.mkdir(parents=True, exist_ok=True)
     pool = waiting_pool(REDIS_CONNECTIONS, REDIS_WAIT_S)  # pages wait for a free connection rather than fail
     service = Service("editor", settings, CONSUMES + PRODUCES, log, redis=pool, stop=stop, grace_s=HTTP_GRACE_S)
     async with service:
         store = EditorStore(service.redis)
         consumer = service.consumer("consumer", EditorHandler(store), settings.editor_group, CONSUMES)
-        assets = AssetStore(settings.assets_dir)
-        editor = Editor(store=store, producer=service.producer, assets=assets, settings=settings, clock=clock)
+        assets = AssetStore(settings.assets_dir, settings.asset_retention)
+        images = ImageChecks(
+            max_bytes=settings.editor_upload_max_bytes,
+            max_pixels=settings.editor_max_image_pixels,
+            decodes=settings.editor_image_decodes,
+        )
+        service.closes(images.close)
+        editor = Editor(store, service.producer, assets, images, settings, clock)
         service.watch("consumer", consumer.run())
         service.watch("republisher", Republisher(store, service.producer).run(service.stop))
+        service.watch("asset-sweep", assets.run_sweeps(service.stop))
         host, port = settings.editor_host, settings.editor_port
         service.serve_http(make_app(editor, service.health), host, port)
         log.info("editor on http://%s:%d/p/<token>, assets in %s", host, port, settings.assets_dir.resolve())

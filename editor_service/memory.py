@@ -50,7 +50,7 @@ class MemoryClaims:
     async def claim(self, claim: Claim) -> bool:
         if not supersedes(claim, self._claims.get(claim.key)):
             return False
-        self._claims.put(claim.key, replace(claim, published=False), self._retention_s)
+        self._claims.put(claim.key, replace(claim, published=False, failed=None), self._retention_s)
         self._pending[claim.key] = self._clock()
         return True
 
@@ -65,9 +65,17 @@ class MemoryClaims:
         self._pending.pop(key, None)
         return True
 
-    async def due(self, grace_s: float, limit: int = 100) -> list[Claim]:
+    async def set_aside(self, key: str, event_id: str, reason: str) -> bool:
+        held = self._claims.get(key)
+        if held is None or held.event_id != event_id:
+            return False
+        self._claims.update(key, replace(held, failed=reason))
+        self._pending.pop(key, None)
+        return True
+
+    async def due(self, grace_s: float, limit: int = 100, offset: int = 0) -> list[Claim]:
         cutoff = self._clock() - grace_s
-        listed = sorted((at, key) for key, at in self._pending.items() if at <= cutoff)[:limit]
+        listed = sorted((at, key) for key, at in self._pending.items() if at <= cutoff)[offset : offset + limit]
         claims = []
         for _, key in listed:
             held = self._claims.get(key)

@@ -7,18 +7,19 @@ The order of steps is what makes it safe:
 2. publish and wait for the broker's acknowledgement;
 3. mark it published, which takes it off the list.
 A crash or a broker outage between 1 and 3 leaves the event listed; the `Republisher` of any copy publishes it
-again with the same `event_id` (consumers dedupe on it). Once step 1 succeeded the caller may answer: the event
-is durable from then on. Completions (`completion.py`) and first opens (`opened.py`) are the two kinds.
+again with the same `event_id` (consumers dedupe on it); one that can never be published is set aside there
+(`republisher.py`). Once step 1 succeeded the caller may answer: the event is durable from then on. Completions
+(`completion.py`) and first opens (`opened.py`) are the two kinds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
@@ -30,10 +31,6 @@ from schemas import Event
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
-
-REPUBLISH_WAIT_S = 10.0
-REPUBLISH_GRACE_S = 15.0  # longer than a request's own publish may take, so the two rarely overlap
-REPUBLISH_TICK_S = 5.0
 
 
 class Outcome(StrEnum):
@@ -66,53 +63,6 @@ class OncePerKey(Generic[E]):
         log.info("%s published", self.described.format(event))
         return Outcome.PUBLISHED
 
-    async def republish(self, claims: ClaimStore, producer: AIOKafkaProducer, grace_s: float) -> int:
-        """Publish the claims unacknowledged for `grace_s` that no other copy is publishing; how many were sent."""
-        sent = 0
-        for claim in await claims.due(grace_s):
-            if not await claims.lease(claim.key, max(1, int(grace_s))):
-                continue
-            try:
-                event = self.model.model_validate_json(claim.event)
-                await self._send(claims, producer, event, REPUBLISH_WAIT_S)
-            except Exception:  # it stays listed for the next pass; the others go on
-                log.exception("republishing %s of %s failed; retrying it later", claim.event_id, claim.key)
-                continue
-            self.republished.inc()
-            sent += 1
-            log.info("republished %s", self.described.format(event))
-        return sent
-
     async def _send(self, claims: ClaimStore, producer: AIOKafkaProducer, event: E, wait_s: float) -> None:
         await asyncio.wait_for(publish(producer, [event]), wait_s)
         await claims.mark_published(self.key_of(event), event.event_id)
-
-
-class Republisher:
-    """Publishes claimed events whose publish was never acknowledged (at start, then every few seconds)."""
-
-    def __init__(
-        self,
-        kinds: Sequence[tuple[OncePerKey[Any], ClaimStore]],
-        producer: AIOKafkaProducer,
-        tick_s: float = REPUBLISH_TICK_S,
-        grace_s: float = REPUBLISH_GRACE_S,
-    ) -> None:
-        self._kinds, self._producer, self._tick, self._grace = kinds, producer, tick_s, grace_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.once()
-            except Exception:  # Redis or the broker away: the lists stay, try again
-                log.exception("republishing failed; retrying in %.0fs", self._tick)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self._tick)
-            except TimeoutError:
-                pass
-
-    async def once(self) -> int:
-        sent = 0
-        for kind, claims in self._kinds:
-            sent += await kind.republish(claims, self._producer, self._grace)
-        return sent

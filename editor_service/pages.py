@@ -20,22 +20,24 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from editor_service.completion import complete, completion_event
+from editor_service.completion import complete, completion_event, oversized
 from editor_service.deps import Editor, EditorDep
 from editor_service.forms import Submission, check_values, draft_values, image_fields, prefill, sections
-from editor_service.images import ImageRefused, check_image
+from editor_service.images import CheckedImage, ImageRefused
 from editor_service.metrics import REFUSED, SECONDS
 from editor_service.opened import report_first_open
 from editor_service.render import message, page
 from editor_service.security import form_token, form_token_ok, looks_like_token
 from editor_service.store import PP, LinkView
 from plumbing.links import token_hash
+from schemas import Asset
 
 router = APIRouter()
 
 MAX_FIELDS = 200
 MAX_TEXT_PART = 64 * 1024
 STATE_STATUS = {"already": 200, "expired": 410, "closed": 410}
+TOO_LONG = "All together this is too long to send to the shop. Please shorten the texts and send it again."
 
 
 def availability(view: LinkView, now: datetime) -> str:
@@ -98,21 +100,7 @@ async def submit(token: str, request: Request, editor: EditorDep) -> Response:
         images = await _check_images(editor, view, form, submission)
         if submission.errors:
             return _editor_page(editor, link_hash, view, submission, status=422)
-        assets = {
-            key: await asyncio.to_thread(editor.assets.save, key.rsplit(":", 1)[1], image)
-            for key, image in images.items()
-        }
-        event = completion_event(view.order_key, view.items, submission.values, assets)
-        if not await complete(editor.store, editor.producer, event, view.latest_seq):
-            for asset in assets.values():
-                editor.assets.discard(asset)
-            return message("already", 409)
-        return page(
-            "done",
-            order_number=view.order_number,
-            sections=sections(view.items, submission.values, {}),
-            images=set(assets),
-        )
+        return await _complete(editor, link_hash, view, submission, images)
 
 
 @router.post("/p/{token}/draft")
@@ -131,6 +119,32 @@ async def save_draft(token: str, request: Request, editor: EditorDep) -> Respons
     texts = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     await editor.store.save_draft(view.order_key, draft_values(view.items, texts))
     return Response(status_code=204)
+
+
+async def _complete(
+    editor: Editor, link_hash: str, view: LinkView, submission: Submission, images: dict[str, CheckedImage]
+) -> Response:
+    """Store the images, then claim and publish the completion, or say why not; the files go if it does not."""
+    assets = {
+        key: await asyncio.to_thread(editor.assets.save, key.rsplit(":", 1)[1], image) for key, image in images.items()
+    }
+    event = completion_event(view.order_key, view.items, submission.values, assets)
+    if oversized(event):  # before the claim: once claimed, the customer is thanked and it must be publishable
+        _discard(editor, assets)
+        REFUSED.labels("completion_too_large").inc()
+        submission.errors.update(dict.fromkeys(assets, "Please choose this image again."))
+        return _editor_page(editor, link_hash, view, submission, status=422, form_error=TOO_LONG)
+    if not await complete(editor.store, editor.producer, event, view.latest_seq):
+        _discard(editor, assets)
+        return message("already", 409)
+    return page(
+        "done", order_number=view.order_number, sections=sections(view.items, submission.values, {}), images=set(assets)
+    )
+
+
+def _discard(editor: Editor, assets: dict[str, Asset]) -> None:
+    for asset in assets.values():
+        editor.assets.discard(asset)
 
 
 def client_address(scope: Scope) -> str:
@@ -175,8 +189,10 @@ async def _read_form(request: Request, max_files: int) -> FormData | Response:
         return message("too_large", 413) if too_large else message("bad_form", 400)
 
 
-async def _check_images(editor: Editor, view: LinkView, form: FormData, submission: Submission) -> dict:
-    """Decode each uploaded image off the event loop; errors go into `submission` next to their field."""
+async def _check_images(
+    editor: Editor, view: LinkView, form: FormData, submission: Submission
+) -> dict[str, CheckedImage]:
+    """Decode each uploaded image on the decode pool (`decoding.py`); errors go into `submission` next to their field."""
     checked = {}
     for key, _item, spec in image_fields(view.items):
         upload = form.get(key)
@@ -184,14 +200,8 @@ async def _check_images(editor: Editor, view: LinkView, form: FormData, submissi
             if spec.required:
                 submission.errors[key] = "Please choose an image."
             continue
-        data = await upload.read()
         try:
-            checked[key] = await asyncio.to_thread(
-                check_image,
-                data,
-                max_bytes=editor.settings.editor_upload_max_bytes,
-                max_pixels=editor.settings.editor_max_image_pixels,
-            )
+            checked[key] = await editor.images.check(await upload.read())
         except ImageRefused as error:
             submission.errors[key] = str(error)
     if submission.errors:
@@ -209,6 +219,7 @@ def _editor_page(
     *,
     status: int = 200,
     notice: str | None = None,
+    form_error: str | None = None,
 ) -> Response:
     return page(
         "editor",
@@ -218,6 +229,7 @@ def _editor_page(
         sections=sections(view.items, submission.values, submission.errors),
         csrf=form_token(editor.secret, link_hash),
         error_count=len(submission.errors),
+        form_error=form_error,
         notice=notice,
         accept="image/jpeg,image/png,image/webp",
         max_mb=editor.settings.editor_upload_max_bytes // (1024 * 1024),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
+from plumbing.durations import Duration
 from plumbing.settings import Settings
 
 MIB = 1024 * 1024
@@ -30,7 +32,17 @@ class EditorSettings(Settings):
         default=8 * MIB, ge=1024, description="PERSONALIZE_EDITOR_UPLOAD_MAX_BYTES: one submission's images."
     )
     editor_max_image_pixels: int = Field(
-        default=40_000_000, ge=1, description="PERSONALIZE_EDITOR_MAX_IMAGE_PIXELS: width × height cap."
+        default=24_000_000,
+        ge=1,
+        description="PERSONALIZE_EDITOR_MAX_IMAGE_PIXELS: the decode budget, width × height (6000 × 4000); "
+        "a larger JPEG is decoded reduced to fit it, any other image refused.",
+    )
+    editor_image_decodes: int = Field(
+        default=2, ge=1, le=64, description="PERSONALIZE_EDITOR_IMAGE_DECODES: images decoded at once, per copy."
+    )
+    asset_retention: Duration = Field(
+        default=timedelta(days=90),
+        description="PERSONALIZE_ASSET_RETENTION: how long a stored photo is kept, from when it was stored.",
     )
     editor_rate_per_token: int = Field(default=60, ge=1, description="PERSONALIZE_EDITOR_RATE_PER_TOKEN: per minute.")
     editor_rate_per_address: int = Field(
@@ -48,6 +60,13 @@ class EditorSettings(Settings):
             )
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("asset_retention")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h (fulfillment needs the photos)")
         return value
 
     @property

@@ -93,6 +93,29 @@ class ClaimStoreContract:
         assert await claims.due(15) == [first, second]
         assert await claims.due(15, limit=1) == [first]
 
+    async def test_due_claims_are_read_from_an_offset_so_a_pass_can_read_on_past_the_oldest(self, claims, subject):
+        listed = []
+        for i in range(5):
+            listed.append(claim(f"o:{i}"))
+            await claims.claim(listed[-1])
+            subject.clock.advance(1)
+        assert await claims.due(0, limit=2, offset=2) == listed[2:4]
+        assert await claims.due(0, limit=2, offset=4) == listed[4:]
+        assert await claims.due(0, limit=2, offset=5) == []
+
+    async def test_a_claim_set_aside_leaves_the_list_and_keeps_its_event_and_reason(self, claims):
+        kept, other = claim("s:1", generation=1), claim("s:2")
+        await claims.claim(kept)
+        await claims.claim(other)
+        assert not await claims.set_aside(kept.key, other.event_id, "not its event")
+        assert await claims.set_aside(kept.key, kept.event_id, "never publishable: too large")
+        assert await claims.due(0) == [other]
+        held = await claims.held(kept.key)
+        assert held.failed == "never publishable: too large" and held.event == kept.event and not held.published
+        assert not await claims.claim(claim("s:1", generation=1))  # it still stands against its generation
+        newer = claim("s:1", generation=2)
+        assert await claims.claim(newer) and await claims.held(newer.key) == newer and newer.failed is None
+
     async def test_a_new_generation_is_due_from_its_own_claim(self, claims, subject):
         old = claim(generation=1)
         await claims.claim(old)

@@ -13,9 +13,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from editor_service.claims import Claim
 from editor_service.completion import COMPLETION, Republisher, complete, completion_event
 from editor_service.memory import MemoryClaims, MemoryEditorStore
-from editor_service.once import REPUBLISH_GRACE_S, Outcome
-from editor_service.once import Republisher as AnyRepublisher
+from editor_service.once import Outcome
 from editor_service.opened import opened_event, report_first_open
+from editor_service.republisher import REPUBLISH_GRACE_S
+from editor_service.republisher import Republisher as AnyRepublisher
 from editor_service.store import LinkView
 from schemas import PersonalizationCompleted, PersonalizationLinkOpened
 from tests.editor_service.conftest import link_event
@@ -153,29 +154,6 @@ async def test_a_newer_link_generation_may_complete_again(store, broker):
     assert broker.ids() == [first.event_id, again.event_id]
 
 
-async def test_a_poisoned_or_failing_claim_does_not_hold_back_the_others(store, broker, clock):
-    poisoned = Claim("woocommerce:shop-a:1", unique_id(), '{"not": "a completion"}', 1)
-    failing, *fine = [completion() for _ in range(3)]
-    await store.completions.claim(poisoned)
-    for event in (failing, *fine):
-        clock.advance(1)
-        await store.completions.claim(claim_of(event, event.order_key, 1))
-    opened = opened_event(await live_link(store), datetime.now(UTC))
-    await store.first_opens.claim(Claim("link-x", unique_id(), "{", None))
-    await store.first_opens.claim(claim_of(opened, opened.link_id, None))
-    broker.refused = {failing.event_id}
-    republisher = Republisher(store, broker)
-    clock.advance(GRACE)
-    assert await republisher.once() == 3
-    assert broker.ids() == [*(e.event_id for e in fine), opened.event_id]
-    assert [c.event_id for c in await store.completions.due(0)] == [poisoned.event_id, failing.event_id]
-    broker.refused = set()
-    clock.advance(GRACE)
-    assert await republisher.once() == 1  # the poisoned claim stays listed: it is never dropped
-    assert broker.ids()[-1] == failing.event_id
-    assert [c.event_id for c in await store.completions.due(0)] == [poisoned.event_id]
-
-
 async def test_two_copies_republishing_at_once_send_each_claim_once(store, broker, clock):
     claimed = [completion() for _ in range(5)]
     for event in claimed:
@@ -190,11 +168,11 @@ class AwayAtFirst(MemoryClaims):
 
     failed = False
 
-    async def due(self, grace_s: float, limit: int = 100) -> list[Claim]:
+    async def due(self, grace_s: float, limit: int = 100, offset: int = 0) -> list[Claim]:
         if not self.failed:
             self.failed = True
             raise RedisConnectionError("Redis away")
-        return await super().due(grace_s, limit)
+        return await super().due(grace_s, limit, offset)
 
 
 async def test_the_republisher_goes_on_after_a_pass_failed_and_stops_when_told(broker, clock):

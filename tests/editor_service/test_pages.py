@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import re
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from PIL import Image
 
 from plumbing.links import new_token
 from schemas import OrderStatus, PersonalizationCompleted, PersonalizationLinkIssued, RequestedItem
@@ -74,7 +78,10 @@ async def test_a_completion_publishes_exactly_one_event_with_its_stored_image(bu
     stored = Path(urlsplit(asset.uri).path)
     assert item.fields["photo"] == asset.uri and asset.media_type == "image/png" and asset.field == "photo"
     assets_dir = await asyncio.to_thread(Path(editor.service.env["PERSONALIZE_ASSETS_DIR"]).resolve)
-    assert await asyncio.to_thread(stored.read_bytes) == image and asset.sha256 == hashlib.sha256(image).hexdigest()
+    kept = await asyncio.to_thread(stored.read_bytes)  # re-encoded: its pixels, none of what it might hide
+    assert Image.open(io.BytesIO(kept)).size == Image.open(io.BytesIO(image)).size
+    file_mode, folder_mode = [stat.S_IMODE((await asyncio.to_thread(p.stat)).st_mode) for p in (stored, assets_dir)]
+    assert asset.sha256 == hashlib.sha256(kept).hexdigest() and (file_mode, folder_mode) == (0o600, 0o700)
     assert stored.parent == assets_dir
     assert "passwd" not in asset.uri and re.fullmatch(r"[0-9a-f]{32}\.png", stored.name)
 
