@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import yaml
 
 from notifier.hook_jobs import HookJob, HookJobStore
@@ -15,6 +17,13 @@ from tests.support import unique_id
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SHOP_A, SHOP_B = "woocommerce:shop-manual", "bigcommerce:shop-auto"
+
+
+class Streamed(httpx.AsyncByteStream):
+    """An answer's body as a server's arrives: streamed, not already in memory."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"{}"
 
 
 def hooks_config(folder: Path, urls: dict[str, str]) -> Config:
