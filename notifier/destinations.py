@@ -28,9 +28,10 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from plumbing.config import is_loopback_host
+
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_LOOPBACK_NAMES = {"localhost"}
 
 
 class NotPublicError(httpcore.ConnectError):
@@ -43,17 +44,12 @@ def where(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or '?'}"
 
 
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def refused_url(url: str, allow_local: bool) -> str | None:
     """Why the notifier will not POST to `url`, or None (the address is checked when connecting)."""
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return "not a URL httpx can call"  # its message would quote the URL
     parts = urlsplit(url)
     if parts.scheme == "https":
         return None

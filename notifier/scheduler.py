@@ -93,7 +93,6 @@ class LinkScheduler:
                     await self._put_aside(order_key, error)
 
     async def _put_aside(self, order_key: str, error: Exception) -> None:
-        log.error("acting on %s failed", order_key, exc_info=error)
         try:
             await set_aside(self._set_aside, self._store.timers, "scheduler", order_key, error, self._clock())
         except Exception:  # Redis away meanwhile: the lease brings it back, to fail and be set aside again

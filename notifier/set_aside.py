@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -64,7 +65,15 @@ async def set_aside(
     await place.park(pass_, member, reason, now)
     await timers.remove(member)
     SET_ASIDE.labels(pass_).inc()
-    log.error("%s: set %s aside (%s); the pass goes on without it", pass_, member, reason)
+    log.error(
+        "%s: set %s aside (%s, raised at %s); the pass goes on without it", pass_, member, reason, raised_at(error)
+    )
+
+
+def raised_at(error: BaseException) -> str:
+    """Where it was raised, in place of a traceback, whose text would repeat the error's (and the input's) words."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
 
 
 def _text(value: bytes | str) -> str:

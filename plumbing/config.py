@@ -63,17 +63,19 @@ def _hook_url(url: str) -> str:
     # `https://`, or `http://` to a loopback host (dev and tests; the notifier still refuses it unless
     # PERSONALIZE_HOOKS_ALLOW_LOCAL). Messages never quote the URL: its path may be the endpoint's secret.
     parts = urlsplit(url)
-    loopback = parts.hostname == "localhost" or _is_loopback_ip(parts.hostname or "")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("must be an https:// URL with a host")
-    if parts.scheme == "http" and not loopback:
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError("must be https:// (plain http only to a loopback host, in dev and tests)")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not carry a user or password (put the secret in `secret`)")
     return url
 
 
-def _is_loopback_ip(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (`urlsplit`'s `hostname`: lower case, no brackets)."""
+    if host.lower() == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -105,7 +105,7 @@ async def test_the_connection_goes_to_the_address_checked_not_to_a_second_lookup
     assert lookups == ["hooks.example.com"] and inner.connected == [("93.184.215.14", 443)]
 
 
-async def test_a_hook_to_loopback_or_metadata_is_refused_in_production_and_never_called(tmp_path, caplog):
+async def test_a_hook_to_loopback_or_the_metadata_service_is_refused_in_production_before_connecting(tmp_path, caplog):
     """Production transport, real resolution: `localhost` and the metadata address are refused, not connected."""
     for url in (f"https://localhost:9/{'s3cr3tpath'}", "https://169.254.169.254/latest/meta-data/"):
         jobs = MemoryHookJobs()
