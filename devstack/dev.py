@@ -64,6 +64,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         env.setdefault("PERSONALIZE_ASSETS_DIR", str((state / "assets").resolve()))
         # Every child writes to this terminal: lines for people, whatever the terminal turns out to be.
         env.setdefault("PERSONALIZE_LOG_FORMAT", "text")
+        env.setdefault("PERSONALIZE_HOOKS_ALLOW_LOCAL", "true")  # automation webhooks to local receivers over http
         if not settings.kafka_bootstrap:
             servers.append(start_broker(state))
             env["PERSONALIZE_KAFKA_BOOTSTRAP"] = servers[-1].address

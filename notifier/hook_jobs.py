@@ -1,7 +1,14 @@
-"""Automation webhook deliveries as jobs: one per event and endpoint, due on a timer, kept about three days.
+"""Automation webhook deliveries as jobs: one per event and endpoint, due on a timer, kept only until done.
 
 Redis (`notifier:hooks:job:<id>` + the `notifier:hooks:due` timers) in
 production, dicts in fast tests; one contract for both.
+
+A job's payload is the event as delivered, and a `PersonalizationLinkIssued`
+carries its link's URL, raw token and all: a merchant's automation may well
+email that link from its own system, so the URL is delivered as it is. The
+job, payload and all, is deleted the moment it is delivered, given up or set
+aside; one never finished (its endpoint gone, its timer lost) expires with
+the retry schedule (`JOB_TTL_S`, about 29 h), never kept longer.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from redis.asyncio import Redis
 
 from notifier.due import MemoryTimers, RedisTimers, Timers
 
-JOB_TTL_S = 3 * 86400
+RETRY_AFTER_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
+JOB_TTL_S = sum(RETRY_AFTER_S) + 3600  # the whole schedule (27.7 h) and an hour for attempts and a restart
 
 
 class HookJob(BaseModel):

@@ -7,17 +7,20 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from notifier.automation import HOOK_TOPICS, HookDeliverer, HookRouter
+from notifier.automation import HOOK_TOPICS, HookRouter
+from notifier.destinations import refused_url
 from notifier.handlers import NotifierHandler
+from notifier.hook_delivery import HookDeliverer
 from notifier.hook_jobs import RedisHookJobs
 from notifier.mail import SmtpSender, SmtpTarget, parse_smtp_url
 from notifier.outbox import Outbox
 from notifier.redis_store import RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
+from notifier.set_aside import RedisSetAside
 from notifier.settings import NotifierSettings
 from notifier.verification import start as start_email_changes
-from plumbing.config import load_config
+from plumbing.config import Config, load_config
 from plumbing.ops import NOTIFIER_OPS_PORT
 from plumbing.service import Service
 from plumbing.settings import SettingsError
@@ -33,13 +36,15 @@ async def run(
     settings: NotifierSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
     config = load_config(settings.config)
+    _check_hooks(config, settings.hooks_allow_local)
     smtp = _mail_server(settings)
     async with Service("notifier", settings, CONSUMES + PRODUCES + HOOK_TOPICS, log, stop=stop) as notifier:
         store = RedisLinkStore(notifier.redis)
+        parked = RedisSetAside(notifier.redis)
         consumer = notifier.consumer("consumer", NotifierHandler(store, clock), settings.notifier_group, CONSUMES)
         jobs = RedisHookJobs(notifier.redis)
         router = notifier.consumer("hooks_consumer", HookRouter(config, jobs, clock), settings.hooks_group, HOOK_TOPICS)
-        deliverer = HookDeliverer(config, jobs, clock)
+        deliverer = HookDeliverer(config, jobs, clock, parked, allow_local=settings.hooks_allow_local)
         mailer = SmtpSender(smtp)
         notifier.closes(mailer.aclose)
         outbox = Outbox(
@@ -56,6 +61,7 @@ async def run(
             public_url=settings.public_url,
             link_ttl=settings.link_ttl,
             clock=clock,
+            set_aside=parked,
             tick_s=settings.scheduler_tick.total_seconds(),
         )
         log.info(
@@ -74,6 +80,15 @@ async def run(
         # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
         await notifier.serve_ops(settings.metrics_port or NOTIFIER_OPS_PORT)
         await notifier.run()
+
+
+def _check_hooks(config: Config, allow_local: bool) -> None:
+    """Every automation endpoint one the notifier will call: a plain http one stops the start, named without its URL."""
+    for i, store in enumerate(config.stores):
+        for j, hook in enumerate(store.webhooks):
+            refused = refused_url(hook.url, allow_local)
+            if refused:
+                raise SettingsError(f"stores.{i}.webhooks.{j} ({store.key}): {refused}")
 
 
 def _mail_server(settings: NotifierSettings) -> SmtpTarget:

@@ -28,6 +28,7 @@ from notifier.link_state import LinkState, LiveLink
 from notifier.outbox import Outbox
 from notifier.policy import EndReminders, ExpiredLink, Forget, IssueLink, SendReminder, WaitUntil
 from notifier.recipients import addressee
+from notifier.set_aside import SetAside, is_transient, set_aside
 from notifier.store import LinkStore, NewLink
 from plumbing.links import link_url, new_token, token_hash
 from plumbing.logs import event_context
@@ -50,22 +51,20 @@ class LinkScheduler:
         public_url: str,
         link_ttl: timedelta,
         clock: Callable[[], datetime],
+        set_aside: SetAside,
         tick_s: float = 0.25,
     ) -> None:
-        self._store, self._outbox = store, outbox
+        self._store, self._outbox, self._set_aside = store, outbox, set_aside
         self._public_url, self._ttl = public_url, link_ttl
         self._clock, self._tick = clock, tick_s
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         while not stop.is_set():
             due: list[str] = []  # a failed claim claimed nothing (and must not leave `due` unbound)
             try:
-                lease_ends = loop.time() + LEASE_S  # taken before the claim: never later than the real lease
-                due = await self._store.timers.claim(self._clock(), LEASE_S)
-                await asyncio.gather(*(self._guarded(key, lease_ends) for key in due))
-            except Exception:  # Redis or the broker away: the claims come due again
+                due = await self.tick()
+            except Exception:  # Redis away: the claims come due again
                 log.exception("scheduler pass failed; retrying")
                 await asyncio.sleep(1.0)
             if not due:
@@ -74,13 +73,30 @@ class LinkScheduler:
                 except TimeoutError:
                     pass
 
+    async def tick(self) -> list[str]:
+        """One pass: the orders due now, each acted on by itself (one failing stops none of the others)."""
+        lease_ends = asyncio.get_running_loop().time() + LEASE_S  # taken before the claim: never later than the lease
+        due = await self._store.timers.claim(self._clock(), LEASE_S)
+        await asyncio.gather(*(self._guarded(key, lease_ends) for key in due))
+        return due
+
     async def _guarded(self, order_key: str, lease_ends: float) -> None:
+        """One order's action, isolated: whatever it raises, the pass goes on with the others."""
         async with self._slots:
-            try:
-                with event_context(order_key=order_key):  # every line of this action names the order
+            with event_context(order_key=order_key):  # every line of this action names the order
+                try:
                     await self.act(order_key, lease_ends)
-            except Exception:  # the claim's lease brings it back
-                log.exception("acting on %s failed; it comes due again in %.0fs", order_key, LEASE_S)
+                except Exception as error:
+                    if is_transient(error):  # the claim's lease brings it back
+                        log.exception("acting on %s failed; it comes due again in %.0fs", order_key, LEASE_S)
+                        return
+                    await self._put_aside(order_key, error)
+
+    async def _put_aside(self, order_key: str, error: Exception) -> None:
+        try:
+            await set_aside(self._set_aside, self._store.timers, "scheduler", order_key, error, self._clock())
+        except Exception:  # Redis away meanwhile: the lease brings it back, to fail and be set aside again
+            log.exception("could not set %s aside; it comes due again in %.0fs", order_key, LEASE_S)
 
     async def act(self, order_key: str, lease_ends: float | None = None) -> None:
         """`lease_ends`: event-loop time the claim on this order runs out (a full lease from now if not given)."""

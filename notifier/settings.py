@@ -32,6 +32,11 @@ class NotifierSettings(Settings):
     scheduler_tick: Duration = Field(
         default=timedelta(milliseconds=250), description="How often due links are looked for."
     )
+    hooks_allow_local: bool = Field(
+        default=False,
+        description="PERSONALIZE_HOOKS_ALLOW_LOCAL: dev and tests only (`personalize dev` sets it): automation "
+        "webhooks may go to loopback over plain http and to private addresses; off, https to public ones only.",
+    )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="PERSONALIZE_METRICS_PORT: Prometheus, 0 = off.")
     notifier_group: str = "notifier"
     hooks_group: str = "notifier-webhooks"

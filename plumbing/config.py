@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -57,10 +59,35 @@ class ProductMatch(_Strict):
         )
 
 
+def _hook_url(url: str) -> str:
+    # `https://`, or `http://` to a loopback host (dev and tests; the notifier still refuses it unless
+    # PERSONALIZE_HOOKS_ALLOW_LOCAL). Messages never quote the URL: its path may be the endpoint's secret.
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must be https:// (plain http only to a loopback host, in dev and tests)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user or password (put the secret in `secret`)")
+    return url
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (`urlsplit`'s `hostname`: lower case, no brackets)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class OutboundWebhook(_Strict):
     """A merchant's automation endpoint (Zapier-like): chosen events, signed per Standard Webhooks."""
 
-    url: str = Field(pattern=r"^https?://")
+    url: Annotated[str, AfterValidator(_hook_url)] = Field(
+        max_length=2048, description="https://; plain http only to loopback, in dev and tests."
+    )
     secret: str = Field(description="`whsec_` + base64 of 24-64 random bytes; give it as ${ENV}.")
     events: list[str] = Field(min_length=1)
 

@@ -76,6 +76,7 @@ def notifier_env(servers: dict, smtp_url: str | None = None, **extra: str) -> di
         "PERSONALIZE_LINK_TTL": LINK_TTL,
         "PERSONALIZE_PUBLIC_URL": "https://personalize.example.com",
         "PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "PERSONALIZE_HOOKS_ALLOW_LOCAL": "true",  # the automation receiver is a local http server
         **extra,
     }
 

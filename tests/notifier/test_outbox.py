@@ -22,6 +22,7 @@ from notifier.outbox import Outbox
 from notifier.redis_store import DUE, RedisLinkStore
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
+from notifier.set_aside import MemorySetAside
 from schemas import (
     OrderStatus,
     PersonalizationLinkExpired,
@@ -57,8 +58,9 @@ class Week:
         self.producer = producer
         self.store = store
         outbox = Outbox(store, producer, self.mail, EmailRenderer(), mail_from="P <p@example.com>", clock=self.clock)
+        self.parked = MemorySetAside()
         self.scheduler = LinkScheduler(
-            store, outbox, public_url="https://p.example", link_ttl=7 * DAY, clock=self.clock
+            store, outbox, public_url="https://p.example", link_ttl=7 * DAY, clock=self.clock, set_aside=self.parked
         )
 
     def clock(self) -> datetime:

@@ -16,6 +16,7 @@ from notifier.memory_store import MemoryLinkStore
 from notifier.outbox import Outbox
 from notifier.render import EmailRenderer
 from notifier.scheduler import LinkScheduler
+from notifier.set_aside import MemorySetAside
 from schemas import (
     OrderStatus,
     PersonalizationLinkExpired,
@@ -37,8 +38,14 @@ class Week:
         outbox = Outbox(
             self.store, self.producer, self.mail, EmailRenderer(), mail_from="P <p@example.com>", clock=self.clock
         )
+        self.parked = MemorySetAside()
         self.scheduler = LinkScheduler(
-            self.store, outbox, public_url="https://p.example", link_ttl=7 * DAY, clock=self.clock
+            self.store,
+            outbox,
+            public_url="https://p.example",
+            link_ttl=7 * DAY,
+            clock=self.clock,
+            set_aside=self.parked,
         )
 
     def clock(self) -> datetime:

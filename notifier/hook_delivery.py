@@ -1,0 +1,187 @@
+"""The automation webhook worker: due jobs claimed no faster than they can be delivered, each on its own.
+
+- Each delivery is its own task, over within `deadline_s` (`notifier/hook_post.py`);
+  none waits for another, so a slow endpoint costs another store's delivery
+  nothing.
+- At most `in_flight` deliveries at once, and at most `per_endpoint` to one
+  endpoint; a job whose endpoint is at its share waits `BUSY_RETRY_S`
+  rather than a slot, so one store's backlog cannot fill every slot.
+- A claim takes only as many jobs as there are free slots, each started at
+  once, and its lease is the deadline plus a margin for the Redis calls
+  around it: a job is never claimed again by another copy while it is in
+  flight.
+- A job that fails on its own account (not Redis away) is set aside with its
+  reason (`notifier/set_aside.py`) and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+
+from notifier import destinations
+from notifier.automation import DELIVERIES
+from notifier.destinations import where
+from notifier.hook_jobs import RETRY_AFTER_S, HookJob, HookJobStore
+from notifier.hook_post import post
+from notifier.set_aside import SetAside, is_transient, set_aside
+from plumbing.config import Config, OutboundWebhook
+
+log = logging.getLogger("notifier.automation")
+
+DEADLINE_S = 15.0
+LEASE_MARGIN_S = 15.0  # the job's read and its finish or retry, around the POST
+IN_FLIGHT = 32
+PER_ENDPOINT = 4
+BUSY_RETRY_S = 1.0
+IDLE_S = 0.5
+
+
+def hook_name(job: HookJob) -> str:
+    """An endpoint as logs name it: its store and place in the store's `webhooks`."""
+    return f"{job.store} hook {job.hook}"
+
+
+class HookDeliverer:
+    def __init__(
+        self,
+        config: Config,
+        jobs: HookJobStore,
+        clock: Callable[[], datetime],
+        parked: SetAside,
+        *,
+        allow_local: bool = False,
+        deadline_s: float = DEADLINE_S,
+        in_flight: int = IN_FLIGHT,
+        per_endpoint: int = PER_ENDPOINT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._config, self._jobs, self._clock, self._parked = config, jobs, clock, parked
+        self._allow_local, self._deadline_s = allow_local, deadline_s
+        self.lease_s = deadline_s + LEASE_MARGIN_S  # always longer than a delivery can take
+        self._in_flight, self._per_endpoint = in_flight, per_endpoint
+        self._running: set[asyncio.Task[None]] = set()
+        self._busy: Counter[tuple[str, int]] = Counter()
+        self._freed = asyncio.Event()
+        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+        self._http = httpx.AsyncClient(
+            transport=transport or destinations.transport(limits, allow_local),
+            timeout=deadline_s,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                if not await self.claim():  # nothing due, every slot busy, or Redis away
+                    await self._pause(stop)
+        finally:
+            if self._running:  # each is over within its deadline
+                await asyncio.wait(self._running)
+            await self._http.aclose()
+
+    async def claim(self) -> int:
+        """Claim as many due jobs as there are free slots and start each; how many were started."""
+        free = self._in_flight - len(self._running)
+        if free <= 0:
+            return 0
+        try:
+            due = await self._jobs.due.claim(self._clock(), self.lease_s, free)
+        except Exception:  # Redis away: nothing claimed
+            log.exception("claiming webhook jobs failed; retrying")
+            return 0
+        for job_id in due:
+            task = asyncio.create_task(self._guarded(job_id))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+        return len(due)
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in flight (tests)."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._freed.set()
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        self._freed.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._freed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=IDLE_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _guarded(self, job_id: str) -> None:
+        try:
+            await self.deliver(job_id)
+        except Exception as error:
+            if is_transient(error):  # Redis away: the claim's lease brings it back
+                log.warning(
+                    "webhook job %s failed (%s); due again in %.0fs", job_id, type(error).__name__, self.lease_s
+                )
+                return
+            try:
+                await set_aside(self._parked, self._jobs.due, "hooks", job_id, error, self._clock())
+                await self._jobs.finish(job_id)  # its payload may hold a link's token; its event stays in its topic
+            except Exception:
+                log.exception("could not set webhook job %s aside; due again in %.0fs", job_id, self.lease_s)
+
+    async def deliver(self, job_id: str) -> None:
+        job = await self._jobs.get(job_id)
+        hook = self._hook_of(job) if job else None
+        if job is None or hook is None:
+            await self._jobs.finish(job_id)  # gone from the config since: nothing to deliver to
+            return
+        endpoint = (job.store, job.hook)
+        if self._busy[endpoint] >= self._per_endpoint:  # its share in flight: wait for it, not for a slot
+            await self._jobs.due.schedule(job_id, self._clock() + timedelta(seconds=BUSY_RETRY_S))
+            return
+        refused = destinations.refused_url(hook.url, self._allow_local)
+        if refused:
+            await self._give_up(job_id, job, hook, f"refused: {refused}", "refused")
+            return
+        now = self._clock()
+        self._busy[endpoint] += 1
+        try:
+            answer = await post(self._http, hook, job, now, self._deadline_s)
+        finally:
+            self._busy[endpoint] -= 1
+        if answer.ok:
+            DELIVERIES.labels("delivered").inc()
+            await self._jobs.finish(job_id)
+            return
+        attempts = job.attempts + 1
+        if attempts > len(RETRY_AFTER_S):
+            await self._give_up(job_id, job, hook, f"{answer.why}, after {attempts} attempts", "gave_up")
+            return
+        DELIVERIES.labels("retry").inc()
+        delay = RETRY_AFTER_S[attempts - 1]
+        log.warning(
+            "webhook %s to %s (%s) failed (%s); attempt %d in %ds",
+            job.event_id,
+            hook_name(job),
+            where(hook.url),
+            answer.why,
+            attempts + 1,
+            delay,
+        )
+        await self._jobs.retry(job_id, job.model_copy(update={"attempts": attempts}), now + timedelta(seconds=delay))
+
+    async def _give_up(self, job_id: str, job: HookJob, hook: OutboundWebhook, why: str, result: str) -> None:
+        DELIVERIES.labels(result).inc()
+        log.error("gave up delivering %s to %s (%s): %s", job.event_id, hook_name(job), where(hook.url), why)
+        await self._jobs.finish(job_id)  # the payload goes with it
+
+    def _hook_of(self, job: HookJob) -> OutboundWebhook | None:
+        platform, _, store_id = job.store.partition(":")
+        store = self._config.store(platform, store_id)
+        return store.webhooks[job.hook] if store is not None and job.hook < len(store.webhooks) else None
