@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from connectors.errors import InvalidSignatureError, UnreadableWebhookError
+from connectors.errors import InvalidSignatureError, RefusedOrderIdError, UnreadableWebhookError
 from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
@@ -73,6 +73,8 @@ def make_app(
             note = adapter.read_webhook(store, headers, body)
         except UnreadableWebhookError as error:
             await intake.dead_letter(store, body, f"unreadable {adapter.name} webhook: {error}", "webhook")
+            if isinstance(error, RefusedOrderIdError):  # never put in a fetch path; kept in dead-letters
+                return 400, "refused_id", "order id refused"
             return 202, "dead_lettered", "accepted into dead-letters"
         if isinstance(note, FullOrder):
             await intake.accept(store, [note.raw], source="webhook")
@@ -83,5 +85,9 @@ def make_app(
         assert isinstance(note, NothingToDo)
         return 200, "ignored", note.why
 
-    route = HotRoute(PREFIX + "{platform}/{store_id}", webhook, methods=frozenset({"POST"}), refuse_other_methods=True)
-    return in_front_of(app, route)
+    routes = (
+        HotRoute(PREFIX + path, webhook, methods=frozenset({"POST"}), refuse_other_methods=True)
+        # With and without a trailing slash: a store's delivery URL may end in one (WooCommerce pings it on save).
+        for path in ("{platform}/{store_id}", "{platform}/{store_id}/")
+    )
+    return in_front_of(app, *routes)
