@@ -66,13 +66,13 @@ async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) ->
 async def complete(api: PlatformClient, store: StoreConfig, order: dict) -> None:
     """Products and shipping addresses into the order: fetched, or known from this version fetched before."""
     known = known_for(api)
-    rows = known.get(store.key, order)
+    rows = known.get(store, order)
     if rows is None:
         rows = (
             await sub_resource(api, order["id"], "products"),
             await sub_resource(api, order["id"], "shipping_addresses"),
         )
-        known.put(store.key, order, rows)
+        known.put(store, order, rows)
     order["products"], order["shipping_addresses"] = rows
 
 

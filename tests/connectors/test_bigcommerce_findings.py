@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from connectors.bigcommerce import ADAPTER
-from connectors.bigcommerce.known import KnownOrders
+from connectors.bigcommerce.known import KnownOrders, keep
 from connectors.errors import InvalidSignatureError
 from sandboxes.base import OrderSpec, SandboxState, make_sandbox_app
 from sandboxes.bigcommerce import SANDBOX
@@ -75,17 +75,25 @@ class TestUnchangedOrders(PlatformCase):
         finally:
             await api.aclose()
 
-    def test_the_memory_of_fetched_orders_is_bounded_and_per_store(self) -> None:
-        known = KnownOrders(capacity=2)
-        rows = ([{"id": 1}], [])
+    def test_the_memory_of_fetched_orders_is_bounded_per_store_and_forgets_what_no_poll_lists_again(self) -> None:
+        now = [0.0]
+        known = KnownOrders(capacity=2, clock=lambda: now[0])
+        a, b = UNIT, UNIT.model_copy(update={"store_id": "other"})
+        rows = ([{"id": 1, "product_options": [{"value": "Ada"}]}], [{"zip": "78751"}])
+        when = "Tue, 05 Mar 2019 21:40:11 +0000"
         for order_id in (1, 2, 3):
-            known.put("bigcommerce:a", {"id": order_id, "date_modified": "Tue, 05 Mar 2019 21:40:11 +0000"}, rows)
-        assert len(known) == 2 and known.get("bigcommerce:a", {"id": 1, "date_modified": "x"}) is None
-        order = {"id": 3, "date_modified": "Tue, 05 Mar 2019 21:40:11 +0000"}
-        assert known.get("bigcommerce:a", order) == rows and known.get("bigcommerce:b", order) is None
-        assert known.get("bigcommerce:a", {**order, "date_modified": "Tue, 05 Mar 2019 21:40:12 +0000"}) is None
-        known.put("bigcommerce:a", {"id": 4}, rows)  # no date_modified: nothing to tell versions apart by
-        assert known.get("bigcommerce:a", {"id": 4}) is None
+            known.put(a, {"id": order_id, "date_modified": when}, rows)
+        assert len(known) == 2 and known.get(a, {"id": 1, "date_modified": when}) is None  # the oldest went
+        order = {"id": 3, "date_modified": when}
+        assert known.get(a, order) == rows and known.get(b, order) is None
+        assert known.get(a, {**order, "date_modified": "Tue, 05 Mar 2019 21:40:12 +0000"}) is None
+        known.put(a, {"id": 4}, rows)  # no date_modified: nothing to tell versions apart by
+        assert known.get(a, {"id": 4}) is None
+        now[0] += keep(a) - 1  # still inside the lookback (each use keeps it longer) ...
+        assert known.get(a, order) == rows
+        now[0] += keep(a) + 1  # ... then no poll can list it again unchanged: forgotten
+        assert known.get(a, order) is None and len(known) == 0
+        assert keep(a) == (UNIT.lookback + 2 * UNIT.poll_interval).total_seconds() == 720
 
 
 # --- the hook's own header ----------------------------------------------------------------------------------
