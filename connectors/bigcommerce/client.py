@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from connectors.bigcommerce import ids
 from connectors.bigcommerce.known import known_for
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
@@ -56,7 +57,7 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
-    order, _ = await api.get_json(f"{ORDERS}/{order_id}")
+    order, _ = await api.get_json(f"{ORDERS}/{ids.order_id(order_id)}")  # checked again where the path is built
     if not isinstance(order, dict):
         raise PlatformError(f"bigcommerce: order {order_id} is not a JSON object")
     await complete(api, store, order)

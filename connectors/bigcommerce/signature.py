@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from connectors.errors import InvalidSignatureError, RefusedOrderIdError, UnreadableWebhookError
+from connectors.bigcommerce import ids
+from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
 from plumbing.config import StoreConfig
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
-ORDER_ID = re.compile(r"[1-9][0-9]{0,19}")  # ASCII only: str.isdigit() also takes "٣" and "²"
 # A header of the store's own choosing, set in the hook's `headers` on registration and echoed by BigCommerce on
 # every delivery (its docs: "your own auth header"): for hooks that carry no signature the connector can check.
 HEADER_NAME, HEADER_VALUE = "webhook_header_name", "webhook_header_value"  # keys of the store's credentials
@@ -126,9 +126,4 @@ def _json(body: bytes) -> dict:
 
 
 def _order_id(data: dict, field: str) -> str:
-    """Checked before it goes into `/v2/orders/{id}`: a positive integer, as a JSON number or ASCII digits."""
-    value = data.get(field)
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not ORDER_ID.fullmatch(text):
-        raise RefusedOrderIdError(f"data.{field} is not an order id: {str(value)[:40]!r}")
-    return text
+    return ids.order_id(data.get(field), f"data.{field}")

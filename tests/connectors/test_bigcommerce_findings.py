@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import respx
 
 from connectors.bigcommerce import ADAPTER
 from connectors.bigcommerce.known import KnownOrders, keep
-from connectors.errors import InvalidSignatureError
+from connectors.errors import InvalidSignatureError, RefusedOrderIdError
 from sandboxes.base import OrderSpec, SandboxState, make_sandbox_app
 from sandboxes.bigcommerce import SANDBOX
 from schemas import DeadLetter
@@ -152,3 +153,14 @@ async def test_a_bigcommerce_order_id_that_is_not_digits_is_refused_400_and_noth
     assert (response.status_code, recorded.queued) == (400, [])
     (dead,) = recorded.published()
     assert isinstance(dead, DeadLetter) and "not an order id" in dead.error
+
+
+class TestFetchPath(PlatformCase):
+    adapter, sandbox, store = ADAPTER, SANDBOX, UNIT
+
+    @respx.mock(assert_all_called=False, assert_all_mocked=True)  # the one route must stay uncalled
+    async def test_a_fetch_never_builds_a_path_from_an_id_that_is_not_digits(self, respx_mock) -> None:
+        route = respx_mock.get(url__startswith=UNIT.base_url).mock(return_value=httpx.Response(200, json={}))
+        with pytest.raises(RefusedOrderIdError):
+            await self.fetch("../../v3/customers")
+        assert route.call_count == 0
