@@ -3,16 +3,27 @@ signed `order.deleted` and `order.restored` webhooks â†’ the connector process â
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from schemas import OrderReceived, OrderUpdated
-from tests.connectors.stacks import STORES, Stack
-from tests.support import Recorder
+from tests.connectors.stacks import STORES, Stack, running_stack
+from tests.support import Recorder, unique_id
+
+pytestmark = pytest.mark.integration  # a connector process of its own
 
 CREDENTIALS = STORES["woocommerce"]["credentials"]
 
 
-@pytest.mark.parametrize("stack", ["woocommerce"], indirect=True)
+@pytest.fixture(scope="module")
+async def stack(bootstrap, redis_url, topics, tmp_path_factory) -> AsyncIterator[Stack]:
+    # A store of its own: the session's end-to-end stack numbers its orders from 5001 too, on the same Redis.
+    folder = tmp_path_factory.mktemp("woocommerce-trash")
+    async with running_stack("woocommerce", folder, bootstrap, redis_url, store_id=f"trash-{unique_id()}") as built:
+        yield built
+
+
 async def test_a_trashed_then_restored_order_is_published_cancelled_then_revived(stack: Stack, recorder: Recorder):
     await stack.webhooks(enabled=True)
     placed = await stack.place(items=[{**STORES["woocommerce"]["item"], "buyer_text": "Ada"}])
