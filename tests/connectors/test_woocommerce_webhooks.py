@@ -64,7 +64,7 @@ async def test_a_webhook_created_with_a_trailing_slash_url_is_pinged_and_saved_a
                 assert (hook["ping_answer"], hook["pending_delivery"]) == (200, False)
             unknown = {**spec, "delivery_url": f"{connector.url}/webhooks/woocommerce/nobody/"}
             refused = (await shop.post(WEBHOOKS, json=unknown, auth=KEYS)).json()
-            assert (refused["ping_answer"], refused["pending_delivery"]) == (404, True)  # kept, and not active
+            assert (refused["ping_answer"], refused["pending_delivery"]) == (404, True)  # saved, still pending delivery
     finally:
         await connector.stop()
     assert recorded.sent == [] and recorded.queued == []  # a ping publishes nothing
