@@ -13,6 +13,11 @@ class UnreadableWebhookError(Exception):
     """A verified webhook body we cannot read: dead-letter it and answer 2xx so the platform keeps the hook."""
 
 
+class RefusedOrderIdError(UnreadableWebhookError):
+    """A verified webhook names its order by something that is not the platform's kind of id (`../../x`):
+    nothing is fetched; dead-letter it and answer 400."""
+
+
 class UnmappableOrderError(Exception):
     """A platform order we cannot turn into an OrderReceived: dead-letter it with the reason."""
 

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from connectors.errors import InvalidSignatureError, UnreadableWebhookError
+from connectors.errors import InvalidSignatureError, RefusedOrderIdError, UnreadableWebhookError
 from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
@@ -92,6 +92,8 @@ def make_app(
             note = adapter.read_webhook(store, headers, body)
         except UnreadableWebhookError as error:
             await intake.dead_letter(store, body, f"unreadable {adapter.name} webhook: {error}", "webhook")
+            if isinstance(error, RefusedOrderIdError):  # never put in a fetch path; kept in dead-letters
+                return 400, "refused_id", "order id refused"
             return 200, "dead_lettered", "accepted into dead-letters"
         if isinstance(note, FullOrder):
             await intake.accept(store, [note.raw], source="webhook")
@@ -103,9 +105,10 @@ def make_app(
         return 200, "ignored", note.why
 
     post = frozenset({"POST"})
-    per_store = HotRoute(PREFIX + "{platform}/{store_id}", webhook, methods=post, refuse_other_methods=True)
-    per_app = HotRoute(PREFIX + "{platform}", webhook, methods=post, refuse_other_methods=True)
-    return in_front_of(app, per_store, per_app)
+    # With and without a trailing slash: a store's delivery URL may end in one (WooCommerce pings it on save).
+    paths = ("{platform}/{store_id}", "{platform}/{store_id}/", "{platform}", "{platform}/")
+    routes = (HotRoute(PREFIX + path, webhook, methods=post, refuse_other_methods=True) for path in paths)
+    return in_front_of(app, *routes)
 
 
 def routing_index(adapter: PlatformAdapter, stores: dict[str, StoreConfig]) -> dict[str, StoreConfig]:

@@ -259,7 +259,21 @@ class BigCommerceSandbox(PlatformSandbox):
         # BigCommerce's key is base64(client secret) (its sample: `Webhook(base64.b64encode(client_secret))`).
         # No secret configured: sign with one the connector cannot have, so it refuses (as it should).
         key = base64.b64encode((state.store.webhook_secret or "unset").encode()).decode()
-        return {"Content-Type": "application/json", **signed_headers(key, msg_id, timestamp, body)}, body
+        headers = {"Content-Type": "application/json", **signed_headers(key, msg_id, timestamp, body)}
+        return {**headers, **registered_headers(state)}, body
+
+    def unsigned_webhook(self, state: SandboxState, raw: dict[str, Any], event: str) -> tuple[dict[str, str], bytes]:
+        """A forger has neither the client secret nor the hook's own header."""
+        headers, body = super().unsigned_webhook(state, raw, event)
+        return {k: v for k, v in headers.items() if k not in registered_headers(state)}, body
+
+
+def registered_headers(state: SandboxState) -> dict[str, str]:
+    """The hook's `headers`, set on `POST /v3/hooks` and "included in the request" of every delivery (BigCommerce's
+    webhooks overview). The store's hooks here are registered with the header its credentials name, if any."""
+    name = state.store.credentials.get("webhook_header_name")
+    value = state.store.credentials.get("webhook_header_value")
+    return {name: value} if name and value else {}
 
 
 def _collection(rows: list[dict[str, Any]], limit: int, page: int) -> Response:

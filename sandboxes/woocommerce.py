@@ -1,5 +1,7 @@
-"""WooCommerce sandbox: REST v3 orders (list with modified_after/orderby/page, one order), Basic or OAuth 1.0a
-auth, and `order.created`/`order.updated` webhooks carrying the full order, signed with X-WC-Webhook-Signature."""
+"""WooCommerce sandbox: REST v3 orders (list with modified_after/orderby/page, `any` without the trash, one order,
+DELETE to the trash), Basic, query-string or OAuth 1.0a auth, webhooks created through the API and pinged, and
+`order.created`/`updated`/`restored` webhooks carrying the full order (`deleted` only its id), signed with
+X-WC-Webhook-Signature. Line meta carries `display_value` as WooCommerce formats it (`orders/woocommerce.py`)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from woocommerce.oauth import OAuth
 
 from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.orders import woocommerce as orders
+from sandboxes.orders.woocommerce import meta_entry
 
 SAMPLES = Path(__file__).parent / "samples" / "woocommerce"
 ORDERS = "/wp-json/wc/v3/orders"
+WEBHOOKS = "/wp-json/wc/v3/webhooks"
+AGENT = "WooCommerce/8.0.0 Hookshot (WordPress/6.4)"
 
 
 # wp_specialchars_decode(…, ENT_QUOTES): the entities of < > " ' & (named, decimal, or hex for the last three).
@@ -44,6 +51,15 @@ def _decoded(entity: re.Match[str]) -> str:
 
 def _gmt(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> int | str:
+    """One delivery as `wp_safe_remote_post` makes it: no redirects followed; the status, or why none came."""
+    try:
+        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
+            return (await client.post(url, content=body, headers=headers)).status_code
+    except httpx.HTTPError as error:
+        return type(error).__name__
 
 
 class WooCommerceSandbox(PlatformSandbox):
@@ -78,17 +94,7 @@ class WooCommerceSandbox(PlatformSandbox):
 
     def _line(self, state: SandboxState, item: ItemSpec) -> dict[str, Any]:
         subtotal = str(Decimal(item.price) * item.quantity)
-        meta = []
-        if item.buyer_text:
-            meta.append(
-                {
-                    "id": state.next_id(),
-                    "key": "Personalization",
-                    "value": item.buyer_text,
-                    "display_key": "Personalization",
-                    "display_value": item.buyer_text,
-                }
-            )
+        meta = [meta_entry(state.next_id(), "Personalization", item.buyer_text)] if item.buyer_text else []
         return {
             "id": state.next_id(),
             "name": item.title,
@@ -113,14 +119,27 @@ class WooCommerceSandbox(PlatformSandbox):
             raw.update(date_paid=_gmt(now), date_paid_gmt=_gmt(now))
         raw.update(date_modified=_gmt(now), date_modified_gmt=_gmt(now))
 
+    def trash(self, state: SandboxState, raw: dict[str, Any]) -> None:
+        orders.trash(raw, _gmt(state.tick()))
+
+    def restore(self, state: SandboxState, raw: dict[str, Any]) -> None:
+        orders.restore(raw, _gmt(state.tick()))
+
     def authorized(self, state: SandboxState, request: Request) -> bool:
+        """WooCommerce's `WC_REST_Authentication`: over HTTPS, Basic, or (when the server passed no
+        `Authorization`) `consumer_key`/`consumer_secret` in the query string; otherwise OAuth 1.0a.
+        A store whose credentials say `auth: query_string` sits on a host that strips `Authorization`."""
         key = state.store.credentials.get("consumer_key", "")
         secret = state.store.credentials.get("consumer_secret", "")
-        header = request.headers.get("authorization", "")
+        strips_authorization = state.store.credentials.get("auth") == "query_string"
+        header = "" if strips_authorization else request.headers.get("authorization", "")
         if header.startswith("Basic "):
             given = base64.b64decode(header[6:]).decode(errors="replace")
             return hmac.compare_digest(given.encode(), f"{key}:{secret}".encode())
         params = dict(request.query_params)
+        if request.url.scheme == "https" and "consumer_key" in params:
+            given = f"{params['consumer_key']}:{params.get('consumer_secret', '')}"
+            return hmac.compare_digest(given.encode(), f"{key}:{secret}".encode())
         signature = params.pop("oauth_signature", None)
         if not signature or params.get("oauth_consumer_key") != key:
             return False
@@ -130,6 +149,7 @@ class WooCommerceSandbox(PlatformSandbox):
 
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
+        hooks: dict[int, dict[str, Any]] = {}  # created through `POST /webhooks`, with their ping's answer
 
         @router.get(ORDERS)
         async def list_orders(request: Request) -> Response:
@@ -139,6 +159,8 @@ class WooCommerceSandbox(PlatformSandbox):
                 return JSONResponse({"code": "rest_invalid_param", "message": "Invalid parameter(s): per_page"}, 400)
             page = int(q.get("page", 1))
             orders = list(state.orders.values())
+            if q.get("status", "any") == "any":  # `any` is every status but trash (the v2 controller)
+                orders = [o for o in orders if o["status"] != "trash"]
             if "modified_after" in q:
                 after = q["modified_after"].replace("Z", "")
                 orders = [o for o in orders if o["date_modified_gmt"] > after]
@@ -163,15 +185,68 @@ class WooCommerceSandbox(PlatformSandbox):
                 )
             return JSONResponse(raw)
 
+        @router.delete(ORDERS + "/{order_id}")
+        async def delete_order(order_id: str) -> Response:
+            """Without `force=true`, orders go to the trash (and `order.deleted` fires)."""
+            raw = state.orders.get(order_id)
+            if raw is None:
+                return JSONResponse({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."}, 404)
+            self.trash(state, raw)
+            await self._announce(state, raw, "deleted")
+            return JSONResponse(raw)
+
+        @router.post("/_sandbox/orders/{order_id}/restore")
+        async def restore_order(order_id: str) -> Response:
+            """wp-admin's Restore (no REST call exists): the order leaves the trash, `order.restored` fires."""
+            raw = state.orders.get(order_id)
+            if raw is None:
+                return JSONResponse({"message": "no such order"}, 404)
+            self.restore(state, raw)
+            await self._announce(state, raw, "restored")
+            return JSONResponse(raw)
+
+        @router.post(WEBHOOKS)
+        async def create_webhook(request: Request) -> Response:
+            """The webhook is saved, then pinged (`deliver_ping`); it stays `pending_delivery` unless the
+            delivery URL answered exactly 200. The answer is 201 either way, as the REST controller's."""
+            spec = await request.json()
+            hook_id = state.next_id()
+            answer = await _post(spec.get("delivery_url", ""), f"webhook_id={hook_id}".encode(), {"User-Agent": AGENT})
+            hook = {
+                "id": hook_id,
+                "name": spec.get("name", ""),
+                "status": spec.get("status", "active"),
+                "topic": spec.get("topic", ""),
+                "delivery_url": spec.get("delivery_url", ""),
+                "pending_delivery": answer != 200,
+                "ping_answer": answer,
+            }
+            hooks[hook_id] = hook
+            return JSONResponse(hook, 201)
+
+        @router.get(WEBHOOKS + "/{hook_id}")
+        async def get_webhook(hook_id: int) -> Response:
+            hook = hooks.get(hook_id)
+            return JSONResponse(hook) if hook else JSONResponse({"code": "woocommerce_rest_webhook_invalid_id"}, 404)
+
         return router
 
+    async def _announce(self, state: SandboxState, raw: dict[str, Any], event: str) -> None:
+        if not (state.webhooks.enabled and state.webhooks.url):
+            return
+        headers, body = self.webhook(state, raw, event, thin=False)
+        answer = await _post(state.webhooks.url, body, headers)
+        state.deliveries.append({"order_id": str(raw["id"]), "event": event, "statuses": [answer]})
+
     def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
-        return self.sign_raw(state, json.dumps(raw, separators=(",", ":")).encode(), event)
+        """`build_payload`: the REST order, or only `{"id"}` for `deleted` (the order is in the trash)."""
+        payload = {"id": raw["id"]} if event == "deleted" else raw
+        return self.sign_raw(state, json.dumps(payload, separators=(",", ":")).encode(), event)
 
     def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": "WooCommerce/8.0.0 Hookshot (WordPress/6.4)",
+            "User-Agent": AGENT,
             "X-WC-Webhook-Source": "https://example.com/",
             "X-WC-Webhook-Topic": f"order.{event}",
             "X-WC-Webhook-Resource": "order",

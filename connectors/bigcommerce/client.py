@@ -2,10 +2,11 @@
 
 `base_url` is `https://api.bigcommerce.com/stores/{store_hash}`, so paths start at `/v2`.
 Orders do not embed their products or shipping addresses (resource links):
-every order read here gets both fetched into `raw["products"]` and
+every order read here gets both put into `raw["products"]` and
 `raw["shipping_addresses"]`, so `mapping.map_order` sees a whole order and
-fulfillment gets the address. That is 1 + 2 calls per order a poll reads;
-429s are waited out by the shared client.
+fulfillment gets the address. That is 2 calls more for each new version of an
+order (`known.py`: an order listed again unchanged costs none); 429s are
+waited out by the shared client.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from connectors.bigcommerce import ids
+from connectors.bigcommerce.known import known_for
 from connectors.client import PlatformClient
 from connectors.errors import PlatformError
 from plumbing.config import StoreConfig
@@ -46,7 +49,7 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         if not orders:
             return
         for order in orders:
-            await complete(api, order)
+            await complete(api, store, order)
         yield orders
         if len(orders) < PAGE_SIZE:
             return
@@ -54,16 +57,24 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
-    order, _ = await api.get_json(f"{ORDERS}/{order_id}")
+    order, _ = await api.get_json(f"{ORDERS}/{ids.order_id(order_id)}")  # checked again where the path is built
     if not isinstance(order, dict):
         raise PlatformError(f"bigcommerce: order {order_id} is not a JSON object")
-    await complete(api, order)
+    await complete(api, store, order)
     return order
 
 
-async def complete(api: PlatformClient, order: dict) -> None:
-    order["products"] = await sub_resource(api, order["id"], "products")
-    order["shipping_addresses"] = await sub_resource(api, order["id"], "shipping_addresses")
+async def complete(api: PlatformClient, store: StoreConfig, order: dict) -> None:
+    """Products and shipping addresses into the order: fetched, or known from this version fetched before."""
+    known = known_for(api)
+    rows = known.get(store, order)
+    if rows is None:
+        rows = (
+            await sub_resource(api, order["id"], "products"),
+            await sub_resource(api, order["id"], "shipping_addresses"),
+        )
+        known.put(store, order, rows)
+    order["products"], order["shipping_addresses"] = rows
 
 
 async def sub_resource(api: PlatformClient, order_id: object, name: str) -> list[dict]:

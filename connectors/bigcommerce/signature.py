@@ -7,6 +7,10 @@ headers are the spec's `webhook-id`, `webhook-timestamp`, `webhook-signature`
 timestamp more than 5 minutes off our clock (replays). `store.webhook_secret`
 holds the client secret exactly as BigCommerce shows it.
 
+Optionally (alone or as well) a header of the store's own, set in the hook's
+`headers` on registration: `credentials.webhook_header_name` / `webhook_header_value`,
+compared in constant time. When both are configured both must hold.
+
 The body names an order only: `{scope, store_id, data: {type, id}, hash,
 created_at, producer}`; the connector fetches the order after answering.
 """
@@ -14,17 +18,26 @@ created_at, producer}`; the connector fetches the order after answering.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from connectors.bigcommerce import ids
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import NothingToDo, OrderRef, WebhookNote
 from plumbing.config import StoreConfig
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# A header of the store's own choosing, set in the hook's `headers` on registration and echoed by BigCommerce on
+# every delivery (its docs: "your own auth header"): for hooks that carry no signature the connector can check.
+HEADER_NAME, HEADER_VALUE = "webhook_header_name", "webhook_header_value"  # keys of the store's credentials
+MIN_HEADER_VALUE = 32  # characters: a random token, like the 32+ bytes of a signing secret, not a password
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_NOT_YOURS = {*HEADERS, "host", "content-type", "content-length", "user-agent", "authorization", "x-auth-token"}
 # The order id is `data.id` for these (refunds too: the refund's own id is `data.refund.refund_id`) ...
 ORDER_SCOPES = {
     "store/order/created",
@@ -48,9 +61,33 @@ def sign(key: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
-    if not store.webhook_secret:
-        raise InvalidSignatureError(f"no webhook_secret configured for {store.key}")
-    verify_with_key(key_for(store.webhook_secret), headers, body)
+    """Every scheme the store configures must hold: the custom header, the signature, or both."""
+    header = custom_header(store)
+    if not store.webhook_secret and header is None:
+        raise InvalidSignatureError(f"no webhook_secret (nor credentials.{HEADER_NAME}) configured for {store.key}")
+    if header is not None:
+        name, expected = header
+        given = headers.get(name)
+        if given is None:
+            raise InvalidSignatureError(f"missing {name}")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise InvalidSignatureError(f"{name} does not match")
+    if store.webhook_secret:
+        verify_with_key(key_for(store.webhook_secret), headers, body)
+
+
+def custom_header(store: StoreConfig) -> tuple[str, str] | None:
+    """The header (lower-cased name, value) the store's hooks were registered with, if it uses one."""
+    name, value = store.credentials.get(HEADER_NAME), store.credentials.get(HEADER_VALUE)
+    if not name and not value:
+        return None
+    if not (name and value):
+        raise InvalidSignatureError(f"{store.key}: credentials.{HEADER_NAME} and .{HEADER_VALUE} go together")
+    if not _HEADER_NAME.fullmatch(name) or name.lower() in _NOT_YOURS:
+        raise InvalidSignatureError(f"{store.key}: credentials.{HEADER_NAME} {name[:40]!r} is not a header of your own")
+    if len(value) < MIN_HEADER_VALUE:
+        raise InvalidSignatureError(f"{store.key}: credentials.{HEADER_VALUE} is shorter than {MIN_HEADER_VALUE}")
+    return name.lower(), value
 
 
 def verify_with_key(key: str, headers: Mapping[str, str], body: bytes) -> None:
@@ -89,7 +126,4 @@ def _json(body: bytes) -> dict:
 
 
 def _order_id(data: dict, field: str) -> str:
-    value = data.get(field)
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
-        raise UnreadableWebhookError(f"data.{field} is not an order id: {value!r}")
-    return str(value)
+    return ids.order_id(data.get(field), f"data.{field}")

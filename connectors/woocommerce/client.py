@@ -1,4 +1,7 @@
-"""How to ask WooCommerce (REST API v3): auth, the modified-since listing and its pages, one order."""
+"""How to ask WooCommerce (REST API v3): auth, the modified-since listing and its pages, one order.
+
+Store options in `credentials`: `consumer_key`, `consumer_secret`, and `auth: query_string` for a host that
+strips `Authorization` (HTTPS only; the default is Basic over HTTPS, OAuth 1.0a over HTTP)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import httpx
 from woocommerce.oauth import OAuth
 
 from connectors.client import PlatformClient
+from connectors.woocommerce import ids
 from plumbing.config import StoreConfig
+from plumbing.settings import SettingsError
 
 ORDERS = "/wp-json/wc/v3/orders"
 PAGE_SIZE = 100  # the API's maximum
@@ -27,10 +32,41 @@ class WooOAuth1(httpx.Auth):
         yield request
 
 
+class QueryStringAuth(httpx.Auth):
+    """`?consumer_key=…&consumer_secret=…`, WooCommerce's fallback over HTTPS for hosts that strip the
+    `Authorization` header (its `perform_basic_authentication` reads these two parameters when the header
+    is missing). The URL then carries the secret: errors and logs here name only the request's path."""
+
+    def __init__(self, consumer_key: str, consumer_secret: str) -> None:
+        self._key, self._secret = consumer_key, consumer_secret
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.url = request.url.copy_merge_params({"consumer_key": self._key, "consumer_secret": self._secret})
+        yield request
+
+
+AUTH_OPTION = "auth"  # `credentials.auth: query_string` chooses QueryStringAuth; anything else is refused
+QUERY_STRING = "query_string"
+
+
 def auth(store: StoreConfig) -> httpx.Auth:
-    """Basic auth over HTTPS; OAuth 1.0a over HTTP (WooCommerce refuses Basic there)."""
+    """Basic auth over HTTPS (or the query string, when the store says so); OAuth 1.0a over HTTP
+    (WooCommerce refuses Basic and the query string there)."""
     key, secret = store.credentials.get("consumer_key", ""), store.credentials.get("consumer_secret", "")
-    if (store.base_url or "").startswith("https://"):
+    https = (store.base_url or "").startswith("https://")
+    option = store.credentials.get(AUTH_OPTION)
+    if option is not None and option != QUERY_STRING:
+        raise SettingsError(
+            f"store {store.key}: credentials.{AUTH_OPTION} is {option!r}; the one option is {QUERY_STRING}"
+        )
+    if option == QUERY_STRING:
+        if not https:
+            raise SettingsError(
+                f"store {store.key}: credentials.{AUTH_OPTION}: {QUERY_STRING} sends the secret in the URL, so it "
+                "needs an https:// base_url (WooCommerce accepts it only over HTTPS)"
+            )
+        return QueryStringAuth(key, secret)
+    if https:
         return httpx.BasicAuth(key, secret)
     return WooOAuth1(key, secret)
 
@@ -57,5 +93,5 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:
-    order, _ = await api.get_json(f"{ORDERS}/{order_id}")
+    order, _ = await api.get_json(f"{ORDERS}/{ids.order_id(order_id)}")  # checked again where the path is built
     return order

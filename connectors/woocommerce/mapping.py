@@ -2,7 +2,18 @@
 
 Quirks live here: GMT dates without a zone, line `price` as a number (we use
 `subtotal / quantity`, a string), HTML entities in item names, buyer text in
-line-item `meta_data`, no test flag (we read an order meta `personalize_test`).
+line-item `meta_data` (`meta.py`), no test flag (we read an order meta `personalize_test`).
+
+Paid: WooCommerce sets `date_paid_gmt` when an order is paid (`payment_complete`, or its first move
+to a paid status), whatever status a store or a plugin then gives it; stores register statuses of
+their own ("shipped", "awaiting-engraving"), and `processing`/`completed` are only the default paid
+ones. So an order is paid when `date_paid_gmt` is set or its status is one of those two (an order
+marked completed by hand may have no payment date), refunded when its status says so.
+
+Trash: `order.deleted` fires when an order is trashed (`wp_trash_post`, `woocommerce_trash_order`),
+and a trashed order reads with status `trash`: cancelled. Restoring it (`order.restored`, with the
+whole order) puts back the status it had, so it maps as that status says again: not cancelled, and
+paid if it was. What core does with an order it already cancelled is core's: see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from pydantic import ValidationError
 
 from connectors.errors import UnmappableOrderError
 from connectors.platform import MappedOrder
+from connectors.woocommerce.meta import buyer_text
 from plumbing.config import StoreConfig
 from schemas import Address, Customer, LineItem, OrderReceived, order_key
 
@@ -56,7 +68,7 @@ def gmt(value: str) -> datetime:
 def payment_status(raw: dict) -> str:
     if raw.get("status") == "refunded":
         return "refunded"
-    if raw.get("status") in PAID_STATUSES:
+    if raw.get("date_paid_gmt") or raw.get("status") in PAID_STATUSES:
         return "paid"
     return "unpaid"
 
@@ -105,16 +117,3 @@ def line(item: dict, store: StoreConfig) -> LineItem:
         unit_price=str(unit.quantize(Decimal("0.01"))),
         buyer_personalization=buyer_text(item.get("meta_data") or [], store.buyer_text_keys),
     )
-
-
-def buyer_text(meta: list[dict], keys: list[str]) -> str | None:
-    """Product add-on plugins store the buyer's text as a line meta named after the field."""
-    wanted = {k.lower() for k in keys}
-    found = [
-        str(m.get("display_value") or m.get("value"))
-        for m in meta
-        if not str(m.get("key", "")).startswith("_")
-        and (str(m.get("key", "")).lower() in wanted or str(m.get("display_key", "")).lower() in wanted)
-        and (m.get("display_value") or m.get("value"))
-    ]
-    return "\n".join(found) if found else None

@@ -14,6 +14,7 @@ from pydantic_core import from_json
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
 from connectors.platform import FullOrder, NothingToDo, OrderRef, WebhookNote
+from connectors.woocommerce.ids import order_id
 from plumbing.config import StoreConfig
 
 SIGNATURE = "x-wc-webhook-signature"
@@ -66,5 +67,5 @@ def read(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> Webhook
     if not isinstance(payload, dict) or "id" not in payload:
         raise UnreadableWebhookError("body has no order id")
     if topic == "order.deleted":
-        return OrderRef(str(payload["id"]))  # the body is only {"id": …}; the order now reads as trashed
-    return FullOrder(payload)
+        return OrderRef(order_id(payload["id"]))  # the body is only {"id": …}; the order now reads as trashed
+    return FullOrder(payload)  # order.created / updated / restored: the whole order as it is now

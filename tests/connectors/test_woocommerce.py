@@ -36,17 +36,30 @@ class TestWooCommerce(PlatformContract):
     store = UNIT
 
     variations = (
+        # Never paid (no payment date): the status alone decides ...
         *(
-            ({"status": status}, {"payment_status": payment, "cancelled": cancelled})
-            for status, payment, cancelled in [
+            ({"status": status, "date_paid": None, "date_paid_gmt": None}, {"payment_status": payment, "cancelled": c})
+            for status, payment, c in [
                 ("processing", "paid", False),
-                ("completed", "paid", False),
+                ("completed", "paid", False),  # completed by hand, with no payment recorded
                 ("on-hold", "unpaid", False),
                 ("pending", "unpaid", False),
                 ("failed", "unpaid", False),
                 ("cancelled", "unpaid", True),
                 ("refunded", "refunded", False),
                 ("trash", "unpaid", True),
+                ("awaiting-engraving", "unpaid", False),  # a store's own status
+            ]
+        ),
+        # ... and a payment date makes it paid, whatever the status (the sample was paid 2017-03-22T19:28:08).
+        *(
+            ({"status": status}, {"payment_status": payment, "cancelled": c})
+            for status, payment, c in [
+                ("shipped", "paid", False),
+                ("on-hold", "paid", False),
+                ("cancelled", "paid", True),
+                ("refunded", "refunded", False),
+                ("trash", "paid", True),
             ]
         ),
         ({"meta_data": [{"id": 9, "key": "personalize_test", "value": "yes"}]}, {"is_test": True}),  # a test order
@@ -122,6 +135,13 @@ class TestWooCommerce(PlatformContract):
         headers, body = SANDBOX.sign_raw(SandboxState(store=store), b'{"id": 1}', "created")
         ADAPTER.verify_webhook(store, httpx.Headers(headers), body)
         assert headers["X-WC-Webhook-Signature"] == signature(body, "s&cr't&&lt;&eacute;")
+
+    def test_an_order_first_seen_with_a_custom_paid_status_and_a_payment_date_is_paid(self) -> None:
+        # A plugin's status, given after payment_complete() set the payment date; never processing/completed.
+        raw = {**sample("woocommerce", ORDER), "status": "ready-to-engrave", "date_paid_gmt": "2024-05-01T09:00:00"}
+        assert ADAPTER.map_order(self.store, raw).order.payment_status == "paid"
+        unpaid = {**raw, "date_paid": None, "date_paid_gmt": None}
+        assert ADAPTER.map_order(self.store, unpaid).order.payment_status == "unpaid"
 
     def test_the_creation_ping_is_recognised_only_unsigned_and_form_shaped(self) -> None:
         assert ADAPTER.is_ping(httpx.Headers({}), b"webhook_id=12")

@@ -10,10 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 import respx
 
 from connectors.client import PlatformClient
+from connectors.errors import PlatformError
 from connectors.woocommerce import ADAPTER
+from plumbing.settings import SettingsError
+from sandboxes.base import make_sandbox_app
 from sandboxes.woocommerce import SANDBOX
 from tests.connectors.platform_case import PlatformCase, sample
 from tests.connectors.stores.woocommerce import BASE, UNIT
@@ -51,3 +55,43 @@ class TestWooCommerceClient(PlatformCase):
         params = route.calls[0].request.url.params
         assert params["oauth_consumer_key"] == "ck_1" and params["oauth_signature_method"] == "HMAC-SHA256"
         assert "authorization" not in route.calls[0].request.headers
+
+    @respx.mock(assert_all_called=True, assert_all_mocked=True)
+    async def test_hosts_that_strip_authorization_get_the_query_string_credentials(self, respx_mock) -> None:
+        stripped = self.store.model_copy(update={"credentials": {**self.store.credentials, "auth": "query_string"}})
+        route = respx_mock.get(f"{BASE}/wp-json/wc/v3/orders/727").mock(
+            side_effect=[httpx.Response(200, json=sample("woocommerce", "order_retrieve_v3.json")), httpx.Response(401)]
+        )
+        assert (await self.fetch("727", store=stripped))["id"] == 727
+        request = route.calls[0].request
+        assert (request.url.scheme, request.url.params["consumer_key"], request.url.params["consumer_secret"]) == (
+            "https",
+            "ck_1",
+            "cs_1",
+        )
+        assert "authorization" not in request.headers
+        with pytest.raises(PlatformError) as refused:  # an error names the path, never the URL with the secret
+            await self.fetch("727", store=stripped)
+        assert "cs_1" not in str(refused.value)
+
+    def test_query_string_credentials_over_plain_http_or_an_unknown_auth_option_are_refused_at_start(self) -> None:
+        plain = self.store.model_copy(
+            update={"base_url": "http://shop.example.com", "credentials": {"auth": "query_string"}}
+        )
+        with pytest.raises(SettingsError, match="needs an https:// base_url"):
+            ADAPTER.auth(plain)
+        with pytest.raises(SettingsError, match=r"credentials\.auth is .header."):
+            ADAPTER.auth(self.store.model_copy(update={"credentials": {"auth": "header"}}))
+
+    async def test_the_sandbox_behind_a_stripping_host_answers_query_string_credentials_only(self) -> None:
+        stripped = self.store.model_copy(update={"credentials": {**self.store.credentials, "auth": "query_string"}})
+        app = make_sandbox_app(SANDBOX, stripped)
+        (seeded, *_) = app.state.sandbox.seeded
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as shop:
+            basic = await shop.get(f"/wp-json/wc/v3/orders/{seeded}", auth=("ck_1", "cs_1"))
+            assert basic.status_code == 401  # the host dropped the header
+            wrong = await shop.get(
+                f"/wp-json/wc/v3/orders/{seeded}", params={"consumer_key": "ck_1", "consumer_secret": "x"}
+            )
+            assert wrong.status_code == 401
+        assert (await self.fetch(seeded, httpx.ASGITransport(app=app), stripped))["id"] == int(seeded)
