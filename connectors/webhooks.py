@@ -16,6 +16,7 @@ from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
+from plumbing.body_limit import BodyLimit
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
 from plumbing.ops import Health, add_ops_routes
@@ -84,4 +85,4 @@ def make_app(
         return 200, "ignored", note.why
 
     route = HotRoute(PREFIX + "{platform}/{store_id}", webhook, methods=frozenset({"POST"}), refuse_other_methods=True)
-    return in_front_of(app, route)
+    return BodyLimit(in_front_of(app, route), limit=MAX_BODY_BYTES)
