@@ -238,7 +238,7 @@ class Directory:
                     exists = template_id in self._seed.templates or bool(await pipe.hexists(TEMPLATES, template_id))
                     owner = cast(bytes | None, await pipe.hget(TEMPLATE_OWNERS, template_id))
                     if exists:  # so a store never takes an id the operator has: refused, not made its own
-                        _check_may_change(template_id, owner, by)
+                        _check_may_change(template_id, owner, by, shared=template_id in self._seed.templates)
                     pipe.multi()
                     pipe.hset(TEMPLATES, template_id, template.model_dump_json())
                     if not exists and by is not None:
@@ -311,8 +311,9 @@ def _loaded(model: type[_M], doc: bytes | str, what: str) -> _M | None:
         return None
 
 
-def _check_may_change(template_id: str, owner: bytes | None, by: str | None) -> None:
+def _check_may_change(template_id: str, owner: bytes | None, by: str | None, shared: bool = False) -> None:
+    """`shared`: the YAML has the id too; to any store but its owner it is the shared one (whose owner stays unsaid)."""
     if by is None or (owner is not None and owner.decode() == by):
         return
-    whose = "shared by every store (an operator key changes it)" if owner is None else "another store's"
+    whose = "shared by every store (an operator key changes it)" if owner is None or shared else "another store's"
     raise TemplateForbidden(f"template {template_id!r} is {whose}")

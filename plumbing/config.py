@@ -231,6 +231,8 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
+        if self.store_templates:
+            raise ValueError("store_templates: written by the merchant API, not in the YAML (use templates)")
         seen: set[tuple[str, str]] = set()
         for i, store in enumerate(self.stores):
             key = (store.platform, store.store_id)

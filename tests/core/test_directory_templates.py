@@ -57,8 +57,8 @@ async def test_store_template_squatting_an_operator_id_added_later_does_not_reac
     assert (await restarted.templates(OTHER))["gift-box"].title == "Gift box"
     assert (await restarted.templates(SQUATTER))["gift-box"].title == "Squatter's box"
 
-    # The other store's key cannot change the operator's, nor take over the store's own.
-    with pytest.raises(TemplateForbidden):
+    # The other store's key cannot change the operator's, nor take over the store's own (nor learn of it).
+    with pytest.raises(TemplateForbidden, match="shared by every store"):
         await restarted.put_template("gift-box", SQUATTED, by=OTHER)
     # The owner changes its own; the YAML's stays as the YAML says.
     await restarted.put_template("gift-box", SQUATTED.model_copy(update={"title": "Renamed"}), by=SQUATTER)

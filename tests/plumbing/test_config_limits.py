@@ -153,3 +153,10 @@ def test_the_yaml_names_a_field_over_its_limit(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"templates\.mug\.title: .*stores\.0\.merchant_email: .*one email address"):
         load_config(path)
+
+
+def test_the_yaml_cannot_write_a_stores_own_templates(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("store_templates: {etsy:s: {t: {title: T, fields: [{name: n, type: text}]}}}\n")
+    with pytest.raises(ConfigError, match="store_templates: written by the merchant API"):
+        load_config(path)
