@@ -28,6 +28,7 @@ from connectors.notice import html_description, notice_text, text_description
 from connectors.registry import adapter_for
 from core.directory import Directory, UnknownTemplate
 from plumbing.config import ProductMatch, StoreConfig
+from plumbing.limits import OPTIONS_MAX, OptionValue, ShortText, TemplateId
 
 
 class ProductDraft(BaseModel):
@@ -35,7 +36,7 @@ class ProductDraft(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    template: str = Field(min_length=1, description="The personalization template the product uses.")
+    template: TemplateId = Field(description="The personalization template the product uses.")
     title: str = Field(min_length=1, max_length=140, description="The product's name (Wix allows 80).")
     price: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", description="A decimal amount, e.g. `24.50`.")
     currency: str | None = Field(
@@ -43,7 +44,9 @@ class ProductDraft(BaseModel):
     )
     draft: bool = Field(description="Create it hidden from buyers (the seed's test publishes a draft).")
     description: str = Field(default="", max_length=20_000, description="Plain text shown before the notice.")
-    options: dict[str, str] = Field(default_factory=dict, description="Platform fields, e.g. Etsy `taxonomy_id`.")
+    options: dict[ShortText, OptionValue] = Field(
+        default_factory=dict, max_length=OPTIONS_MAX, description="Platform fields, e.g. Etsy `taxonomy_id`."
+    )
 
 
 class PublishedProduct(BaseModel):
@@ -108,8 +111,7 @@ async def publish_product(
     record = await directory.store(store.platform, store.store_id)
     # Checked as `put_product` will check it (a template another store owns is not ours to use), before
     # the platform is asked: a product created and then refused by the catalog would be an orphan.
-    owner = (await directory.template_owners()).get(draft.template, store.key)
-    if draft.template not in await directory.templates() or owner != store.key:
+    if draft.template not in await directory.templates(store.key):
         raise UnknownTemplate(f"unknown template {draft.template!r} (or another store's own)")
     notice = notice_text(store.platform, record.settings.link_recipient, record.settings.locale)
     listing = Listing(

@@ -23,6 +23,7 @@ from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
+from plumbing.body_limit import BodyLimit
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
 from plumbing.ops import Health, add_ops_routes
@@ -108,7 +109,7 @@ def make_app(
     # With and without a trailing slash: a store's delivery URL may end in one (WooCommerce pings it on save).
     paths = ("{platform}/{store_id}", "{platform}/{store_id}/", "{platform}", "{platform}/")
     routes = (HotRoute(PREFIX + path, webhook, methods=post, refuse_other_methods=True) for path in paths)
-    return in_front_of(app, *routes)
+    return BodyLimit(in_front_of(app, *routes), limit=MAX_BODY_BYTES)
 
 
 def routing_index(adapter: PlatformAdapter, stores: dict[str, StoreConfig]) -> dict[str, StoreConfig]:

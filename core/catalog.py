@@ -22,7 +22,8 @@ class Catalog:
                 value = getattr(product, key)
                 if value is not None:
                     self._first.setdefault((key, value), (position, product))
-        self._templates = {p.template: config.template(p.template) for p in store.products}
+        # Its own template where it has one by that id, else the shared one (core/directory.py: template ids).
+        self._templates = {p.template: config.template(p.template, store.key) for p in store.products}
 
     def match(self, line: LineItem) -> tuple[ProductMatch, Template] | None:
         found = [hit for key in _KEYS if (hit := self._first.get((key, getattr(line, key)))) is not None]

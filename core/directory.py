@@ -14,15 +14,27 @@ Templates are shared: those of the YAML, and those an operator key writes,
 serve every store. A template a store's key creates is that store's own:
 only its key (or an operator's) changes or deletes it, and only its catalog
 may use it, so one merchant's edit never changes another's editor pages.
+
+Template ids: a store cannot create one a shared template already has.
+When the operator later adds to the YAML an id a store already owns, both
+stay: the owning store keeps its own (its products and pages do not change
+under it) and every other store gets the YAML's (`Config.template(id,
+store)`); the seed logs the collision. Writes to that id with the owner's
+or an operator key change the store's own; the YAML's changes in the YAML.
+
+Values stored before a limit existed and now over it (`plumbing/limits.py`)
+are not loaded: a store's record falls back to the YAML's, a template is
+left out (the YAML's of that id, if any, serves); each is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
@@ -32,6 +44,9 @@ STORE_PREFIX = "core:dir:store:"
 TEMPLATES = "core:dir:templates"
 TEMPLATE_OWNERS = "core:dir:template-owners"  # template id -> the store key that owns it; absent: shared
 VERSION = "core:dir:version"
+
+log = logging.getLogger(__name__)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class DirectoryError(ValueError):
@@ -114,6 +129,14 @@ class Directory:
             written = sum(1 for done in await pipe.execute() if done)
         if written:
             await self._redis.incr(VERSION)
+        for template_id, owner in (await self.template_owners()).items():
+            if template_id in self._seed.templates:
+                log.warning(
+                    "template %r of the YAML is also %s's own: that store keeps its own, every other store gets "
+                    "the YAML's; rename one of them",
+                    template_id,
+                    owner,
+                )
         return written
 
     async def version(self) -> int:
@@ -130,16 +153,29 @@ class Directory:
 
     async def _read(self) -> Config:
         keys = [STORE_PREFIX + store.key for store in self._seed.stores]
-        docs = await self._redis.mget(keys) if keys else []
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if keys:
+                pipe.mget(keys)
+            pipe.hgetall(TEMPLATES)
+            pipe.hgetall(TEMPLATE_OWNERS)
+            *found, raw_templates, raw_owners = await pipe.execute()
         # Replies are bytes: our clients keep redis-py's default (its types say `bytes | str`).
-        raw_templates = cast(dict[bytes, bytes], await self._redis.hgetall(TEMPLATES))
-        templates = dict(self._seed.templates)
-        templates.update({k.decode(): TemplateConfig.model_validate_json(v) for k, v in raw_templates.items()})
+        docs = cast(list[bytes | None], found[0]) if found else []
+        owners = {k.decode(): v.decode() for k, v in cast(dict[bytes, bytes], raw_owners).items()}
+        shared = dict(self._seed.templates)
+        own: dict[str, dict[str, TemplateConfig]] = {}
+        for raw_id, raw in cast(dict[bytes, bytes], raw_templates).items():
+            template_id = raw_id.decode()
+            template = _loaded(TemplateConfig, raw, f"template {template_id!r}")
+            if template is None:
+                continue
+            owner = owners.get(template_id)
+            (own.setdefault(owner, {}) if owner else shared)[template_id] = template
         stores = []
         for store, doc in zip(self._seed.stores, docs, strict=True):
-            record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
+            record = (_loaded(StoreRecord, doc, f"store {store.key}") if doc else None) or _record_of(store)
             stores.append(store.model_copy(update={**dict(record.settings), "products": record.products}))
-        return Config.model_construct(templates=templates, stores=stores)
+        return Config.model_construct(templates=shared, stores=stores, store_templates=own)
 
     # --- reads for the API ---------------------------------------------------
 
@@ -152,10 +188,12 @@ class Directory:
     async def store(self, platform: str, store_id: str) -> StoreRecord:
         store = self._known(platform, store_id)
         doc = await self._redis.get(STORE_PREFIX + store.key)
-        return StoreRecord.model_validate_json(doc) if doc else _record_of(store)
+        return (_loaded(StoreRecord, doc, f"store {store.key}") if doc else None) or _record_of(store)
 
-    async def templates(self) -> dict[str, TemplateConfig]:
-        return dict((await self.config()).templates)
+    async def templates(self, store: str | None = None) -> dict[str, TemplateConfig]:
+        """The templates `store` (a store key) may use: the shared ones and its own; None: the shared ones."""
+        config = await self.config()
+        return config.templates_for(store) if store else dict(config.templates)
 
     # --- changes ---------------------------------------------------------------
 
@@ -207,8 +245,8 @@ class Directory:
                     await pipe.watch(TEMPLATES, TEMPLATE_OWNERS)
                     exists = template_id in self._seed.templates or bool(await pipe.hexists(TEMPLATES, template_id))
                     owner = cast(bytes | None, await pipe.hget(TEMPLATE_OWNERS, template_id))
-                    if exists:
-                        _check_may_change(template_id, owner, by)
+                    if exists:  # so a store never takes an id the operator has: refused, not made its own
+                        _check_may_change(template_id, owner, by, shared=template_id in self._seed.templates)
                     pipe.multi()
                     pipe.hset(TEMPLATES, template_id, template.model_dump_json())
                     if not exists and by is not None:
@@ -221,14 +259,22 @@ class Directory:
 
     async def delete_template(self, template_id: str, by: str | None = None) -> None:
         config = await self._read()
-        if template_id not in config.templates:
+        raw_owner = cast(bytes | None, await self._redis.hget(TEMPLATE_OWNERS, template_id))
+        owner = raw_owner.decode() if raw_owner else None
+        if template_id not in (config.templates_for(owner) if owner else config.templates):
             raise UnknownTemplate(f"unknown template {template_id!r}")
-        owner = cast(bytes | None, await self._redis.hget(TEMPLATE_OWNERS, template_id))
-        _check_may_change(template_id, owner, by)
-        users = [s.key for s in config.stores if any(p.template == template_id for p in s.products)]
+        _check_may_change(template_id, raw_owner, by)
+        # Who resolves this id to the template deleted: its owner alone, or (shared) every store not owning one.
+        owned_elsewhere = {s for s, own in config.store_templates.items() if template_id in own}
+        users = [
+            s.key
+            for s in config.stores
+            if any(p.template == template_id for p in s.products)
+            and (s.key == owner if owner else s.key not in owned_elsewhere)
+        ]
         if users:
             raise TemplateInUse(f"template {template_id!r} is used by the catalog of {', '.join(users)}")
-        if template_id in self._seed.templates:
+        if owner is None and template_id in self._seed.templates:
             raise TemplateInUse(f"template {template_id!r} comes from the YAML config; remove it there")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(TEMPLATES, template_id)
@@ -245,11 +291,12 @@ class Directory:
                 try:
                     await pipe.watch(key, TEMPLATES, TEMPLATE_OWNERS)
                     doc = await pipe.get(key)
-                    record = StoreRecord.model_validate_json(doc) if doc else _record_of(store)
-                    owners = cast(dict[bytes, bytes], await pipe.hgetall(TEMPLATE_OWNERS))
-                    others = {k.decode() for k, v in owners.items() if v.decode() != store.key}
-                    kept = cast(list[bytes], await pipe.hkeys(TEMPLATES))
-                    templates = (set(self._seed.templates) | {k.decode() for k in kept}) - others
+                    record = (_loaded(StoreRecord, doc, f"store {store.key}") if doc else None) or _record_of(store)
+                    raw_owners = cast(dict[bytes, bytes], await pipe.hgetall(TEMPLATE_OWNERS))
+                    owners = {k.decode(): v.decode() for k, v in raw_owners.items()}
+                    kept = {k.decode() for k in cast(list[bytes], await pipe.hkeys(TEMPLATES))}
+                    # The shared ones (an id another store owns stays usable when the YAML has it too), and its own.
+                    templates = set(self._seed.templates) | {k for k in kept if owners.get(k) in (None, store.key)}
                     updated = change(record, templates)
                     pipe.multi()
                     pipe.set(key, updated.model_dump_json())
@@ -260,8 +307,21 @@ class Directory:
                     continue
 
 
-def _check_may_change(template_id: str, owner: bytes | None, by: str | None) -> None:
+def _loaded(model: type[_M], doc: bytes | str, what: str) -> _M | None:
+    """A stored value, or None when it no longer passes the model (a limit added since it was written)."""
+    try:
+        return model.model_validate_json(doc)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
+        log.error(
+            "stored %s is not loaded, it fails the current limits (%s); change it through the API", what, problems
+        )
+        return None
+
+
+def _check_may_change(template_id: str, owner: bytes | None, by: str | None, shared: bool = False) -> None:
+    """`shared`: the YAML has the id too; to any store but its owner it is the shared one (whose owner stays unsaid)."""
     if by is None or (owner is not None and owner.decode() == by):
         return
-    whose = "shared by every store (an operator key changes it)" if owner is None else "another store's"
+    whose = "shared by every store (an operator key changes it)" if owner is None or shared else "another store's"
     raise TemplateForbidden(f"template {template_id!r} is {whose}")

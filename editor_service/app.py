@@ -13,7 +13,8 @@ from starlette.types import ASGIApp
 from editor_service.deps import Editor
 from editor_service.pages import client_address, router, show_page
 from editor_service.render import message
-from editor_service.security import BodyLimit, SecurityHeaders
+from editor_service.security import SecurityHeaders
+from plumbing.body_limit import BodyLimit
 from plumbing.hot_routes import HotRoute, in_front_of
 from plumbing.ops import Health, add_ops_routes
 
@@ -41,7 +42,7 @@ def make_app(editor: Editor, health: Health) -> ASGIApp:
         """Redis unavailable: a page asking to retry, rather than a bare 500."""
         return message("unavailable", 503, {"Retry-After": "10"})
 
-    app.add_middleware(BodyLimit, limit=editor.settings.max_body_bytes, small_limit=DRAFT_MAX_BYTES)
+    app.add_middleware(BodyLimit, limit=DRAFT_MAX_BYTES, routes={"/p/{token}": editor.settings.max_body_bytes})
 
     # Outside FastAPI's own error layer, so even an unexpected 500 carries the headers.
     return SecurityHeaders(in_front_of(app, _link_page(editor)))

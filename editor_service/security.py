@@ -1,4 +1,7 @@
-"""Link tokens, form signatures, and the ASGI layers every response passes through (headers, body limit)."""
+"""Link tokens, form signatures, and the ASGI layer every response passes through (headers).
+
+The body limit is `plumbing.body_limit`, shared by every HTTP server.
+"""
 
 from __future__ import annotations
 
@@ -65,62 +68,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class BodyTooLarge(Exception):
-    """The request body passed its limit while being read."""
-
-
-class BodyLimit:
-    """Refuses bodies over the limit with 413: at once by Content-Length, or as soon as a chunked body passes it."""
-
-    def __init__(self, app: ASGIApp, limit: int, small_limit: int, small_suffix: str = "/draft") -> None:
-        self.app, self.limit, self.small_limit, self.small_suffix = app, limit, small_limit, small_suffix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.small_limit if scope["path"].endswith(self.small_suffix) else self.limit
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            await _too_large(send)
-            return
-        seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await _too_large(send)
-
-
-async def _too_large(send: Send) -> None:
-    body = b"Request too large."
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -19,11 +19,12 @@ from merchant_api.deps import Api, ApiDep, CallerDep
 from merchant_api.keys import Caller
 from merchant_api.views import UNKNOWN_QUERY, Problem, Responses, TemplateView
 from plumbing.config import TemplateConfig
+from plumbing.limits import TEMPLATE_ID_PATTERN
 from schemas import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
-TemplateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", examples=["name-mug"])]
+TemplateId = Annotated[str, Path(pattern=TEMPLATE_ID_PATTERN, examples=["name-mug"])]
 _NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such template for this key."}}
 _FORBIDDEN: Responses = {
     403: {"model": Problem, "description": "Shared or another store's: this key may not change it."}
@@ -47,7 +48,7 @@ async def put_template(
 ) -> TemplateView:
     """Create a template (a store key's becomes its store's own) or replace one this key may change."""
     try:
-        Template(id=template_id, title=template.title, fields=template.fields)  # field names unique, as core needs
+        Template(id=template_id, title=template.title, fields=template.event_fields())  # names unique, as core needs
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False, include_context=False)]
@@ -79,17 +80,29 @@ async def delete_template(template_id: TemplateId, api: ApiDep, caller: CallerDe
 
 
 async def _visible(api: Api, caller: Caller) -> list[TemplateView]:
-    owners = await api.directory.template_owners()
-    templates = (await api.directory.config()).templates
-    return [
-        TemplateView(id=tid, title=t.title, fields=t.fields, owner=owners.get(tid))
-        for tid, t in sorted(templates.items())
-        if owners.get(tid) is None or caller.may_act_for(owners[tid])
+    """A store's key: the shared templates and its own, its own in place of a shared one of the same id.
+
+    An operator key: every template; an id that is both the YAML's and a store's appears twice, by owner.
+    """
+    config = await api.directory.config()
+    owned = {store: own for store, own in config.store_templates.items() if caller.may_act_for(store)}
+    hidden = set(owned.get(caller.store, {})) if caller.store else set()
+    views = [
+        TemplateView(id=tid, title=t.title, fields=t.fields, owner=None)
+        for tid, t in config.templates.items()
+        if tid not in hidden
     ]
+    views += [
+        TemplateView(id=tid, title=t.title, fields=t.fields, owner=store)
+        for store, own in owned.items()
+        for tid, t in own.items()
+    ]
+    return sorted(views, key=lambda view: (view.id, view.owner or ""))
 
 
 def _one(templates: list[TemplateView], template_id: str) -> TemplateView:
-    found = next((t for t in templates if t.id == template_id), None)
-    if found is None:
+    """A store's own before a shared one of the same id: the one a write with this key changes."""
+    found = sorted((t for t in templates if t.id == template_id), key=lambda view: view.owner is None)
+    if not found:
         raise HTTPException(404, f"no template {template_id!r} for this key")
-    return found
+    return found[0]

@@ -118,7 +118,7 @@ async def place_test_order(
     """Place a paid test order on the store's sandbox and read it back as the connector will."""
     record = await directory.store(store.platform, store.store_id)
     entry = choose_product(store, record.products, product_id)
-    templates = await directory.templates()
+    templates = await directory.templates(store.key)
     item = {
         "title": templates[entry.template].title,
         "price": "24.50",

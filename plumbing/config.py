@@ -13,9 +13,32 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from plumbing import limits
 from plumbing.durations import Duration
+from plumbing.limits import (
+    Choice,
+    EmailAddress,
+    FieldName,
+    Label,
+    ProductKey,
+    Secret,
+    SenderName,
+    ShortText,
+    TemplateId,
+    Title,
+    Url,
+)
 from schemas import DELIVERABLE_EVENTS, LineItem, Platform, Template, TemplateField
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -29,18 +52,49 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TemplateFieldConfig(TemplateField):
+    """A template's field as a merchant or the operator writes it: the event's field, with its size limited."""
+
+    name: FieldName = Field(examples=["name"])
+    label: Label | None = Field(default=None, description="Shown to the customer; defaults to the name.")
+    max_length: int | None = Field(default=None, ge=1, le=limits.TEXT_MAX, description="Text fields only.")
+    choices: list[Choice] | None = Field(
+        default=None, min_length=1, max_length=limits.CHOICES_MAX, description="Clipart fields only."
+    )
+
+
 class TemplateConfig(_Strict):
-    title: str
-    fields: list[TemplateField] = Field(min_length=1)
+    title: Title
+    fields: list[TemplateFieldConfig] = Field(min_length=1, max_length=limits.FIELDS_MAX)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _checked_again(cls, value: Any) -> Any:
+        # An event's fields (`schemas.TemplateField`, no limits) given here are checked against the limits.
+        if isinstance(value, list):
+            return [f.model_dump() if type(f) is TemplateField else f for f in value]
+        return value
+
+    @model_validator(mode="after")
+    def _fits_an_event(self) -> TemplateConfig:
+        # Copied into every personalizable line of a request: each limit may be reached, not all at once.
+        size = len(self.model_dump_json().encode())
+        if size > limits.TEMPLATE_MAX_BYTES:
+            raise ValueError(f"the template is {size} bytes as JSON; at most {limits.TEMPLATE_MAX_BYTES}")
+        return self
+
+    def event_fields(self) -> list[TemplateField]:
+        """The fields as the events carry them."""
+        return [TemplateField.model_validate(f.model_dump()) for f in self.fields]
 
 
 class ProductMatch(_Strict):
     """A personalizable product; a line item matches when any key given here equals the line's."""
 
-    product_id: str | None = None
-    variant_id: str | None = None
-    sku: str | None = None
-    template: str
+    product_id: ProductKey | None = None
+    variant_id: ProductKey | None = None
+    sku: ProductKey | None = None
+    template: TemplateId
 
     @model_validator(mode="after")
     def _has_a_key(self) -> ProductMatch:
@@ -128,7 +182,7 @@ ReminderDelay = Annotated[Duration, AfterValidator(_reminder_delay)]
 class StoreSettings(_Strict):
     """What a merchant may change while the system runs (the merchant API); the YAML seeds it."""
 
-    merchant_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    merchant_email: EmailAddress
     approval: Literal["manual", "automatic"] = "manual"
     link_recipient: LinkRecipientSetting = Field(
         default="merchant",
@@ -140,9 +194,9 @@ class StoreSettings(_Strict):
         pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
         description="Language of emails and product notices; unsupported ones fall back to English.",
     )
-    sender_name: str | None = Field(default=None, max_length=100, description="The emails' sender name.")
-    reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    logo_url: str | None = Field(default=None, pattern=r"^https?://")
+    sender_name: SenderName | None = Field(default=None, description="The emails' sender name.")
+    reply_to: EmailAddress | None = None
+    logo_url: Url | None = None
     reminders: list[ReminderDelay] = Field(
         default_factory=lambda: [timedelta(days=3), timedelta(days=6)],
         max_length=10,
@@ -157,17 +211,19 @@ class StoreSettings(_Strict):
 
 class StoreConfig(StoreSettings):
     platform: Platform
-    store_id: str = Field(min_length=1)
-    products: list[ProductMatch] = Field(default_factory=list)
+    store_id: str = Field(min_length=1, max_length=limits.STORE_ID_MAX, pattern=r"^[^\s/\x00-\x1f\x7f]+$")
+    products: list[ProductMatch] = Field(default_factory=list, max_length=limits.PRODUCTS_MAX)
 
     # How the store's connector reaches the platform (connectors only).
-    base_url: str | None = Field(
+    base_url: Url | None = Field(
         default=None, description="The store's or the API's address, without a trailing slash."
     )
-    credentials: dict[str, str] = Field(
-        default_factory=dict, description="As the platform needs them; write secrets as ${ENV}."
+    credentials: dict[ShortText, Secret] = Field(
+        default_factory=dict,
+        max_length=limits.CREDENTIALS_MAX,
+        description="As the platform needs them; write secrets as ${ENV}.",
     )
-    webhook_secret: str | None = Field(
+    webhook_secret: Secret | None = Field(
         default=None, description="Shared secret, or public key (Wix), to verify webhooks."
     )
     poll_interval: Duration = timedelta(seconds=60)
@@ -177,12 +233,15 @@ class StoreConfig(StoreSettings):
     start_from: AwareDatetime | None = Field(
         default=None, description="First poll starts here (default: now - lookback)."
     )
-    buyer_text_keys: list[str] = Field(
+    buyer_text_keys: list[ShortText] = Field(
         default_factory=lambda: list(DEFAULT_BUYER_TEXT_KEYS),
+        max_length=limits.TEXT_KEYS_MAX,
         description="Names of the order-line fields that carry the text the buyer typed at checkout (case-insensitive).",
     )
 
-    webhooks: list[OutboundWebhook] = Field(default_factory=list, description="Automation endpoints (notifier).")
+    webhooks: list[OutboundWebhook] = Field(
+        default_factory=list, max_length=limits.WEBHOOKS_MAX, description="Automation endpoints (notifier)."
+    )
 
     @property
     def key(self) -> str:
@@ -190,11 +249,17 @@ class StoreConfig(StoreSettings):
 
 
 class Config(_Strict):
-    templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+    templates: dict[TemplateId, TemplateConfig] = Field(
+        default_factory=dict, description="Shared by every store: the YAML's, and those an operator key writes."
+    )
     stores: list[StoreConfig] = Field(default_factory=list)
+    # Store key -> the templates that store's key created (`core/directory.py`); never in the YAML.
+    store_templates: dict[str, dict[str, TemplateConfig]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
+        if self.store_templates:
+            raise ValueError("store_templates: written by the merchant API, not in the YAML (use templates)")
         seen: set[tuple[str, str]] = set()
         for i, store in enumerate(self.stores):
             key = (store.platform, store.store_id)
@@ -209,8 +274,14 @@ class Config(_Strict):
     def store(self, platform: str, store_id: str) -> StoreConfig | None:
         return self._stores_by_key.get((platform, store_id))
 
-    def template(self, template_id: str) -> Template:
-        return self._templates_by_id[template_id]
+    def template(self, template_id: str, store: str | None = None) -> Template:
+        """The template `store` (a store key) gets for this id: its own if it has one by that id, else the shared."""
+        own = self._own_templates.get((store, template_id)) if store else None
+        return own or self._templates_by_id[template_id]
+
+    def templates_for(self, store: str) -> dict[str, TemplateConfig]:
+        """Every template the store may use: the shared ones, and its own (which win over a shared one's id)."""
+        return {**self.templates, **self.store_templates.get(store, {})}
 
     # Looked up for every order: built once (the config is frozen).
     @cached_property
@@ -219,7 +290,15 @@ class Config(_Strict):
 
     @cached_property
     def _templates_by_id(self) -> dict[str, Template]:
-        return {tid: Template(id=tid, title=t.title, fields=t.fields) for tid, t in self.templates.items()}
+        return {tid: Template(id=tid, title=t.title, fields=t.event_fields()) for tid, t in self.templates.items()}
+
+    @cached_property
+    def _own_templates(self) -> dict[tuple[str, str], Template]:
+        return {
+            (store, tid): Template(id=tid, title=t.title, fields=t.event_fields())
+            for store, own in self.store_templates.items()
+            for tid, t in own.items()
+        }
 
 
 def _expand_env(node: Any, path: str) -> Any:

@@ -14,16 +14,20 @@ generated value, so a failing case replays the same), otherwise nearly every cas
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from merchant_api.app import openapi_document
+from merchant_api.app import MAX_BODY_BYTES, openapi_document
+from plumbing import limits
 from tests.builders import mug, order, plain
 from tests.merchant_api.conftest import FUZZ, name, placed
 
@@ -83,13 +87,73 @@ def test_no_generated_request_breaks_the_api(case, fuzz_target):
     fuzz_target["tried"].append((case.operation.label, response.status_code))
 
 
-def _aim(case, orders: list[str]) -> None:
+# Oversized: each body the generator makes, its strings grown just past a limit (or far past, up to what the
+# body limit lets through: a body over it is refused unread, tests/merchant_api/test_limits.py) or its lists
+# past their counts. In every case the answer is a documented refusal, never a 5xx.
+LIMITS = sorted({limits.LABEL_MAX, limits.TITLE_MAX, limits.PRODUCT_KEY_MAX, 500, limits.URL_MAX, 20_000})
+STRING_SIZES = [n + 1 for n in LIMITS] + [100_000]
+LIST_SIZE = max(limits.FIELDS_MAX, limits.CHOICES_MAX, limits.OPTIONS_MAX) + 1
+BODY_OPERATIONS = [op for op in (result.ok() for result in schema.get_all_operations()) if op.body]
+OVERSIZED = 40
+
+
+@given(data=st.data())
+@settings(
+    max_examples=OVERSIZED,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=RANDOM not in os.environ,
+)
+def test_oversized_fields_and_lists_break_nothing(data, fuzz_target):
+    stack = fuzz_target["stack"]
+    operation = data.draw(st.sampled_from(BODY_OPERATIONS), label="operation")
+    case = data.draw(operation.as_strategy(), label="case")
+    if not isinstance(case.body, dict | list):
+        case.body = {"reason": ""}  # the commands' optional body
+    grow = data.draw(st.sampled_from(["strings", "lists"]))
+    size = data.draw(st.sampled_from(STRING_SIZES)) if grow == "strings" else 0
+    fill = data.draw(st.sampled_from(["x", "é", "\U0001f600"]))  # JSON-escaped: 1, 6 and 12 bytes each
+    case.body = _within_the_body_limit(case.body, size, fill) if grow == "strings" else _grown(case.body)
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {KEY[0]}"}
+    _aim(case, fuzz_target["orders"], always=True)  # the limits are checked past the 404 of an unknown store
+    response = case.call_and_validate(base_url=stack.url, excluded_checks=[positive_data_acceptance], timeout=15)
+    fuzz_target["tried"].append((f"oversized {case.operation.label}", response.status_code))
+    assert response.status_code < 500
+
+
+def _within_the_body_limit(body: Any, size: int, fill: str) -> Any:
+    while len(json.dumps(grown := _strings(body, size, fill))) > MAX_BODY_BYTES - 1024:
+        size //= 2
+    return grown
+
+
+def _strings(value: Any, size: int, fill: str) -> Any:
+    if isinstance(value, str):
+        return (value + fill * size)[:size]
+    if isinstance(value, dict):
+        return {key: _strings(item, size, fill) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strings(item, size, fill) for item in value]
+    return value
+
+
+def _grown(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _grown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_grown(item) for item in value] or ["x"]
+        return (items * LIST_SIZE)[: max(LIST_SIZE, len(items))]
+    return value
+
+
+def _aim(case, orders: list[str], always: bool = False) -> None:
     for where, key, real in (
         (case.path_parameters, "store", name(FUZZ)),
         (case.query, "store", name(FUZZ)),
         (case.path_parameters, "order_key", None),
     ):
-        if where and isinstance(where.get(key), str) and _heads(where[key]):
+        if where and isinstance(where.get(key), str) and (always or _heads(where[key])):
             where[key] = real or orders[zlib.crc32(where[key].encode()) % len(orders)]
 
 
