@@ -25,6 +25,10 @@ from schemas import Event, PersonalizationRequested
 
 log = logging.getLogger(__name__)
 
+# A request must leave room for the link the notifier issues from it: `PersonalizationLinkIssued` repeats its
+# items and adds the URL, and the notifier could never publish one over the limit.
+LINK_ROOM = 16 * 1024
+
 # A lost compare-and-set means another core copy wrote the order meanwhile;
 # re-reading and re-deciding converges in a round or two.
 MAX_ROUNDS = 8
@@ -125,14 +129,18 @@ class CoreHandler:
     def _within_limit(self, outgoing: Sequence[Outgoing], codec: BatchCodec) -> dict[str, bytes]:
         encoded = codec.published(outgoing)
         for event in outgoing:
-            checked(event, self._max_message_bytes, encoded[event.event_id])
+            room = LINK_ROOM if isinstance(event, PersonalizationRequested) else 0
+            checked(event, self._max_message_bytes - room, encoded[event.event_id])
         return encoded
 
 
 def _too_large(error: MessageTooLarge, outgoing: Sequence[Outgoing]) -> str:
     lines = [len(e.items) for e in outgoing if isinstance(e, PersonalizationRequested)]
-    count = f" ({lines[0]} personalizable lines)" if lines and error.event_type == "PersonalizationRequested" else ""
-    return f"{error.reason}{count}; the input is not applied: the order is left as it was"
+    request = (
+        f" ({lines[0]} personalizable lines; {LINK_ROOM:,} bytes of the limit are kept for the link issued from it)"
+    )
+    detail = request if lines and error.event_type == "PersonalizationRequested" else ""
+    return f"{error.reason}{detail}; the input is not applied: the order is left as it was"
 
 
 def _log_ignored(event: Event, why: str) -> None:

@@ -42,7 +42,7 @@ class MessageTooLarge(Exception):
     def reason(self) -> str:
         return (
             f"{self.event_type} for {self.order_key} would be a {self.size:,}-byte record on {self.topic}, over the "
-            f"brokers' limit of {self.limit:,} bytes (PERSONALIZE_KAFKA_MAX_MESSAGE_BYTES)"
+            f"limit of {self.limit:,} bytes (PERSONALIZE_KAFKA_MAX_MESSAGE_BYTES)"
         )
 
 

@@ -36,5 +36,5 @@ async def test_a_platform_order_over_one_mib_is_dead_lettered_once_and_the_store
     assert isinstance(letter, DeadLetter)
     assert letter.order_key == order_key("woocommerce", shop.store.store_id, str(huge["id"]))
     assert f"woocommerce order {huge['id']} of store {shop.store.key}" in letter.error
-    assert "over the brokers' limit of 1,000,000 bytes" in letter.error
+    assert "over the limit of 1,000,000 bytes" in letter.error
     assert "raw truncated" in letter.error and letter.source_topic == f"poll:{shop.store.key}"

@@ -43,7 +43,7 @@ async def test_a_huge_template_title_dead_letters_only_its_order_and_the_batch_g
 
     ((refused, reason),) = outcome.rejected
     assert refused.event is huge
-    assert "PersonalizationRequested" in reason and "1,000,000 bytes" in reason and huge.order_key in reason
+    assert "PersonalizationRequested" in reason and "983,616 bytes" in reason and huge.order_key in reason
     assert huge.order_key not in store.rows  # not taken: replayed once the template is fixed, it starts afresh
     assert all(e.order_key == other.order_key for e in outcome.outgoing)
     assert any(isinstance(e, FulfillmentRequested) for e in outcome.outgoing)
@@ -58,7 +58,7 @@ async def test_a_paid_order_with_thousands_of_personalizable_lines_is_dead_lette
 
     ((refused, reason),) = outcome.rejected
     assert refused.event is huge and outcome.outgoing == []
-    assert "(5000 personalizable lines)" in reason and "over the brokers' limit of 1,000,000 bytes" in reason
+    assert "(5000 personalizable lines;" in reason and "over the limit of 983,616 bytes" in reason
     assert huge.order_key not in store.rows
 
 
@@ -87,3 +87,13 @@ async def test_an_order_just_under_the_limit_is_taken():
     outcome = await handler(store, config)([received(fits)])
     assert outcome.rejected == []
     assert any(isinstance(e, PersonalizationRequested) for e in outcome.outgoing)
+
+
+async def test_a_request_leaves_room_under_the_limit_for_the_link_the_notifier_issues_from_it():
+    # Under the brokers' limit by a few kilobytes: the notifier's PersonalizationLinkIssued (the same items, and
+    # the link) would not be.
+    config = with_huge_template(load_test_config(), title_bytes=DEFAULT_MAX_MESSAGE_BYTES - 8_000)
+    tight = order(MANUAL, [mug("L1", product_id=BANNER, sku=None)])
+    outcome = await handler(MemoryOrderStore(), config)([received(tight)])
+    ((_, reason),) = outcome.rejected
+    assert "16,384 bytes of the limit are kept for the link" in reason

@@ -59,7 +59,7 @@ async def test_a_store_with_a_huge_template_title_dead_letters_its_order_and_ano
         await recorder.wait_for(huge.order_key, has(DeadLetter))
         (dead,) = recorder.events(huge.order_key, DeadLetter)
         assert dead.source_topic == ORDERS_RECEIVED and dead.offset == sent[0].offset and dead.consumer == "core"
-        assert "PersonalizationRequested" in dead.error and "over the brokers' limit of 1,000,000 bytes" in dead.error
+        assert "PersonalizationRequested" in dead.error and "over the limit of 983,616 bytes" in dead.error
         tp = TopicPartition(ORDERS_RECEIVED, PARTITION)
         await until(lambda: committed(bootstrap, "core", tp), lambda offset: (offset or 0) > sent[1].offset)
 

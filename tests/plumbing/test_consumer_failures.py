@@ -228,7 +228,7 @@ async def test_a_message_whose_event_is_too_large_for_the_broker_is_dead_lettere
         lambda: rec.events(huge.order_key, DeadLetter) and rec.events(fine.order_key, CancelOrder),
     )
     (dead,) = rec.events(huge.order_key, DeadLetter)
-    assert "CancelOrder" in dead.error and "over the brokers' limit of 1,000,000 bytes" in dead.error
+    assert "CancelOrder" in dead.error and "over the limit of 1,000,000 bytes" in dead.error
     assert rec.events(huge.order_key, CancelOrder) == []
     assert (
         await committed(env["settings"].kafka_bootstrap, group, TopicPartition(ORDERS_RECEIVED, 0))
