@@ -1,4 +1,10 @@
-"""The one path every order takes into Kafka, from a webhook or a poll: map, dedupe, publish, remember."""
+"""The one path every order takes into Kafka, from a webhook or a poll: map, dedupe, publish, remember.
+
+An order whose event would not fit a Kafka record (`plumbing.kafka.MessageTooLarge`: a platform order of
+thousands of lines, a huge personalization text) is dead-lettered with its store and order id, its first bytes
+kept, and remembered as seen like a published one: the poll's cursor moves past it, and neither the poll nor a
+webhook sends it again until the order changes on the platform (a new version is tried, and dead-lettered, anew).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from connectors.platform import MappedOrder, PlatformAdapter
 from connectors.seen import SeenOrders, Verdict
 from plumbing.config import StoreConfig
 from plumbing.dead_letters import kept_raw, short
-from plumbing.kafka import publish
+from plumbing.kafka import MessageTooLarge, checked, message_limit, publish
 from schemas import DeadLetter, OrderReceived, OrderUpdated, utc_now
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,7 @@ class _Ready:
     mapped: MappedOrder
     digest: str
     verdict: Verdict
+    raw: dict
 
 
 @dataclass(frozen=True)
@@ -60,30 +67,35 @@ class Intake:
         may then advance its cursor or answer the platform.
         """
         seen = self._seen_for(store)
-        mapped_orders, dead = [], []
+        mapped_orders: list[tuple[MappedOrder, dict]] = []
+        dead: list[DeadLetter] = []
         for raw in raws:
             try:
-                mapped_orders.append(self._adapter.map_order(store, raw))
+                mapped_orders.append((self._adapter.map_order(store, raw), raw))
             except UnmappableOrderError as error:
                 if await self._first_time_unmappable(store, raw):
                     dead.append(
                         self._dead_letter(store, raw, f"cannot map {self._adapter.name} order: {error}", source)
                     )
-        versions = [(m.order.platform_order_id, m.modified_at, _digest(m)) for m in mapped_orders]
+        versions = [(m.order.platform_order_id, m.modified_at, _digest(m)) for m, _ in mapped_orders]
         verdicts = await seen.classify(versions) if versions else []
-        ready = [_Ready(m, v[2], verdict) for m, v, verdict in zip(mapped_orders, versions, verdicts, strict=True)]
+        ready = [
+            _Ready(m, v[2], verdict, raw)
+            for (m, raw), v, verdict in zip(mapped_orders, versions, verdicts, strict=True)
+        ]
         for r in ready:
             if not r.verdict.publish:
                 DUPLICATES.labels(self._adapter.name, r.verdict.value).inc()
         to_publish = [r for r in ready if r.verdict.publish]
+        published, encoded = self._within_limit(store, to_publish, source, dead)
         try:
-            await publish(self._producer, [*(_event(r) for r in to_publish), *dead])
+            await publish(self._producer, [*(event for _, event in published), *dead], encoded)
         except BaseException:
             await seen.release([r.mapped.order.platform_order_id for r in to_publish])
             raise
         if to_publish:
             await seen.record([(r.mapped.order.platform_order_id, r.mapped.modified_at, r.digest) for r in to_publish])
-        for r in to_publish:
+        for r, _ in published:
             ORDERS_PUBLISHED.labels(
                 self._adapter.name, "OrderReceived" if r.verdict is Verdict.NEW else "OrderUpdated"
             ).inc()
@@ -92,13 +104,36 @@ class Intake:
     async def dead_letter(self, store: StoreConfig, body: bytes, reason: str, source: str) -> None:
         await publish(self._producer, [self._dead_letter(store, body, reason, source)])
 
-    def _dead_letter(self, store: StoreConfig, raw: dict | bytes, reason: str, source: str) -> DeadLetter:
+    def _within_limit(
+        self, store: StoreConfig, to_publish: list[_Ready], source: str, dead: list[DeadLetter]
+    ) -> tuple[list[tuple[_Ready, OrderReceived | OrderUpdated]], dict[str, bytes]]:
+        """The events of `to_publish` that fit a record, with their values; one too large becomes a dead letter
+        (added to `dead`), and is recorded as seen with the rest once the broker has the dead letter."""
+        limit = message_limit(self._producer)
+        events: list[tuple[_Ready, OrderReceived | OrderUpdated]] = []
+        encoded: dict[str, bytes] = {}
+        for r in to_publish:
+            event = _event(r)
+            try:
+                encoded[event.event_id] = checked(event, limit)
+            except MessageTooLarge as error:
+                order_id = r.mapped.order.platform_order_id
+                reason = f"{self._adapter.name} order {order_id} of store {store.key} not published: {error.reason}"
+                dead.append(self._dead_letter(store, r.raw, reason, source, event.order_key))
+                continue
+            events.append((r, event))
+        return events, encoded
+
+    def _dead_letter(
+        self, store: StoreConfig, raw: dict | bytes, reason: str, source: str, order_key: str | None = None
+    ) -> DeadLetter:
         DEAD_LETTERS.labels(self._adapter.name, source).inc()
         log.warning("dead letter from %s %s: %s", source, store.key, short(reason, 300))
         body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
-        kept, cut = kept_raw(body)  # a dead letter over 1 MiB is refused by the producer: the webhook would 500
+        # Cut to fit a record: a dead letter the producer refuses would fail the webhook and the poll.
+        kept, cut = kept_raw(body, message_limit(self._producer))
         return DeadLetter(
-            order_key=f"{store.key}:unknown",
+            order_key=order_key or f"{store.key}:unknown",
             source_topic=f"{source}:{store.key}",
             partition=-1,
             offset=-1,

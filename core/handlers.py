@@ -1,21 +1,33 @@
-"""Core's batch handler: load the batch's orders, decide, write atomically, hand back what to publish."""
+"""Core's batch handler: load the batch's orders, decide, write atomically, hand back what to publish.
+
+An input whose events would not fit a Kafka record (a store's huge template copied into every line, an order of
+thousands of personalizable lines) is refused before anything is written: published, its events would be refused
+forever; written, a redelivery would publish them again. The order stays as it was (a new order is not stored),
+the input goes to `dead-letters` naming the size and the limit, and the rest of the batch goes on. Once the cause
+is fixed (the template shortened, the order split on the platform), replaying the dead letter takes it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from core.codec import BatchCodec
 from core.decide import Policy, apply
 from core.directory import ConfigSource
-from core.order import Order
+from core.order import Order, Outgoing
 from core.store import OrderStore, Write
 from plumbing.consumer import Outcome, Received
+from plumbing.kafka import DEFAULT_MAX_MESSAGE_BYTES, MessageTooLarge, checked
 from plumbing.logs import event_fields
-from schemas import Event
+from schemas import Event, PersonalizationRequested
 
 log = logging.getLogger(__name__)
+
+# A request must leave room for the link the notifier issues from it: `PersonalizationLinkIssued` repeats its
+# items and adds the URL, and the notifier could never publish one over the limit.
+LINK_ROOM = 16 * 1024
 
 # A lost compare-and-set means another core copy wrote the order meanwhile;
 # re-reading and re-deciding converges in a round or two.
@@ -28,9 +40,15 @@ class ConcurrentWriteError(RuntimeError):
 
 class CoreHandler:
     def __init__(
-        self, store: OrderStore, configs: ConfigSource, link_delay: timedelta, clock: Callable[[], datetime]
+        self,
+        store: OrderStore,
+        configs: ConfigSource,
+        link_delay: timedelta,
+        clock: Callable[[], datetime],
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._store = store
+        self._max_message_bytes = max_message_bytes
         self._configs = configs
         self._link_delay = link_delay
         self._clock = clock
@@ -93,8 +111,13 @@ class CoreHandler:
                 # which is what a redelivery after a crash before the commit is.
                 _log_ignored(item.event, "already applied from another message")
                 continue
+            try:
+                encoded = self._within_limit(decision.outgoing, codec)
+            except MessageTooLarge as error:
+                result.rejected.append((item, _too_large(error, decision.outgoing)))
+                continue  # nothing of this input is kept: the order stays as the inputs before it left it
             result.outgoing += decision.outgoing
-            result.encoded.update(codec.published(decision.outgoing))
+            result.encoded.update(encoded)
             if decision.rejected:
                 result.rejected.append((item, decision.rejected))
             elif decision.ignored:
@@ -102,6 +125,22 @@ class CoreHandler:
             if decision.order is not None:
                 changed = decision.order
         return changed, result
+
+    def _within_limit(self, outgoing: Sequence[Outgoing], codec: BatchCodec) -> dict[str, bytes]:
+        encoded = codec.published(outgoing)
+        for event in outgoing:
+            room = LINK_ROOM if isinstance(event, PersonalizationRequested) else 0
+            checked(event, self._max_message_bytes - room, encoded[event.event_id])
+        return encoded
+
+
+def _too_large(error: MessageTooLarge, outgoing: Sequence[Outgoing]) -> str:
+    lines = [len(e.items) for e in outgoing if isinstance(e, PersonalizationRequested)]
+    request = (
+        f" ({lines[0]} personalizable lines; {LINK_ROOM:,} bytes of the limit are kept for the link issued from it)"
+    )
+    detail = request if lines and error.event_type == "PersonalizationRequested" else ""
+    return f"{error.reason}{detail}; the input is not applied: the order is left as it was"
 
 
 def _log_ignored(event: Event, why: str) -> None:

@@ -41,7 +41,9 @@ async def run(
     async with Service("core", settings, CONSUMES + PRODUCES, log, redis=hiredis_packing, stop=stop) as core:
         directory = Directory(core.redis, config)
         seeded = await _seed_when_redis_answers(directory, core.stop)
-        handler = CoreHandler(RedisOrderStore(core.redis), directory, settings.link_delay, clock)
+        handler = CoreHandler(
+            RedisOrderStore(core.redis), directory, settings.link_delay, clock, settings.kafka_max_message_bytes
+        )
         consumer = core.consumer("consumer", handler, settings.core_group, CONSUMES, settings.core_batch)
         await core.serve_ops(CORE_OPS_PORT)
         log.info(

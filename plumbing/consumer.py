@@ -13,7 +13,11 @@ Failures split in two:
   so the batch is rewound and retried with backoff until it comes back;
 - one message fails (bad bytes, a bad event, a handler error): it is retried a
   bounded number of times, then dead-lettered with the reason, and the
-  partition moves on.
+  partition moves on;
+- one message would publish an event over the brokers' record limit
+  (`plumbing.kafka.MessageTooLarge`): it is dead-lettered at once, naming the
+  size and the limit (a retry fails the same way). A handler with side effects
+  checks before it writes (core does); this is the net under every handler.
 
 Stopping (SIGTERM) never cuts a batch in half: `stop()` lets the batch in hand
 finish, publish and commit, then the consumer leaves its group. A batch that
@@ -41,7 +45,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plumbing import metrics
 from plumbing.dead_letters import KEY_MAX_CHARS, brief, kept_raw, short
-from plumbing.kafka import publish_batched, security_options
+from plumbing.kafka import MessageTooLarge, checked, message_limit, publish_batched, security_options
 from plumbing.logs import event_context, event_fields
 from plumbing.settings import Settings
 from schemas import DeadLetter, Event, decode
@@ -49,7 +53,8 @@ from schemas import DeadLetter, Event, decode
 log = logging.getLogger(__name__)
 
 # A full Redis (noeviction) or a replica answering READONLY after a failover is
-# an outage to wait out, not a bad message to dead-letter.
+# an outage to wait out, not a bad message to dead-letter. A record too large
+# for the brokers is the message's fault: `MessageTooLarge` is no KafkaError.
 INFRASTRUCTURE_ERRORS = (
     KafkaError,
     RedisConnectionError,
@@ -118,7 +123,8 @@ class _Stopping(Exception):
 class BatchConsumer:
     def __init__(self, bootstrap: str, producer: AIOKafkaProducer, handle: Handler, options: ConsumerOptions) -> None:
         self._producer = producer
-        self._handle = handle
+        self._limit = message_limit(producer)
+        self._handle_unchecked = handle
         self._options = options
         self._stopping = asyncio.Event()
         self._joined = False
@@ -171,6 +177,15 @@ class BatchConsumer:
             self._joined = False
             await self._consumer.stop()
 
+    async def _handle(self, items: list[Received]) -> Outcome:
+        """The handler's outcome, every outgoing event checked to fit a record (`MessageTooLarge` if one does not).
+
+        The values are kept in `encoded`, so publishing does not encode them again."""
+        outcome = await self._handle_unchecked(items)
+        for event in outcome.outgoing:
+            outcome.encoded[event.event_id] = checked(event, self._limit, outcome.encoded.get(event.event_id))
+        return outcome
+
     async def _process(self, records: list[ConsumerRecord]) -> None:
         metrics.BATCH_RECORDS.labels(self.group_id).observe(len(records))
         received, dead = self._decode(records)
@@ -199,6 +214,10 @@ class BatchConsumer:
             return await self._handle(received)
         except INFRASTRUCTURE_ERRORS:
             raise
+        except MessageTooLarge as error:
+            log.warning(
+                "batch of %d would publish too large a record (%s); handling it one by one", len(received), error
+            )
         except Exception:
             log.exception("batch of %d failed; retrying its messages one by one", len(received))
         outcome = Outcome()
@@ -218,6 +237,8 @@ class BatchConsumer:
                     return await self._handle([item])
                 except INFRASTRUCTURE_ERRORS:
                     raise
+                except MessageTooLarge as error:  # the same every time: no retry
+                    return Outcome(rejected=[(item, error.reason)])
                 except Exception as error:  # any handler bug is this message's failure
                     if attempt == self._options.message_attempts:
                         log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
@@ -230,7 +251,7 @@ class BatchConsumer:
     def _dead_letter(self, record: ConsumerRecord, reason: str, event: Event | None = None) -> DeadLetter:
         order_key = short((record.key or b"unknown").decode(errors="replace"), KEY_MAX_CHARS) or "unknown"
         fields = event_fields(event) if event is not None else {"order_key": order_key}
-        raw, cut = kept_raw(record.value or b"")  # a dead letter over 1 MiB would stick the partition
+        raw, cut = kept_raw(record.value or b"", self._limit)  # a dead letter too large would stick the partition
         log.warning("dead letter from %s: %s", _where(record), reason, extra=fields)
         return DeadLetter(
             order_key=order_key,

@@ -1,12 +1,11 @@
 """What a dead letter keeps of a message, cut so the dead letter itself fits in one Kafka record.
 
-A record over the producer's `max_request_size` (1 MiB, also a broker's default
-`message.max.bytes`) is refused before it is sent. A consumer that cannot
-publish its dead letter retries the batch forever: the partition is stuck on
-one message. Base64 adds a third, so a message over ~750 KiB, or an error or
-key that repeats a huge input, would do it. The dead letter keeps the first
-`RAW_MAX_BYTES` and says so; a consumer's message stays whole in its source
-topic at the dead letter's partition and offset for the topic's retention.
+A record over the brokers' limit (`PERSONALIZE_KAFKA_MAX_MESSAGE_BYTES`, 1,000,000 by default) is refused
+before it is sent (`plumbing.kafka.checked`). A consumer that cannot publish its dead letter could not move
+on: the partition would be stuck on one message. Base64 adds a third, so a message over ~750 KB, or an error or
+key that repeats a huge input, would do it. The dead letter keeps the first `raw_budget(limit)` bytes and says
+so; a consumer's message stays whole in its source topic at the dead letter's partition and offset for the
+topic's retention.
 """
 
 from __future__ import annotations
@@ -15,17 +14,26 @@ import base64
 
 from pydantic import ValidationError
 
-RAW_MAX_BYTES = 700 * 1024  # base64 → 934 KiB, leaving room for the envelope, the error and the key
 ERROR_MAX_CHARS = 2000
 KEY_MAX_CHARS = 512
+# The envelope, the error and the key around the raw bytes: 2,000 + 512 characters, each at most 6 bytes of JSON
+# (a control character's \u escape), and the ids, names and framing.
+ENVELOPE_ROOM = 32 * 1024
 
 
-def kept_raw(value: bytes) -> tuple[str, str]:
-    """Base64 of the message's bytes (the first `RAW_MAX_BYTES`), and a note for the error when it was cut."""
-    if len(value) <= RAW_MAX_BYTES:
+def raw_budget(limit: int) -> int:
+    """How many bytes of a message a dead letter keeps so that it fits a record of `limit` bytes."""
+    return (limit - ENVELOPE_ROOM) // 4 * 3  # base64: 4 characters for every 3 bytes
+    # At the default limit of 1,000,000: 725,424 bytes, 967,232 characters of base64.
+
+
+def kept_raw(value: bytes, limit: int) -> tuple[str, str]:
+    """Base64 of the message's bytes (as many as fit a record of `limit`), and a note for the error when cut."""
+    budget = raw_budget(limit)
+    if len(value) <= budget:
         return base64.b64encode(value).decode(), ""
-    note = f" [raw truncated to the first {RAW_MAX_BYTES} of {len(value)} bytes]"
-    return base64.b64encode(value[:RAW_MAX_BYTES]).decode(), note
+    note = f" [raw truncated to the first {budget} of {len(value)} bytes]"
+    return base64.b64encode(value[:budget]).decode(), note
 
 
 def short(text: str, limit: int = ERROR_MAX_CHARS) -> str:

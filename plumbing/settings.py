@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of each topic a service creates.")
     topic_replication: int = Field(default=1, ge=1, description="Replication factor of each topic a service creates.")
+    kafka_max_message_bytes: int = Field(
+        default=1_000_000,
+        ge=65_536,
+        description="The largest record the brokers take (their `message.max.bytes`, or the topic's "
+        "`max.message.bytes`; stock Kafka's is 1,048,588), counted as the producer counts it: value, key, headers "
+        "and the batch's framing. An event over it is dead-lettered, never retried (docs/architecture.md).",
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=1_000, description="Consumer session timeout; joining a group takes about half of it."
     )

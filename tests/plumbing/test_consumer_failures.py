@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from aiokafka import TopicPartition
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import ReadOnlyError as RedisReadOnlyError
@@ -25,12 +26,15 @@ from plumbing.settings import Settings
 from schemas import (
     EVENTS_BY_TOPIC,
     ORDERS_RECEIVED,
+    CancelOrder,
     DeadLetter,
     OrderStatusChanged,
     PersonalizationRequested,
+    encode,
     utc_now,
 )
 from tests.builders import MANUAL, load_test_config, mug, order, plain
+from tests.partitions import committed, number_on_partition
 from tests.support import Recorder, count, send, unique_id
 
 pytestmark = pytest.mark.integration  # starts servers or service processes of its own
@@ -202,3 +206,31 @@ async def test_redis_going_away_holds_the_batch_until_it_returns_and_loses_nothi
         loop.stop()
         await asyncio.wait_for(task, 15)
         await redis.aclose()
+
+
+async def test_a_message_whose_event_is_too_large_for_the_broker_is_dead_lettered_and_the_partition_commits(env):
+    """The net under every handler: a record over the brokers' limit was a KafkaError, retried forever."""
+    partitions = len(await env["producer"].partitions_for(ORDERS_RECEIVED))
+    huge = order(MANUAL, [plain()], number=number_on_partition(MANUAL, 0, partitions))
+    fine = order(MANUAL, [plain()], number=number_on_partition(MANUAL, 0, partitions))
+    answers = {huge.order_key: "x" * 1_200_000, fine.order_key: "changed mind"}
+
+    async def cancels(batch: list[Received]) -> Outcome:
+        mine = [i.event.order_key for i in batch if i.event.order_key in answers]  # the topic has other tests' too
+        return Outcome(outgoing=[CancelOrder(order_key=key, reason=answers[key]) for key in mine])
+
+    sent = [
+        await env["producer"].send_and_wait(ORDERS_RECEIVED, encode(e), key=e.order_key.encode()) for e in (huge, fine)
+    ]
+    rec, group = env["recorder"], f"too-large-{unique_id()}"
+    await run_until(
+        consumer(env, cancels, group),
+        lambda: rec.events(huge.order_key, DeadLetter) and rec.events(fine.order_key, CancelOrder),
+    )
+    (dead,) = rec.events(huge.order_key, DeadLetter)
+    assert "CancelOrder" in dead.error and "over the limit of 1,000,000 bytes" in dead.error
+    assert rec.events(huge.order_key, CancelOrder) == []
+    assert (
+        await committed(env["settings"].kafka_bootstrap, group, TopicPartition(ORDERS_RECEIVED, 0))
+        >= sent[1].offset + 1
+    )

@@ -26,7 +26,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plumbing.consumer import BatchConsumer, ConsumerOptions
-from plumbing.dead_letters import RAW_MAX_BYTES
+from plumbing.dead_letters import raw_budget
+from plumbing.kafka import DEFAULT_MAX_MESSAGE_BYTES, checked
 from schemas import EVENTS_BY_TOPIC, DeadLetter, Event, decode, encode, topic_of
 from tests.fuzzing.events import missing_samples, samples
 from tests.fuzzing.strategies import CASES, budget, dumps, mutated, raw_bodies, text
@@ -87,7 +88,7 @@ def records(draw: st.DrawFn) -> list[ConsumerRecord]:
                     raw_bodies,
                     mutated(draw(st.sampled_from(WIRE[topic]))).map(dumps),
                     st.none(),
-                    st.just(b"x" * (RAW_MAX_BYTES + 10)),
+                    st.just(b"x" * (raw_budget(DEFAULT_MAX_MESSAGE_BYTES) + 10)),
                 )
             )
         key = draw(
@@ -130,6 +131,8 @@ async def test_each_undecodable_record_becomes_one_dead_letter_and_each_decodabl
         kept = base64.b64decode(letter.raw)
         assert (record.value or b"").startswith(kept) and (kept == (record.value or b"") or "truncated" in letter.error)
         wire = encode(letter)
-        assert len(wire) + len(letter.order_key.encode()) < 1024 * 1024  # it fits one record: the partition moves on
+        checked(
+            letter, DEFAULT_MAX_MESSAGE_BYTES, wire
+        )  # it fits one record (else this raises): the partition moves on
         assert isinstance(decode("dead-letters", wire), DeadLetter)
     assert {(i.record.topic, i.record.partition, i.record.offset) for i in received} == set(by_place)
