@@ -29,7 +29,7 @@ from editor_service.metrics import SET_ASIDE
 from editor_service.once import OncePerKey
 from plumbing.consumer import INFRASTRUCTURE_ERRORS
 from plumbing.dead_letters import KEY_MAX_CHARS, brief, kept_raw, short
-from plumbing.kafka import publish
+from plumbing.kafka import message_limit, publish
 from schemas import DeadLetter
 from schemas.topics import TOPIC_OF
 
@@ -55,8 +55,8 @@ def never_publishable(error: BaseException) -> bool:
     return isinstance(error, MessageSizeTooLargeError) or not isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
-def dead_letter_of(kind: OncePerKey[Any], claim: Claim, reason: str) -> DeadLetter:
-    raw, cut = kept_raw(claim.event.encode())
+def dead_letter_of(kind: OncePerKey[Any], claim: Claim, reason: str, limit: int) -> DeadLetter:
+    raw, cut = kept_raw(claim.event.encode(), limit)
     return DeadLetter(
         order_key=short(_order_key(claim), KEY_MAX_CHARS),
         source_topic=TOPIC_OF[kind.model],
@@ -144,7 +144,7 @@ class Republisher:
         named = f"{kind.model.__name__} {claim.event_id} of {claim.key}"
         reason = f"never publishable: {type(error).__name__}: {brief(error)}"
         try:
-            await asyncio.wait_for(publish(self._producer, [dead_letter_of(kind, claim, reason)]), REPUBLISH_WAIT_S)
+            await asyncio.wait_for(publish(self._producer, [dead_letter_of(kind, claim, reason, message_limit(self._producer))]), REPUBLISH_WAIT_S)
             await claims.set_aside(claim.key, claim.event_id, short(reason))
         except Exception:  # not dead-lettered yet: it stays listed, and the pass goes on past it
             log.exception("cannot set %s aside yet; retrying it later", named)

@@ -14,6 +14,7 @@ from editor_service.completion import Republisher
 from editor_service.memory import MemoryEditorStore
 from editor_service.opened import FIRST_OPEN, opened_event
 from editor_service.republisher import REPUBLISH_GRACE_S, dead_letter_of
+from plumbing.kafka import DEFAULT_MAX_MESSAGE_BYTES
 from schemas import PersonalizationCompleted
 from tests.editor_service.fakes import FakeBroker, ManualClock
 from tests.editor_service.test_once import claim_of, completion, live_link
@@ -125,7 +126,11 @@ async def test_a_claim_that_cannot_be_dead_lettered_yet_stays_listed_without_sto
 
 async def test_a_first_open_claim_dead_letters_under_its_order(store):
     event = opened_event(await live_link(store), datetime.now(UTC))
-    letter = dead_letter_of(FIRST_OPEN, Claim(event.link_id, event.event_id, event.model_dump_json()), "why")
+    letter = dead_letter_of(
+        FIRST_OPEN, Claim(event.link_id, event.event_id, event.model_dump_json()), "why", DEFAULT_MAX_MESSAGE_BYTES
+    )
     assert letter.order_key == event.order_key and letter.source_topic == "personalization.link-activity"
     assert letter.partition == letter.offset == -1  # it never reached a topic
-    assert dead_letter_of(FIRST_OPEN, Claim("l", "x", "[]"), "why").order_key == "l"  # not an event: the claim's key
+    assert (
+        dead_letter_of(FIRST_OPEN, Claim("l", "x", "[]"), "why", DEFAULT_MAX_MESSAGE_BYTES).order_key == "l"
+    )  # not an event: the claim's key
