@@ -144,7 +144,10 @@ class Republisher:
         named = f"{kind.model.__name__} {claim.event_id} of {claim.key}"
         reason = f"never publishable: {type(error).__name__}: {brief(error)}"
         try:
-            await asyncio.wait_for(publish(self._producer, [dead_letter_of(kind, claim, reason, message_limit(self._producer))]), REPUBLISH_WAIT_S)
+            await asyncio.wait_for(
+                publish(self._producer, [dead_letter_of(kind, claim, reason, message_limit(self._producer))]),
+                REPUBLISH_WAIT_S,
+            )
             await claims.set_aside(claim.key, claim.event_id, short(reason))
         except Exception:  # not dead-lettered yet: it stays listed, and the pass goes on past it
             log.exception("cannot set %s aside yet; retrying it later", named)
