@@ -1,4 +1,4 @@
-"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and the ops routes (`/health/*`, `/metrics`)."""
+"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and nothing else (ops: `plumbing.ops`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
-from plumbing.ops import Health, add_ops_routes
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +29,9 @@ UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 
 
-def make_app(
-    adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher, health: Health
-) -> ASGIApp:
-    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app with the ops routes."""
+def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher) -> ASGIApp:
+    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that answers 404."""
     app = FastAPI(title=f"personalize connector: {adapter.name}", docs_url=None, redoc_url=None, openapi_url=None)
-    add_ops_routes(app, health)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
 
     async def webhook(request: Request) -> PlainText:

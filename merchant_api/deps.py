@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -23,7 +22,6 @@ class Api:
     directory: Directory
     keys: ApiKeys
     producer: AIOKafkaProducer
-    healthy: Callable[[], Awaitable[dict[str, bool]]]
 
 
 async def get_api(request: Request) -> Api:

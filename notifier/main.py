@@ -31,7 +31,7 @@ PRODUCES = (topics.PERSONALIZATION_LINK_ISSUED, topics.PERSONALIZATION_LINK_ACTI
 async def run(
     settings: NotifierSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     smtp = _mail_server(settings)
     async with Service("notifier", settings, CONSUMES + PRODUCES + HOOK_TOPICS, log, stop=stop) as notifier:
         store = RedisLinkStore(notifier.redis)

@@ -50,8 +50,8 @@ from tests.fuzzing.strategies import CASES, budget, dumps, headers, json_values,
 
 PLATFORMS = built_platforms()
 PRODUCER_LIMIT = 1024 * 1024  # aiokafka's max_request_size, and a real broker's default message.max.bytes
-WIX_KEY = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_private.pem").read_text()
-WIX_PUBLIC = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_public.pem").read_text()
+WIX_KEY = (Path(__file__).parents[2] / "devstack" / "keys" / "wix_dev_private.pem").read_text()
+WIX_PUBLIC = (Path(__file__).parents[2] / "devstack" / "keys" / "wix_dev_public.pem").read_text()
 BIG_UNREADABLE = b'{"unreadable": "' + b"x" * 900_000 + b'"}'
 
 
