@@ -133,8 +133,9 @@ class _Secrets:
 
 
 def _spellings(value: str) -> set[str]:
-    """The value as a line may carry it: as is, inside a JSON string, in a repr, in a URL."""
-    return {value, json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1], quote(value, safe="")}
+    """The value as a line may carry it: as is, in a repr, in a URL; and each of those inside a JSON string."""
+    plain = {value, repr(value)[1:-1], quote(value, safe="")}
+    return plain | {json.dumps(form, ensure_ascii=False)[1:-1] for form in plain}
 
 
 _SECRETS = _Secrets()

@@ -41,7 +41,6 @@ from connectors.platform import PlatformAdapter
 from connectors.registry import adapter_for
 from connectors.webhooks import MAX_BODY_BYTES, make_app
 from plumbing.config import StoreConfig, load_config
-from plumbing.ops import Health
 from sandboxes.base import ItemSpec, OrderSpec, SandboxState
 from sandboxes.main import sandbox_for
 from schemas import DeadLetter, OrderReceived, OrderUpdated, decode, encode
@@ -122,7 +121,7 @@ async def connector(request, redis_url, tmp_path_factory) -> AsyncIterator[Conne
     adapter = adapter_for(platform)
     redis = Redis.from_url(redis_url)
     producer, fetcher = RecordingProducer(), RecordingFetcher()
-    app = make_app(adapter, {store.store_id: store}, Intake(adapter, producer, redis), fetcher, Health())
+    app = make_app(adapter, {store.store_id: store}, Intake(adapter, producer, redis), fetcher)
     state = SandboxState(store=store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://connector") as http:
         yield Connector(platform, adapter, store, state, producer, fetcher, http, sample_order(platform, state))
