@@ -96,8 +96,7 @@ async def _soak(o: SoakOptions) -> Report:
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
             await _wait_ready(
                 http,
-                [f"{s.base_url}/_sandbox/orders" for s in stores.values()]
-                + [f"{url}/health" for url in ops],
+                [f"{s.base_url}/_sandbox/orders" for s in stores.values()] + [f"{url}/health" for url in ops],
             )
             evidence = await _run(o, plan, config, stores, stack, env, http)
         header = (
