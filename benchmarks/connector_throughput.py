@@ -68,6 +68,7 @@ class Stack:
         folder.mkdir(parents=True)
         self.folder, self.store, self.seed, self.redis_pool = folder, store, seed, redis_pool
         self.port, self.sandbox_port, self.config = free_port(), free_port(), folder / "config.yaml"
+        self.ops_port = free_port()
         self.processes: dict[str, subprocess.Popen] = {}
 
     async def __aenter__(self) -> Stack:
@@ -97,6 +98,7 @@ class Stack:
                 PERSONALIZE_CONFIG=str(self.config),
                 PERSONALIZE_REDIS_URL=f"redis://{redis.address}/0{pool}",
                 PERSONALIZE_LOG_LEVEL="WARNING",
+                PERSONALIZE_OPS_PORT=str(self.ops_port),
             )
             self.processes["sandbox"] = subprocess.Popen(
                 [
@@ -127,7 +129,7 @@ class Stack:
     async def start_connector(self) -> str:
         command = [sys.executable, "-m", "personalize.cli", "connector", "woocommerce", "--port", str(self.port)]
         self.processes = {"connector": subprocess.Popen(command, env=self.env), **self.processes}
-        await _wait_http(f"http://127.0.0.1:{self.port}/health", self.processes["connector"], 200)
+        await _wait_http(f"http://127.0.0.1:{self.ops_port}/health", self.processes["connector"], 200)  # not public
         return f"http://127.0.0.1:{self.port}/webhooks/woocommerce/{self.store['store_id']}"
 
     def sched(self) -> dict[str, tuple[float, float]]:

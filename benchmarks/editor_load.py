@@ -180,7 +180,7 @@ async def load(
 async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as state:
         broker, redis_server = start_broker(Path(state)), start_redis(Path(state))
-        port = free_port()
+        port, ops_port = free_port(), free_port()
         base = f"http://127.0.0.1:{port}"
         env = dict(
             os.environ,
@@ -192,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict:
             PERSONALIZE_EDITOR_RATE_PER_TOKEN="1000000",
             PERSONALIZE_EDITOR_RATE_PER_ADDRESS="1000000",
             PERSONALIZE_KAFKA_SESSION_TIMEOUT_MS="3000",
+            PERSONALIZE_OPS_PORT=str(ops_port),
         )
         editor = subprocess.Popen([sys.executable, "-m", "personalize.cli", "editor", "--port", str(port)], env=env)
         redis = Redis.from_url(f"redis://{redis_server.address}/0")
@@ -199,7 +200,7 @@ async def run(args: argparse.Namespace) -> dict:
         phases: dict[str, Phase] = {}
         try:
             await ensure_topics(Settings(kafka_bootstrap=broker.address), EVENTS_BY_TOPIC)
-            await wait_up(base, editor)
+            await wait_up(f"http://127.0.0.1:{ops_port}", editor)  # its ops port: /health is not public
             tokens = await publish_links(broker.address, base, args.links)
             await wait_recorded(redis, tokens)
             c = args.clients

@@ -15,6 +15,7 @@ from connectors.seen import Cursor
 from connectors.settings import ConnectorSettings
 from connectors.webhooks import make_app
 from plumbing.config import StoreConfig, load_config
+from plumbing.ops import CONNECTOR_OPS_PORT
 from plumbing.service import HTTP_GRACE_S, Service, waiting_pool
 from plumbing.settings import SettingsError
 from schemas import DEAD_LETTERS, ORDERS_RECEIVED
@@ -38,7 +39,7 @@ def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
 
 async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | None = None) -> None:
     adapter = adapter_for(platform)
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     stores = {s.store_id: s for s in config.stores if s.platform == platform}
     clients = {s.key: client_for(adapter, s) for s in stores.values()}
     # Webhooks wait for a free Redis connection: 200 at once must not answer 500s (see `waiting_pool`).
@@ -50,7 +51,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         intake = Intake(adapter, service.producer, service.redis)
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
-        app = make_app(adapter, stores, intake, fetcher, service.health)
+        app = make_app(adapter, stores, intake, fetcher)
         fetcher.start()
         # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
         for s in stores.values():
@@ -60,6 +61,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         # proxy_headers off: nothing here reads the client's address, and uvicorn's check of every request's
         # headers for X-Forwarded-* was 3 % of a webhook's CPU (profiled).
         service.serve_http(app, host, port, proxy_headers=False)
+        await service.serve_ops(CONNECTOR_OPS_PORT)  # not on the public port: see plumbing.ops
         webhooks = f"http://{host}:{port}/webhooks/{platform}/<store_id>"
         log.info("%s connector: %d store(s), webhooks on %s", platform, len(stores), webhooks)
         await service.run()

@@ -1,4 +1,4 @@
-"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and the ops routes (`/health/*`, `/metrics`).
+"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and nothing else (ops: `plumbing.ops`).
 
 Where the platform's webhooks are per app (Wix, Etsy: one callback URL for every site or shop), also
 `POST /webhooks/<platform>`: the delivery names its store (Wix `instanceId`, Etsy `shop_id`), that
@@ -26,7 +26,6 @@ from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapte
 from plumbing.body_limit import BodyLimit
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
-from plumbing.ops import Health, add_ops_routes
 from plumbing.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,9 @@ UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 
 
-def make_app(
-    adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher, health: Health
-) -> ASGIApp:
-    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app with the ops routes."""
+def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher) -> ASGIApp:
+    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that answers 404."""
     app = FastAPI(title=f"personalize connector: {adapter.name}", docs_url=None, redoc_url=None, openapi_url=None)
-    add_ops_routes(app, health)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
     by_routing_id = routing_index(adapter, stores)
 

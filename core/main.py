@@ -36,7 +36,7 @@ PRODUCES = (topics.ORDERS_STATUS, topics.PERSONALIZATION_REQUESTED, topics.FULFI
 async def run(
     settings: CoreSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     hiredis_packing = partial(Redis.from_url, connection_class=HiredisPacking)
     async with Service("core", settings, CONSUMES + PRODUCES, log, redis=hiredis_packing, stop=stop) as core:
         directory = Directory(core.redis, config)

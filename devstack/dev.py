@@ -30,7 +30,14 @@ from devstack.printer import print_events
 from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
-from plumbing.ops import CORE_OPS_PORT, NOTIFIER_OPS_PORT, ServiceServer
+from plumbing.ops import (
+    API_OPS_PORT,
+    CONNECTOR_OPS_PORT,
+    CORE_OPS_PORT,
+    EDITOR_OPS_PORT,
+    NOTIFIER_OPS_PORT,
+    ServiceServer,
+)
 from plumbing.settings import Settings, SettingsError, load_settings
 from schemas import EVENTS_BY_TOPIC
 
@@ -38,13 +45,16 @@ CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
 MAILBOX_PORT = 8025
 EDITOR_PORT = 8600  # PERSONALIZE_PUBLIC_URL's default, so the link in the dev email opens it
 API_PORT = 8700  # PERSONALIZE_API_PORT's default, so docs/merchant-api.md's curl examples work as written
-OPS_PORTS = {"core": CORE_OPS_PORT, "notifier": NOTIFIER_OPS_PORT}
+# Every service's ops routes on its own port, apart from its public one; connector i on CONNECTOR_OPS_PORT + i.
+OPS_PORTS = {"core": CORE_OPS_PORT, "notifier": NOTIFIER_OPS_PORT, "editor": EDITOR_OPS_PORT, "api": API_OPS_PORT}
 DEV_LINK_DELAY = "20s"  # the real default is 15m; a newcomer should see the email while watching
+# dev's own default, named to its children: a service has none, since this file's secrets are public.
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "config.yaml"
 
 
 def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = None) -> int:
     settings = load_settings(Settings)
-    config_path = settings.config.resolve()
+    config_path = (settings.config or EXAMPLE_CONFIG).resolve()
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
     _check_ports_free(
@@ -77,9 +87,9 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         ops: dict[str, int] = {}
         for name, argv in _services(stores):
             child = env
-            if name in OPS_PORTS:  # the others serve /metrics and /health/* on their own port
+            if wanted := _ops_port(name, ops):  # a sandbox has none
                 # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
-                ops[name] = OPS_PORTS[name] if not _taken([OPS_PORTS[name]]) else free_port()
+                ops[name] = wanted if not _taken([wanted]) else free_port()
                 child = {**env, "PERSONALIZE_OPS_PORT": str(ops[name])}
             services[name] = subprocess.Popen(
                 [sys.executable, "-m", "personalize.cli", *argv], env=child, start_new_session=True
@@ -161,7 +171,7 @@ def _print_summary(
         print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
     print(
         f"  ops        {', '.join(f'{name} http://{LOOPBACK}:{port}/metrics' for name, port in ops.items())}"
-        " (/health/live, /health/ready beside it; editor and connectors on their own port)"
+        " (/health/live, /health/ready beside each)"
     )
     print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
     print("  events on every topic are printed below as they flow", flush=True)
@@ -267,6 +277,15 @@ async def _serve_mailbox(mail: MailCatcher) -> None:
         raise RuntimeError(f"the mailbox could not listen on {LOOPBACK}:{MAILBOX_PORT}") from exit_
     finally:
         server.should_exit = True
+
+
+def _ops_port(service: str, given: dict[str, int]) -> int | None:
+    """The ops port dev asks for `service`, after those `given` so far: each connector the next of theirs."""
+    if service in OPS_PORTS:
+        return OPS_PORTS[service]
+    if service.startswith("connector "):
+        return CONNECTOR_OPS_PORT + sum(name.startswith("connector ") for name in given)
+    return None
 
 
 def _is_loopback(url: str) -> bool:

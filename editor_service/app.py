@@ -1,4 +1,4 @@
-"""The editor's HTTP app: the link routes, its static files, the ops routes, and the layers around them."""
+"""The editor's HTTP app: the link routes, its static files, and the layers around them (ops: `plumbing.ops`)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,16 @@ from editor_service.render import message
 from editor_service.security import SecurityHeaders
 from plumbing.body_limit import BodyLimit
 from plumbing.hot_routes import HotRoute, in_front_of
-from plumbing.ops import Health, add_ops_routes
 
 STATIC = Path(__file__).parent / "static"
 DRAFT_MAX_BYTES = 64 * 1024
 
 
-def make_app(editor: Editor, health: Health) -> ASGIApp:
+def make_app(editor: Editor) -> ASGIApp:
     app = FastAPI(title="personalize editor", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.editor = editor
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    add_ops_routes(app, health)  # /health, /health/live, /health/ready, /metrics
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_errors(request: Request, error: StarletteHTTPException) -> Response:

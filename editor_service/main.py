@@ -15,6 +15,7 @@ from editor_service.deps import Editor
 from editor_service.handlers import EditorHandler
 from editor_service.settings import EditorSettings
 from editor_service.state import EditorStore
+from plumbing.ops import EDITOR_OPS_PORT
 from plumbing.service import HTTP_GRACE_S, Service, waiting_pool
 from schemas import topics, utc_now
 
@@ -46,6 +47,7 @@ async def run(
         service.watch("republisher", Republisher(store, service.producer).run(service.stop))
         service.watch("asset-sweep", assets.run_sweeps(service.stop))
         host, port = settings.editor_host, settings.editor_port
-        service.serve_http(make_app(editor, service.health), host, port)
+        service.serve_http(make_app(editor), host, port)
+        await service.serve_ops(EDITOR_OPS_PORT)  # not on the public port: see plumbing.ops
         log.info("editor on http://%s:%d/p/<token>, assets in %s", host, port, settings.assets_dir.resolve())
         await service.run()

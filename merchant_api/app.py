@@ -1,4 +1,4 @@
-"""The merchant API's HTTP app: orders, store settings and catalogs, templates, and a plain `/health`."""
+"""The merchant API's HTTP app: orders, store settings and catalogs, templates (its health: `plumbing.ops`)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
 from merchant_api import email_confirm, orders, stores, templates
-from merchant_api.deps import Api, ApiDep
+from merchant_api.deps import Api
 from merchant_api.errors import add_error_handlers
 from merchant_api.query import known_query_only
-from merchant_api.views import UNKNOWN_QUERY, Problem, Responses
+from merchant_api.views import Problem, Responses
 from plumbing.body_limit import JSON_ANSWER, BodyLimit
 
 DESCRIPTION = """\
 Orders, store settings, catalogs and templates of the personalize system, for merchants and their tools.
 
-Every route but `/health` takes `Authorization: Bearer <key>` (`personalize keys create --store
+Every route takes `Authorization: Bearer <key>` (`personalize keys create --store
 <platform>:<store_id>`). A store's key sees only that store: another store's order or settings answer
 404. Commands (approve, cancel, resend-link) answer 202 once published on `orders.commands`; core applies
 them within moments and the order's history shows the result. See docs/merchant-api.md.
@@ -51,15 +50,6 @@ def make_app(api: Api | None = None) -> FastAPI:
     routers = [module.router for module in (orders, stores, templates, email_confirm)]
     for router in routers:
         app.include_router(router, responses=COMMON_ERRORS)
-
-    @app.get(
-        "/health", tags=["health"], responses={**UNKNOWN_QUERY, 503: {"description": "Redis or the broker is down."}}
-    )
-    async def health(api: ApiDep) -> JSONResponse:
-        """200 when Redis and the broker answer, else 503; no key needed."""
-        checks = await api.healthy()
-        body = {name: "ok" if ok else "down" for name, ok in checks.items()}
-        return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
 
     routes = [*app.router.routes, *(route for router in routers for route in router.routes)]
     add_error_handlers(app, [route for route in routes if isinstance(route, Route)])

@@ -77,7 +77,7 @@ async def _keys(args: argparse.Namespace) -> int:
 
 
 def _known_store(settings: Settings, name: str) -> str:
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     platform, _, store_id = name.partition(":")
     if config.store(platform, store_id) is None:
         known = ", ".join(s.key for s in config.stores) or "none"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -25,7 +24,6 @@ class Api:
     directory: Directory
     keys: ApiKeys
     producer: AIOKafkaProducer
-    healthy: Callable[[], Awaitable[dict[str, bool]]]
     resends: ResendLimiter
     email_changes: EmailChanges
     public_url: str  # where the API is reached from outside: the base of the email confirmation links

@@ -30,14 +30,15 @@ class SmtpTarget:
     implicit_tls: bool = False
     starttls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # a target in a message must not carry it
 
 
 def parse_smtp_url(url: str, username: str | None = None, password: str | None = None) -> SmtpTarget:
     """`smtp://[user:pass@]host:port[?starttls=true]` or `smtps://…` (implicit TLS)."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ValueError(f"PERSONALIZE_SMTP_URL must look like smtp://host:port or smtps://host:port, not {url!r}")
+        shown = url.replace(f":{parts.password}@", ":***@") if parts.password else url  # the message is printed
+        raise ValueError(f"PERSONALIZE_SMTP_URL must look like smtp://host:port or smtps://host:port, not {shown!r}")
     query = parse_qs(parts.query)
     return SmtpTarget(
         host=parts.hostname,

@@ -35,7 +35,7 @@ PRODUCES = (topics.PERSONALIZATION_LINK_ISSUED, topics.PERSONALIZATION_LINK_ACTI
 async def run(
     settings: NotifierSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     _check_hooks(config, settings.hooks_allow_local)
     smtp = _mail_server(settings)
     async with Service("notifier", settings, CONSUMES + PRODUCES + HOOK_TOPICS, log, stop=stop) as notifier:

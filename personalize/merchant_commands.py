@@ -71,7 +71,7 @@ async def _directory(store_arg: str) -> AsyncIterator[tuple[StoreConfig, Directo
     from plumbing.config import load_config
 
     settings = load_settings(Settings)
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     platform, _, store_id = store_arg.partition(":")
     store = config.store(platform, store_id)
     if store is None:

@@ -6,6 +6,7 @@ import base64
 import ipaddress
 import os
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +40,7 @@ from plumbing.limits import (
     Title,
     Url,
 )
+from plumbing.logs import redact_secrets
 from schemas import DELIVERABLE_EVENTS, LineItem, Platform, Template, TemplateField
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -329,7 +331,7 @@ def load_config(path: Path | str) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with templates and stores")
     try:
-        return Config.model_validate(_expand_env(raw, ""))
+        config = Config.model_validate(_expand_env(raw, ""))
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except ValidationError as error:
@@ -337,3 +339,14 @@ def load_config(path: Path | str) -> Config:
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+    redact_secrets(_secrets_of(config))
+    return config
+
+
+def _secrets_of(config: Config) -> Iterator[str]:
+    """What a log line must never show: the stores' credentials (but their ids) and webhook secrets."""
+    for store in config.stores:
+        yield from (value for name, value in store.credentials.items() if not name.endswith("_id"))
+        if store.webhook_secret:
+            yield store.webhook_secret
+        yield from (hook.secret for hook in store.webhooks)

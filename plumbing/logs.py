@@ -13,21 +13,35 @@ or inside `with event_context(event):` (the consumer loop uses it around a
 single message). Formatting is python-json-logger's: a stdlib Formatter, so
 every `logging.getLogger` call in the code base, and in the libraries, comes out
 as JSON with no change at the call site.
+
+Secrets never reach the stream: the settings (`load_settings`) and the config
+(`load_config`) name theirs with `redact_secrets` as they are read, and every
+line the handler writes, its message, its traceback and its extra fields, has
+each of them replaced by `***`, as written and as JSON, `repr` or a URL would
+quote it. A secret shorter than `MIN_SECRET_CHARS` is left alone: replacing a
+two-letter value everywhere would blank the logs and hide nothing.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import re
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal, Protocol, TextIO
+from urllib.parse import quote
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["EVENT_FIELDS", "event_context", "event_fields", "setup_logging"]
+__all__ = ["EVENT_FIELDS", "event_context", "event_fields", "redact_secrets", "redacted", "setup_logging"]
+
+MASK = "***"
+MIN_SECRET_CHARS = 4
 
 EVENT_FIELDS = ("order_key", "event_id")
 _context: dict[str, contextvars.ContextVar[str | None]] = {
@@ -96,6 +110,58 @@ class _JsonFormatter(JsonFormatter):
         return log_data
 
 
+class _Secrets:
+    """The secret values of this process, and one pattern that finds any of them, longest first."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()  # a library may log from its own thread while a config is read
+
+    def add(self, values: Iterable[str]) -> None:
+        spellings = {form for value in values if len(value) >= MIN_SECRET_CHARS for form in _spellings(value)}
+        with self._lock:
+            if spellings <= self._values:
+                return
+            self._values |= spellings
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
+
+    def hide(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+
+def _spellings(value: str) -> set[str]:
+    """The value as a line may carry it: as is, in a repr, in a URL; and each of those inside a JSON string."""
+    plain = {value, repr(value)[1:-1], quote(value, safe="")}
+    return plain | {json.dumps(form, ensure_ascii=False)[1:-1] for form in plain}
+
+
+_SECRETS = _Secrets()
+
+
+def redact_secrets(values: Iterable[str | None]) -> None:
+    """From now on, no line this process logs shows any of `values` (None and short values are skipped)."""
+    _SECRETS.add(value for value in values if value)
+
+
+def redacted(text: str) -> str:
+    """`text` with every secret named so far replaced by `***`."""
+    return _SECRETS.hide(text)
+
+
+class _Redacting(logging.Formatter):
+    """Another formatter's whole line, secrets masked: the message, the traceback and every extra field."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redacted(self._inner.format(record))
+
+
 def json_formatter() -> logging.Formatter:
     return _JsonFormatter(
         ["levelname", "name", "message"],
@@ -123,7 +189,8 @@ def resolve_format(wanted: str | None, stream: TextIO | None = None) -> Literal[
 def setup_logging(level: str = "INFO", log_format: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_EventContext())
-    handler.setFormatter(json_formatter() if resolve_format(log_format) == "json" else text_formatter())
+    formatter = json_formatter() if resolve_format(log_format) == "json" else text_formatter()
+    handler.setFormatter(_Redacting(formatter))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -10,9 +10,11 @@
 - `/health` stays, as an alias of live: it answered 200 whenever the process
   was up, and it must not restart a pod because Redis is briefly away.
 
-Services with HTTP of their own (connector, editor, merchant API) add these
-routes to their app (`add_ops_routes`); core and the notifier serve them from
-`OpsServer` on `PERSONALIZE_OPS_PORT`.
+Every deployable serves them from its own `OpsServer`, on `PERSONALIZE_OPS_PORT`
+(else the service's default below) at `PERSONALIZE_OPS_HOST` (loopback unless
+set), never on a public port: the editor's, a connector's and the API's own
+apps answer 404 there, since readiness names the dependencies and the metrics
+carry store ids in their labels.
 """
 
 from __future__ import annotations
@@ -42,9 +44,13 @@ log = logging.getLogger("plumbing.ops")
 
 Probe = Callable[[], Awaitable[bool]]
 PROBE_TIMEOUT_S = 2.0
-# Defaults of PERSONALIZE_OPS_PORT for the services that have no HTTP port of their own.
+# Defaults of PERSONALIZE_OPS_PORT, one per deployable so a host can run one of each as they come. Several
+# connectors on one host (one per platform) need PERSONALIZE_OPS_PORT each, as `personalize dev` sets it.
 CORE_OPS_PORT = 8800
 NOTIFIER_OPS_PORT = 8801
+EDITOR_OPS_PORT = 8802
+API_OPS_PORT = 8803
+CONNECTOR_OPS_PORT = 8804
 
 
 class Health:
@@ -125,12 +131,6 @@ def ops_routes(health: Health) -> list[Route]:
         Route("/health/ready", ready),
         Route("/metrics", metrics),
     ]
-
-
-def add_ops_routes(app: Starlette, health: Health) -> None:
-    """Mount the ops routes on a service's own app (FastAPI or Starlette)."""
-    for route in ops_routes(health):
-        app.router.routes.append(route)
 
 
 class ServiceServer(uvicorn.Server):

@@ -134,7 +134,7 @@ class Service:
         self._closing.push_async_callback(close)
 
     async def serve_ops(self, default_port: int) -> OpsServer:
-        """The ops routes on PERSONALIZE_OPS_PORT (else `default_port`), for a service without HTTP of its own."""
+        """The ops routes on PERSONALIZE_OPS_PORT (else `default_port`), apart from any public port."""
         port = default_port if self._settings.ops_port is None else self._settings.ops_port
         ops = await serve_ops(self.health, self._settings.ops_host, port)
         self.closes(ops.stop)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.durations import Duration
+from plumbing.logs import redact_secrets
 
 __all__ = ["Duration", "Settings", "SettingsError", "load_settings"]
 
@@ -20,7 +23,11 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PERSONALIZE_", extra="ignore")
 
-    config: Path = Field(default=Path("examples/config.yaml"), description="The YAML config file.")
+    config: Path | None = Field(
+        default=None,
+        description="The YAML config file; no default: the example's secrets are public (only `personalize dev` "
+        "and the tests name it).",
+    )
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset means embedded (dev, tests)."
     )
@@ -61,12 +68,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] | None = Field(
         default=None, description="json or text; unset: json unless stderr is a terminal (docs/operations.md)."
     )
-    ops_host: str = Field(default="127.0.0.1", description="Where core's and the notifier's ops endpoint listens.")
+    ops_host: str = Field(default="127.0.0.1", description="Where a service's ops endpoint listens.")
     ops_port: int | None = Field(
         default=None,
         ge=0,
         le=65535,
-        description="Port of /metrics and /health/* for services without HTTP of their own; unset: the service's default.",
+        description="Port of /metrics and /health/* (never the public port); unset: the service's default.",
     )
 
     @model_validator(mode="after")
@@ -93,6 +100,14 @@ class Settings(BaseSettings):
             raise ValueError("PERSONALIZE_KAFKA_SSL_CERTFILE and PERSONALIZE_KAFKA_SSL_KEYFILE go together")
         return self
 
+    def required_config(self) -> Path:
+        if self.config is None:
+            raise SettingsError(
+                "PERSONALIZE_CONFIG is not set: name the YAML file of your stores and templates "
+                "(a service has no default: the example's secrets are public; `personalize dev` runs with it)"
+            )
+        return self.config
+
     def required_bootstrap(self) -> str:
         if not self.kafka_bootstrap:
             raise SettingsError("PERSONALIZE_KAFKA_BOOTSTRAP is not set (use `personalize dev` for an embedded broker)")
@@ -108,9 +123,9 @@ S = TypeVar("S", bound=Settings)
 
 
 def load_settings(cls: type[S]) -> S:
-    """Build settings, turning pydantic's error into one that names the variable."""
+    """Build settings, turning pydantic's error into one that names the variable; their secrets are never logged."""
     try:
-        return cls()
+        settings = cls()
     except ValidationError as error:
         problems = "; ".join(  # a check across settings has no single variable to name: its message names them
             f"PERSONALIZE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -119,3 +134,20 @@ def load_settings(cls: type[S]) -> S:
             for e in error.errors()
         )
         raise SettingsError(problems) from None
+    redact_secrets(secret_values(settings))
+    return settings
+
+
+def secret_values(settings: Settings) -> Iterator[str]:
+    """Every `SecretStr` setting (a service's own ones too), and the password of every URL setting."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            yield value.get_secret_value()
+        elif isinstance(value, str) and "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:  # not a URL after all; its own check reports it
+                continue
+            if password:
+                yield password

@@ -20,7 +20,7 @@ def sandbox_for(platform: str) -> PlatformSandbox:
 
 
 def build_app(platform: str, settings: Settings, store_id: str | None, webhook_url: str | None) -> FastAPI:
-    config = load_config(settings.config)
+    config = load_config(settings.required_config())
     stores = [s for s in config.stores if s.platform == platform and (store_id is None or s.store_id == store_id)]
     if not stores:
         raise SettingsError(f"{settings.config}: no {platform} store{f' {store_id!r}' if store_id else ''} to serve")

@@ -44,7 +44,8 @@ from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.wix import STORES_APP_ID, catalog_reference, line_item, order_json, timestamp
 
 SAMPLES = Path(__file__).parent / "samples" / "wix"
-PRIVATE_KEY = Path(__file__).parent / "keys" / "wix_dev_private.pem"
+# In the checkout, not the wheel: the key is public, so no installed package may carry it (devstack/keys/).
+PRIVATE_KEY = Path(__file__).resolve().parents[1] / "devstack" / "keys" / "wix_dev_private.pem"
 SEARCH = "/ecom/v1/orders/search"
 ORDER = "/ecom/v1/orders/{order_id}"
 ORDER_FQDN = "wix.ecom.v1.order"

@@ -15,7 +15,7 @@ import yaml
 
 from plumbing.config import Config, load_config
 
-WIX_PUBLIC_KEY = Path(__file__).resolve().parents[1] / "sandboxes" / "keys" / "wix_dev_public.pem"
+WIX_PUBLIC_KEY = Path(__file__).resolve().parents[1] / "devstack" / "keys" / "wix_dev_public.pem"
 
 TEMPLATES = {
     "name-mug": {

@@ -87,7 +87,7 @@ async def _soak(o: SoakOptions) -> Report:
     plan = make_plan(o.seed, o.minutes, o.rate, {p: s.approval for p, s in stores.items()})
     stack = Stack(o.state)
     try:
-        env = await _start(stack, o, stores)
+        env, ops = await _start(stack, o, stores)
         print(
             f"soak: seed {o.seed}, {o.minutes:g} min, {len(plan.orders)} orders, {len(plan.faults)} faults; "
             f"{len(stack.services)} services starting; state and logs in {o.state}",
@@ -96,9 +96,7 @@ async def _soak(o: SoakOptions) -> Report:
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
             await _wait_ready(
                 http,
-                [f"{s.base_url}/_sandbox/orders" for s in stores.values()]
-                + [f"http://127.0.0.1:{s.connector_port}/health" for s in stores.values()]
-                + [f"{env['PERSONALIZE_PUBLIC_URL']}/health"],
+                [f"{s.base_url}/_sandbox/orders" for s in stores.values()] + [f"{url}/health" for url in ops],
             )
             evidence = await _run(o, plan, config, stores, stack, env, http)
         header = (
@@ -111,13 +109,22 @@ async def _soak(o: SoakOptions) -> Report:
         await asyncio.to_thread(stack.stop)
 
 
-async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> dict[str, str]:
-    """Broker, Redis, mail, then every service as its own process; returns the services' environment."""
+async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> tuple[dict[str, str], list[str]]:
+    """Broker, Redis, mail, then every service as its own process, each with its own ops port (/health,
+    /metrics: two copies on one host); returns the services' environment and the editor's and connectors' ops
+    addresses."""
     stack.start_infrastructure()
     broker, _, _ = stack.started()
     await ensure_topics(Settings(kafka_bootstrap=broker.address, topic_partitions=o.partitions), EVENTS_BY_TOPIC)
     editor_port = free_port()
     env = _environment(o, stack, editor_port)
+    ops: list[str] = []
+
+    def own_ops_port() -> dict[str, str]:
+        port = free_port()
+        ops.append(f"http://127.0.0.1:{port}")
+        return {**env, "PERSONALIZE_OPS_PORT": str(port)}
+
     for platform, store in stores.items():
         stack.add(
             f"sandbox-{platform}",
@@ -133,13 +140,14 @@ async def _start(stack: Stack, o: SoakOptions, stores: dict[str, SoakStore]) -> 
             ],
             env,
         )
-        stack.add(f"connector-{platform}", ["connector", platform, "--port", str(store.connector_port)], env)
-    for copy in (1, 2):  # each copy its own ops port (/health, /metrics): two on one host
+        connector = ["connector", platform, "--port", str(store.connector_port)]
+        stack.add(f"connector-{platform}", connector, own_ops_port())
+    for copy in (1, 2):
         stack.add(f"core-{copy}", ["core"], {**env, "PERSONALIZE_OPS_PORT": str(free_port())})
         stack.add(f"notifier-{copy}", ["notifier"], {**env, "PERSONALIZE_OPS_PORT": str(free_port())})
-    stack.add("editor", ["editor", "--port", str(editor_port)], env)
+    stack.add("editor", ["editor", "--port", str(editor_port)], own_ops_port())
     stack.start_all()
-    return env
+    return env, ops
 
 
 async def _run(

@@ -90,11 +90,16 @@ class Stack:
     sandbox: InProcessServer
     connector: ServiceProcess
     connector_port: int
+    ops_port: int  # its /health and /metrics: not on the public port
     http: httpx.AsyncClient
 
     @property
     def state(self):
         return self.sandbox.app.state.sandbox
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
 
     @property
     def webhook_url(self) -> str:
@@ -132,7 +137,7 @@ class Stack:
         deadline = asyncio.get_running_loop().time() + within_s
         while asyncio.get_running_loop().time() < deadline:
             try:
-                if (await self.http.get(f"http://127.0.0.1:{self.connector_port}/health")).status_code == 200:
+                if (await self.http.get(f"{self.ops_url}/health")).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -147,7 +152,7 @@ async def running_stack(
     platform: str, folder: Path, bootstrap: str, redis_url: str, http_timeout: float = 10, **store_extra: Any
 ) -> AsyncIterator[Stack]:
     """The sandbox served here, sending its webhooks to a connector process started on the given broker and Redis."""
-    connector_port = free_port()
+    connector_port, ops_port = free_port(), free_port()
     sandbox = InProcessServer()
     config_path = write_config(folder / "config.yaml", platform, sandbox.url, **store_extra)
     store = load_config(config_path).stores[0]
@@ -160,12 +165,13 @@ async def running_stack(
             "PERSONALIZE_REDIS_URL": redis_url,
             "PERSONALIZE_CONFIG": str(config_path),
             "PERSONALIZE_CONNECTOR_PORT": str(connector_port),
+            "PERSONALIZE_OPS_PORT": str(ops_port),
         },
         folder / "connector.log",
     )
     connector.start()
     async with httpx.AsyncClient(timeout=http_timeout) as http:
-        stack = Stack(platform, store.store_id, sandbox, connector, connector_port, http)
+        stack = Stack(platform, store.store_id, sandbox, connector, connector_port, ops_port, http)
         await stack.wait_healthy()
         yield stack
         # Not blocking the loop: the connector may be mid-poll against the sandbox served by this loop.

@@ -26,7 +26,6 @@ from connectors.platform import PlatformAdapter
 from connectors.webhooks import make_app, routing_index
 from connectors.wix import ADAPTER as WIX
 from plumbing.config import StoreConfig
-from plumbing.ops import Health
 from plumbing.settings import SettingsError
 from sandboxes.base import OrderSpec, SandboxState
 from sandboxes.etsy import SANDBOX as ETSY_SANDBOX
@@ -38,7 +37,7 @@ from tests.connectors.stores.wix import STORE as WIX_E2E
 from tests.support import Recorder, unique_id
 
 NINETY_DAYS_S = 90 * 86400
-WIX_APP_KEY = Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_private.pem"  # the sandbox app's key
+WIX_APP_KEY = Path(__file__).parents[2] / "devstack" / "keys" / "wix_dev_private.pem"  # the sandbox app's key
 
 
 def wix_site(store_id: str, instance_id: str) -> StoreConfig:
@@ -117,7 +116,7 @@ async def serving(adapter: PlatformAdapter, stores: list[StoreConfig], intake: A
         intake = RefusingIntake()
     elif isinstance(intake, Redis):
         intake = Intake(adapter, producer, intake)
-    app = make_app(adapter, {s.store_id: s for s in stores}, intake, fetcher, Health())
+    app = make_app(adapter, {s.store_id: s for s in stores}, intake, fetcher)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://connector") as http:
         yield App(http, producer, fetcher)
 

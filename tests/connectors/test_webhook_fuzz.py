@@ -41,7 +41,6 @@ from connectors.platform import PlatformAdapter
 from connectors.registry import adapter_for
 from connectors.webhooks import MAX_BODY_BYTES, make_app
 from plumbing.config import StoreConfig, load_config
-from plumbing.ops import Health
 from sandboxes.base import ItemSpec, OrderSpec, SandboxState
 from sandboxes.main import sandbox_for
 from schemas import DeadLetter, OrderReceived, OrderUpdated, decode, encode
@@ -51,8 +50,8 @@ from tests.fuzzing.strategies import CASES, budget, dumps, headers, json_values,
 
 PLATFORMS = built_platforms()
 PRODUCER_LIMIT = 1024 * 1024  # aiokafka's max_request_size, and a real broker's default message.max.bytes
-WIX_KEY = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_private.pem").read_text()
-WIX_PUBLIC = (Path(__file__).parents[2] / "sandboxes" / "keys" / "wix_dev_public.pem").read_text()
+WIX_KEY = (Path(__file__).parents[2] / "devstack" / "keys" / "wix_dev_private.pem").read_text()
+WIX_PUBLIC = (Path(__file__).parents[2] / "devstack" / "keys" / "wix_dev_public.pem").read_text()
 WIX_INSTANCE = WIX_STORE["credentials"]["instance_id"]  # a token names its site; only the store's is its own
 BIG_UNREADABLE = b'{"unreadable": "' + b"x" * 900_000 + b'"}'
 
@@ -124,7 +123,7 @@ async def connector(request, redis_url, tmp_path_factory) -> AsyncIterator[Conne
     adapter = adapter_for(platform)
     redis = Redis.from_url(redis_url)
     producer, fetcher = RecordingProducer(), RecordingFetcher()
-    app = make_app(adapter, {store.store_id: store}, Intake(adapter, producer, redis), fetcher, Health())
+    app = make_app(adapter, {store.store_id: store}, Intake(adapter, producer, redis), fetcher)
     state = SandboxState(store=store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://connector") as http:
         yield Connector(platform, adapter, store, state, producer, fetcher, http, sample_order(platform, state))

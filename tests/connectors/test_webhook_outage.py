@@ -26,7 +26,6 @@ from connectors.woocommerce import ADAPTER
 from connectors.woocommerce.signature import sign
 from devstack.embedded import EmbeddedServer, start_redis
 from plumbing.config import StoreConfig
-from plumbing.ops import Health
 from sandboxes.main import sandbox_for
 from schemas import OrderReceived
 from tests.connectors.stacks import STORES, Stack, running_stack
@@ -82,7 +81,7 @@ async def test_redis_stopped_a_webhook_gets_503_with_retry_after_and_the_order_a
         assert answer.status_code == 503, (answer.status_code, answer.text, stack.connector.log_tail())
         assert int(answer.headers["retry-after"]) > 0
         assert await stack.redeliver(placed["id"], event="created") == [503]  # as the platform sees it
-        metrics = (await stack.http.get(f"http://127.0.0.1:{stack.connector_port}/metrics")).text
+        metrics = (await stack.http.get(f"{stack.ops_url}/metrics")).text
         assert 'result="unavailable"' in metrics
     finally:
         await redis.start()
@@ -120,7 +119,7 @@ async def test_the_broker_refusing_a_webhook_gets_503_and_the_redelivery_publish
     flaky = FlakyProducer(producer)
     redis = Redis.from_url(redis_url)
     intake = Intake(ADAPTER, flaky, redis)
-    app = make_app(ADAPTER, {store.store_id: store}, intake, ThinFetcher(ADAPTER, intake, {}), Health())
+    app = make_app(ADAPTER, {store.store_id: store}, intake, ThinFetcher(ADAPTER, intake, {}))
     body = SAMPLE.read_bytes()
     headers = {
         "X-WC-Webhook-Topic": "order.created",

@@ -49,7 +49,7 @@ from tests.connectors.wix_tokens import (
 class TestWix(PlatformContract):
     adapter, sandbox = ADAPTER, SANDBOX
     store = UNIT
-    # The sandbox signs with the dev-only private key (sandboxes/keys/README.md).
+    # The sandbox signs with the dev-only private key (devstack/keys/README.md).
     sandbox_store = store.model_copy(
         update={"credentials": E2E["credentials"], "webhook_secret": E2E["webhook_secret"]}
     )

@@ -20,7 +20,6 @@ from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
 from connectors.webhooks import make_app
 from plumbing.config import StoreConfig
-from plumbing.ops import Health
 from schemas import decode
 
 
@@ -46,7 +45,7 @@ class Recorded:
 def connector_app(adapter: PlatformAdapter, store: StoreConfig) -> tuple[ASGIApp, Recorded]:
     recorded = Recorded()
     intake = Intake(adapter, cast(AIOKafkaProducer, recorded), cast(Redis, None))
-    return make_app(adapter, {store.store_id: store}, intake, cast(ThinFetcher, recorded), Health()), recorded
+    return make_app(adapter, {store.store_id: store}, intake, cast(ThinFetcher, recorded)), recorded
 
 
 @asynccontextmanager

@@ -60,12 +60,17 @@ def test_dev_serves_the_mailbox_and_the_emailed_link_opens_the_editor(tmp_path: 
         page = eventually(lambda: _known(link.group(1)), 20, "editor page for the emailed link")
         assert page.status_code == 200 and "<form" in page.text  # the customer's personalization page
         assert listing.count("<li>") == len(PLATFORMS)
+        # The ops routes are on each service's ops port, not on the editor's or the API's public one.
+        assert httpx.get("http://127.0.0.1:8600/metrics", timeout=5).status_code == 404
+        assert httpx.get("http://127.0.0.1:8700/health", timeout=5).status_code == 404
     finally:
         dev.send_signal(signal.SIGINT)
         out, err = dev.communicate(timeout=60)
     assert dev.returncode == 0, out + err
     assert "personalize dev is up" in out and "dev: stopped" in out
     assert "merchant API http://127.0.0.1:8700" in out and "Authorization: Bearer pz_" in out
+    ops = next(line for line in out.splitlines() if line.lstrip().startswith("ops "))
+    assert all(f"{name} http://127.0.0.1:" in ops for name in ("core", "notifier", "editor", "api", "connector wix"))
     for platform in PLATFORMS:
         assert f"OrderReceived              {platform}:" in out
     assert "∅ → pending_personalization" in out and "PersonalizationLinkIssued" in out

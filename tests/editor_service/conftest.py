@@ -73,11 +73,12 @@ async def editor_store(servers: dict, redis_db: int) -> AsyncIterator[EditorStor
 
 
 class Editor:
-    """A running `personalize editor` and the URL it answers on."""
+    """A running `personalize editor`, the URL it answers on and that of its ops routes (not public)."""
 
-    def __init__(self, service: ServiceProcess, port: int) -> None:
+    def __init__(self, service: ServiceProcess, port: int, ops_port: int) -> None:
         self.service, self.port = service, port
         self.url = f"http://127.0.0.1:{port}"
+        self.ops_url = f"http://127.0.0.1:{ops_port}"
 
     def link(self, token: str) -> str:
         return link_url(self.url, token)
@@ -89,15 +90,16 @@ def running(service: ServiceProcess) -> bool:
 
 
 async def start_editor(servers: dict, log: Path, **extra: str) -> Editor:
-    port = free_port()
-    service = ServiceProcess(["editor", "--port", str(port)], editor_env(servers, **extra), log)
+    port, ops_port = free_port(), free_port()
+    env = {**editor_env(servers, **extra), "PERSONALIZE_OPS_PORT": str(ops_port)}
+    service = ServiceProcess(["editor", "--port", str(port)], env, log)
     service.start()
-    editor = Editor(service, port)
+    editor = Editor(service, port, ops_port)
     async with httpx.AsyncClient(timeout=2) as http:
         for _ in range(150):
             assert running(service), service.log_tail()
             try:
-                if (await http.get(f"{editor.url}/health/ready")).status_code == 200:
+                if (await http.get(f"{editor.ops_url}/health/ready")).status_code == 200:
                     return editor
             except httpx.HTTPError:
                 pass

@@ -20,7 +20,6 @@ from editor_service.memory import MemoryEditorStore
 from editor_service.security import form_token
 from editor_service.settings import EditorSettings
 from plumbing.links import new_token, token_hash
-from plumbing.ops import Health
 from schemas import PersonalizationCompleted, RequestedItem, Template, TemplateField
 from tests.editor_service.conftest import SECRET, link_event, png
 from tests.editor_service.fakes import FakeBroker
@@ -50,7 +49,7 @@ async def http(store, broker, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient
     settings = EditorSettings(editor_secret=SECRET, assets_dir=tmp_path / "assets")
     images = ImageChecks(max_bytes=settings.editor_upload_max_bytes, max_pixels=10**6, decodes=1)
     editor = Editor(store, broker, AssetStore(settings.assets_dir, settings.asset_retention), images, settings, now)
-    transport = httpx.ASGITransport(app=make_app(editor, Health()))
+    transport = httpx.ASGITransport(app=make_app(editor))
     async with httpx.AsyncClient(transport=transport, base_url="http://editor") as client:
         yield client
     await images.close()

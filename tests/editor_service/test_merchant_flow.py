@@ -80,6 +80,7 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
     sandbox = InProcessServer()
     config = write_config(tmp_path / "config.yaml", PLATFORM, sandbox.url)
     connector_port, api_port = free_port(), free_port()
+    ops = {"connector": free_port(), "api": free_port()}  # their /health: not on their public port
     env = stack_env(
         servers,
         4,
@@ -98,7 +99,9 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
     )
     await sandbox.start(store_app)
     services = [
-        ServiceProcess(command, env, tmp_path / f"{command[0]}.log")
+        ServiceProcess(
+            command, {**env, "PERSONALIZE_OPS_PORT": str(ops.get(command[0], 0))}, tmp_path / f"{command[0]}.log"
+        )
         for command in (
             ["core"],
             ["notifier"],
@@ -110,8 +113,8 @@ async def test_publish_test_order_personalize_approve_through_the_api(servers, b
         service.start()
     recorder = bus["recorder"]
     try:
-        await until_up(f"http://127.0.0.1:{connector_port}/health/ready", services[2])
-        await until_up(f"http://127.0.0.1:{api_port}/health", services[3])
+        await until_up(f"http://127.0.0.1:{ops['connector']}/health/ready", services[2])
+        await until_up(f"http://127.0.0.1:{ops['api']}/health/ready", services[3])
         key = (await personalize("keys", "create", "--store", STORE, env=env)).splitlines()[0]
         api = httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{api_port}", timeout=15, headers={"Authorization": f"Bearer {key}"}

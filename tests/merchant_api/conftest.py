@@ -68,7 +68,7 @@ async def stack(api_servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     broker, redis_server = api_servers
     logs = tmp_path_factory.mktemp("api-logs")
     redis_url = f"redis://{redis_server.address}/0"
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     env = {
         "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
         "PERSONALIZE_REDIS_URL": redis_url,
@@ -80,13 +80,13 @@ async def stack(api_servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     }
     async with event_bus(broker.address) as bus:
         core = ServiceProcess(["core"], env, logs / "core.log")
-        api = ServiceProcess(["api"], env, logs / "api.log")
+        api = ServiceProcess(["api"], {**env, "PERSONALIZE_OPS_PORT": str(ops_port)}, logs / "api.log")
         core.start()
         api.start()
         keys = await _keys(redis_url)
         stack = Stack(f"http://127.0.0.1:{port}", env, redis_url, bus["producer"], bus["recorder"], keys, core, api)
         try:
-            await _until_up(stack)
+            await _until_up(stack, f"http://127.0.0.1:{ops_port}")
             yield stack
         finally:
             assert api.stop() == 0, api.log_tail()
@@ -104,18 +104,18 @@ async def _keys(redis_url: str) -> dict[str, str]:
         await redis.aclose()
 
 
-async def _until_up(stack: Stack) -> None:
-    """The API answers /health and core has decided an order (it joined its group)."""
+async def _until_up(stack: Stack, ops_url: str) -> None:
+    """The API is ready (on its ops port) and core has decided an order (it joined its group)."""
     warm_up = order(B, [mug()])
     await send(stack.producer, warm_up)
     try:
         await stack.recorder.wait_for(warm_up.order_key, lambda es: bool(statuses(es)), 60)
     except AssertionError:
         raise AssertionError(f"core did not come up:\n{stack.core.log_tail()}") from None
-    async with httpx.AsyncClient(base_url=stack.url, timeout=2) as http:
+    async with httpx.AsyncClient(base_url=ops_url, timeout=2) as http:
         for _ in range(300):
             try:
-                if (await http.get("/health")).status_code == 200:
+                if (await http.get("/health/ready")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -31,7 +31,9 @@ async def clients(redis):
     directory = Directory(redis, with_gift_box(load_config(CONFIG_PATH)))
     await directory.seed()
     keys = ApiKeys(redis)
-    api = Api(orders=None, directory=directory, keys=keys, producer=None, healthy=None)  # templates need no more
+    api = Api(
+        orders=None, directory=directory, keys=keys, producer=None, resends=None, email_changes=None, public_url=""
+    )  # templates need no more
     transport = httpx.ASGITransport(app=make_app(api))
     made = {
         who: (await keys.create(None if who == "operator" else who, "tests"))[1]

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.builders import CONFIG_PATH
+
 
 def personalize(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -53,5 +55,10 @@ def test_core_with_a_bad_config_exits_2_naming_the_field(tmp_path, bootstrap, re
     ],
 )
 def test_core_with_a_bad_setting_exits_2_naming_it(env, named, redis_url):
-    result = personalize("core", env={"PERSONALIZE_REDIS_URL": redis_url, "PERSONALIZE_KAFKA_BOOTSTRAP": "x:1", **env})
+    given = {
+        "PERSONALIZE_CONFIG": str(CONFIG_PATH),
+        "PERSONALIZE_REDIS_URL": redis_url,
+        "PERSONALIZE_KAFKA_BOOTSTRAP": "x:1",
+    }
+    result = personalize("core", env={**given, **env})
     assert result.returncode == 2 and named in result.stderr

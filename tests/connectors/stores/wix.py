@@ -6,8 +6,8 @@ from pathlib import Path
 from tests.connectors.platform_case import unit_store
 from tests.connectors.wix_tokens import INSTANCE, PUBLIC_PEM
 
-# The sandbox signs with the matching dev-only private key (sandboxes/keys/README.md).
-_PUBLIC_KEY = (Path(__file__).parents[3] / "sandboxes" / "keys" / "wix_dev_public.pem").read_text()
+# The sandbox signs with the matching dev-only private key (devstack/keys/README.md).
+_PUBLIC_KEY = (Path(__file__).parents[3] / "devstack" / "keys" / "wix_dev_public.pem").read_text()
 _COFFEE = "5376f9ec-b92e-efa9-e4a1-f4f480aa0d3a"  # a Wix Stores product id (catalogItemId) from the docs
 
 STORE = {

@@ -67,15 +67,17 @@ async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
 
 
 class Running:
-    """A service process and the address of its ops routes (its own port, or PERSONALIZE_OPS_PORT)."""
+    """A service process, the address of its ops routes and, if it has one, of its public port."""
 
-    def __init__(self, service: ServiceProcess, port: int) -> None:
+    def __init__(self, service: ServiceProcess, ops_port: int, public_port: int | None = None) -> None:
         self.service = service
-        self.url = f"http://127.0.0.1:{port}"
+        self.ops_url = f"http://127.0.0.1:{ops_port}"
+        self.url = f"http://127.0.0.1:{public_port}" if public_port else self.ops_url
 
-    async def get(self, path: str) -> httpx.Response:
+    async def get(self, path: str, *, public: bool = False) -> httpx.Response:
+        """`path` on the ops port, or on the public one."""
         async with httpx.AsyncClient(timeout=5) as http:
-            return await http.get(self.url + path)
+            return await http.get((self.url if public else self.ops_url) + path)
 
     async def wait_ready(self, within_s: float = 60.0) -> None:
         if not await poll(self._ready, within_s):
@@ -108,9 +110,12 @@ class Running:
         return [json.loads(line) for line in complete if line.strip()]
 
 
-async def start(command: list[str], env: dict[str, str], log: Path, port: int | None = None) -> Running:
+async def start(
+    command: list[str], env: dict[str, str], log: Path, port: int | None = None, *, ops_port: int | None = None
+) -> Running:
+    """The service, once ready: `port` is its public one (if any), `ops_port` else PERSONALIZE_OPS_PORT its ops one."""
     service = ServiceProcess(command, env, log)
     service.start()
-    running = Running(service, port or int(env["PERSONALIZE_OPS_PORT"]))
+    running = Running(service, ops_port or int(env["PERSONALIZE_OPS_PORT"]), port)
     await running.wait_ready()
     return running

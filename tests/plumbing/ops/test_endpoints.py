@@ -1,4 +1,5 @@
-"""Every deployable answers /health/live, /health/ready and /metrics; ready follows its dependencies, live does not."""
+"""Every deployable answers /health/live, /health/ready and /metrics on its ops port, never on its public one;
+ready follows its dependencies, live does not."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from plumbing.ops import Health, serve_ops
 from schemas import OrderStatusChanged
 from tests.builders import MANUAL, order, plain
 from tests.connectors.stacks import write_config
-from tests.plumbing.ops.conftest import poll, service_env, start
+from tests.plumbing.ops.conftest import Running, poll, service_env, start
 from tests.support import send, send_raw
 
 
@@ -79,7 +80,7 @@ async def test_notifier_serves_ops_on_its_older_metrics_port_setting_too(servers
     port = free_port()
     env = service_env(servers, PERSONALIZE_METRICS_PORT=str(port))
     del env["PERSONALIZE_OPS_PORT"]
-    notifier = await start(["notifier"], env, tmp_path / "notifier.log", port)
+    notifier = await start(["notifier"], env, tmp_path / "notifier.log", ops_port=port)
     try:
         ready = await notifier.get("/health/ready")
         assert ready.text == "redis: ok, kafka: ok, consumer: ok, hooks_consumer: ok"
@@ -91,31 +92,52 @@ async def test_notifier_serves_ops_on_its_older_metrics_port_setting_too(servers
         assert (await asyncio.to_thread(notifier.terminate))[1] == 0, notifier.service.log_tail()
 
 
-async def test_the_editor_and_a_connector_serve_the_same_routes_on_their_own_port(servers, bus, tmp_path):
-    editor_port, connector_port = free_port(), free_port()
+OPS_PATHS = ("/metrics", "/health", "/health/live", "/health/ready")
+
+
+async def test_metrics_and_health_are_not_served_on_the_public_ports(servers, bus, tmp_path):
+    """The finding: the editor's, a connector's and the API's public ports answered /metrics (store ids in its
+    labels) and /health/ready (what they depend on) to anyone. Now only their own ops port does."""
+    editor_port, connector_port, api_port = free_port(), free_port(), free_port()
     # Nothing answers at the store's address: its polls fail, which is not the connector's readiness.
     config = write_config(tmp_path / "config.yaml", "woocommerce", "http://127.0.0.1:9")
-    editor = await start(
-        ["editor", "--port", str(editor_port)], service_env(servers), tmp_path / "editor.log", editor_port
-    )
-    connector = None
+    started: list[Running] = []
     try:
+        editor = await start(
+            ["editor", "--port", str(editor_port)], service_env(servers), tmp_path / "e.log", editor_port
+        )
+        started.append(editor)
         connector = await start(
             ["connector", "woocommerce", "--port", str(connector_port)],
             service_env(servers, PERSONALIZE_CONFIG=str(config)),
             tmp_path / "connector.log",
             connector_port,
         )
+        started.append(connector)
+        api = await start(["api", "--port", str(api_port)], service_env(servers), tmp_path / "api.log", api_port)
+        started.append(api)
+        for service in started:
+            assert service.url != service.ops_url
+            for path in OPS_PATHS:
+                answer = await service.get(path, public=True)
+                assert answer.status_code == 404, (service.url, path, answer.text)
+                assert "_total" not in answer.text and "redis" not in answer.text
+        # The public ports still serve what they are for.
+        assert (await connector.get("/webhooks/woocommerce/nobody", public=True)).status_code == 405
+        assert (await api.get("/orders", public=True)).status_code == 401
+        # The ops ports answer it all.
         assert (await editor.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok"
         assert (await editor.get("/health")).text == "loop: ok, consumer: ok, republisher: ok"
         assert "editor_pages_total" in (await editor.get("/metrics")).text
         assert (await connector.get("/health/ready")).text == "redis: ok, kafka: ok"
         assert (await connector.get("/health/live")).status_code == 200
         assert "connector_webhooks_total" in (await connector.get("/metrics")).text
+        assert (await api.get("/health/ready")).text == "redis: ok, kafka: ok"
+        assert (await api.get("/health/live")).status_code == 200
+        assert "python_gc_objects_collected_total" in (await api.get("/metrics")).text
     finally:
-        assert (await asyncio.to_thread(editor.terminate))[1] == 0, editor.service.log_tail()
-        if connector:
-            assert (await asyncio.to_thread(connector.terminate))[1] == 0, connector.service.log_tail()
+        for service in started:
+            assert (await asyncio.to_thread(service.terminate))[1] == 0, service.service.log_tail()
 
 
 @pytest.mark.integration  # serves the ops routes on a loopback port
