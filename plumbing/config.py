@@ -29,7 +29,6 @@ from plumbing import limits
 from plumbing.durations import Duration
 from plumbing.limits import (
     Choice,
-    EmailAddress,
     FieldName,
     Label,
     ProductKey,
@@ -41,7 +40,7 @@ from plumbing.limits import (
     Url,
 )
 from plumbing.logs import redact_secrets
-from schemas import DELIVERABLE_EVENTS, LineItem, Platform, Template, TemplateField
+from schemas import DELIVERABLE_EVENTS, EmailAddress, LineItem, Platform, Template, TemplateField
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

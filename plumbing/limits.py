@@ -9,10 +9,9 @@ its limits is 16 KiB, the settings about 3 KiB.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import StringConstraints
 
 TITLE_MAX = 200  # a template's title: shown above the editor's form
 LABEL_MAX = 100  # a field's label
@@ -23,8 +22,6 @@ CHOICE_MAX = 100  # one choice's name
 TEXT_MAX = 1000  # `max_length` of a text field: a long card message; the completion carries it per line
 TEMPLATE_MAX_BYTES = 16 * 1024  # a template's JSON: every limit above reachable on one field, not on all fifty
 URL_MAX = 2048  # what browsers and mail clients reliably keep
-EMAIL_MAX = 254  # RFC 5321's path limit, less the angle brackets
-EMAIL_LOCAL_MAX = 64  # RFC 5321
 SENDER_NAME_MAX = 100
 PRODUCT_KEY_MAX = 255  # a product id, variant id or SKU: platform ids are ≤ 40, SKUs a few dozen
 PRODUCTS_MAX = 5000  # a store's personalizable products; a record of ~1 MB in Redis, never in an event
@@ -51,24 +48,3 @@ Url = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=r"^https?://[
 Secret = Annotated[str, StringConstraints(max_length=SECRET_MAX)]
 ShortText = Annotated[str, StringConstraints(max_length=LABEL_MAX, pattern=_ONE_LINE)]
 OptionValue = Annotated[str, StringConstraints(max_length=OPTION_MAX)]
-
-# RFC 5322's dot-atom on both sides, the domain with a top-level label: one mailbox, nothing a header parser
-# could read as two (`victim@example.com,postmaster` was mailed to both), no display name, no quoting, no
-# IP literal. ASCII only: an internationalized domain is given in its punycode (`xn--…`) form.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?")
-
-
-def _one_address(value: str) -> str:
-    local, _, _ = value.rpartition("@")
-    if not _ADDRESS.fullmatch(value) or len(local) > EMAIL_LOCAL_MAX:
-        raise ValueError("must be one email address, such as shop@example.com: no list, spaces, name or angle brackets")
-    return value
-
-
-EmailAddress = Annotated[
-    str,
-    Field(max_length=EMAIL_MAX, json_schema_extra={"format": "email"}),
-    AfterValidator(_one_address),
-]

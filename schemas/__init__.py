@@ -4,6 +4,7 @@ Names here are public (merchants automate on them): add fields with defaults,
 never rename or remove one without a new `schema_version`.
 """
 
+from schemas.addresses import EmailAddress
 from schemas.commands import ApproveOrder, CancelOrder, Command, ResendLink
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event, Money, order_key, utc_now
@@ -38,7 +39,7 @@ from schemas.personalization import (
     TemplateField,
 )
 from schemas.status import OrderStatus, OrderStatusChanged
-from schemas.stores import AddressField, EmailAddress, MerchantEmailChangeRequested
+from schemas.stores import AddressField, MerchantEmailChangeRequested
 from schemas.topics import (
     DEAD_LETTERS,
     DELIVERABLE_EVENTS,

@@ -6,15 +6,14 @@ the one secret that proves the new address is the merchant's, the confirmation U
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from schemas.addresses import EmailAddress
 from schemas.envelope import Event
 from schemas.orders import Platform
 
-# One plain address: a comma or a display name would make a header of several recipients.
-EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$", max_length=254)]
 AddressField = Literal["merchant_email", "reply_to"]
 
 
