@@ -83,9 +83,11 @@ async def test_notifier_serves_ops_on_its_older_metrics_port_setting_too(servers
     notifier = await start(["notifier"], env, tmp_path / "notifier.log", ops_port=port)
     try:
         ready = await notifier.get("/health/ready")
-        assert ready.text == "redis: ok, kafka: ok, consumer: ok, hooks_consumer: ok"
+        assert ready.text == "redis: ok, kafka: ok, consumer: ok, hooks_consumer: ok, email_changes: ok"
         live = (await notifier.get("/health/live")).text
-        assert live == "loop: ok, consumer: ok, scheduler: ok, hooks_consumer: ok, hooks_deliverer: ok"
+        assert (
+            live == "loop: ok, consumer: ok, scheduler: ok, hooks_consumer: ok, hooks_deliverer: ok, email_changes: ok"
+        )
         text = (await notifier.get("/metrics")).text
         assert samples(text, "personalize_consumer_assigned_partitions", group=env["PERSONALIZE_HOOKS_GROUP"])
     finally:
@@ -127,7 +129,7 @@ async def test_metrics_and_health_are_not_served_on_the_public_ports(servers, bu
         assert (await api.get("/orders", public=True)).status_code == 401
         # The ops ports answer it all.
         assert (await editor.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok"
-        assert (await editor.get("/health")).text == "loop: ok, consumer: ok, republisher: ok"
+        assert (await editor.get("/health")).text == "loop: ok, consumer: ok, republisher: ok, asset-sweep: ok"
         assert "editor_pages_total" in (await editor.get("/metrics")).text
         assert (await connector.get("/health/ready")).text == "redis: ok, kafka: ok"
         assert (await connector.get("/health/live")).status_code == 200
