@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
 
 from merchant_api.deps import Api, ApiDep
-from merchant_api.email_change import EmailChangeRefused, addresses_to_confirm
+from merchant_api.email_change import EmailChangeRefused, PendingChange, addresses_to_confirm
 from plumbing.config import StoreConfig, StoreSettings
 from plumbing.kafka import publish
 from schemas import AddressField, EmailAddress, MerchantEmailChangeRequested
@@ -87,36 +87,46 @@ _REFUSED = (
 async def ask(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
     """Show what the link would change, with a button: opening the link alone changes nothing, so a mail
     scanner that follows every link cannot confirm on the reader's behalf."""
-    known = api.directory.seed_config.store(*_split(store))
-    try:
-        if known is None:
-            raise EmailChangeRefused("no such store")
-        change = await api.email_changes.check(known.key, field, token)
-    except EmailChangeRefused as why:
-        log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
+    found = await _pending(api, store, field, token, take=False)
+    if found is None:
         return _page(404, *_REFUSED)
-    what = "the store's emails" if change.field == "merchant_email" else "the replies to the store's emails"
+    _, change = found
     form = '<form method="post"><button type="submit">Confirm</button></form>'
-    return _page(200, "Confirm this address", f"{change.address} will receive {what}.", form)
+    return _page(200, "Confirm this address", f"{change.address} will receive {_what(change)}.", form)
 
 
 @router.post(LINK)
 async def confirm(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
     """Apply the pending change the token belongs to, once."""
-    known = api.directory.seed_config.store(*_split(store))
-    try:
-        if known is None:
-            raise EmailChangeRefused("no such store")
-        change = await api.email_changes.confirm(known.key, field, token)
-    except EmailChangeRefused as why:
-        log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
+    found = await _pending(api, store, field, token, take=True)
+    if found is None:
         return _page(404, *_REFUSED)
+    known, change = found
     await api.directory.update_settings(
         known.platform, known.store_id, lambda now: now.model_copy(update={change.field: change.address})
     )
     log.info("store %s: %s changed after confirmation", known.key, change.field)
-    what = "the store's emails" if change.field == "merchant_email" else "the replies to the store's emails"
-    return _page(200, "Address confirmed", f"{change.address} now receives {what}.")
+    return _page(200, "Address confirmed", f"{change.address} now receives {_what(change)}.")
+
+
+async def _pending(
+    api: Api, store: str, field: AddressField, token: str, *, take: bool
+) -> tuple[StoreConfig, PendingChange] | None:
+    """The store and the change the token is for (`take`: used up, once), or None with the reason logged."""
+    known = api.directory.seed_config.store(*_split(store))
+    try:
+        if known is None:
+            raise EmailChangeRefused("no such store")
+        changes = api.email_changes
+        change = await (changes.confirm if take else changes.check)(known.key, field, token)
+    except EmailChangeRefused as why:
+        log.info("email change link for %s refused: %s", store if known else "an unknown store", why)
+        return None
+    return known, change
+
+
+def _what(change: PendingChange) -> str:
+    return "the store's emails" if change.field == "merchant_email" else "the replies to the store's emails"
 
 
 def _split(store: str) -> tuple[str, str]:
