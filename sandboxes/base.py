@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from plumbing.config import StoreConfig
+from sandboxes.oauth import OAuthServer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class SandboxState:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     seeded: list[str] = field(default_factory=list)
     api_calls: int = 0
+    oauth: OAuthServer | None = None  # the platform's authorization server, where it has one (sandboxes/oauth.py)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(5001))
     _last_tick: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
 
@@ -129,8 +131,21 @@ class PlatformSandbox:
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
         raise NotImplementedError
 
+    # Paths a browser or an app reaches before it holds a token (a consent page, a token endpoint).
+    public_paths: frozenset[str] = frozenset()
+
     def authorized(self, state: SandboxState, request: Request) -> bool:
         raise NotImplementedError
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """None when the call may go on; otherwise the platform's answer to a call it does not accept."""
+        if self.authorized(state, request):
+            return None
+        return JSONResponse({"message": "unauthorized"}, status_code=401)
+
+    def controls(self, state: SandboxState) -> APIRouter | None:
+        """The platform's own `/_sandbox/*` routes, if it has any (its OAuth server's settings)."""
+        return None
 
     def rate_limit_response(self, faults: Faults) -> Response:
         return JSONResponse(
@@ -171,11 +186,12 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
 
     @app.middleware("http")
     async def platform_rules(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/_sandbox"):
+        if request.url.path.startswith("/_sandbox") or request.url.path in platform.public_paths:
             return await call_next(request)
         state.api_calls += 1
-        if not platform.authorized(state, request):
-            return JSONResponse({"message": "unauthorized"}, status_code=401)
+        refused = platform.refusal(state, request)
+        if refused is not None:
+            return refused
         if state.faults.rate_limit > 0:
             state.faults.rate_limit -= 1
             return platform.rate_limit_response(state.faults)
@@ -185,6 +201,9 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
         return await call_next(request)
 
     app.include_router(platform.api(state))
+    controls = platform.controls(state)
+    if controls is not None:
+        app.include_router(controls)
     app.include_router(importlib.import_module(f"sandboxes.catalog.{platform.name}").router(state))
 
     async def deliver(

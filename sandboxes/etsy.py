@@ -21,16 +21,22 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import asdict
+from html import escape
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
 from sandboxes.base import Faults, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.oauth import OAuthServer, TokenError
 from sandboxes.orders.etsy import receipt, seeded, transaction_of
 from sandboxes.standard_webhooks import signed_headers
 
-SHOPS = "/v3/application/shops"  # getShopReceipts: /v3/application/shops/{shop_id}/receipts
+SHOPS = "/v3/application/shops"
+CONNECT = "/oauth/connect"  # www.etsy.com/oauth/connect: the seller's consent
+TOKEN = "/v3/public/oauth/token"  # api.etsy.com: codes and refresh tokens for tokens  # getShopReceipts: /v3/application/shops/{shop_id}/receipts
 EARLIEST = 946684800  # the OAS `minimum` of min_last_modified / max_last_modified (2000-01-01)
 SORT_KEYS = {"created": "created_timestamp", "updated": "updated_timestamp", "receipt_id": "receipt_id"}
 SORT_ORDERS = {"asc": False, "ascending": False, "up": False, "desc": True, "descending": True, "down": True}
@@ -76,13 +82,80 @@ class EtsySandbox(PlatformSandbox):
             )
         raw.update(update_timestamp=when, updated_timestamp=when)
 
+    public_paths = frozenset({CONNECT, TOKEN})
+
     def authorized(self, state: SandboxState, request: Request) -> bool:
+        return self.refusal(state, request) is None
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """Etsy's own answers: the shared secret is required in `x-api-key` (403 since early 2026), then the
+        bearer token: the store's configured one, or one this sandbox's OAuth server issued and that is young."""
         creds = state.store.credentials
         api_key = f"{creds.get('keystring', '')}:{creds.get('shared_secret', '')}"
-        bearer = f"Bearer {creds.get('access_token', '')}"
-        return secrets.compare_digest(
-            request.headers.get("x-api-key", "").encode(), api_key.encode()
-        ) and secrets.compare_digest(request.headers.get("authorization", "").encode(), bearer.encode())
+        presented_key = request.headers.get("x-api-key", "")
+        if ":" not in presented_key:
+            return _error(403, "Shared secret is required in x-api-key header.")
+        if not secrets.compare_digest(presented_key.encode(), api_key.encode()):
+            return _error(401, "Invalid API key")
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ")
+        configured = creds.get("access_token", "")
+        if configured and secrets.compare_digest(presented.encode(), configured.encode()):
+            return None
+        issued = state.oauth.access(presented) if state.oauth else "unknown"
+        if issued == "valid":
+            return None
+        description = "access token is expired" if issued == "expired" else "access token is invalid"
+        return JSONResponse({"error": "invalid_token", "error_description": description}, status_code=401)
+
+    def controls(self, state: SandboxState) -> APIRouter:
+        """The app's OAuth settings: its registered redirect URIs and how long access tokens live (seconds in
+        tests), `revoke` (the seller changed their password), and what the connector did (`GET`)."""
+        creds = state.store.credentials
+        state.oauth = OAuthServer(creds.get("keystring", ""), token_prefix=f"{_user_id(state)}.")
+        oauth = state.oauth
+        router = APIRouter()
+
+        @router.post("/_sandbox/oauth")
+        async def configure(settings: OAuthSettings) -> dict[str, Any]:
+            oauth.redirect_uris = set(settings.redirect_uris)
+            oauth.access_ttl_s = settings.access_ttl_s
+            return settings.model_dump()
+
+        @router.get("/_sandbox/oauth")
+        async def stats() -> dict[str, Any]:
+            return asdict(oauth.stats)
+
+        @router.post("/_sandbox/oauth/revoke")
+        async def revoke() -> dict[str, Any]:
+            oauth.revoke()
+            return {"revoked": True}
+
+        @router.get(CONNECT)
+        async def connect(request: Request) -> Response:
+            query = dict(request.query_params)
+            problem = oauth.consent_problem(query)
+            if problem:
+                return HTMLResponse(f"<!doctype html><title>Error</title><p>{escape(problem)}</p>", status_code=400)
+            return HTMLResponse(oauth.consent_page(query, CONNECT, app_name=f"App {oauth.client_id}"))
+
+        @router.post(CONNECT)
+        async def decide(request: Request) -> Response:
+            form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            try:
+                return RedirectResponse(oauth.decide(form), status_code=302)
+            except TokenError as refused:
+                return HTMLResponse(f"<!doctype html><title>Error</title><p>{escape(refused.description)}</p>", 400)
+
+        @router.post(TOKEN)
+        async def token(request: Request) -> Response:
+            form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            try:
+                return JSONResponse(oauth.token(form))
+            except TokenError as refused:
+                body = {"error": refused.error, "error_description": refused.description}
+                return JSONResponse(body, status_code=refused.status)
+
+        return router
 
     def rate_limit_response(self, faults: Faults) -> Response:
         return _error(429, "You have exceeded your rate limit. Please try again later.")
@@ -90,6 +163,11 @@ class EtsySandbox(PlatformSandbox):
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
         shop_id = state.store.credentials.get("shop_id", "")
+
+        @router.get("/v3/application/users/me")
+        async def me() -> Response:
+            """getMe: who granted the token, and their shop (how a connector learns the shop it was given)."""
+            return JSONResponse({"user_id": _user_id(state), "shop_id": int(shop_id) if shop_id.isdigit() else shop_id})
 
         @router.get(SHOPS + "/{shop}/receipts")
         async def list_receipts(shop: str, request: Request) -> Response:
@@ -140,6 +218,18 @@ class EtsySandbox(PlatformSandbox):
         # Etsy's secret is the spec's own `whsec_<base64 key>`.
         headers = signed_headers(state.store.webhook_secret or "", msg_id, timestamp, body)
         return {"Content-Type": "application/json", **headers}, body
+
+
+class OAuthSettings(BaseModel):
+    redirect_uris: list[str] = Field(default_factory=list)
+    access_ttl_s: float = Field(default=3600.0, gt=0, description="Etsy's is an hour; tests want seconds.")
+
+
+def _user_id(state: SandboxState) -> int:
+    """The seller's user id (Etsy prefixes every token with it); the shop's own id plus one if none is given."""
+    creds = state.store.credentials
+    given = creds.get("user_id", "")
+    return int(given) if given.isdigit() else int(creds.get("shop_id", "0") or 0) + 1
 
 
 def _event_type(raw: dict[str, Any]) -> str:
