@@ -106,20 +106,26 @@ async def settle(admin: AdminClient, settings: Settings, topics: Iterable[str]) 
     if raced:  # another copy created them first: they are checked like any existing topic
         shapes = await _shapes(admin)
     existing = [topic for topic in wanted if topic not in missing or topic in raced]
-    refused: list[str] = []
+    _refuse_or_warn(settings, await _problems(admin, rules, existing, shapes))
+    asked = None if settings.kafka_idempotence is not None else await _grants_producer_ids(admin)
+    return Cluster(rules.brokers, asked)
+
+
+async def _problems(
+    admin: AdminClient, rules: Rules, existing: list[str], shapes: Mapping[str, tuple[int, int]]
+) -> list[str]:
+    """What makes the existing topics unsafe (the notices, only warnings, are logged)."""
     configs = await _configs(admin, [topic for topic in existing if topic in shapes])
+    found: list[str] = []
     for name in existing:
-        if name not in shapes:
+        if name not in shapes:  # created by another copy this instant, its partitions not yet in the metadata
             log.info("topic %s is not described yet: it is checked at the next start", name)
             continue
         topic = Topic(name, *shapes[name], configs[name])
-        refused += problems(topic, rules)
+        found += problems(topic, rules)
         for notice in notices(topic, rules):
             log.warning("%s", notice)
-    _refuse_or_warn(settings, refused)
-    if settings.kafka_idempotence is not None:
-        return Cluster(brokers)
-    return Cluster(brokers, await _grants_producer_ids(admin))
+    return found
 
 
 def _refuse_or_warn(settings: Settings, found: list[str]) -> None:
