@@ -114,8 +114,7 @@ def to_create(topic: str, rules: Rules) -> Topic:
         "min.insync.replicas": str(min_insync_of(replication)),
         "retention.ms": str(milliseconds(retention.created)),
         "cleanup.policy": "delete",  # keys are order keys: compaction would keep an order's last event only
-        "unclean.leader.election.enable": "false",  # an out-of-sync replica as leader drops acknowledged events
-    }
+    }  # unclean.leader.election.enable stays Kafka's false, unset: a managed service may refuse it (it is checked)
     return Topic(topic, rules.partitions, replication, configs)
 
 

@@ -55,7 +55,6 @@ async def test_topics_created_on_a_fresh_embedded_broker_carry_the_chosen_config
     for topic in EVENTS_BY_TOPIC:
         assert configs[topic]["min.insync.replicas"] == "1", topic  # one broker: small, 1 of 1
         assert configs[topic]["cleanup.policy"] == "delete", topic
-        assert configs[topic]["unclean.leader.election.enable"] == "false", topic
     assert configs[DEAD_LETTERS]["retention.ms"] == str(milliseconds(timedelta(days=30)))
     assert configs[ORDERS_COMMANDS]["retention.ms"] == str(milliseconds(timedelta(days=14)))
     assert configs[PERSONALIZATION_LINK_ISSUED]["retention.ms"] == str(milliseconds(timedelta(days=14)))

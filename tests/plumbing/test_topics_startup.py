@@ -76,7 +76,6 @@ async def test_missing_topics_are_created_safe_on_3_brokers_and_safe_existing_on
         assert (topic.num_partitions, topic.replication_factor) == (8, 3)
         assert topic.topic_configs["min.insync.replicas"] == "2"
         assert topic.topic_configs["cleanup.policy"] == "delete"
-        assert topic.topic_configs["unclean.leader.election.enable"] == "false"
     assert created[DEAD_LETTERS].topic_configs["retention.ms"] == str(milliseconds(timedelta(days=30)))
     assert created[PERSONALIZATION_LINK_ISSUED].topic_configs["retention.ms"] == FOURTEEN_DAYS
     await ensure_topics(settings(), [ORDERS_COMMANDS, DEAD_LETTERS, PERSONALIZATION_LINK_ISSUED], admin=cluster)
