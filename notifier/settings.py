@@ -15,7 +15,6 @@ class NotifierSettings(Settings):
     public_url: str = Field(
         default="http://127.0.0.1:8600", description="PERSONALIZE_PUBLIC_URL: the editor's address."
     )
-    link_ttl: Duration = Field(default=timedelta(days=7), description="PERSONALIZE_LINK_TTL: how long a link works.")
     smtp_url: str = Field(
         default="smtp://127.0.0.1:1025",
         description="PERSONALIZE_SMTP_URL: smtp://host:port, "

@@ -15,18 +15,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.helpers import create_ssl_context
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from plumbing.cluster import Admin, AdminClient, Cluster, idempotent, settle
 from plumbing.partitioner import partition_of
 from plumbing.settings import Settings
 from schemas import Event, encode, topic_of
 
 log = logging.getLogger(__name__)
 
-TOPIC_ALREADY_EXISTS = 36
 DEFAULT_MAX_MESSAGE_BYTES: int = Settings.model_fields["kafka_max_message_bytes"].default
 
 
@@ -94,33 +93,31 @@ def security_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def make_producer(settings: Settings) -> Producer:
+def make_producer(settings: Settings, cluster: Cluster | None = None) -> Producer:
+    """The service's producer: idempotent where `cluster` (from `ensure_topics`) grants producer ids, unless
+    PERSONALIZE_KAFKA_IDEMPOTENCE says otherwise; batches compressed with PERSONALIZE_KAFKA_COMPRESSION."""
     return Producer(
         max_message_bytes=settings.kafka_max_message_bytes,
         bootstrap_servers=settings.required_bootstrap(),
         **security_options(settings),
         acks="all",
-        enable_idempotence=settings.kafka_idempotence,
+        enable_idempotence=idempotent(settings.kafka_idempotence, cluster),
+        compression_type=None if settings.kafka_compression == "none" else settings.kafka_compression,
         linger_ms=5,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
     )
 
 
-async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
-    """Create the topics a service uses if they are missing (existing ones are left as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.required_bootstrap(), **security_options(settings))
-    await admin.start()
+async def ensure_topics(settings: Settings, topics: Iterable[str], admin: AdminClient | None = None) -> Cluster:
+    """Create the missing topics safe and refuse unsafe existing ones (`UnsafeTopics`), then say what the cluster
+    is (`plumbing.cluster`). `admin`: a client of the cluster instead of aiokafka's (tests)."""
+    client = admin or Admin(bootstrap_servers=settings.required_bootstrap(), **security_options(settings))
+    await client.start()
     try:
-        wanted = sorted(set(topics))
-        response = await admin.create_topics(
-            [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in wanted]
-        )
-        for topic, code, message in response.topic_errors:
-            if code not in (0, TOPIC_ALREADY_EXISTS):
-                raise RuntimeError(f"cannot create topic {topic}: {message} (error {code})")
+        return await settle(client, settings, topics)
     finally:
-        await admin.close()
+        await client.close()
 
 
 async def publish(

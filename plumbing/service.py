@@ -84,10 +84,10 @@ class Service:
 
     async def __aenter__(self) -> Service:
         try:
-            await ensure_topics(self._settings, self._topics)
+            cluster = await ensure_topics(self._settings, self._topics)
             self.redis = self._connect(self._settings.required_redis_url())
             self._closing.push_async_callback(self.redis.aclose)
-            self.producer = make_producer(self._settings)
+            self.producer = make_producer(self._settings, cluster)
             await self.producer.start()
             self._closing.push_async_callback(self.producer.stop)
         except BaseException:

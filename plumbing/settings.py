@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
@@ -32,8 +33,15 @@ class Settings(BaseSettings):
         default=None, description="host:port[,host:port]; unset means embedded (dev, tests)."
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/db; unset means embedded (dev, tests).")
-    kafka_idempotence: bool = Field(
-        default=False, description="Idempotent producer; a real cluster supports it, the embedded broker does not."
+    kafka_idempotence: bool | None = Field(
+        default=None,
+        description="Idempotent producer; unset: on where the brokers grant a producer id at start-up (a real "
+        "cluster does, the embedded broker does not), off with a log line elsewhere; true or false forces it.",
+    )
+    kafka_compression: Literal["gzip", "none"] = Field(
+        default="gzip",
+        description="Compression of the producers' batches; gzip needs no extra package (lz4, snappy and zstd do, "
+        "and are not installed).",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How clients talk to the brokers; managed Kafka services want SASL_SSL."
@@ -53,7 +61,28 @@ class Settings(BaseSettings):
         default=None, description="SASL password (an API secret on some services); never logged."
     )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of each topic a service creates.")
-    topic_replication: int = Field(default=1, ge=1, description="Replication factor of each topic a service creates.")
+    topic_replication: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replication factor of each topic a service creates; unset: 3, or every broker of a smaller "
+        "cluster (plumbing/topics.py).",
+    )
+    kafka_allow_unsafe_topics: bool = Field(
+        default=False,
+        description="Start even when a topic is unsafe (replication under 3 on three or more brokers, "
+        "min.insync.replicas under 2, retention under what it must hold, compaction): each is logged instead of "
+        "refused. For small setups; a single-broker cluster needs no override.",
+    )
+    link_ttl: Duration = Field(
+        default=timedelta(days=7),
+        description="PERSONALIZE_LINK_TTL: how long a link works (the notifier's); every service sizes the link "
+        "topics' retention from it, so set it the same on all.",
+    )
+    link_delay: Duration = Field(
+        default=timedelta(minutes=15),
+        description="PERSONALIZE_LINK_DELAY: how long after receipt the link is sent (`15m`, `2s`; core's); the "
+        "link topics' retention counts it too.",
+    )
     kafka_max_message_bytes: int = Field(
         default=1_000_000,
         ge=65_536,

@@ -33,7 +33,7 @@ def journal(monkeypatch: pytest.MonkeyPatch) -> Journal:
         return FakeOps(written)
 
     monkeypatch.setattr(lifecycle, "ensure_topics", ensure_topics)
-    monkeypatch.setattr(lifecycle, "make_producer", lambda settings: FakeProducer(written))
+    monkeypatch.setattr(lifecycle, "make_producer", lambda settings, cluster: FakeProducer(written))
     monkeypatch.setattr(
         lifecycle, "BatchConsumer", lambda bootstrap, producer, handle, options: FakeConsumer(written, options.group_id)
     )
@@ -138,7 +138,7 @@ async def test_topics_that_cannot_be_created_open_nothing(journal, monkeypatch):
 
 
 async def test_a_producer_that_does_not_start_closes_redis_and_runs_no_wiring(journal, monkeypatch):
-    monkeypatch.setattr(lifecycle, "make_producer", lambda settings: FakeProducer(journal, fails=True))
+    monkeypatch.setattr(lifecycle, "make_producer", lambda settings, cluster: FakeProducer(journal, fails=True))
     with pytest.raises(ConnectionError, match="no broker"):
         async with service(journal, asyncio.Event()):
             raise AssertionError("the wiring must not run")
