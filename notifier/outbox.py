@@ -19,6 +19,9 @@
   still gets its event: the status change keeps such an entry (event only)
   and `publish_emailed` publishes it.
 - An SMTP failure keeps the entry and retries with backoff: never dropped.
+- Right before each email and each publish the copy checks that it still
+  holds the order (its fence, renewing the lease): one that lost it to
+  another copy stops (`ClaimLost`) without sending.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ with many notifier copies; what to do is `notifier/policy.py`'s `next_step`:
    else a reminder due → queue it (compare-and-set on the count sent);
    then finish it as in 2;
 4. come back at the next reminder, or when the live link expires.
+
+Each due order is held by one copy under a fenced claim (`notifier/leases.py`):
+a copy claims no more orders than it has free slots, each acted on at once,
+renews its claims while it works, and stops, sending nothing more, once its
+fence fails (another copy claimed the order after its lease ran out).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ async def test_a_copy_that_lost_its_claim_to_another_sends_nothing(shared: Calla
     assert [len((await store.state(one.order_key)).outbox) for one in wanted] == [1] * ORDERS
 
     frozen = FreezesAfterReading(shared(), ORDERS)
-    a = a_copy("a", frozen, MemorySender(), clock, lease_s=LEASE_S)  # type: ignore[arg-type]  # a view, not a store
+    a = a_copy("a", frozen, MemorySender(), clock, lease_s=LEASE_S)
     b = a_copy("b", shared(), MemorySender(), clock, lease_s=LEASE_S)
     now[0] = T0 + timedelta(minutes=10)  # every retry due
     a_pass = asyncio.create_task(a.scheduler.tick())
