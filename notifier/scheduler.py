@@ -72,7 +72,8 @@ class LinkScheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim as many due orders as there are free slots, each acted on at once; renew the claims meanwhile."""
-        heartbeat = asyncio.create_task(self.leases.keep_alive(stop))
+        done = asyncio.Event()  # not `stop`: the claims of actions still finishing at shutdown are renewed too
+        heartbeat = asyncio.create_task(self.leases.keep_alive(done))
         try:
             while not stop.is_set():
                 started = 0
@@ -86,7 +87,8 @@ class LinkScheduler:
         finally:
             if self._running:
                 await asyncio.wait(self._running)
-            heartbeat.cancel()
+            done.set()
+            await heartbeat
 
     def _start(self, leases: list[Lease]) -> int:
         for lease in leases:

@@ -121,6 +121,21 @@ class LinkStoreContract:
         )
         assert (await store.state(key)).live is None  # link 2 has no reminders
 
+    async def test_a_copy_whose_claim_was_taken_over_can_neither_issue_nor_remind_nor_flag(
+        self, store: LinkStore
+    ) -> None:
+        wanted, link = await with_link(store, (T0 + DAY).timestamp())
+        key = wanted.order_key
+        stale = await held(store, key, T0)
+        (fresh,) = await store.timers.claim(T0 + 2 * DAY, 60.0, "copy-b")  # the stale copy's lease ran out
+        published = link_entry(link).model_copy(update={"published": True})
+        assert not await store.update_outbox(key, published, fence=stale)
+        assert not await store.remind(key, 1, 0, 1, True, queued_reminder(link, 1), fence=stale)
+        assert not await store.issue(key, 1, new_link(issued(wanted, sequence=2, at=T0 + DAY)), fence=stale)
+        state = await store.state(key)
+        assert (state.seq, state.reminded, state.outbox) == (1, 0, (link_entry(link),))  # nothing written
+        assert await store.update_outbox(key, published, fence=fresh.fence)  # the holder's own write goes through
+
     async def test_no_link_is_issued_for_an_order_no_longer_pending(self, store: LinkStore) -> None:
         wanted = request(0, at=T0)
         await requested(store, wanted)
