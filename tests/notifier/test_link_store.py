@@ -127,7 +127,8 @@ class LinkStoreContract:
         wanted, link = await with_link(store, (T0 + DAY).timestamp())
         key = wanted.order_key
         stale = await held(store, key, T0)
-        (fresh,) = await store.timers.claim(T0 + 2 * DAY, 60.0, "copy-b")  # the stale copy's lease ran out
+        fresh = await store.timers.take(key, T0 + 2 * DAY, 60.0, "copy-b")  # the stale copy's lease ran out
+        assert fresh is not None
         published = link_entry(link).model_copy(update={"published": True})
         assert not await store.update_outbox(key, published, fence=stale)
         assert not await store.remind(key, 1, 0, 1, True, queued_reminder(link, 1), fence=stale)
