@@ -8,8 +8,12 @@
   rather than a slot, so one store's backlog cannot fill every slot.
 - A claim takes only as many jobs as there are free slots, each started at
   once, and its lease is the deadline plus a margin for the Redis calls
-  around it: a job is never claimed again by another copy while it is in
-  flight.
+  around it. Right before the POST the copy checks its claim's fence and
+  renews the lease in one Redis call (`notifier/leases.py`): a copy that
+  lost the job to another (its lease ran out while Redis or its own event
+  loop stalled before the POST) posts nothing; one that still holds it has a
+  whole lease, longer than the POST's deadline, so no copy claims the job
+  again while it is in flight. No heartbeat is needed: the POST is bounded.
 - A job that fails on its own account (not Redis away) is set aside with its
   reason (`notifier/set_aside.py`) and the worker goes on.
 """
@@ -29,6 +33,7 @@ from notifier.automation import DELIVERIES
 from notifier.destinations import where
 from notifier.hook_jobs import RETRY_AFTER_S, HookJob, HookJobStore
 from notifier.hook_post import post
+from notifier.leases import ClaimLost, Lease, Leases
 from notifier.set_aside import SetAside, is_transient, set_aside
 from plumbing.config import Config, OutboundWebhook
 
@@ -64,6 +69,7 @@ class HookDeliverer:
         self._config, self._jobs, self._clock, self._parked = config, jobs, clock, parked
         self._allow_local, self._deadline_s = allow_local, deadline_s
         self.lease_s = deadline_s + LEASE_MARGIN_S  # always longer than a delivery can take
+        self._leases = Leases(jobs.due, self.lease_s, clock)
         self._in_flight, self._per_endpoint = in_flight, per_endpoint
         self._running: set[asyncio.Task[None]] = set()
         self._busy: Counter[tuple[str, int]] = Counter()
@@ -92,12 +98,12 @@ class HookDeliverer:
         if free <= 0:
             return 0
         try:
-            due = await self._jobs.due.claim(self._clock(), self.lease_s, free)
+            due = await self._leases.claim(free)
         except Exception:  # Redis away: nothing claimed
             log.exception("claiming webhook jobs failed; retrying")
             return 0
-        for job_id in due:
-            task = asyncio.create_task(self._guarded(job_id))
+        for lease in due:
+            task = asyncio.create_task(self._guarded(lease))
             self._running.add(task)
             task.add_done_callback(self._done)
         return len(due)
@@ -120,9 +126,13 @@ class HookDeliverer:
             for wait in waits:
                 wait.cancel()
 
-    async def _guarded(self, job_id: str) -> None:
+    async def _guarded(self, lease: Lease) -> None:
+        job_id = lease.member
         try:
-            await self.deliver(job_id)
+            await self.deliver(job_id, lease)
+        except ClaimLost:
+            log.warning("webhook job %s was claimed again by another copy: not delivered from here", job_id)
+            return
         except Exception as error:
             if is_transient(error):  # Redis away: the claim's lease brings it back
                 log.warning(
@@ -134,8 +144,12 @@ class HookDeliverer:
                 await self._jobs.finish(job_id)  # its payload may hold a link's token; its event stays in its topic
             except Exception:
                 log.exception("could not set webhook job %s aside; due again in %.0fs", job_id, self.lease_s)
+        try:
+            await lease.release()  # after a finish (the claim went with it) or a retry (its time stands): nothing
+        except Exception:  # Redis away: the lease runs out by itself
+            log.exception("could not let go of webhook job %s; due again in %.0fs", job_id, self.lease_s)
 
-    async def deliver(self, job_id: str) -> None:
+    async def deliver(self, job_id: str, lease: Lease) -> None:
         job = await self._jobs.get(job_id)
         hook = self._hook_of(job) if job else None
         if job is None or hook is None:
@@ -149,6 +163,7 @@ class HookDeliverer:
         if refused:
             await self._give_up(job_id, job, hook, f"refused: {refused}", "refused")
             return
+        await lease.hold()  # still ours, and a whole lease ahead: longer than the POST can take
         now = self._clock()
         self._busy[endpoint] += 1
         try:

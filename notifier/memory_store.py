@@ -45,6 +45,9 @@ class MemoryLinkStore:
         self.links: dict[str, LinkRecord] = {}
         self._orders: dict[str, _Order] = {}
 
+    def _held(self, order_key: str, fence: str) -> bool:
+        return self.timers.claims.get(order_key) == fence
+
     def _order(self, order_key: str) -> _Order:
         return self._orders.setdefault(order_key, _Order())
 
@@ -102,9 +105,9 @@ class MemoryLinkStore:
         else:
             self.timers.scores.pop(order_key, None)
 
-    async def issue(self, order_key: str, after_seq: int, link: NewLink) -> bool:
+    async def issue(self, order_key: str, after_seq: int, link: NewLink, *, fence: str) -> bool:
         order, entry = self._order(order_key), link.entry
-        if order.state.status != PP or order.state.seq != after_seq:
+        if not self._held(order_key, fence) or order.state.status != PP or order.state.seq != after_seq:
             return False
         order.state = replace(
             order.state,
@@ -121,19 +124,29 @@ class MemoryLinkStore:
         return True
 
     async def remind(
-        self, order_key: str, seq: int, after: int, reminded: int, last: bool, entry: QueuedReminder | None
+        self,
+        order_key: str,
+        seq: int,
+        after: int,
+        reminded: int,
+        last: bool,
+        entry: QueuedReminder | None,
+        *,
+        fence: str,
     ) -> bool:
         order = self._order(order_key)
-        if order.state.status != PP or (order.state.seq, order.state.reminded) != (seq, after):
+        if not self._held(order_key, fence) or order.state.status != PP:
+            return False
+        if (order.state.seq, order.state.reminded) != (seq, after):
             return False
         order.state = replace(order.state, reminded=reminded, live=None if last else order.state.live)
         if entry is not None:
             order.outbox[entry.id] = entry_json(entry)
         return True
 
-    async def update_outbox(self, order_key: str, entry: OutboxEntry) -> bool:
+    async def update_outbox(self, order_key: str, entry: OutboxEntry, *, fence: str) -> bool:
         order = self._order(order_key)
-        if entry.id not in order.outbox:
+        if not self._held(order_key, fence) or entry.id not in order.outbox:
             return False
         order.outbox[entry.id] = entry_json(entry)
         return True

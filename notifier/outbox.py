@@ -19,6 +19,9 @@
   still gets its event: the status change keeps such an entry (event only)
   and `publish_emailed` publishes it.
 - An SMTP failure keeps the entry and retries with backoff: never dropped.
+- Right before each email and each publish the copy checks that it still
+  holds the order (its fence, renewing the lease): one that lost it to
+  another copy stops (`ClaimLost`) without sending.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from notifier import policy
 from notifier.entries import EmailedReminder, LinkEntry, OutboxEntry, QueuedReminder
+from notifier.leases import Lease
 from notifier.link_state import LinkState
 from notifier.mail import MailError, MailSender
 from notifier.recipients import addressee
@@ -49,6 +53,8 @@ from schemas import PersonalizationReminderSent
 log = logging.getLogger(__name__)
 
 MAIL_BACKOFF_MAX_S = 300.0
+# After an email went out, Redis writes are retried until the lease's end less this (docs/emails.md).
+LEASE_MARGIN_S = 5.0
 # Redis away after an email went out: the writes that follow are retried, first after this, doubling up to the cap.
 WRITE_RETRY_FIRST_S = 0.1
 WRITE_RETRY_MAX_S = 5.0
@@ -72,62 +78,64 @@ class Outbox:
         self._store, self._producer, self._mailer, self._renderer = store, producer, mailer, renderer
         self._from, self._clock = mail_from, clock
 
-    async def finish(self, order_key: str, state: LinkState, deadline: float) -> bool:
+    async def finish(self, order_key: str, state: LinkState, lease: Lease) -> bool:
         """Every entry of `state.outbox` out; False if one could not be (mail server away, or the order moved on).
 
-        `deadline` (event-loop time): when the order's lease runs out, less a margin; writes after an email
-        are retried until then.
+        `lease`: this copy's claim on the order, checked (and renewed) right before each email and publish, so a
+        copy that lost it sends nothing more (`ClaimLost`); writes after an email are retried until it runs out.
         """
         for entry in state.outbox:
-            if not await self._finish(order_key, entry, state, deadline):
+            if not await self._finish(order_key, entry, state, lease):
                 return False
         return True
 
-    async def _finish(self, order_key: str, entry: OutboxEntry, state: LinkState, deadline: float) -> bool:
+    async def _finish(self, order_key: str, entry: OutboxEntry, state: LinkState, lease: Lease) -> bool:
         if isinstance(entry, LinkEntry):
-            return await self._link(order_key, entry, deadline)
+            return await self._link(order_key, entry, lease)
         if isinstance(entry, QueuedReminder):
-            return await self._reminder(order_key, entry, state, deadline)
-        return await self._announce(order_key, entry, deadline)
+            return await self._reminder(order_key, entry, state, lease)
+        return await self._announce(order_key, entry, lease)
 
-    async def publish_emailed(self, order_key: str, state: LinkState, deadline: float) -> None:
+    async def publish_emailed(self, order_key: str, state: LinkState, lease: Lease) -> None:
         """An order that left `pending_personalization`: publish the events of emails that already went out."""
         emailed = [entry for entry in state.outbox if isinstance(entry, EmailedReminder)]
         if not emailed:
             return
+        await lease.hold()
         await publish(self._producer, [entry.event for entry in emailed])
         for entry in emailed:
-            await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
+            await self._after_email(partial(self._store.sent, order_key, entry.id), lease, order_key)
         log.info(
             "published %d reminder event(s) of %s, emailed before it left pending_personalization",
             len(emailed),
             order_key,
         )
 
-    async def _link(self, order_key: str, entry: LinkEntry, deadline: float) -> bool:
+    async def _link(self, order_key: str, entry: LinkEntry, lease: Lease) -> bool:
         link = entry.event
         if not entry.published:
+            await lease.hold()
             await publish(self._producer, [event for event in (entry.expired, link) if event is not None])
             entry = entry.model_copy(update={"published": True})
-            if not await self._store.update_outbox(order_key, entry):
-                return False  # completed or cancelled meanwhile: no email
+            if not await self._store.update_outbox(order_key, entry, fence=lease.claim.fence):
+                return False  # completed or cancelled meanwhile (or another copy has it now): no email
         to = addressee(link.platform, link.merchant_email, entry.wanted)
         kind: EmailKind = "link" if link.sequence == 1 else "reissued_link"
         email = self._renderer.render(kind, link, entry.wanted, to, expired=entry.expired is not None)
-        if not await self._send(order_key, email, f"link {link.sequence}"):
+        if not await self._send(order_key, email, f"link {link.sequence}", lease):
             return False
-        await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
+        await self._after_email(partial(self._store.sent, order_key, entry.id), lease, order_key)
         log.info("emailed link %d of %s to the %s", link.sequence, order_key, to.recipient)
         return True
 
-    async def _reminder(self, order_key: str, entry: QueuedReminder, state: LinkState, deadline: float) -> bool:
+    async def _reminder(self, order_key: str, entry: QueuedReminder, state: LinkState, lease: Lease) -> bool:
         if policy.reminder_outdated(entry, state, self._clock()):
             await self._store.sent(order_key, entry.id)  # its link was replaced or expired before it went out
             return True
         link = entry.link
         to = addressee(link.platform, link.merchant_email, entry.wanted)
         email = self._renderer.render("reminder", link, entry.wanted, to, reminder=entry.reminder)
-        if not await self._send(order_key, email, f"reminder {entry.reminder} of link {link.sequence}"):
+        if not await self._send(order_key, email, f"reminder {entry.reminder} of link {link.sequence}", lease):
             return False
         sent = PersonalizationReminderSent(
             order_key=order_key,
@@ -145,19 +153,23 @@ class Outbox:
         # From here the entry needs only its event: the link (raw token) and delivery leave Redis.
         emailed = entry.emailed(sent)
         # Stored even if the order moved on while SMTP had the email: the event must still go out, once.
-        await self._after_email(lambda: self._store.emailed(order_key, emailed, self._clock()), deadline, order_key)
+        await self._after_email(lambda: self._store.emailed(order_key, emailed, self._clock()), lease, order_key)
         log.info(
             "emailed reminder %d of link %d of %s to the %s", entry.reminder, link.sequence, order_key, to.recipient
         )
-        return await self._announce(order_key, emailed, deadline)
+        return await self._announce(order_key, emailed, lease)
 
-    async def _announce(self, order_key: str, entry: EmailedReminder, deadline: float) -> bool:
+    async def _announce(self, order_key: str, entry: EmailedReminder, lease: Lease) -> bool:
+        await lease.hold()
         await publish(self._producer, [entry.event])
-        await self._after_email(partial(self._store.sent, order_key, entry.id), deadline, order_key)
+        await self._after_email(partial(self._store.sent, order_key, entry.id), lease, order_key)
         return True
 
-    async def _after_email(self, write: Callable[[], Awaitable[T]], deadline: float, order_key: str) -> T:
-        """A Redis write after an email went out, retried with backoff while Redis is away, until `deadline`.
+    async def _after_email(self, write: Callable[[], Awaitable[T]], lease: Lease, order_key: str) -> T:
+        """A Redis write after an email went out, retried with backoff while Redis is away, until the lease's end
+        less a margin (`LEASE_MARGIN_S`): then another copy may claim the order.
+
+        Not fenced: it records what happened (the email went out), which is true whoever holds the order now.
 
         Failing it would end the action and, once the lease ran out, send the same email again. Each attempt
         is also bounded by the deadline (at least WRITE_ATTEMPT_MIN_S: a Redis that hangs rather than refuses);
@@ -166,11 +178,11 @@ class Outbox:
         loop = asyncio.get_running_loop()
         delay, attempt = WRITE_RETRY_FIRST_S, 1
         while True:
-            left = deadline - loop.time()
+            left = lease.ends - LEASE_MARGIN_S - loop.time()
             try:
                 return await asyncio.wait_for(write(), timeout=max(left, WRITE_ATTEMPT_MIN_S))
             except _REDIS_AWAY as error:
-                left = deadline - loop.time()
+                left = lease.ends - LEASE_MARGIN_S - loop.time()
                 if left <= delay:
                     log.error(
                         "Redis still away after an email for %s went out (%d attempts): giving up; when the "
@@ -190,13 +202,14 @@ class Outbox:
             await asyncio.sleep(delay)
             delay, attempt = min(delay * 2, WRITE_RETRY_MAX_S), attempt + 1
 
-    async def _send(self, order_key: str, email: RenderedEmail, what: str) -> bool:
+    async def _send(self, order_key: str, email: RenderedEmail, what: str, lease: Lease) -> bool:
+        await lease.hold()  # the last moment to find another copy took the order: after it, the email is out
         try:
             await self._mailer.send(email.message(self._from))
         except MailError as error:
             failures = await self._store.mail_failed(order_key)
             delay = min(MAIL_BACKOFF_MAX_S, 2.0 ** min(failures, 9)) * random.uniform(0.5, 1.0)  # jitter, not secrecy
             log.warning("email for %s %s not sent (%s); retry %d in %.1fs", order_key, what, error, failures, delay)
-            await self._store.timers.schedule(order_key, self._clock() + timedelta(seconds=delay))
+            await lease.release(self._clock() + timedelta(seconds=delay))
             return False
         return True

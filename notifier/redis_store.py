@@ -7,7 +7,12 @@
   some are still to come, the link itself (`live`: event and delivery).
 - `notifier:due` (sorted set): order keys by the time something is due
   (the first link at `notify_after`, a reminder, the expiry check, a retry);
-  claimed with a lease (`notifier/due.py`).
+  claimed with a lease and a fence (`notifier/due.py`): beside it
+  `notifier:due:claims` (order key → the fence `<epoch>/<owner>` of the copy
+  holding it), `notifier:due:leases` (order key → lease end, and a time a
+  writer wanted while it was held), `notifier:due:epoch` (the counter).
+  Issuing a link, queuing a reminder and flagging a link published are
+  refused unless the writing copy's fence still stands.
 - `notifier:outbox:<key>` (hash): issued links and queued reminders whose
   event or email is not out yet (`notifier/entries.py`). The raw token lives
   here, and in `live` while reminders are still to come, until the last email
@@ -89,6 +94,10 @@ class RedisLinkStore:
         self.timers = RedisTimers(redis, DUE)
         self._writes = GuardedWrites(redis)
 
+    def _held(self, order_key: str, fence: str) -> Change:
+        """A change applied only while this copy's claim on the order's timer stands (`notifier/due.py`)."""
+        return Change().expect(self.timers.claims_key, order_key, fence)
+
     @staticmethod
     def _keys(order_key: str) -> tuple[str, str, str]:
         return f"notifier:order:{order_key}", f"notifier:outbox:{order_key}", f"notifier:seen:{order_key}"
@@ -141,10 +150,10 @@ class RedisLinkStore:
             return change.run("ZADD", DUE, "NX", now.timestamp(), order_key)
         return change.run("ZREM", DUE, order_key)
 
-    async def issue(self, order_key: str, after_seq: int, link: NewLink) -> bool:
+    async def issue(self, order_key: str, after_seq: int, link: NewLink, *, fence: str) -> bool:
         order, outbox, _ = self._keys(order_key)
         entry = link.entry
-        change = Change().expect(order, "status", PP).expect(order, "seq", after_seq, absent="0")
+        change = self._held(order_key, fence).expect(order, "status", PP).expect(order, "seq", after_seq, absent="0")
         change.run(
             "HSET",
             order,
@@ -181,10 +190,18 @@ class RedisLinkStore:
         return await self._writes.apply(change) is Applied.APPLIED
 
     async def remind(
-        self, order_key: str, seq: int, after: int, reminded: int, last: bool, entry: QueuedReminder | None
+        self,
+        order_key: str,
+        seq: int,
+        after: int,
+        reminded: int,
+        last: bool,
+        entry: QueuedReminder | None,
+        *,
+        fence: str,
     ) -> bool:
         order, outbox, _ = self._keys(order_key)
-        change = Change().expect(order, "status", PP).expect(order, "seq", seq, absent="0")
+        change = self._held(order_key, fence).expect(order, "status", PP).expect(order, "seq", seq, absent="0")
         change.expect(order, "reminded", after, absent="0").run("HSET", order, "reminded", reminded)
         if last:
             change.run("HDEL", order, "live")
@@ -192,9 +209,10 @@ class RedisLinkStore:
             change.run("HSET", outbox, entry.id, entry_json(entry))
         return await self._writes.apply(change) is Applied.APPLIED
 
-    async def update_outbox(self, order_key: str, entry: OutboxEntry) -> bool:
+    async def update_outbox(self, order_key: str, entry: OutboxEntry, *, fence: str) -> bool:
         _, outbox, _ = self._keys(order_key)
-        change = Change().expect_present(outbox, entry.id).run("HSET", outbox, entry.id, entry_json(entry))
+        change = self._held(order_key, fence).expect_present(outbox, entry.id)
+        change.run("HSET", outbox, entry.id, entry_json(entry))
         return await self._writes.apply(change) is Applied.APPLIED
 
     async def emailed(self, order_key: str, entry: EmailedReminder, now: datetime) -> None:

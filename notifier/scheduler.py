@@ -11,6 +11,11 @@ with many notifier copies; what to do is `notifier/policy.py`'s `next_step`:
    else a reminder due → queue it (compare-and-set on the count sent);
    then finish it as in 2;
 4. come back at the next reminder, or when the live link expires.
+
+Each due order is held by one copy under a fenced claim (`notifier/leases.py`):
+a copy claims no more orders than it has free slots, each acted on at once,
+renews its claims while it works, and stops, sending nothing more, once its
+fence fails (another copy claimed the order after its lease ran out).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import datetime, timedelta
 from notifier import policy
 from notifier.entries import LinkEntry, QueuedReminder
 from notifier.intake import forget
+from notifier.leases import ClaimLost, Lease, Leases
 from notifier.link_state import LinkState, LiveLink
 from notifier.outbox import Outbox
 from notifier.policy import EndReminders, ExpiredLink, Forget, IssueLink, SendReminder, WaitUntil
@@ -37,8 +43,7 @@ from schemas import PersonalizationLinkExpired, PersonalizationLinkIssued, Perso
 log = logging.getLogger(__name__)
 
 LEASE_S = 60.0
-# After an email went out, Redis writes are retried until the lease's end less this (docs/emails.md).
-LEASE_MARGIN_S = 5.0
+# Orders acted on at once by one copy, and so claimed at most at once: each claimed order starts at once.
 CONCURRENCY = 16
 
 
@@ -53,83 +58,137 @@ class LinkScheduler:
         clock: Callable[[], datetime],
         set_aside: SetAside,
         tick_s: float = 0.25,
+        lease_s: float = LEASE_S,
+        concurrency: int = CONCURRENCY,
+        owner: str | None = None,
     ) -> None:
         self._store, self._outbox, self._set_aside = store, outbox, set_aside
         self._public_url, self._ttl = public_url, link_ttl
         self._clock, self._tick = clock, tick_s
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._concurrency = concurrency
+        self.leases = Leases(store.timers, lease_s, clock, owner)
+        self._running: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            due: list[str] = []  # a failed claim claimed nothing (and must not leave `due` unbound)
-            try:
-                due = await self.tick()
-            except Exception:  # Redis away: the claims come due again
-                log.exception("scheduler pass failed; retrying")
-                await asyncio.sleep(1.0)
-            if not due:
+        """Claim as many due orders as there are free slots, each acted on at once; renew the claims meanwhile."""
+        done = asyncio.Event()  # not `stop`: the claims of actions still finishing at shutdown are renewed too
+        heartbeat = asyncio.create_task(self.leases.keep_alive(done))
+        try:
+            while not stop.is_set():
+                started = 0
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=self._tick)
-                except TimeoutError:
-                    pass
+                    started = self._start(await self.leases.claim(self._concurrency - len(self._running)))
+                except Exception:  # Redis away: the claims come due again
+                    log.exception("scheduler pass failed; retrying")
+                    await asyncio.sleep(1.0)
+                if not started:
+                    await self._pause(stop)
+        finally:
+            if self._running:
+                await asyncio.wait(self._running)
+            done.set()
+            await heartbeat
+
+    def _start(self, leases: list[Lease]) -> int:
+        for lease in leases:
+            task = asyncio.create_task(self._guarded(lease))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+        return len(leases)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._freed.set()
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        self._freed.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._freed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._tick, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def tick(self) -> list[str]:
-        """One pass: the orders due now, each acted on by itself (one failing stops none of the others)."""
-        lease_ends = asyncio.get_running_loop().time() + LEASE_S  # taken before the claim: never later than the lease
-        due = await self._store.timers.claim(self._clock(), LEASE_S)
-        await asyncio.gather(*(self._guarded(key, lease_ends) for key in due))
-        return due
+        """One pass, waited for: the orders due now (as many as the slots), each acted on by itself."""
+        leases = await self.leases.claim(self._concurrency)
+        await asyncio.gather(*(self._guarded(lease) for lease in leases))
+        return [lease.member for lease in leases]
 
-    async def _guarded(self, order_key: str, lease_ends: float) -> None:
+    async def _guarded(self, lease: Lease) -> None:
         """One order's action, isolated: whatever it raises, the pass goes on with the others."""
-        async with self._slots:
-            with event_context(order_key=order_key):  # every line of this action names the order
-                try:
-                    await self.act(order_key, lease_ends)
-                except Exception as error:
-                    if is_transient(error):  # the claim's lease brings it back
-                        log.exception("acting on %s failed; it comes due again in %.0fs", order_key, LEASE_S)
-                        return
+        order_key = lease.member
+        with event_context(order_key=order_key):  # every line of this action names the order
+            try:
+                await self._act(order_key, lease)
+            except ClaimLost:
+                log.warning("another copy claimed %s again: stopped, sending nothing more", order_key)
+                return
+            except Exception as error:
+                if is_transient(error):  # the claim's lease brings it back
+                    log.exception("acting on %s failed; it comes due again when its lease ends", order_key)
+                else:
                     await self._put_aside(order_key, error)
+            await self._let_go(lease)
+
+    async def _let_go(self, lease: Lease) -> None:
+        """Done with the order: its claim goes, its time stays (what the action scheduled, or the lease end)."""
+        if lease.done:
+            return
+        try:
+            await lease.release()
+        except Exception:  # Redis away: the lease runs out by itself
+            log.exception("could not let go of %s; it comes due again when its lease ends", lease.member)
 
     async def _put_aside(self, order_key: str, error: Exception) -> None:
         try:
             await set_aside(self._set_aside, self._store.timers, "scheduler", order_key, error, self._clock())
         except Exception:  # Redis away meanwhile: the lease brings it back, to fail and be set aside again
-            log.exception("could not set %s aside; it comes due again in %.0fs", order_key, LEASE_S)
+            log.exception("could not set %s aside; it comes due again when its lease ends", order_key)
 
-    async def act(self, order_key: str, lease_ends: float | None = None) -> None:
-        """`lease_ends`: event-loop time the claim on this order runs out (a full lease from now if not given)."""
-        if lease_ends is None:
-            lease_ends = asyncio.get_running_loop().time() + LEASE_S
-        deadline = lease_ends - LEASE_MARGIN_S
+    async def act(self, order_key: str) -> None:
+        """Act on one order now, whatever its time (tests, an operator's retry); nothing if another copy holds it."""
+        lease = await self.leases.take(order_key)
+        if lease is None:
+            log.info("%s is held by another copy: left to it", order_key)
+            return
+        try:
+            await self._act(order_key, lease)
+        finally:
+            await self._let_go(lease)
+
+    async def _act(self, order_key: str, lease: Lease) -> None:
         state = await self._store.state(order_key)
         if policy.is_over(state):
-            await self._outbox.publish_emailed(order_key, state, deadline)  # emails that went out before: their events
+            await self._outbox.publish_emailed(order_key, state, lease)  # emails that went out before: their events
             await forget(self._store, order_key, self._clock())
             return
-        if not await self._outbox.finish(order_key, state, deadline):
+        if not await self._outbox.finish(order_key, state, lease):
             return
         step = policy.next_step(state, self._clock(), self._ttl)  # decided once what was queued is out
         if isinstance(step, WaitUntil):
-            await self._store.timers.schedule(order_key, step.at)
+            await lease.release(step.at)
             return
         if isinstance(step, Forget):  # not from a state just read as pending: the next action forgets it
             return
-        if not await self._take(order_key, state, step):
+        if not await self._take(order_key, state, step, lease.claim.fence):
             return  # another copy took this step, or the order moved on; its schedule stands
         state = await self._store.state(order_key)
-        if await self._outbox.finish(order_key, state, deadline):
-            await self._store.timers.schedule(order_key, policy.wakeup(state))
+        if await self._outbox.finish(order_key, state, lease):
+            await lease.release(policy.wakeup(state))
 
-    async def _take(self, order_key: str, state: LinkState, step: IssueLink | SendReminder | EndReminders) -> bool:
+    async def _take(
+        self, order_key: str, state: LinkState, step: IssueLink | SendReminder | EndReminders, fence: str
+    ) -> bool:
+        """The step, recorded only while this copy still holds the order under `fence`."""
         if isinstance(step, IssueLink):
-            return await self._issue(order_key, step)
+            return await self._issue(order_key, step, fence)
         if isinstance(step, SendReminder):
-            return await self._remind(order_key, state, step)
-        return await self._store.remind(order_key, state.seq, state.reminded, step.count, True, None)
+            return await self._remind(order_key, state, step, fence)
+        return await self._store.remind(order_key, state.seq, state.reminded, step.count, True, None, fence=fence)
 
-    async def _issue(self, order_key: str, step: IssueLink) -> bool:
+    async def _issue(self, order_key: str, step: IssueLink, fence: str) -> bool:
         request, token = step.request, new_token()
         link = PersonalizationLinkIssued(
             order_key=order_key,
@@ -158,7 +217,7 @@ class LinkScheduler:
         # The reminders need the link itself, token and all: kept only while some are still to come.
         live = LiveLink(link, request.delivery) if step.remind_at else None
         new = NewLink(entry, token_hash(token), step.expires, step.remind_at, live)
-        issued = await self._store.issue(order_key, step.sequence - 1, new)
+        issued = await self._store.issue(order_key, step.sequence - 1, new, fence=fence)
         if issued:
             log.info(
                 "issued link %d for %s to the %s, expires %s, %d reminder(s)",
@@ -170,7 +229,7 @@ class LinkScheduler:
             )
         return issued
 
-    async def _remind(self, order_key: str, state: LinkState, step: SendReminder) -> bool:
+    async def _remind(self, order_key: str, state: LinkState, step: SendReminder, fence: str) -> bool:
         link = step.live.link
         entry = QueuedReminder(
             id=f"{link.link_id}:reminder-{step.number}",
@@ -179,7 +238,9 @@ class LinkScheduler:
             link=link,
             delivery=step.live.delivery,
         )
-        queued = await self._store.remind(order_key, state.seq, state.reminded, step.number, step.last, entry)
+        queued = await self._store.remind(
+            order_key, state.seq, state.reminded, step.number, step.last, entry, fence=fence
+        )
         if queued and step.number > state.reminded + 1:
             log.info(
                 "skipped overdue reminder(s) %d-%d of %s: only the latest is sent",

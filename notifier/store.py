@@ -65,19 +65,29 @@ class LinkStore(Protocol):
         any are kept, else leaves the timer. False, writing nothing, if the outbox changed since `read`."""
         ...
 
-    async def issue(self, order_key: str, after_seq: int, link: NewLink) -> bool:
-        """Record the link and its outbox entry; False if the order is not pending or its sequence moved."""
+    async def issue(self, order_key: str, after_seq: int, link: NewLink, *, fence: str) -> bool:
+        """Record the link and its outbox entry; False if the order is not pending, its sequence moved, or its
+        timer is no longer held under `fence` (another copy claimed it since)."""
         ...
 
     async def remind(
-        self, order_key: str, seq: int, after: int, reminded: int, last: bool, entry: QueuedReminder | None
+        self,
+        order_key: str,
+        seq: int,
+        after: int,
+        reminded: int,
+        last: bool,
+        entry: QueuedReminder | None,
+        *,
+        fence: str,
     ) -> bool:
         """Count link `seq`'s reminders from `after` to `reminded`, queue `entry`, drop the live link when `last`;
-        False if the order is not pending, or its sequence or count moved."""
+        False if the order is not pending, its sequence or count moved, or it is not held under `fence`."""
         ...
 
-    async def update_outbox(self, order_key: str, entry: OutboxEntry) -> bool:
-        """Rewrite an entry still there; False if it is gone (the order left pending_personalization)."""
+    async def update_outbox(self, order_key: str, entry: OutboxEntry, *, fence: str) -> bool:
+        """Rewrite an entry still there; False if it is gone (the order left pending_personalization) or the order
+        is not held under `fence`."""
         ...
 
     async def emailed(self, order_key: str, entry: EmailedReminder, now: datetime) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from devstack.mailcatcher import MailCatcher
 from notifier.entries import EmailedReminder, LinkEntry, QueuedReminder
+from notifier.store import LinkStore
 from schemas import (
     Event,
     LinkDelivery,
@@ -147,3 +148,13 @@ def emailed_reminder(link: PersonalizationLinkIssued, number: int = 1) -> Emaile
         expires_at=link.expires_at,
     )
     return queued_reminder(link, number).emailed(sent)
+
+
+async def held(store: LinkStore, order_key: str, now: datetime, owner: str = "test-copy") -> str:
+    """The fence of the claim on the order's timer (taken now if there is none): what a scheduler copy writes under."""
+    holding = await store.timers.holder(order_key)
+    if holding is not None:
+        return holding
+    claim = await store.timers.take(order_key, now, 60.0, owner)
+    assert claim is not None, f"{order_key} is held by another copy"
+    return claim.fence

@@ -13,7 +13,7 @@ from notifier.memory_store import MemoryLinkStore
 from notifier.policy import RequestPlan
 from notifier.store import NewLink, Recorded
 from schemas import OrderStatus, OrderStatusChanged, PersonalizationRequested
-from tests.notifier.helpers import issued, link_entry, request
+from tests.notifier.helpers import held, issued, link_entry, request
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -41,7 +41,10 @@ async def overtaken_by_an_issue() -> tuple[Overtaken, PersonalizationRequested]:
     store, wanted = Overtaken(), request(0, at=T0)
     link = issued(wanted, at=T0)
     await record_request(store, wanted, T0)
-    store.between = lambda: store.issue(wanted.order_key, 0, NewLink(link_entry(link), "sha", T0 + DAY, (), None))
+    fence = await held(store, wanted.order_key, T0)
+    store.between = lambda: store.issue(
+        wanted.order_key, 0, NewLink(link_entry(link), "sha", T0 + DAY, (), None), fence=fence
+    )
     store.reads = 0
     return store, wanted
 

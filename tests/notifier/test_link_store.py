@@ -19,7 +19,7 @@ from notifier.memory_store import MemoryLinkStore
 from notifier.redis_store import RedisLinkStore
 from notifier.store import LinkStore, NewLink, Recorded
 from schemas import OrderStatus, PersonalizationLinkIssued, PersonalizationRequested
-from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request, status
+from tests.notifier.helpers import emailed_reminder, held, issued, link_entry, queued_reminder, request, status
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -39,7 +39,9 @@ async def with_link(store: LinkStore, *reminders: float) -> tuple[Personalizatio
     wanted = request(0, at=T0)
     link = issued(wanted, at=T0)
     await requested(store, wanted)
-    assert await store.issue(wanted.order_key, 0, new_link(link, *reminders))
+    assert await store.issue(
+        wanted.order_key, 0, new_link(link, *reminders), fence=await held(store, wanted.order_key, T0)
+    )
     return wanted, link
 
 
@@ -48,7 +50,7 @@ async def with_reminders(store: LinkStore) -> tuple[str, PersonalizationLinkIssu
     wanted, link = await with_link(store, (T0 + DAY).timestamp(), (T0 + 2 * DAY).timestamp())
     key, first, second = wanted.order_key, emailed_reminder(link, 1), queued_reminder(link, 2)
     await store.emailed(key, first, T0 + DAY)
-    assert await store.remind(key, 1, 0, 2, True, second)
+    assert await store.remind(key, 1, 0, 2, True, second, fence=await held(store, key, T0))
     return key, link, first, second
 
 
@@ -87,7 +89,7 @@ class LinkStoreContract:
         key = wanted.order_key
         await requested(store, wanted)
         before = await store.state(key)
-        assert await store.issue(key, 0, new_link(issued(wanted, at=T0)))
+        assert await store.issue(key, 0, new_link(issued(wanted, at=T0)), fence=await held(store, key, T0))
         change = request(0, number=wanted.order_number, trigger="items_changed", at=T0 + DAY)
         stale_plan = policy.on_request(before, change, T0 + DAY)  # no link yet: no fresh one
         assert await store.record_request(change, before, stale_plan) is Recorded.CONFLICT
@@ -111,9 +113,29 @@ class LinkStoreContract:
             LiveLink(link, link_entry(link).wanted),
         )
         assert state.outbox == (link_entry(link),)
-        assert not await store.issue(key, 0, new_link(issued(wanted, at=T0)))  # another copy's link 1
-        assert await store.issue(key, 1, new_link(issued(wanted, sequence=2, at=T0 + DAY)))
+        assert not await store.issue(
+            key, 0, new_link(issued(wanted, at=T0)), fence=await held(store, key, T0)
+        )  # another copy's link 1
+        assert await store.issue(
+            key, 1, new_link(issued(wanted, sequence=2, at=T0 + DAY)), fence=await held(store, key, T0)
+        )
         assert (await store.state(key)).live is None  # link 2 has no reminders
+
+    async def test_a_copy_whose_claim_was_taken_over_can_neither_issue_nor_remind_nor_flag(
+        self, store: LinkStore
+    ) -> None:
+        wanted, link = await with_link(store, (T0 + DAY).timestamp())
+        key = wanted.order_key
+        stale = await held(store, key, T0)
+        fresh = await store.timers.take(key, T0 + 2 * DAY, 60.0, "copy-b")  # the stale copy's lease ran out
+        assert fresh is not None
+        published = link_entry(link).model_copy(update={"published": True})
+        assert not await store.update_outbox(key, published, fence=stale)
+        assert not await store.remind(key, 1, 0, 1, True, queued_reminder(link, 1), fence=stale)
+        assert not await store.issue(key, 1, new_link(issued(wanted, sequence=2, at=T0 + DAY)), fence=stale)
+        state = await store.state(key)
+        assert (state.seq, state.reminded, state.outbox) == (1, 0, (link_entry(link),))  # nothing written
+        assert await store.update_outbox(key, published, fence=fresh.fence)  # the holder's own write goes through
 
     async def test_no_link_is_issued_for_an_order_no_longer_pending(self, store: LinkStore) -> None:
         wanted = request(0, at=T0)
@@ -121,15 +143,21 @@ class LinkStoreContract:
         read = await store.state(wanted.order_key)
         cancel = status(wanted.order_key, OrderStatus.CANCELLED, at=T0 + DAY)
         await store.record_status(cancel, read, policy.on_status(read, cancel), T0 + DAY)
-        assert not await store.issue(wanted.order_key, 0, new_link(issued(wanted, at=T0)))
+        assert not await store.issue(
+            wanted.order_key, 0, new_link(issued(wanted, at=T0)), fence=await held(store, wanted.order_key, T0)
+        )
 
     async def test_reminders_are_counted_once_and_the_last_drops_the_live_link(self, store: LinkStore) -> None:
         wanted, link = await with_link(store, (T0 + DAY).timestamp(), (T0 + 2 * DAY).timestamp())
         key = wanted.order_key
-        assert await store.remind(key, 1, 0, 1, False, queued_reminder(link, 1))
-        assert not await store.remind(key, 1, 0, 1, False, queued_reminder(link, 1))  # another copy's
-        assert not await store.remind(key, 2, 1, 2, True, None)  # not the live link's sequence
-        assert await store.remind(key, 1, 1, 2, True, None)
+        assert await store.remind(key, 1, 0, 1, False, queued_reminder(link, 1), fence=await held(store, key, T0))
+        assert not await store.remind(
+            key, 1, 0, 1, False, queued_reminder(link, 1), fence=await held(store, key, T0)
+        )  # another copy's
+        assert not await store.remind(
+            key, 2, 1, 2, True, None, fence=await held(store, key, T0)
+        )  # not the live link's sequence
+        assert await store.remind(key, 1, 1, 2, True, None, fence=await held(store, key, T0))
         state = await store.state(key)
         assert (state.reminded, state.live) == (2, None)
         assert state.outbox == (link_entry(link), queued_reminder(link, 1))
@@ -137,10 +165,10 @@ class LinkStoreContract:
     async def test_an_entry_is_rewritten_only_while_it_is_there(self, store: LinkStore) -> None:
         wanted, link = await with_link(store)
         key, published = wanted.order_key, link_entry(link).model_copy(update={"published": True})
-        assert await store.update_outbox(key, published)
+        assert await store.update_outbox(key, published, fence=await held(store, key, T0))
         assert (await store.state(key)).outbox == (published,)
         await store.sent(key, link.link_id)
-        assert not await store.update_outbox(key, published)
+        assert not await store.update_outbox(key, published, fence=await held(store, key, T0))
         assert (await store.state(key)).outbox == ()
 
     async def test_sent_ends_the_entry_and_the_smtp_failure_count(self, store: LinkStore) -> None:

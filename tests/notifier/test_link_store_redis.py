@@ -18,7 +18,7 @@ from notifier.entries import EmailedReminder, LinkEntry
 from notifier.link_state import PP, LinkState, LiveLink, micros
 from notifier.redis_store import DUE, RedisLinkStore
 from notifier.store import NewLink
-from tests.notifier.helpers import emailed_reminder, issued, link_entry, queued_reminder, request
+from tests.notifier.helpers import emailed_reminder, held, issued, link_entry, queued_reminder, request
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -102,9 +102,12 @@ async def test_an_issued_link_is_stored_under_the_names_and_formats_the_old_noti
     remind_at = ((T0 + DAY).timestamp(),)
     live = LiveLink(link, wanted.delivery)
     assert await store.issue(
-        key, 0, NewLink(link_entry(link, wanted.delivery), "sha", link.expires_at, remind_at, live)
+        key,
+        0,
+        NewLink(link_entry(link, wanted.delivery), "sha", link.expires_at, remind_at, live),
+        fence=await held(store, key, T0),
     )
-    assert await store.remind(key, 1, 0, 1, True, queued_reminder(link))
+    assert await store.remind(key, 1, 0, 1, True, queued_reminder(link), fence=await held(store, key, T0))
 
     order = texts(await store_redis.hgetall(f"notifier:order:{key}"))
     assert order == {
@@ -133,5 +136,6 @@ async def test_an_issued_link_is_stored_under_the_names_and_formats_the_old_noti
         "sequence": "1",
         "expires": repr(link.expires_at.timestamp()),
     }
-    assert await store_redis.zscore(DUE, key) == wanted.notify_after.timestamp()
+    fence = (await store_redis.hget(f"{DUE}:claims", key)).decode()  # the writing copy's claim, beside the timer
+    assert fence.endswith("/test-copy") and await store_redis.zscore(DUE, key) == T0.timestamp() + 60.0
     assert 59 * 86400 < await store_redis.ttl(f"notifier:seen:{key}") <= 60 * 86400
