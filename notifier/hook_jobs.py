@@ -9,6 +9,11 @@ email that link from its own system, so the URL is delivered as it is. The
 job, payload and all, is deleted the moment it is delivered, given up or set
 aside; one never finished (its endpoint gone, its timer lost) expires with
 the retry schedule (`JOB_TTL_S`, about 29 h), never kept longer.
+
+A finished job leaves an empty mark in its place for the rest of that time:
+its event redelivered before the consumer committed (a restart, a
+rebalance) finds the mark and creates nothing, so the endpoint is not
+called a second time for it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from notifier.due import MemoryTimers, RedisTimers, Timers
 
 RETRY_AFTER_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
 JOB_TTL_S = sum(RETRY_AFTER_S) + 3600  # the whole schedule (27.7 h) and an hour for attempts and a restart
+DONE = b""  # a finished job's mark: no payload, no token
 
 
 class HookJob(BaseModel):
@@ -48,7 +54,7 @@ class HookJobStore(Protocol):
     async def get(self, job_id: str) -> HookJob | None: ...
 
     async def finish(self, job_id: str) -> None:
-        """The job and its timer go."""
+        """The job's payload and its timer go; a redelivered event's `add` then creates nothing."""
         ...
 
     async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:
@@ -71,10 +77,10 @@ class RedisHookJobs:
 
     async def get(self, job_id: str) -> HookJob | None:
         stored = await self._redis.get(self._key(job_id))
-        return HookJob.model_validate_json(stored) if stored else None
+        return HookJob.model_validate_json(stored) if stored else None  # the DONE mark reads as no job
 
     async def finish(self, job_id: str) -> None:
-        await self._redis.delete(self._key(job_id))
+        await self._redis.set(self._key(job_id), DONE, xx=True, keepttl=True)
         await self.due.remove(job_id)
 
     async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:
@@ -83,14 +89,15 @@ class RedisHookJobs:
 
 
 class MemoryHookJobs:
-    """The twin; jobs do not expire here."""
+    """The twin; jobs and their marks do not expire here."""
 
     def __init__(self) -> None:
         self.due = MemoryTimers()
         self.jobs: dict[str, HookJob] = {}
+        self.done: set[str] = set()
 
     async def add(self, job_id: str, job: HookJob, now: datetime) -> None:
-        if job_id not in self.jobs:
+        if job_id not in self.jobs and job_id not in self.done:
             self.jobs[job_id] = job
             self.due.set(job_id, now)
 
@@ -98,7 +105,8 @@ class MemoryHookJobs:
         return self.jobs.get(job_id)
 
     async def finish(self, job_id: str) -> None:
-        self.jobs.pop(job_id, None)
+        if self.jobs.pop(job_id, None) is not None:
+            self.done.add(job_id)
         await self.due.remove(job_id)
 
     async def retry(self, job_id: str, job: HookJob, when: datetime) -> None:

@@ -53,6 +53,13 @@ class HookJobsContract:
         await jobs.finish(job_id)
         assert await jobs.get(job_id) is None and await jobs.due.due_at(job_id) is None
 
+    async def test_a_delivered_jobs_event_redelivered_creates_no_second_delivery(self, jobs: HookJobStore) -> None:
+        job_id = unique_id()
+        await jobs.add(job_id, a_job(), T0)
+        await jobs.finish(job_id)
+        await jobs.add(job_id, a_job(), T0 + timedelta(minutes=1))  # the consumer restarted before committing
+        assert await jobs.get(job_id) is None and await jobs.due.due_at(job_id) is None
+
 
 class TestMemoryHookJobs(HookJobsContract):
     @pytest.fixture
