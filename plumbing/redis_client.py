@@ -2,9 +2,9 @@
 
 - **The primary, through a failover.** redis-py keeps its pooled connections to whatever node they first
   reached: after a failover the demoted primary answers READONLY to every write, forever, while PING stays
-  green. Here a READONLY drops the pool (idle connections now, those in use as they come back) and the command
-  is retried once on a new connection, which asks again for the primary: the URL's host (a DNS name or address
-  that the failover moves), or the Sentinels (PERSONALIZE_REDIS_SENTINELS, PERSONALIZE_REDIS_SENTINEL_MASTER).
+  green. Here a READONLY drops the pool (idle connections now, those in use as they come back, this one
+  included), so the next command asks again for the primary: the URL's host (a DNS name or address that the
+  failover moves), or the Sentinels (PERSONALIZE_REDIS_SENTINELS, PERSONALIZE_REDIS_SENTINEL_MASTER).
 - **Outages have names.** Every reply redis-py reads is classed by `plumbing.redis_errors` (NOREPLICAS, BUSY,
   ...): consumers wait them out rather than dead-letter the message.
 - **The Sentinels are asked every second** (`follow_primary`): after a failover the old primary goes on
@@ -23,9 +23,7 @@ from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection, Connection, UnixDomainSocketConnection, parse_url
-from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
-from redis.backoff import NoBackoff
 from redis.exceptions import ReadOnlyError, ResponseError
 
 from plumbing.redis_errors import PrimaryDemoted, as_outage, is_outage
@@ -39,9 +37,6 @@ RedisFactory = Callable[[Settings], Redis]
 # hold every new connection (redis-py asks the Sentinels at each connect).
 SENTINEL_TIMEOUT_S = 1.0
 FOLLOW_EVERY_S = 1.0
-# After a demotion the command is retried once, at once, on a new connection to the primary; a second READONLY
-# (the Sentinels have not switched yet) reaches the caller, a consumer waits it out with its backoff.
-_AFTER_DEMOTION = Retry(NoBackoff(), 1, supported_errors=(PrimaryDemoted,))
 _role_refused = False  # said once, not at every probe
 
 
@@ -65,12 +60,14 @@ class FollowsPrimary(Connection):
         except ResponseError as error:
             outage = as_outage(error)
             if isinstance(outage, ReadOnlyError):
-                await self.disconnect()
+                self.mark_for_reconnect()  # closed once its caller gives it back, its pipeline read to the end
                 pool = getattr(self, "connection_pool", None)
                 if pool is not None:
                     await drop_connections(pool)
                 log.warning("Redis %s:%s is no longer the primary (READONLY): reconnecting", self.host, self.port)
-                raise PrimaryDemoted(f"{self.host}:{self.port} answered READONLY: no longer the primary") from error
+                raise PrimaryDemoted(
+                    f"{self.host}:{self.port} answered READONLY: no longer the primary", status_code="READONLY"
+                ) from error
             if outage is error:
                 raise
             raise outage from error
@@ -119,7 +116,7 @@ def redis_client(
     as large as the callers ask. `connection_class`: a service's own connection behaviour (core's packing),
     mixed into what the URL asks for (TLS) and what a failover needs.
     """
-    options: dict[str, Any] = {"retry": _AFTER_DEMOTION}
+    options: dict[str, Any] = {}
     if connections is not None:
         options.update(max_connections=connections, timeout=wait_s)
     if settings.redis_sentinels:

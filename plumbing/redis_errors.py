@@ -25,7 +25,6 @@ from redis.exceptions import (
     ResponseError,
     TryAgainError,
 )
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class RedisUnavailable(RedisError):
@@ -36,12 +35,13 @@ class ReplicaReadOnly(ReadOnlyError, RedisUnavailable):
     """READONLY: the node is a replica (a demoted primary, or a URL that names a replica)."""
 
 
-class PrimaryDemoted(RedisConnectionError, RedisUnavailable):
-    """A connection's primary answered READONLY: the connection is dropped, the next one asks for the primary.
+class PrimaryDemoted(ResponseError, RedisUnavailable):
+    """A connection's primary answered READONLY: the pool is dropped, the next command asks for the primary.
 
-    A connection error (not a response error) on purpose: redis-py retries the command on a new connection,
-    and a pipeline abandons its transaction rather than reading on from a closed socket (redis-py's Sentinel
-    connection does the same)."""
+    A response error, and no `ReadOnlyError` on purpose: a connection error inside a WATCH transaction becomes
+    redis-py's `WatchError`, which the callers retry at once, forever while the node is a replica; and redis-py's
+    Sentinel connection would turn a `ReadOnlyError` into one. The reply was read whole, so the connection can
+    finish its pipeline (EXECABORT) before it closes."""
 
 
 class NotEnoughReplicas(ResponseError, RedisUnavailable):

@@ -76,6 +76,9 @@ async def test_a_primary_demoted_to_a_replica_is_not_ready_though_it_answers_pin
 async def test_writes_to_a_demoted_primary_are_an_outage_not_a_bad_message(nodes, client):
     first, second = nodes
     await client.set("order:1", "pending")
+    other = admin(second)
+    await other.set("order:1", "pending")  # what the demoted node copies from its new primary
+    await other.aclose()
     await demote(first, second)
 
     def transaction() -> object:
@@ -83,8 +86,18 @@ async def test_writes_to_a_demoted_primary_are_an_outage_not_a_bad_message(nodes
         pipe.set("order:1", "done").sadd("orders:done", "1")
         return pipe.execute()
 
+    async def watched() -> object:  # the directory's and the API's read-check-write
+        async with client.pipeline(transaction=True) as pipe:
+            await pipe.watch("order:1")
+            await pipe.get("order:1")
+            pipe.multi()
+            pipe.set("order:1", "done")
+            return await pipe.execute()
+
     writes = {
         "a command": lambda: client.set("order:1", "done"),
+        # Raised as a connection error, redis-py turns this into a WatchError, which callers retry at once.
+        "a WATCH transaction": watched,
         "a script (core's and the notifier's transitions)": lambda: client.eval(
             "return redis.call('SET', KEYS[1], ARGV[1])", 1, "order:1", "done"
         ),
@@ -94,6 +107,7 @@ async def test_writes_to_a_demoted_primary_are_an_outage_not_a_bad_message(nodes
         with pytest.raises(PrimaryDemoted) as refused:
             await write()
         assert is_infrastructure(refused.value), f"{what} refused by a replica would be dead-lettered"
+        assert await client.get("order:1") == b"pending"  # the pool reconnected, to the same replica: reads work
 
     await promote(first)
     await client.set("order:1", "done")  # the outage is over: the same client writes again
