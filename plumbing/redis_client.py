@@ -184,12 +184,11 @@ async def follow_primary(redis: Redis, stop: asyncio.Event, every_s: float = FOL
         known = pool.master_address
         try:
             named = await pool.get_master_address()  # drops idle connections itself when it changed
-        except Exception as error:  # no Sentinel answers: the connections keep what they have
-            log.debug("no Sentinel named the primary (%r)", error)
-        else:
             if known is not None and named != known:
                 log.warning("the Sentinels name %s:%s the primary now: reconnecting", *named)
                 await drop_connections(pool)
+        except Exception as error:  # no Sentinel answers: the connections keep what they have, and it asks again
+            log.debug("no Sentinel named the primary (%r)", error)
         try:
             await asyncio.wait_for(stop.wait(), every_s)
         except TimeoutError:
