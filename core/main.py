@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from redis.asyncio import Redis
-
 from core.directory import Directory
 from core.handlers import CoreHandler
 from core.settings import CoreSettings
@@ -18,6 +16,7 @@ from plumbing.config import load_config
 from plumbing.consumer import INFRASTRUCTURE_ERRORS
 from plumbing.lifecycle import calm_collector
 from plumbing.ops import CORE_OPS_PORT
+from plumbing.redis_client import redis_client
 from plumbing.service import Service
 from schemas import topics, utc_now
 
@@ -37,7 +36,7 @@ async def run(
     settings: CoreSettings, clock: Callable[[], datetime] = utc_now, stop: asyncio.Event | None = None
 ) -> None:
     config = load_config(settings.required_config())
-    hiredis_packing = partial(Redis.from_url, connection_class=HiredisPacking)
+    hiredis_packing = partial(redis_client, connection_class=HiredisPacking)
     async with Service("core", settings, CONSUMES + PRODUCES, log, redis=hiredis_packing, stop=stop) as core:
         directory = Directory(core.redis, config)
         seeded = await _seed_when_redis_answers(directory, core.stop)

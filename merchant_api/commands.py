@@ -48,13 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
-    from redis.asyncio import Redis
-
     from merchant_api.keys import ApiKeys
+    from plumbing.redis_client import redis_client
 
     settings = load_settings(Settings)
     store = None if args.action == "revoke" or args.operator else _known_store(settings, args.store)
-    redis = Redis.from_url(settings.required_redis_url())
+    redis = redis_client(settings)  # the URL or the Sentinels, as the services connect
     keys = ApiKeys(redis)
     try:
         if args.action == "create":

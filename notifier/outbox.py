@@ -48,6 +48,7 @@ from notifier.recipients import addressee
 from notifier.render import EmailKind, EmailRenderer, RenderedEmail
 from notifier.store import LinkStore
 from plumbing.kafka import publish
+from plumbing.redis_errors import RedisUnavailable
 from schemas import PersonalizationReminderSent
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ LEASE_MARGIN_S = 5.0
 WRITE_RETRY_FIRST_S = 0.1
 WRITE_RETRY_MAX_S = 5.0
 WRITE_ATTEMPT_MIN_S = 5.0  # even past the deadline one attempt is made: the write still saves a later duplicate
-_REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, asyncio.TimeoutError)
+_REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, RedisUnavailable, OSError, asyncio.TimeoutError)
 
 T = TypeVar("T")
 

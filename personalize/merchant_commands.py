@@ -65,10 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 @asynccontextmanager
 async def _directory(store_arg: str) -> AsyncIterator[tuple[StoreConfig, Directory]]:
-    from redis.asyncio import Redis
-
     from core.directory import Directory
     from plumbing.config import load_config
+    from plumbing.redis_client import redis_client
 
     settings = load_settings(Settings)
     config = load_config(settings.required_config())
@@ -77,7 +76,7 @@ async def _directory(store_arg: str) -> AsyncIterator[tuple[StoreConfig, Directo
     if store is None:
         known = ", ".join(s.key for s in config.stores) or "none"
         raise SettingsError(f"no store {store_arg!r} in {settings.config} (known: {known})")
-    redis = Redis.from_url(settings.required_redis_url())
+    redis = redis_client(settings)  # the URL or the Sentinels, as the services connect
     try:
         directory = Directory(redis, config)
         await directory.seed()  # as core does at start: the YAML fills what Redis does not have yet

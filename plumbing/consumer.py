@@ -9,8 +9,10 @@ re-delivers rather than loses; consumers are idempotent by `event_id` and
 order state, so re-delivery changes nothing.
 
 Failures split in two:
-- the infrastructure (Redis, the broker) is down: every message would fail,
-  so the batch is rewound and retried with backoff until it comes back;
+- the infrastructure (Redis, the broker) is down, or Redis answers that it
+  cannot serve now (a replica after a failover, a busy script, loading:
+  `plumbing.redis_errors`): every message would fail, so the batch is rewound
+  and retried with backoff until it comes back;
 - one message fails (bad bytes, a bad event, a handler error): it is retried a
   bounded number of times, then dead-lettered with the reason, and the
   partition moves on;
@@ -40,30 +42,38 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
-from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plumbing import metrics
 from plumbing.dead_letters import KEY_MAX_CHARS, brief, kept_raw, short
 from plumbing.kafka import MessageTooLarge, checked, message_limit, publish_batched, security_options
 from plumbing.logs import event_context, event_fields
+from plumbing.redis_errors import REDIS_PY_OUTAGES, RedisUnavailable, is_outage
 from plumbing.settings import Settings
 from schemas import DeadLetter, Event, decode
 
 log = logging.getLogger(__name__)
 
-# A full Redis (noeviction) or a replica answering READONLY after a failover is
-# an outage to wait out, not a bad message to dead-letter. A record too large
-# for the brokers is the message's fault: `MessageTooLarge` is no KafkaError.
+# A full Redis (noeviction), or one answering READONLY, NOREPLICAS, MASTERDOWN,
+# BUSY, LOADING, TRYAGAIN or CLUSTERDOWN around a failover, is an outage to wait
+# out, not a bad message to dead-letter (`plumbing.redis_errors`: the services'
+# clients raise those as `RedisUnavailable`). A record too large for the brokers
+# is the message's fault: `MessageTooLarge` is no KafkaError.
 INFRASTRUCTURE_ERRORS = (
     KafkaError,
     RedisConnectionError,
     RedisTimeoutError,
     RedisOutOfMemoryError,
-    RedisReadOnlyError,
+    RedisUnavailable,
+    *REDIS_PY_OUTAGES,
     ConnectionError,
     asyncio.TimeoutError,
 )
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """An outage to wait out: by class, or by the reply's code on a Redis error from a client built elsewhere."""
+    return isinstance(error, INFRASTRUCTURE_ERRORS) or is_outage(error)
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,9 @@ class BatchConsumer:
                     failures = 0
                 except _Stopping:
                     metrics.BATCHES.labels(self.group_id, "abandoned").inc()
-                except INFRASTRUCTURE_ERRORS as error:
+                except Exception as error:
+                    if not is_infrastructure(error):
+                        raise
                     failures += 1
                     delay = self._infra_backoff(failures)
                     log.warning("infrastructure unavailable (%r); retrying the batch in %.1fs", error, delay)
@@ -212,14 +224,15 @@ class BatchConsumer:
             return Outcome()
         try:
             return await self._handle(received)
-        except INFRASTRUCTURE_ERRORS:
-            raise
-        except MessageTooLarge as error:
-            log.warning(
-                "batch of %d would publish too large a record (%s); handling it one by one", len(received), error
-            )
-        except Exception:
-            log.exception("batch of %d failed; retrying its messages one by one", len(received))
+        except Exception as error:
+            if is_infrastructure(error):
+                raise
+            if isinstance(error, MessageTooLarge):
+                log.warning(
+                    "batch of %d would publish too large a record (%s); handling it one by one", len(received), error
+                )
+            else:
+                log.exception("batch of %d failed; retrying its messages one by one", len(received))
         outcome = Outcome()
         for item in received:
             single = await self._handle_one(item)
@@ -235,11 +248,11 @@ class BatchConsumer:
             for attempt in range(1, self._options.message_attempts + 1):
                 try:
                     return await self._handle([item])
-                except INFRASTRUCTURE_ERRORS:
-                    raise
-                except MessageTooLarge as error:  # the same every time: no retry
-                    return Outcome(rejected=[(item, error.reason)])
                 except Exception as error:  # any handler bug is this message's failure
+                    if is_infrastructure(error):
+                        raise
+                    if isinstance(error, MessageTooLarge):  # the same every time: no retry
+                        return Outcome(rejected=[(item, error.reason)])
                     if attempt == self._options.message_attempts:
                         log.exception("giving up on %s after %d attempts", _where(item.record), attempt)
                         return Outcome(rejected=[(item, f"handler failed {attempt} times: {brief(error)}")])

@@ -5,7 +5,8 @@
   the scheduler) that ended on its own makes it 503 too: the process is alive
   but no longer doing its job, and a restart is the cure.
 - **ready**: its dependencies answer and its consumers have joined their
-  groups: Redis PING, broker metadata, and every consumer assigned. 503 from the
+  groups: Redis is the primary (ROLE: a demoted primary still answers PING,
+  and refuses every write), broker metadata, and every consumer assigned. 503 from the
   moment a stop begins, so a load balancer drains it first.
 - `/health` stays, as an alias of live: it answered 200 whenever the process
   was up, and it must not restart a pod because Redis is briefly away.
@@ -33,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+
+from plumbing.redis_client import primary_answers
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -89,10 +92,10 @@ async def _probe(probe: Probe) -> bool:
 
 
 def redis_probe(redis: Redis) -> Probe:
-    async def answers() -> bool:
-        return bool(await redis.ping())
+    async def is_the_primary() -> bool:
+        return await primary_answers(redis)
 
-    return answers
+    return is_the_primary
 
 
 def kafka_probe(producer: AIOKafkaProducer) -> Probe:

@@ -3,8 +3,9 @@
 Every `<service>/main.py` is its wiring inside `async with Service(...) as service:`; this module owns the
 rest, the same way for all of them:
 
-- **start**: the service's topics exist, then its Redis client (with the service's own pool) and its Kafka
-  producer, each to be closed again; readiness asks both (`plumbing.ops`). A failure on the way closes what
+- **start**: the service's topics exist, then its Redis client (`plumbing.redis_client`: the URL or the
+  Sentinels, the service's own pool) and its Kafka producer, each to be closed again; readiness asks both
+  (`plumbing.ops`). A failure on the way closes what
   was already opened, and nothing is served.
 - **run**: until SIGTERM/SIGINT (`stop_on_signals`, with its deadline), or until a task the service cannot go
   on without ends by itself (its HTTP server, core's consume loop); that one's error is the service's error.
@@ -24,34 +25,21 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.types import ASGIApp
 
 from plumbing.consumer import BatchConsumer, Handler, consumer_options
 from plumbing.kafka import ensure_topics, make_producer
 from plumbing.lifecycle import stop_on_signals
 from plumbing.ops import Health, OpsServer, consumer_probe, kafka_probe, redis_probe, serve_ops, service_server
+from plumbing.redis_client import RedisFactory, follow_primary, redis_client, waiting_pool
 from plumbing.settings import Settings
 
-RedisFactory = Callable[[str], Redis]
+__all__ = ["HTTP_GRACE_S", "RedisFactory", "Service", "waiting_pool"]
 Work = Coroutine[Any, Any, object]
 
 # How long an HTTP service's stop waits for its server and tasks: a client holding a connection open, or a
 # poll waiting on a slow platform, must not hold the process until the signal's deadline kills it.
 HTTP_GRACE_S = 5.0
-
-
-def waiting_pool(connections: int, wait_s: float) -> RedisFactory:
-    """Redis clients whose callers wait up to `wait_s` for one of `connections` rather than fail.
-
-    redis-py's default pool raises once it is at its size: under 200 concurrent webhooks that answered HTTP
-    500s (measured), where waiting a few ms for a free connection is the right behaviour.
-    """
-
-    def connect(url: str) -> Redis:
-        return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=connections, timeout=wait_s))
-
-    return connect
 
 
 class Service:
@@ -64,7 +52,7 @@ class Service:
         topics: Iterable[str],
         log: logging.Logger,
         *,
-        redis: RedisFactory = Redis.from_url,
+        redis: RedisFactory = redis_client,
         stop: asyncio.Event | None = None,
         grace_s: float | None = None,
     ) -> None:
@@ -85,7 +73,7 @@ class Service:
     async def __aenter__(self) -> Service:
         try:
             cluster = await ensure_topics(self._settings, self._topics)
-            self.redis = self._connect(self._settings.required_redis_url())
+            self.redis = self._connect(self._settings)
             self._closing.push_async_callback(self.redis.aclose)
             self.producer = make_producer(self._settings, cluster)
             await self.producer.start()
@@ -94,6 +82,7 @@ class Service:
             await self._closing.aclose()
             raise
         self.health.ready_when("redis", redis_probe(self.redis)).ready_when("kafka", kafka_probe(self.producer))
+        self._start(follow_primary(self.redis, self.stop))  # ends at once unless Redis is the Sentinels'
         return self
 
     async def __aexit__(

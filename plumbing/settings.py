@@ -33,6 +33,17 @@ class Settings(BaseSettings):
         default=None, description="host:port[,host:port]; unset means embedded (dev, tests)."
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/db; unset means embedded (dev, tests).")
+    redis_sentinels: str | None = Field(
+        default=None,
+        description="host:port[,host:port] of Redis Sentinels: the primary is asked of them, and followed through a "
+        "failover; PERSONALIZE_REDIS_URL then gives only the database, user, password and TLS of the data nodes.",
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None, description="The name the Sentinels monitor the primary by (`sentinel monitor <name> ...`)."
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="The Sentinels' own password (their `requirepass`), if any; never logged."
+    )
     kafka_idempotence: bool | None = Field(
         default=None,
         description="Idempotent producer; unset: on where the brokers grant a producer id at start-up (a real "
@@ -129,6 +140,32 @@ class Settings(BaseSettings):
             raise ValueError("PERSONALIZE_KAFKA_SSL_CERTFILE and PERSONALIZE_KAFKA_SSL_KEYFILE go together")
         return self
 
+    @model_validator(mode="after")
+    def _redis_sentinel_is_whole(self) -> Settings:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError("PERSONALIZE_REDIS_SENTINELS and PERSONALIZE_REDIS_SENTINEL_MASTER go together")
+        if self.redis_sentinel_password and not self.redis_sentinels:
+            raise ValueError("PERSONALIZE_REDIS_SENTINEL_PASSWORD is set without PERSONALIZE_REDIS_SENTINELS")
+        self.sentinel_addresses()
+        return self
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """PERSONALIZE_REDIS_SENTINELS as (host, port) pairs; empty when unset."""
+        addresses = []
+        for item in (self.redis_sentinels or "").split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not item.strip():
+                continue
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"PERSONALIZE_REDIS_SENTINELS: {item.strip()!r} is not host:port")
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
+
+    def required_sentinel_master(self) -> str:
+        if not self.redis_sentinel_master:
+            raise SettingsError("PERSONALIZE_REDIS_SENTINEL_MASTER is not set: name the primary the Sentinels monitor")
+        return self.redis_sentinel_master
+
     def required_config(self) -> Path:
         if self.config is None:
             raise SettingsError(
@@ -144,7 +181,10 @@ class Settings(BaseSettings):
 
     def required_redis_url(self) -> str:
         if not self.redis_url:
-            raise SettingsError("PERSONALIZE_REDIS_URL is not set (use `personalize dev` for an embedded Redis)")
+            raise SettingsError(
+                "PERSONALIZE_REDIS_URL (or PERSONALIZE_REDIS_SENTINELS) is not set "
+                "(use `personalize dev` for an embedded Redis)"
+            )
         return self.redis_url
 
 

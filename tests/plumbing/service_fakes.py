@@ -8,12 +8,13 @@ Journal = list[str]  # what the fakes were asked to do, in order
 
 
 class FakeRedis:
-    def __init__(self, journal: Journal, url: str) -> None:
+    def __init__(self, journal: Journal, url: str | None) -> None:
         self.journal = journal
         journal.append(f"redis opened {url}")
 
-    async def ping(self) -> bool:
-        return True
+    async def execute_command(self, *command: str) -> list[object]:
+        assert command == ("ROLE",), "readiness asks only the role"
+        return [b"master", 0, []]
 
     async def aclose(self) -> None:
         self.journal.append("redis closed")

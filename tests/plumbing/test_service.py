@@ -49,7 +49,7 @@ def settings(**overrides: object) -> Settings:
 
 def service(journal: Journal, stop: asyncio.Event, **options: object) -> Service:
     return Service(
-        "fake", settings(), ("in", "out"), log, redis=lambda url: FakeRedis(journal, url), stop=stop, **options
+        "fake", settings(), ("in", "out"), log, redis=lambda s: FakeRedis(journal, s.redis_url), stop=stop, **options
     )
 
 
@@ -120,7 +120,7 @@ async def test_the_ops_port_is_the_setting_when_set_and_the_services_default_oth
     for ops_port, expected in ((None, 8800), (9100, 9100)):
         configured = settings(ops_port=ops_port, ops_host="0.0.0.0")
         async with Service(
-            "fake", configured, (), log, redis=lambda url: FakeRedis(journal, url), stop=asyncio.Event()
+            "fake", configured, (), log, redis=lambda s: FakeRedis(journal, s.redis_url), stop=asyncio.Event()
         ) as running:
             await running.serve_ops(8800)
         assert f"ops on 0.0.0.0:{expected}" in journal
@@ -256,7 +256,7 @@ async def test_a_stop_cancelled_while_it_waits_for_the_tasks_still_closes_the_cl
 
 
 async def test_a_waiting_pool_keeps_its_size_and_wait():
-    redis = waiting_pool(connections=64, wait_s=10)("redis://redis:6379/0")
+    redis = waiting_pool(connections=64, wait_s=10)(settings())
     try:
         assert (redis.connection_pool.max_connections, redis.connection_pool.timeout) == (64, 10)
     finally:
