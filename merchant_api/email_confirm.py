@@ -87,7 +87,7 @@ _REFUSED = (
 async def ask(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
     """Show what the link would change, with a button: opening the link alone changes nothing, so a mail
     scanner that follows every link cannot confirm on the reader's behalf."""
-    known = api.directory.seed_config.store(*_split(store))
+    known = await api.directory.known(*_split(store))
     try:
         if known is None:
             raise EmailChangeRefused("no such store")
@@ -103,7 +103,7 @@ async def ask(api: ApiDep, store: str, field: AddressField, token: Token) -> HTM
 @router.post(LINK)
 async def confirm(api: ApiDep, store: str, field: AddressField, token: Token) -> HTMLResponse:
     """Apply the pending change the token belongs to, once."""
-    known = api.directory.seed_config.store(*_split(store))
+    known = await api.directory.known(*_split(store))
     try:
         if known is None:
             raise EmailChangeRefused("no such store")
