@@ -288,3 +288,71 @@ async def _status_is(http: httpx.AsyncClient, url: str, status: int, method: str
         return (await http.request(method, url, content=b"{}")).status_code == status
     except httpx.TransportError:  # not listening yet
         return False
+
+
+async def test_yaml_stores_are_seeded_once_and_registry_stores_survive_a_restart(servers, postgres, tmp_path):
+    broker, redis_server = servers
+    async with await AsyncConnection.connect(postgres.url, autocommit=True) as conn:
+        await conn.execute("DROP SCHEMA IF EXISTS connectors CASCADE")
+        await conn.execute("DROP TABLE IF EXISTS personalize_migrations")
+    yaml_sandbox, registry_sandbox = InProcessServer(), InProcessServer()
+    yaml_store = {
+        "platform": "woocommerce",
+        "store_id": "woo-from-yaml",
+        "merchant_email": "yaml@example.com",
+        "base_url": yaml_sandbox.url,
+        "credentials": {"consumer_key": "ck_yaml_1", "consumer_secret": "cs_yaml_1"},
+        "webhook_secret": "whs-yaml-1",
+        "poll_interval": "1s",
+    }
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump({"stores": [yaml_store]}))
+    registry_store = StoreConfig.model_validate({**yaml_store, "store_id": STORE_ID, "base_url": registry_sandbox.url})
+    await yaml_sandbox.start(make_sandbox_app(sandbox_for("woocommerce"), load_config(config_path).stores[0]))
+    await registry_sandbox.start(make_sandbox_app(sandbox_for("woocommerce"), registry_store))
+    env = {
+        "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
+        "PERSONALIZE_REDIS_URL": f"redis://{redis_server.address}/1",
+        "PERSONALIZE_CONFIG": str(config_path),
+        "PERSONALIZE_DATABASE_URL": postgres.url,
+        "PERSONALIZE_CREDENTIALS_KEY": new_key(),
+    }
+    recorder = Recorder(broker.address, [STORES])
+    await recorder.start()
+    try:
+        for start in range(2):
+            ops = free_port()
+            connector = ServiceProcess(
+                ["connector", "woocommerce"],
+                {**env, "PERSONALIZE_CONNECTOR_PORT": str(free_port()), "PERSONALIZE_OPS_PORT": str(ops)},
+                tmp_path / f"connector-{start}.log",
+            )
+            connector.start()
+            try:
+                async with httpx.AsyncClient(timeout=2) as http:
+                    url = f"http://127.0.0.1:{ops}/health/ready"
+                    await eventually(lambda url=url: _status_is(http, url, 200, "GET"), "the connector")
+                if start == 0:  # a store of the registry only, connected while the first copy runs
+                    code, _, err = await stores_command(
+                        env,
+                        *("connect", "woocommerce", STORE_ID, "--merchant-email", EMAIL),
+                        *("--base-url", registry_sandbox.url, "--poll-interval", "1s"),
+                        stdin=json.dumps({"consumer_key": "ck_e2e", "consumer_secret": "cs_e2e"}),
+                    )
+                    assert code == 0, err
+                for sandbox in (yaml_sandbox, registry_sandbox):
+                    calls = sandbox.app.state.sandbox.api_calls
+                    await eventually(
+                        lambda s=sandbox, c=calls: _true(s.app.state.sandbox.api_calls > c), f"polls of {sandbox.url}"
+                    )
+            finally:
+                assert await asyncio.to_thread(connector.stop) == 0, connector.log_tail()
+        # The YAML store was announced once: the second start found the registry as the YAML says.
+        yaml_events = await recorder.wait_for("woocommerce:woo-from-yaml", lambda es: len(es) >= 1)
+        assert [e.event_type for e in yaml_events] == ["StoreConnected"]
+        code, out, _ = await stores_command(env, "list")
+        assert code == 0 and "woocommerce:woo-from-yaml" in out and KEY in out and "cs_yaml_1" not in out
+    finally:
+        await recorder.stop()
+        await yaml_sandbox.stop()
+        await registry_sandbox.stop()
