@@ -223,6 +223,14 @@ async def test_a_store_connected_from_the_command_line_takes_orders_then_disconn
             directory = Directory(running.redis, load_config(running.config_path))
             await eventually(lambda: _known(directory), "core to learn the store")
             await directory.put_product("woocommerce", STORE_ID, ProductMatch(product_id="93", template="name-mug"))
+            keys = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "personalize.cli", "keys", "create", "--store", KEY),
+                env={**os.environ, **running.env},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err_bytes = await keys.communicate()
+            assert keys.returncode == 0, err_bytes.decode()  # the merchant API's key for a store the YAML never had
             # ... and the connector starts polling it, without a restart.
             await eventually(lambda: _true(state.api_calls > 0), "the connector to call the new store")
 
