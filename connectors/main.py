@@ -51,10 +51,10 @@ def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
 
 
 @contextlib.asynccontextmanager
-async def open_registry(settings: RegistrySettings) -> AsyncIterator[PostgresStoreRegistry]:
-    """The registry in PostgreSQL, migrated; closed on leaving."""
+async def open_registry(settings: RegistrySettings, wait_s: float = 30) -> AsyncIterator[PostgresStoreRegistry]:
+    """The registry in PostgreSQL, migrated; closed on leaving. Not reached within `wait_s`: PoolTimeout."""
     pool = open_pool(settings.required_database_url())
-    await pool.open(wait=True, timeout=30)
+    await pool.open(wait=True, timeout=wait_s)
     try:
         registry = PostgresStoreRegistry(pool, settings.sealer())
         await registry.migrate()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from plumbing.limits import CREDENTIALS_MAX, SECRET_MAX
+from plumbing.logs import redacted
 from plumbing.settings import SettingsError, load_settings
 from schemas import PLATFORMS
 
@@ -54,15 +55,31 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, stdin: IO[str] | None = None) -> int:
+    from aiokafka.errors import KafkaError
+    from psycopg import Error as DatabaseError
+    from psycopg_pool import PoolTimeout
+    from pydantic import ValidationError
+
     from connectors.settings import RegistrySettings
     from connectors.stores import CredentialsKeyError, SealingError
     from connectors.stores.details import StoreDetailsError
 
+    refused = (StoreCommandError, StoreDetailsError, SettingsError, CredentialsKeyError, SealingError)
     try:
         settings = load_settings(RegistrySettings)
         return asyncio.run(_run(args, settings, stdin or sys.stdin))
-    except (StoreCommandError, StoreDetailsError, SettingsError, CredentialsKeyError, SealingError) as error:
+    except refused as error:
         print(f"personalize stores {args.action}: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # the store's event refused (platform, address): names fields, no values
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_input=False))
+        print(f"personalize stores {args.action}: {fields}", file=sys.stderr)
+        return 2
+    except (KafkaError, DatabaseError, PoolTimeout, OSError) as error:
+        # A library's message may quote a URL: the settings' secrets are masked in it all the same.
+        print(f"personalize stores {args.action}: {redacted(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+        if args.action in ("connect", "disconnect"):
+            print("the registry may be written already: run the command again to announce it", file=sys.stderr)
         return 2
 
 
@@ -70,7 +87,7 @@ async def _run(args: argparse.Namespace, settings: RegistrySettings, stdin: IO[s
     from connectors.main import open_registry
     from connectors.stores.lifecycle import StoreLifecycle
 
-    async with open_registry(settings) as registry:
+    async with open_registry(settings, wait_s=10) as registry:
         if args.action == "list":
             print_stores(await registry.stores(args.platform, connected_only=False))
             return 0
