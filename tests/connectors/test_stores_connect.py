@@ -48,6 +48,7 @@ class Running:
     redis: Redis
     recorder: Recorder
     connector_port: int
+    second_port: int
     folder: Path
     config_path: Path
     postgres_url: str
@@ -74,7 +75,7 @@ async def running(servers, postgres: EmbeddedPostgres, tmp_path: Path) -> AsyncI
     config_path.write_text(
         yaml.safe_dump({"templates": {"name-mug": {"title": "Name mug", "fields": [{"name": "name", "type": "text"}]}}})
     )
-    connector_port = free_port()
+    connector_port, second_port = free_port(), free_port()
     env = {
         "PERSONALIZE_KAFKA_BOOTSTRAP": broker.address,
         "PERSONALIZE_REDIS_URL": f"redis://{redis_server.address}/0",
@@ -84,13 +85,19 @@ async def running(servers, postgres: EmbeddedPostgres, tmp_path: Path) -> AsyncI
         "PERSONALIZE_CREDENTIALS_KEY": new_key(),
         "PERSONALIZE_LINK_DELAY": "0s",
     }
-    ops = {"core": free_port(), "connector": free_port()}
+    ops = {"core": free_port(), "connector": free_port(), "connector-2": free_port()}
     processes = {
         "core": ServiceProcess(["core"], {**env, "PERSONALIZE_OPS_PORT": str(ops["core"])}, tmp_path / "core.log"),
         "connector": ServiceProcess(
             ["connector", "woocommerce"],
             {**env, "PERSONALIZE_CONNECTOR_PORT": str(connector_port), "PERSONALIZE_OPS_PORT": str(ops["connector"])},
             tmp_path / "connector.log",
+        ),
+        # A second copy: each reads the `stores` topic in a group of its own, so both follow every store.
+        "connector-2": ServiceProcess(
+            ["connector", "woocommerce"],
+            {**env, "PERSONALIZE_CONNECTOR_PORT": str(second_port), "PERSONALIZE_OPS_PORT": str(ops["connector-2"])},
+            tmp_path / "connector-2.log",
         ),
     }
     recorder = Recorder(broker.address, list(EVENTS_BY_TOPIC))
@@ -105,7 +112,7 @@ async def running(servers, postgres: EmbeddedPostgres, tmp_path: Path) -> AsyncI
                     lambda port=port: _status_is(http, f"http://127.0.0.1:{port}/health/ready", 200, "GET"),
                     f"{name} to be ready",
                 )
-        yield Running(env, redis, recorder, connector_port, tmp_path, config_path, postgres.url, processes)
+        yield Running(env, redis, recorder, connector_port, second_port, tmp_path, config_path, postgres.url, processes)
     finally:
         for name, process in processes.items():
             assert await asyncio.to_thread(process.stop) == 0, f"{name}:\n{process.log_tail()}"
@@ -233,6 +240,9 @@ async def test_a_store_connected_from_the_command_line_takes_orders_then_disconn
             assert keys.returncode == 0, err_bytes.decode()  # the merchant API's key for a store the YAML never had
             # ... and the connector starts polling it, without a restart.
             await eventually(lambda: _true(state.api_calls > 0), "the connector to call the new store")
+            copies = [webhook_url, webhook_url.replace(str(running.connector_port), str(running.second_port))]
+            for url in copies:  # routed by both copies: an unsigned delivery is refused, not unknown
+                await eventually(lambda url=url: _status_is(http, url, 401), f"{url} to route the store")
 
             placed = (await http.post(f"{sandbox.url}/_sandbox/orders", json={})).json()
             order_key = f"{KEY}:{placed['id']}"
@@ -256,9 +266,8 @@ async def test_a_store_connected_from_the_command_line_takes_orders_then_disconn
                 ).fetchone()
             assert row == ("disconnected", None)
             # ... its webhooks are no longer routed, and its polls stop: the sandbox hears nothing more.
-            await eventually(
-                lambda: _status_is(http, webhook_url, 404), "the connector to stop routing the store's webhooks"
-            )
+            for url in copies:
+                await eventually(lambda url=url: _status_is(http, url, 404), f"{url} to stop routing the store")
             calls = state.api_calls
             await asyncio.sleep(3.5)  # three poll intervals and a half
             assert state.api_calls == calls
