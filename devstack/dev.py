@@ -192,7 +192,15 @@ def _print_summary(
         f"  mail       {env['PERSONALIZE_SMTP_URL']}"
         + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else "")
     )
-    print("  postgres   the store registry (`personalize stores list`), data in the state folder")
+    # The embedded server's URL is a socket path without a password; one given in the environment is never printed.
+    database = (
+        "PERSONALIZE_DATABASE_URL" if os.environ.get("PERSONALIZE_DATABASE_URL") else env["PERSONALIZE_DATABASE_URL"]
+    )
+    print(
+        f"  postgres   {database}: the store registry; `personalize stores list` from another terminal, with this "
+        "run's PERSONALIZE_DATABASE_URL, PERSONALIZE_KAFKA_BOOTSTRAP and PERSONALIZE_CREDENTIALS_KEY (the state "
+        "folder's credentials.key)"
+    )
     print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
     for index, store in enumerate(stores):
         print(f"  {store.platform:<11} sandbox {store.base_url}, connector http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
