@@ -1,28 +1,41 @@
-"""`personalize connector <platform>`: one process serving every configured store of one platform."""
+"""`personalize connector <platform>`: one process serving every connected store of one platform.
+
+Without PERSONALIZE_DATABASE_URL it serves the YAML's stores of its platform, as read at start. With it,
+the YAML's stores are seeded into the store registry (`connectors.stores.lifecycle`), the registry's
+stores run, and the `stores` topic tells the process which store to start or stop while it runs: each
+copy reads the topic in a consumer group of its own, so every copy sees every event.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from connectors.client import PlatformClient
 from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
-from connectors.poller import StorePoller
 from connectors.registry import adapter_for
-from connectors.seen import Cursor
-from connectors.settings import ConnectorSettings
-from connectors.webhooks import make_app
+from connectors.settings import ConnectorSettings, RegistrySettings
+from connectors.stores.lifecycle import StoreLifecycle
+from connectors.stores.postgres import PostgresStoreRegistry
+from connectors.stores.roster import RegistryFollower, Roster
+from connectors.webhooks import StoreRoutes, make_app
 from plumbing.config import StoreConfig, load_config
+from plumbing.database import open_pool
+from plumbing.kafka import publish
 from plumbing.ops import CONNECTOR_OPS_PORT
 from plumbing.service import HTTP_GRACE_S, Service, waiting_pool
 from plumbing.settings import SettingsError
-from schemas import DEAD_LETTERS, ORDERS_RECEIVED
+from schemas import DEAD_LETTERS, ORDERS_RECEIVED, STORES, Event
 
 log = logging.getLogger("connector")
 
-PRODUCES = (ORDERS_RECEIVED, DEAD_LETTERS)
+PRODUCES = (ORDERS_RECEIVED, DEAD_LETTERS, STORES)
 
 
 def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
@@ -37,31 +50,60 @@ def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
     )
 
 
+@contextlib.asynccontextmanager
+async def open_registry(settings: RegistrySettings, wait_s: float = 30) -> AsyncIterator[PostgresStoreRegistry]:
+    """The registry in PostgreSQL, migrated; closed on leaving. Not reached within `wait_s`: PoolTimeout."""
+    pool = open_pool(settings.required_database_url())
+    await pool.open(wait=True, timeout=wait_s)
+    try:
+        registry = PostgresStoreRegistry(pool, settings.sealer())
+        await registry.migrate()
+        yield registry
+    finally:
+        await pool.close()
+
+
 async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | None = None) -> None:
     adapter = adapter_for(platform)
     config = load_config(settings.required_config())
-    stores = {s.store_id: s for s in config.stores if s.platform == platform}
-    clients = {s.key: client_for(adapter, s) for s in stores.values()}
+    yaml_stores = {s.store_id: s for s in config.stores if s.platform == platform}
+    for store in yaml_stores.values():  # a YAML store without an address is refused at start, as before
+        await client_for(adapter, store).aclose()
     # Webhooks wait for a free Redis connection: 200 at once must not answer 500s (see `waiting_pool`).
     pool = waiting_pool(connections=64, wait_s=10)
     service = Service(f"{platform} connector", settings, PRODUCES, log, redis=pool, stop=stop, grace_s=HTTP_GRACE_S)
-    async with service:
-        for client in clients.values():
-            service.closes(client.aclose)
+    async with contextlib.AsyncExitStack() as opened, service:  # the registry closes after the tasks using it
+        clients: dict[str, PlatformClient] = {}
+        routes = StoreRoutes(adapter)
         intake = Intake(adapter, service.producer, service.redis)
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
-        app = make_app(adapter, stores, intake, fetcher)
+        roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter))
+        app = make_app(adapter, routes, intake, fetcher)
         fetcher.start()
+        if settings.database_url is None:
+            for store in yaml_stores.values():
+                await roster.start(store)
+        else:
+            registry = await opened.enter_async_context(open_registry(settings))
+
+            async def announce(events: Sequence[Event]) -> None:
+                await publish(service.producer, events)
+
+            seeded = await StoreLifecycle(registry, announce).seed(yaml_stores.values())
+            follower = RegistryFollower(platform, registry, roster, yaml_stores)
+            await follower.start()
+            # A group per copy: every copy must see every store's events (a shared group would split them).
+            group = f"connector-{platform}-{uuid.uuid4().hex[:12]}"
+            service.watch("stores", service.consumer("stores", follower, group, [STORES]).run())
+            log.info("%s connector follows the store registry (%d YAML store(s) seeded)", platform, seeded)
         # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
-        for s in stores.values():
-            poller = StorePoller(adapter, s, clients[s.key], intake, Cursor(service.redis, platform, s.store_id))
-            service.watch(f"poll {s.store_id}", poller.run(service.stop))
+        service.watch("roster", roster.run_until(service.stop))
         host, port = settings.connector_host, settings.connector_port
         # proxy_headers off: nothing here reads the client's address, and uvicorn's check of every request's
         # headers for X-Forwarded-* was 3 % of a webhook's CPU (profiled).
         service.serve_http(app, host, port, proxy_headers=False)
         await service.serve_ops(CONNECTOR_OPS_PORT)  # not on the public port: see plumbing.ops
         webhooks = f"http://{host}:{port}/webhooks/{platform}/<store_id>"
-        log.info("%s connector: %d store(s), webhooks on %s", platform, len(stores), webhooks)
+        log.info("%s connector: %d store(s), webhooks on %s", platform, len(roster), webhooks)
         await service.run()

@@ -1,13 +1,50 @@
-"""A connector's settings: the shared ones plus where its webhook endpoint listens."""
+"""A connector's settings: the shared ones, the store registry's, and where its webhook endpoint listens."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
-from plumbing.settings import Settings
+from connectors.stores.sealing import CredentialsKeyError, Sealer
+from plumbing.settings import Settings, SettingsError
 
 
-class ConnectorSettings(Settings):
+class RegistrySettings(Settings):
+    """Where connected stores are kept (the connectors and `personalize stores` read these)."""
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PERSONALIZE_DATABASE_URL: the PostgreSQL of the store registry (postgresql://…); never logged. "
+        "Unset: a connector serves the YAML's stores alone, as small setups do.",
+    )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="PERSONALIZE_CREDENTIALS_KEY: comma-separated Fernet keys; the first seals store credentials, "
+        "every one opens (rotation: put the new key first, `personalize stores reseal`, drop the old one).",
+    )
+
+    @model_validator(mode="after")
+    def _registry_is_whole(self) -> RegistrySettings:
+        if self.database_url is None:
+            return self
+        try:
+            Sealer.from_setting(self.credentials_key)
+        except CredentialsKeyError as error:
+            raise ValueError(f"{error} (PERSONALIZE_DATABASE_URL is set)") from None
+        return self
+
+    def sealer(self) -> Sealer:
+        return Sealer.from_setting(self.credentials_key)
+
+    def required_database_url(self) -> str:
+        if self.database_url is None:
+            raise SettingsError(
+                "PERSONALIZE_DATABASE_URL is not set: the store registry lives in PostgreSQL "
+                "(`personalize dev` starts one)"
+            )
+        return self.database_url.get_secret_value()
+
+
+class ConnectorSettings(RegistrySettings):
     connector_host: str = Field(default="127.0.0.1", description="PERSONALIZE_CONNECTOR_HOST: webhook listen address.")
     connector_port: int = Field(default=8400, ge=0, le=65535, description="PERSONALIZE_CONNECTOR_PORT.")
     fetch_workers: int = Field(default=4, ge=1, description="PERSONALIZE_FETCH_WORKERS: thin-webhook fetchers.")

@@ -38,11 +38,57 @@ UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 
 
-def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: Intake, fetcher: ThinFetcher) -> ASGIApp:
+class StoreRoutes:
+    """The stores this connector takes webhooks for, by store id and by the platform's own id of them.
+
+    Changed while the connector runs (a store connected or disconnected, `connectors.stores.roster`); a
+    delivery reads it once, so a store removed mid-request finishes that request and gets no other.
+    """
+
+    def __init__(self, adapter: PlatformAdapter, stores: dict[str, StoreConfig] | None = None) -> None:
+        self._adapter = adapter
+        self._stores = dict(stores or {})
+        self._by_routing_id = routing_index(adapter, self._stores)
+
+    def get(self, store_id: str) -> StoreConfig | None:
+        return self._stores.get(store_id)
+
+    def by_routing_id(self, routing_id: str) -> StoreConfig | None:
+        return self._by_routing_id.get(routing_id)
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
+    def add(self, store: StoreConfig) -> None:
+        """Route `store` (replacing its earlier self); refused when another store has its platform id."""
+        routing_id = self._adapter.store_routing_id(store)
+        other = self._by_routing_id.get(routing_id or "")
+        if routing_id and other is not None and other.store_id != store.store_id:
+            raise SettingsError(f"stores {other.key} and {store.key} are the same {self._adapter.name} store")
+        self.remove(store.store_id)
+        self._stores[store.store_id] = store
+        if routing_id:
+            self._by_routing_id[routing_id] = store
+
+    def remove(self, store_id: str) -> StoreConfig | None:
+        store = self._stores.pop(store_id, None)
+        if store is not None:
+            routing_id = self._adapter.store_routing_id(store)
+            if routing_id and self._by_routing_id.get(routing_id) is store:
+                del self._by_routing_id[routing_id]
+        return store
+
+
+def make_app(
+    adapter: PlatformAdapter,
+    stores: dict[str, StoreConfig] | StoreRoutes,
+    intake: Intake,
+    fetcher: ThinFetcher,
+) -> ASGIApp:
     """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that answers 404."""
     app = FastAPI(title=f"personalize connector: {adapter.name}", docs_url=None, redoc_url=None, openapi_url=None)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
-    by_routing_id = routing_index(adapter, stores)
+    table = stores if isinstance(stores, StoreRoutes) else StoreRoutes(adapter, stores)
 
     async def webhook(request: Request) -> PlainText:
         platform, store_id = request.path_params["platform"], request.path_params.get("store_id")
@@ -63,7 +109,7 @@ def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: I
         if platform != adapter.name:
             return 404, "unknown_store", f"no {platform} webhooks here"
         if store_id is not None:
-            store = stores.get(store_id)
+            store = table.get(store_id)
             if store is None:
                 return 404, "unknown_store", f"no {platform} store {store_id!r} here"
         elif not adapter.routes_per_app:
@@ -77,7 +123,7 @@ def make_app(adapter: PlatformAdapter, stores: dict[str, StoreConfig], intake: I
         if adapter.is_ping(headers, body):
             return 200, "ping", "pong"
         if store is None:
-            store = by_routing_id.get(adapter.routing_id(headers, body) or "")
+            store = table.by_routing_id(adapter.routing_id(headers, body) or "")
             if store is None:
                 return 404, "unknown_store", f"the delivery names no {platform} store here"
         try:

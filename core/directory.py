@@ -22,6 +22,9 @@ under it) and every other store gets the YAML's (`Config.template(id,
 store)`); the seed logs the collision. Writes to that id with the owner's
 or an operator key change the store's own; the YAML's changes in the YAML.
 
+Stores connected while the system runs are learned from the `stores` topic (`core.learned_stores`) and
+serve like YAML ones; `config()` holds both.
+
 Values stored before a limit existed and now over it (`plumbing/limits.py`)
 are not loaded: a store's record falls back to the YAML's, a template is
 left out (the YAML's of that id, if any, serves); each is logged.
@@ -38,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from core.learned_stores import LEARNED, LearnedStore, StoreEvent, learned
 from plumbing.config import Config, ProductMatch, StoreConfig, StoreSettings, TemplateConfig
 
 STORE_PREFIX = "core:dir:store:"
@@ -152,7 +156,8 @@ class Directory:
         return config
 
     async def _read(self) -> Config:
-        keys = [STORE_PREFIX + store.key for store in self._seed.stores]
+        known = [*self._seed.stores, *(s.config() for s in await self.learned_stores() if not self._seeded(s.key))]
+        keys = [STORE_PREFIX + store.key for store in known]
         async with self._redis.pipeline(transaction=True) as pipe:
             if keys:
                 pipe.mget(keys)
@@ -172,21 +177,54 @@ class Directory:
             owner = owners.get(template_id)
             (own.setdefault(owner, {}) if owner else shared)[template_id] = template
         stores = []
-        for store, doc in zip(self._seed.stores, docs, strict=True):
+        for store, doc in zip(known, docs, strict=True):
             record = (_loaded(StoreRecord, doc, f"store {store.key}") if doc else None) or _record_of(store)
             stores.append(store.model_copy(update={**dict(record.settings), "products": record.products}))
         return Config.model_construct(templates=shared, stores=stores, store_templates=own)
 
     # --- reads for the API ---------------------------------------------------
 
-    def _known(self, platform: str, store_id: str) -> StoreConfig:
+    async def known(self, platform: str, store_id: str) -> StoreConfig | None:
+        """The store as the YAML has it, or as learned from the `stores` topic (settings at their defaults)."""
         store = self._seed.store(platform, store_id)
+        if store is not None:
+            return store
+        raw = cast(bytes | None, await self._redis.hget(LEARNED, f"{platform}:{store_id}"))
+        kept = _loaded(LearnedStore, raw, f"learned store {platform}:{store_id}") if raw else None
+        return kept.config() if kept else None
+
+    async def _known(self, platform: str, store_id: str) -> StoreConfig:
+        store = await self.known(platform, store_id)
         if store is None:
             raise UnknownStore(f"no store {platform}:{store_id} in the config")
         return store
 
+    # --- stores learned from the `stores` topic ---------------------------------
+
+    def _seeded(self, key: str) -> bool:
+        platform, _, store_id = key.partition(":")
+        return self._seed.store(platform, store_id) is not None
+
+    async def learned_stores(self) -> list[LearnedStore]:
+        raw = cast(dict[bytes, bytes], await self._redis.hgetall(LEARNED))
+        kept = (_loaded(LearnedStore, doc, f"learned store {key.decode()}") for key, doc in sorted(raw.items()))
+        return [store for store in kept if store is not None]
+
+    async def learn(self, event: StoreEvent) -> None:
+        """Record a store event; every reader re-reads the config at its next batch (the version moves)."""
+        raw = cast(bytes | None, await self._redis.hget(LEARNED, event.order_key))
+        before = _loaded(LearnedStore, raw, f"learned store {event.order_key}") if raw else None
+        after = learned(before, event)
+        if after is None or after == before:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(LEARNED, event.order_key, after.model_dump_json())
+            pipe.incr(VERSION)
+            await pipe.execute()
+        log.info("store %s learned: %s", after.key, after.status)
+
     async def store(self, platform: str, store_id: str) -> StoreRecord:
-        store = self._known(platform, store_id)
+        store = await self._known(platform, store_id)
         doc = await self._redis.get(STORE_PREFIX + store.key)
         return (_loaded(StoreRecord, doc, f"store {store.key}") if doc else None) or _record_of(store)
 
@@ -284,7 +322,7 @@ class Directory:
 
     async def _update(self, platform: str, store_id: str, change: _Change) -> StoreRecord:
         """Read-modify-write one store's record, retried if another writer got there first."""
-        store = self._known(platform, store_id)
+        store = await self._known(platform, store_id)
         key = STORE_PREFIX + store.key
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:

@@ -10,6 +10,7 @@ from functools import partial
 
 from core.directory import Directory
 from core.handlers import CoreHandler
+from core.learned_stores import StoresHandler
 from core.settings import CoreSettings
 from core.store import HiredisPacking, RedisOrderStore
 from plumbing.config import load_config
@@ -37,13 +38,19 @@ async def run(
 ) -> None:
     config = load_config(settings.required_config())
     hiredis_packing = partial(redis_client, connection_class=HiredisPacking)
-    async with Service("core", settings, CONSUMES + PRODUCES, log, redis=hiredis_packing, stop=stop) as core:
+    topics_used = (*CONSUMES, *PRODUCES, topics.STORES)
+    async with Service("core", settings, topics_used, log, redis=hiredis_packing, stop=stop) as core:
         directory = Directory(core.redis, config)
         seeded = await _seed_when_redis_answers(directory, core.stop)
         handler = CoreHandler(
             RedisOrderStore(core.redis), directory, settings.link_delay, clock, settings.kafka_max_message_bytes
         )
         consumer = core.consumer("consumer", handler, settings.core_group, CONSUMES, settings.core_batch)
+        # Stores connected while core runs: one copy of the group writes each into the shared directory, and every
+        # copy (and the merchant API) reads it at its next batch. A group of its own: a store event never waits
+        # behind a batch of orders.
+        learner = core.consumer("stores", StoresHandler(directory), f"{settings.core_group}-stores", [topics.STORES])
+        core.watch("stores", learner.run())
         await core.serve_ops(CORE_OPS_PORT)
         log.info(
             "core consuming %s as group %r, %d store(s) configured (%d seeded from the config)",

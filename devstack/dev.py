@@ -24,7 +24,15 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from devstack.demo import place_demo_orders
-from devstack.embedded import LOOPBACK, EmbeddedServer, free_port, start_broker, start_redis
+from devstack.embedded import (
+    LOOPBACK,
+    EmbeddedPostgres,
+    EmbeddedServer,
+    free_port,
+    start_broker,
+    start_postgres,
+    start_redis,
+)
 from devstack.mailcatcher import MailCatcher, mailbox_app
 from devstack.printer import print_events
 from plumbing.config import StoreConfig, load_config
@@ -66,6 +74,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
     mail: MailCatcher | None = None
+    postgres: EmbeddedPostgres | None = None
     try:
         env = dict(os.environ, PERSONALIZE_CONFIG=str(config_path))
         env.setdefault("PERSONALIZE_LINK_DELAY", DEV_LINK_DELAY)
@@ -81,6 +90,10 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         if not settings.redis_url:
             servers.append(start_redis(state))
             env["PERSONALIZE_REDIS_URL"] = f"redis://{servers[-1].address}/0"
+        if not os.environ.get("PERSONALIZE_DATABASE_URL"):
+            postgres = start_postgres((state / "postgres").resolve())
+            env["PERSONALIZE_DATABASE_URL"] = postgres.url
+        env.setdefault("PERSONALIZE_CREDENTIALS_KEY", _credentials_key(state))
         if not os.environ.get("PERSONALIZE_SMTP_URL"):
             mail = MailCatcher(state / "mail").start()
             env["PERSONALIZE_SMTP_URL"] = mail.url
@@ -109,6 +122,8 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
                 process.kill()
         if mail:
             mail.stop()
+        if postgres:
+            postgres.stop()
         for server in reversed(servers):
             server.stop()
         print("dev: stopped")
@@ -143,6 +158,17 @@ def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
     return services
 
 
+def _credentials_key(state: Path) -> str:
+    """The dev registry's key, made once into the state folder: the stores sealed with it open at the next run."""
+    from connectors.stores import new_key
+
+    path = state / "credentials.key"
+    if not path.exists():
+        path.write_text(new_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _print_summary(
     env: dict[str, str],
     servers: list[EmbeddedServer],
@@ -165,6 +191,15 @@ def _print_summary(
     print(
         f"  mail       {env['PERSONALIZE_SMTP_URL']}"
         + (f"; read it at http://{LOOPBACK}:{MAILBOX_PORT}/" if mail else "")
+    )
+    # The embedded server's URL is a socket path without a password; one given in the environment is never printed.
+    database = (
+        "PERSONALIZE_DATABASE_URL" if os.environ.get("PERSONALIZE_DATABASE_URL") else env["PERSONALIZE_DATABASE_URL"]
+    )
+    print(
+        f"  postgres   {database}: the store registry; `personalize stores list` from another terminal, with this "
+        "run's PERSONALIZE_DATABASE_URL, PERSONALIZE_KAFKA_BOOTSTRAP and PERSONALIZE_CREDENTIALS_KEY (the state "
+        "folder's credentials.key)"
     )
     print(f"  config     {config} (link delay {env['PERSONALIZE_LINK_DELAY']})")
     for index, store in enumerate(stores):

@@ -38,6 +38,10 @@ TOPOLOGY: dict[str, tuple[str, tuple[str, ...]]] = {
     schemas.FULFILLMENT_REQUESTED: ("core", ("fulfillment (yours)",)),
     schemas.DEAD_LETTERS: ("every consumer", ("operators",)),
     schemas.STORES_EMAIL_CHANGES: ("merchant API", ("notifier",)),
+    schemas.STORES: (
+        "connector, personalize stores",
+        ("core (and through it the merchant API)", "every connector copy"),
+    ),
 }
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from plumbing.config import load_config
 from plumbing.logs import setup_logging
 from plumbing.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -52,10 +56,10 @@ async def _keys(args: argparse.Namespace) -> int:
     from plumbing.redis_client import redis_client
 
     settings = load_settings(Settings)
-    store = None if args.action == "revoke" or args.operator else _known_store(settings, args.store)
     redis = redis_client(settings)  # the URL or the Sentinels, as the services connect
     keys = ApiKeys(redis)
     try:
+        store = None if args.action == "revoke" or args.operator else await _known_store(settings, redis, args.store)
         if args.action == "create":
             info, key = await keys.create(store, args.label)
             print(key)
@@ -75,10 +79,13 @@ async def _keys(args: argparse.Namespace) -> int:
         await redis.aclose()
 
 
-def _known_store(settings: Settings, name: str) -> str:
+async def _known_store(settings: Settings, redis: Redis, name: str) -> str:
+    """A store of the YAML, or one connected since (learned by core from the `stores` topic)."""
+    from core.directory import Directory
+
     config = load_config(settings.required_config())
     platform, _, store_id = name.partition(":")
-    if config.store(platform, store_id) is None:
+    if await Directory(redis, config).known(platform, store_id) is None:
         known = ", ".join(s.key for s in config.stores) or "none"
         raise SettingsError(f"no store {name!r} in {settings.config} (known: {known})")
     return f"{platform}:{store_id}"

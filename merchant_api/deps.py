@@ -54,10 +54,10 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def known_store(api: Api, caller: Caller, name: str) -> StoreConfig:
+async def known_store(api: Api, caller: Caller, name: str) -> StoreConfig:
     """The store the caller may act for, else 404: another store's key learns nothing, not even that it exists."""
     platform, _, store_id = name.partition(":")
-    store = api.directory.seed_config.store(platform, store_id)
+    store = await api.directory.known(platform, store_id)  # the YAML's, or one learned from the `stores` topic
     if store is None or not caller.may_act_for(store.key):
         raise HTTPException(404, f"no store {name!r} for this key")
     return store
@@ -68,7 +68,7 @@ async def get_store(
     caller: CallerDep,
     store: Annotated[str, Path(description=STORE_DESCRIPTION, examples=["woocommerce:demo-woo"])],
 ) -> StoreConfig:
-    return known_store(api, caller, store)
+    return await known_store(api, caller, store)
 
 
 StoreDep = Annotated[StoreConfig, Depends(get_store)]

@@ -113,7 +113,7 @@ async def _pending(
     api: Api, store: str, field: AddressField, token: str, *, take: bool
 ) -> tuple[StoreConfig, PendingChange] | None:
     """The store and the change the token is for (`take`: used up, once), or None with the reason logged."""
-    known = api.directory.seed_config.store(*_split(store))
+    known = await api.directory.known(*_split(store))
     try:
         if known is None:
             raise EmailChangeRefused("no such store")

@@ -61,7 +61,7 @@ async def list_orders(
     name = store or caller.store
     if name is None:
         raise HTTPException(400, "an operator key must name the store: ?store=<platform>:<store_id>")
-    known_store(api, caller, name)
+    await known_store(api, caller, name)
     try:
         after = cursor.decode(cursor_) if cursor_ else None
     except cursor.BadCursor as error:

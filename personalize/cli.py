@@ -20,6 +20,8 @@ from merchant_api.commands import add_commands as add_api_commands
 from merchant_api.commands import run as run_api_command
 from personalize.merchant_commands import add_commands as add_merchant_commands
 from personalize.merchant_commands import run as run_merchant_command
+from personalize.store_commands import add_commands as add_store_commands
+from personalize.store_commands import run as run_store_command
 from plumbing.config import ConfigError
 from plumbing.lifecycle import calm_collector
 from plumbing.logs import setup_logging
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     docs = commands.add_parser("docs", help="write the event JSON Schemas and the AsyncAPI document into docs/")
     docs.add_argument("--check", action="store_true", help="fail if docs/ is not current instead of writing")
     add_merchant_commands(commands)
+    add_store_commands(commands)
     add_api_commands(commands)
     args = parser.parse_args(argv)
 
@@ -86,6 +89,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("publish-product", "test-order"):
         return run_merchant_command(args)
+    if args.command == "stores":
+        setup_logging("WARNING", None)  # the command's own lines are its output
+        return run_store_command(args)
     if args.command in ("api", "keys"):
         return run_api_command(args)
     raise AssertionError(args.command)

@@ -39,7 +39,14 @@ from schemas.personalization import (
     TemplateField,
 )
 from schemas.status import OrderStatus, OrderStatusChanged
-from schemas.stores import AddressField, MerchantEmailChangeRequested
+from schemas.stores import (
+    AddressField,
+    MerchantEmailChangeRequested,
+    StoreConnected,
+    StoreDisconnected,
+    StoreUpdated,
+    store_key,
+)
 from schemas.topics import (
     DEAD_LETTERS,
     DELIVERABLE_EVENTS,
@@ -53,6 +60,7 @@ from schemas.topics import (
     PERSONALIZATION_LINK_ACTIVITY,
     PERSONALIZATION_LINK_ISSUED,
     PERSONALIZATION_REQUESTED,
+    STORES,
     STORES_EMAIL_CHANGES,
     decode,
     encode,
@@ -73,6 +81,7 @@ __all__ = [
     "PERSONALIZATION_LINK_ISSUED",
     "PERSONALIZATION_REQUESTED",
     "PLATFORMS",
+    "STORES",
     "STORES_EMAIL_CHANGES",
     "Address",
     "AddressField",
@@ -109,11 +118,15 @@ __all__ = [
     "Platform",
     "RequestedItem",
     "ResendLink",
+    "StoreConnected",
+    "StoreDisconnected",
+    "StoreUpdated",
     "Template",
     "TemplateField",
     "decode",
     "encode",
     "order_key",
+    "store_key",
     "topic_of",
     "utc_now",
 ]

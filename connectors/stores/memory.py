@@ -26,7 +26,12 @@ class MemoryStoreRegistry:
         return twin
 
     async def connect(
-        self, platform: str, store_id: str, merchant_email: str, credentials: Mapping[str, str]
+        self,
+        platform: str,
+        store_id: str,
+        merchant_email: str,
+        credentials: Mapping[str, str],
+        details: Mapping[str, str] | None = None,
     ) -> ConnectedStore:
         async with self._lock:
             now = self._clock()
@@ -39,6 +44,7 @@ class MemoryStoreRegistry:
                 credentials_version=old.credentials_version + 1 if old else 1,
                 connected_at=now if old is None or old.status == "disconnected" else old.connected_at,
                 updated_at=now,
+                details=dict(details or {}),
             )
             self._stores[(platform, store_id)] = store
             self.sealed[(platform, store_id)] = self._sealer.seal(store.key, credentials)

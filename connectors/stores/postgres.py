@@ -7,6 +7,7 @@ from importlib.resources import files
 from typing import Any
 
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.stores.record import ConnectedStore, Credentials, StoreNotConnected
@@ -17,7 +18,7 @@ OWNER = "connectors"
 MIGRATIONS = files("connectors.stores") / "migrations"
 _COLUMNS = (
     "platform, store_id, merchant_email, status, credentials_version, connected_at, updated_at, "
-    "disconnected_at, disconnect_reason"
+    "disconnected_at, disconnect_reason, details"
 )
 
 
@@ -39,14 +40,20 @@ class PostgresStoreRegistry:
             return await migrate(conn, OWNER, MIGRATIONS)
 
     async def connect(
-        self, platform: str, store_id: str, merchant_email: str, credentials: Mapping[str, str]
+        self,
+        platform: str,
+        store_id: str,
+        merchant_email: str,
+        credentials: Mapping[str, str],
+        details: Mapping[str, str] | None = None,
     ) -> ConnectedStore:
         sealed = self._sealer.seal(f"{platform}:{store_id}", credentials)
         row = await self._one(
             f"""
             INSERT INTO connectors.stores AS s
-                (platform, store_id, merchant_email, status, credentials, credentials_version, connected_at, updated_at)
-            VALUES (%(platform)s, %(store_id)s, %(email)s, 'connected', %(sealed)s, 1, now(), now())
+                (platform, store_id, merchant_email, status, credentials, credentials_version, connected_at, updated_at,
+                 details)
+            VALUES (%(platform)s, %(store_id)s, %(email)s, 'connected', %(sealed)s, 1, now(), now(), %(details)s)
             ON CONFLICT (platform, store_id) DO UPDATE SET
                 merchant_email = EXCLUDED.merchant_email,
                 status = 'connected',
@@ -55,10 +62,17 @@ class PostgresStoreRegistry:
                 connected_at = CASE WHEN s.status = 'disconnected' THEN now() ELSE s.connected_at END,
                 updated_at = now(),
                 disconnected_at = NULL,
-                disconnect_reason = NULL
+                disconnect_reason = NULL,
+                details = EXCLUDED.details
             RETURNING {_COLUMNS}
             """,
-            {"platform": platform, "store_id": store_id, "email": merchant_email, "sealed": sealed},
+            {
+                "platform": platform,
+                "store_id": store_id,
+                "email": merchant_email,
+                "sealed": sealed,
+                "details": Jsonb(dict(details or {})),
+            },
         )
         assert row is not None  # an upsert always returns its row
         return _store(row)

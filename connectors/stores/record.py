@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +24,8 @@ class ConnectedStore:
     updated_at: datetime
     disconnected_at: datetime | None = None
     disconnect_reason: str | None = None
+    # Not secret: how the connector reaches the store (`base_url`, `poll_interval`, ...), as the YAML names them.
+    details: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

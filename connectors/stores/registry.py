@@ -20,9 +20,16 @@ class StoreRegistry(Protocol):
         ...
 
     async def connect(
-        self, platform: str, store_id: str, merchant_email: str, credentials: Mapping[str, str]
+        self,
+        platform: str,
+        store_id: str,
+        merchant_email: str,
+        credentials: Mapping[str, str],
+        details: Mapping[str, str] | None = None,
     ) -> ConnectedStore:
-        """Record a store as connected with these credentials: a new one, a reconnect, or fresh consent."""
+        """Record a store as connected with these credentials: a new one, a reconnect, or fresh consent.
+
+        `details` (not secret: the store's address, its poll interval) replace those kept before."""
         ...
 
     async def get(self, platform: str, store_id: str) -> ConnectedStore | None: ...

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from connectors.etsy import ADAPTER as ETSY
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
-from connectors.webhooks import make_app, routing_index
+from connectors.webhooks import StoreRoutes, make_app, routing_index
 from connectors.wix import ADAPTER as WIX
 from plumbing.config import StoreConfig
 from plumbing.settings import SettingsError
@@ -284,3 +284,29 @@ def test_two_stores_with_one_platform_id_are_refused_at_start() -> None:
     twins = {s.store_id: s for s in (wix_site("one", "inst"), wix_site("two", "inst"))}
     with pytest.raises(SettingsError, match="same wix store"):
         routing_index(WIX, twins)
+
+
+# --- the routes, changed while the connector runs (stores connected and disconnected) --------------------------
+
+
+def test_a_store_added_at_run_time_is_routed_by_its_platform_id_and_removed_completely() -> None:
+    routes = StoreRoutes(WIX)
+    site = wix_site("one", "inst-1")
+    routes.add(site)
+    assert routes.get("one") is site and routes.by_routing_id("inst-1") is site
+    assert routes.remove("one") is site
+    assert routes.get("one") is None and routes.by_routing_id("inst-1") is None
+
+
+def test_a_second_store_claiming_a_routed_platform_id_is_refused_and_the_first_keeps_it() -> None:
+    routes = StoreRoutes(WIX, {"one": wix_site("one", "inst")})
+    with pytest.raises(SettingsError, match="same wix store"):
+        routes.add(wix_site("two", "inst"))
+    assert routes.by_routing_id("inst").store_id == "one" and routes.get("two") is None
+
+
+def test_a_store_moved_to_another_platform_id_no_longer_answers_to_the_old_one() -> None:
+    routes = StoreRoutes(WIX)
+    routes.add(wix_site("one", "old"))
+    routes.add(wix_site("one", "new"))
+    assert routes.by_routing_id("old") is None and routes.by_routing_id("new").store_id == "one"

@@ -125,3 +125,11 @@ def test_a_sealed_value_moved_to_another_store_is_refused() -> None:
         sealer.open("etsy:shop-2", sealed)
     with pytest.raises(SealingError):
         Sealer([KEY_B]).open("etsy:shop-1", sealed)
+
+
+async def test_details_are_kept_and_replaced_on_reconnect(registry: StoreRegistry) -> None:
+    first = await registry.connect("woocommerce", "w", "m@example.com", {"k": "v"}, {"base_url": "https://a.example"})
+    assert first.details == {"base_url": "https://a.example"}
+    await registry.connect("woocommerce", "w", "m@example.com", {"k": "v"}, {"base_url": "https://b.example"})
+    stored = await registry.get("woocommerce", "w")
+    assert stored is not None and stored.details == {"base_url": "https://b.example"}

@@ -30,6 +30,7 @@ def test_asyncapi_documents_every_topic_with_its_events():
         "fulfillment.requested",
         "dead-letters",
         "stores.email-changes",
+        "stores",
     }
     schemas = document["components"]["schemas"]
     assert {

@@ -26,6 +26,9 @@ from schemas import (
     PersonalizationRequested,
     RequestedItem,
     ResendLink,
+    StoreConnected,
+    StoreDisconnected,
+    StoreUpdated,
 )
 from tests.builders import MANUAL, load_test_config, mug, order, plain, updated
 
@@ -125,6 +128,23 @@ def samples() -> dict[str, Event]:
             confirm_url="https://api.example.com/stores/woocommerce:shop-manual/email-change/confirm?token=" + "t" * 43,
             expires_at=T + timedelta(days=1),
             occurred_at=T,
+        ),
+        StoreConnected(
+            order_key="woocommerce:shop-new",
+            platform="woocommerce",
+            store_id="shop-new",
+            merchant_email="m@example.com",
+            occurred_at=T,
+        ),
+        StoreUpdated(
+            order_key="woocommerce:shop-new",
+            platform="woocommerce",
+            store_id="shop-new",
+            merchant_email="n@example.com",
+            occurred_at=T,
+        ),
+        StoreDisconnected(
+            order_key="woocommerce:shop-new", platform="woocommerce", store_id="shop-new", reason="r", occurred_at=T
         ),
     ]
     return {type(event).__name__: event for event in built}

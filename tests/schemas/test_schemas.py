@@ -12,10 +12,15 @@ from schemas import (
     EVENTS_BY_TOPIC,
     ORDERS_COMMANDS,
     ORDERS_RECEIVED,
+    STORES,
     ApproveOrder,
     OrderReceived,
+    StoreConnected,
+    StoreDisconnected,
+    StoreUpdated,
     decode,
     encode,
+    store_key,
 )
 from tests.builders import MANUAL, mug, order
 
@@ -93,6 +98,7 @@ def test_the_public_event_names_are_exactly_the_contract():
         "fulfillment.requested": ["FulfillmentRequested"],
         "dead-letters": ["DeadLetter"],
         "stores.email-changes": ["MerchantEmailChangeRequested"],
+        "stores": ["StoreConnected", "StoreDisconnected", "StoreUpdated"],
     }
     fields = set(OrderReceived.model_fields)
     assert {
@@ -121,3 +127,16 @@ def test_an_event_without_its_id_or_time_on_the_wire_does_not_decode(stamp):
         decode(ORDERS_COMMANDS, json.dumps(wire).encode())
     raw = encode(ApproveOrder(order_key="a:b:c"))
     assert decode(ORDERS_COMMANDS, raw) == decode(ORDERS_COMMANDS, raw)
+
+
+def test_a_store_event_keyed_by_another_store_is_refused():
+    with pytest.raises(ValidationError, match="order_key"):
+        StoreConnected(order_key="woocommerce:a", platform="woocommerce", store_id="b", merchant_email="m@example.com")
+
+
+def test_store_events_carry_no_credentials_field():
+    # The registry keeps credentials sealed; an event with a place for them would invite one in.
+    for event in (StoreConnected, StoreUpdated, StoreDisconnected):
+        assert not {"credentials", "webhook_secret", "token", "access_token"} & set(event.model_fields)
+    wire = encode(StoreDisconnected(order_key=store_key("etsy", "1"), platform="etsy", store_id="1", reason="x"))
+    assert decode(STORES, wire).event_type == "StoreDisconnected"
