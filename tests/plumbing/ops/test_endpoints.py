@@ -47,9 +47,9 @@ async def test_core_serves_ops_and_its_readiness_follows_redis_while_liveness_do
         for placed in orders:
             await recorder.wait_for(placed.order_key, lambda es: any(isinstance(e, OrderStatusChanged) for e in es))
 
-        assert (await core.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok"
+        assert (await core.get("/health/ready")).text == "redis: ok, kafka: ok, consumer: ok, stores: ok"
         live = await core.get("/health/live")
-        assert live.status_code == 200 and (await core.get("/health")).text == live.text == "loop: ok"
+        assert live.status_code == 200 and (await core.get("/health")).text == live.text == "loop: ok, stores: ok"
 
         async def counted() -> bool:
             text = (await core.get("/metrics")).text
