@@ -2,10 +2,16 @@
 
 Retries use tenacity (well kept, async-aware) rather than a loop of our own;
 the only rule of ours is how long a 429 asks us to wait.
+
+Each attempt has a total deadline (httpx's timeouts are per read: a server dripping a byte every few
+seconds never trips them) and its answer is read to at most `MAX_ANSWER_BYTES`, decoded: a page of 100
+orders is a few MB at most, so a larger answer is a fault of the platform's (or a decompression bomb),
+refused without holding it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import time
@@ -21,6 +27,8 @@ from connectors.metrics import API_ERRORS, RATE_LIMIT_WAITS
 log = logging.getLogger(__name__)
 
 MAX_RATE_LIMIT_WAIT_S = 120.0
+DEADLINE_S = 60.0  # one attempt, connect to last byte
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class RetryableError(Exception):
@@ -46,6 +54,8 @@ class PlatformClient:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         timeout_s: float = 15.0,
+        deadline_s: float = DEADLINE_S,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.platform = platform
@@ -58,6 +68,7 @@ class PlatformClient:
             follow_redirects=False,
         )
         self._rate_limit_wait = rate_limit_wait
+        self._deadline_s, self._max_answer_bytes = deadline_s, max_answer_bytes
         self._attempts = attempts
         self._backoff = wait_exponential_jitter(multiplier=backoff_initial_s, max=backoff_max_s)
 
@@ -93,7 +104,13 @@ class PlatformClient:
 
     async def _once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            async with asyncio.timeout(self._deadline_s):
+                response = await self._read(method, path, **kwargs)
+        except TimeoutError:
+            API_ERRORS.labels(self.platform, "deadline").inc()
+            raise RetryableError(
+                f"{self.platform}: {method} {path}: no whole answer within {self._deadline_s:g}s"
+            ) from None
         except httpx.TransportError as error:
             API_ERRORS.labels(self.platform, "network").inc()
             raise RetryableError(f"{self.platform}: {method} {path}: {error!r}") from error
@@ -109,6 +126,22 @@ class PlatformClient:
                 f"{self.platform}: {method} {path}: {response.status_code} {response.text[:200]}", response.status_code
             )
         return response
+
+    async def _read(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer, its body read (decoded) only as far as the limit allows."""
+        async with self._http.stream(method, path, **kwargs) as streamed:
+            body = bytearray()
+            async for chunk in streamed.aiter_bytes():
+                body += chunk
+                if len(body) > self._max_answer_bytes:
+                    API_ERRORS.labels(self.platform, "too_large").inc()
+                    raise PlatformError(
+                        f"{self.platform}: {method} {path}: answer over {self._max_answer_bytes} bytes, not read",
+                        streamed.status_code,
+                    )
+        return httpx.Response(
+            streamed.status_code, headers=streamed.headers, content=bytes(body), request=streamed.request
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

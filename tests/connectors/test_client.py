@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import respx
@@ -104,4 +106,54 @@ async def test_an_empty_answer_is_none_and_non_json_is_an_error(respx_mock):
     assert (await api.request_json("GET", "/empty"))[0] is None
     with pytest.raises(PlatformError, match="non-JSON"):
         await api.request_json("POST", "/html", json={})
+    await api.aclose()
+
+
+class Drip(httpx.AsyncByteStream):
+    """An answer that never ends: a byte every `every_s` (httpx's per-read timeout never fires)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s, self.sent = every_s, 0
+
+    async def __aiter__(self):
+        while True:
+            await asyncio.sleep(self.every_s)
+            self.sent += 1
+            yield b" "
+
+
+async def test_a_platform_dripping_its_answer_is_cut_at_the_attempts_deadline_and_retried() -> None:
+    drip = Drip(every_s=0.05)
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, stream=drip) if calls == 1 else httpx.Response(200, json={"ok": True})
+
+    api = client(deadline_s=0.3, transport=httpx.MockTransport(handler))
+    assert (await api.get_json("/x"))[0] == {"ok": True}
+    assert calls == 2 and drip.sent < 20  # cut at the deadline, then asked again
+    await api.aclose()
+
+
+async def test_an_answer_over_the_limit_is_refused_without_being_held_whole() -> None:
+    chunks = 0
+
+    async def endless():
+        nonlocal chunks
+        while True:
+            chunks += 1
+            yield b"x" * 65536
+
+    class Endless(httpx.AsyncByteStream):
+        def __aiter__(self):
+            return endless()
+
+    api = client(
+        max_answer_bytes=1024 * 1024, transport=httpx.MockTransport(lambda r: httpx.Response(200, stream=Endless()))
+    )
+    with pytest.raises(PlatformError, match="answer over 1048576 bytes"):
+        await api.get_json("/orders")
+    assert chunks <= 17  # stopped just past 1 MiB, not read on
     await api.aclose()
