@@ -35,6 +35,7 @@ from notifier.hook_jobs import RETRY_AFTER_S, HookJob, HookJobStore
 from notifier.hook_post import post
 from notifier.leases import ClaimLost, Lease, Leases
 from notifier.set_aside import SetAside, is_transient, set_aside
+from notifier.slots import Slots
 from plumbing.config import Config, OutboundWebhook
 
 log = logging.getLogger("notifier.automation")
@@ -70,10 +71,9 @@ class HookDeliverer:
         self._allow_local, self._deadline_s = allow_local, deadline_s
         self.lease_s = deadline_s + LEASE_MARGIN_S  # always longer than a delivery can take
         self._leases = Leases(jobs.due, self.lease_s, clock)
-        self._in_flight, self._per_endpoint = in_flight, per_endpoint
-        self._running: set[asyncio.Task[None]] = set()
+        self._per_endpoint = per_endpoint
+        self._slots = Slots(in_flight)
         self._busy: Counter[tuple[str, int]] = Counter()
-        self._freed = asyncio.Event()
         limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
         self._http = httpx.AsyncClient(
             transport=transport or destinations.transport(limits, allow_local),
@@ -86,15 +86,14 @@ class HookDeliverer:
         try:
             while not stop.is_set():
                 if not await self.claim():  # nothing due, every slot busy, or Redis away
-                    await self._pause(stop)
+                    await self._slots.pause(stop, IDLE_S)
         finally:
-            if self._running:  # each is over within its deadline
-                await asyncio.wait(self._running)
+            await self._slots.drain()  # each is over within its deadline
             await self._http.aclose()
 
     async def claim(self) -> int:
         """Claim as many due jobs as there are free slots and start each; how many were started."""
-        free = self._in_flight - len(self._running)
+        free = self._slots.free
         if free <= 0:
             return 0
         try:
@@ -103,28 +102,12 @@ class HookDeliverer:
             log.exception("claiming webhook jobs failed; retrying")
             return 0
         for lease in due:
-            task = asyncio.create_task(self._guarded(lease))
-            self._running.add(task)
-            task.add_done_callback(self._done)
+            self._slots.start(self._guarded(lease))
         return len(due)
 
     async def drain(self) -> None:
         """Wait for the deliveries in flight (tests)."""
-        while self._running:
-            await asyncio.wait(set(self._running))
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._freed.set()
-
-    async def _pause(self, stop: asyncio.Event) -> None:
-        self._freed.clear()
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._freed.wait())]
-        try:
-            await asyncio.wait(waits, timeout=IDLE_S, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        await self._slots.drain()
 
     async def _guarded(self, lease: Lease) -> None:
         job_id = lease.member

@@ -35,6 +35,7 @@ from notifier.outbox import Outbox
 from notifier.policy import EndReminders, ExpiredLink, Forget, IssueLink, SendReminder, WaitUntil
 from notifier.recipients import addressee
 from notifier.set_aside import SetAside, is_transient, set_aside
+from notifier.slots import Slots
 from notifier.store import LinkStore, NewLink
 from plumbing.links import link_url, new_token, token_hash
 from plumbing.logs import event_context
@@ -67,8 +68,7 @@ class LinkScheduler:
         self._clock, self._tick = clock, tick_s
         self._concurrency = concurrency
         self.leases = Leases(store.timers, lease_s, clock, owner)
-        self._running: set[asyncio.Task[None]] = set()
-        self._freed = asyncio.Event()
+        self._slots = Slots(concurrency)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim as many due orders as there are free slots, each acted on at once; renew the claims meanwhile."""
@@ -78,37 +78,21 @@ class LinkScheduler:
             while not stop.is_set():
                 started = 0
                 try:
-                    started = self._start(await self.leases.claim(self._concurrency - len(self._running)))
+                    started = self._start(await self.leases.claim(self._slots.free))
                 except Exception:  # Redis away: the claims come due again
                     log.exception("scheduler pass failed; retrying")
                     await asyncio.sleep(1.0)
                 if not started:
-                    await self._pause(stop)
+                    await self._slots.pause(stop, self._tick)
         finally:
-            if self._running:
-                await asyncio.wait(self._running)
+            await self._slots.drain()
             done.set()
             await heartbeat
 
     def _start(self, leases: list[Lease]) -> int:
         for lease in leases:
-            task = asyncio.create_task(self._guarded(lease))
-            self._running.add(task)
-            task.add_done_callback(self._done)
+            self._slots.start(self._guarded(lease))
         return len(leases)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._freed.set()
-
-    async def _pause(self, stop: asyncio.Event) -> None:
-        self._freed.clear()
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._freed.wait())]
-        try:
-            await asyncio.wait(waits, timeout=self._tick, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
 
     async def tick(self) -> list[str]:
         """One pass, waited for: the orders due now (as many as the slots), each acted on by itself."""
