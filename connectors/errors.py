@@ -28,3 +28,8 @@ class PlatformError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class GrantRevokedError(Exception):
+    """The platform says the store's grant is gone (`invalid_grant` on a refresh, a key that answers 401 for
+    good, an uninstall): the store must be disconnected and the merchant told; retrying cannot help."""

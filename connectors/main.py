@@ -15,7 +15,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
+import httpx
+from fastapi import APIRouter
+
 from connectors.client import PlatformClient
+from connectors.connect.apps import app_for
+from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
+from connectors.connect.states import RedisConnectStates
 from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
@@ -79,8 +85,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
         roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter))
-        app = make_app(adapter, routes, intake, fetcher)
-        fetcher.start()
+        connect: APIRouter | None = None
         if settings.database_url is None:
             for store in yaml_stores.values():
                 await roster.start(store)
@@ -90,13 +95,22 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             async def announce(events: Sequence[Event]) -> None:
                 await publish(service.producer, events)
 
-            seeded = await StoreLifecycle(registry, announce).seed(yaml_stores.values())
+            lifecycle = StoreLifecycle(registry, announce)
+            seeded = await lifecycle.seed(yaml_stores.values())
+            if (app_settings := app_for(platform)) is not None:
+                http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
+                states = RedisConnectStates(service.redis)
+                connect = connect_router(ConnectContext(app_settings, states, lifecycle, registry, http))
+                if connect is not None:
+                    log.info("%s connect flow: %s/connect/%s/start", platform, app_settings.base_url, platform)
             follower = RegistryFollower(platform, registry, roster, yaml_stores)
             await follower.start()
             # A group per copy: every copy must see every store's events (a shared group would split them).
             group = f"connector-{platform}-{uuid.uuid4().hex[:12]}"
             service.watch("stores", service.consumer("stores", follower, group, [STORES]).run())
             log.info("%s connector follows the store registry (%d YAML store(s) seeded)", platform, seeded)
+        app = make_app(adapter, routes, intake, fetcher, connect)
+        fetcher.start()
         # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
         service.watch("roster", roster.run_until(service.stop))
         host, port = settings.connector_host, settings.connector_port

@@ -1,4 +1,5 @@
-"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, and nothing else (ops: `plumbing.ops`).
+"""The connector's HTTP face: `POST /webhooks/<platform>/<store_id>`, the connect flow under `/connect/<platform>/`
+(`connectors.connect`), and nothing else (ops: `plumbing.ops`).
 
 Where the platform's webhooks are per app (Wix, Etsy: one callback URL for every site or shop), also
 `POST /webhooks/<platform>`: the delivery names its store (Wix `instanceId`, Etsy `shop_id`), that
@@ -13,7 +14,7 @@ import logging
 import time
 
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp
@@ -84,9 +85,13 @@ def make_app(
     stores: dict[str, StoreConfig] | StoreRoutes,
     intake: Intake,
     fetcher: ThinFetcher,
+    connect: APIRouter | None = None,
 ) -> ASGIApp:
-    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that answers 404."""
+    """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that serves the
+    platform's connect flow (`connectors.connect`) where there is one, and answers 404 to the rest."""
     app = FastAPI(title=f"personalize connector: {adapter.name}", docs_url=None, redoc_url=None, openapi_url=None)
+    if connect is not None:
+        app.include_router(connect)
     seconds = WEBHOOK_SECONDS.labels(adapter.name)
     table = stores if isinstance(stores, StoreRoutes) else StoreRoutes(adapter, stores)
 
