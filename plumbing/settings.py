@@ -166,6 +166,11 @@ class Settings(BaseSettings):
             raise SettingsError("PERSONALIZE_REDIS_SENTINEL_MASTER is not set: name the primary the Sentinels monitor")
         return self.redis_sentinel_master
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
+        """As pydantic shows them, with a URL's password masked: a `SecretStr` masks itself, a URL does not."""
+        for name, value in super().__repr_args__():
+            yield name, _masked_password(value) if isinstance(value, str) else value
+
     def required_config(self) -> Path:
         if self.config is None:
             raise SettingsError(
@@ -205,6 +210,19 @@ def load_settings(cls: type[S]) -> S:
         raise SettingsError(problems) from None
     redact_secrets(secret_values(settings))
     return settings
+
+
+def _masked_password(value: str) -> str:
+    if "://" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return value
+    if not password:
+        return value
+    return parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)).geturl()
 
 
 def secret_values(settings: Settings) -> Iterator[str]:

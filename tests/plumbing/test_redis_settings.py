@@ -78,3 +78,12 @@ def test_a_unix_socket_url_cannot_go_with_sentinels():
     settings = Settings(redis_url="unix:///run/redis.sock", redis_sentinels="s:26379", redis_sentinel_master="m")
     with pytest.raises(SettingsError, match="Unix socket"):
         redis_client(settings)
+
+
+def test_settings_repr_masks_the_password_of_a_url_setting():
+    from plumbing.settings import Settings
+
+    settings = Settings(redis_url="redis://app:hunter2@cache.internal:6379/0")
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "redis://app:***@cache.internal:6379/0" in repr(settings)
+    assert settings.redis_url == "redis://app:hunter2@cache.internal:6379/0"  # the value itself is untouched
