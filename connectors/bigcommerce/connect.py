@@ -24,8 +24,11 @@ nothing. Our pages are shown inside the control panel, so they may be framed by 
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
@@ -79,6 +82,7 @@ def routes(ctx: ConnectContext) -> APIRouter:
         return answer
 
     @router.get("/callback")
+    @_never_500
     async def callback(request: Request) -> Response:
         q = request.query_params
         code, scope, context = q.get("code"), q.get("scope"), q.get("context")
@@ -89,26 +93,24 @@ def routes(ctx: ConnectContext) -> APIRouter:
         try:
             installed = await exchange(ctx.http, ctx.app, code, scope, context)
         except InstallRefused as refused:
+            log.info("bigcommerce install of %s refused: %s", context, refused.what)
             return _framed(_cleared(failed_page(refused.status, refused.what, _AGAIN), cookie_path))
         email = _email((remembered or {}).get("merchant_email") or installed.owner_email)
         if email is None:
             page = failed_page(400, "BigCommerce gave no owner email for the store.", _WITH_EMAIL)
             return _framed(_cleared(page, cookie_path))
-        try:
-            page = await ctx.connect(
-                installed.store_hash,
-                f"store {installed.store_hash}",
-                email,
-                _credentials(ctx, installed),
-                {"base_url": _api_base(ctx, installed.store_hash)},
-            )
-        except Exception:  # the registry or the broker: nothing half-said to the merchant, the cause in our log
-            log.exception("bigcommerce: connecting store %s failed", installed.store_hash)
-            return _framed(_cleared(failed_page(503, "The store could not be saved just now.", _AGAIN), cookie_path))
+        page = await ctx.connect(
+            installed.store_hash,
+            f"store {installed.store_hash}",
+            email,
+            _credentials(ctx, installed),
+            {"base_url": _api_base(ctx, installed.store_hash)},
+        )
         await _register_hooks(ctx, installed.store_hash, email)
         return _framed(_cleared(page, cookie_path))
 
     @router.get("/load")
+    @_never_500
     async def load(signed_payload_jwt: str | None = None) -> Response:
         try:
             payload = verify(signed_payload_jwt, ctx.app.client_id, ctx.app.secret)
@@ -122,6 +124,7 @@ def routes(ctx: ConnectContext) -> APIRouter:
         return _framed(connected_page(PLATFORM, f"store {store.store_id}", store.merchant_email))
 
     @router.get("/uninstall")
+    @_never_500
     async def uninstall(signed_payload_jwt: str | None = None) -> Response:
         try:
             payload = verify(signed_payload_jwt, ctx.app.client_id, ctx.app.secret)
@@ -143,6 +146,20 @@ def routes(ctx: ConnectContext) -> APIRouter:
 _AGAIN = "Install the app again from BigCommerce, or start again from the Connect BigCommerce button."
 _WITH_EMAIL = "Start again from the Connect BigCommerce button and give the email your store's mail should go to."
 _FROM_BIGCOMMERCE = "Open the app from your BigCommerce control panel."
+
+
+def _never_500(route: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """The registry, Redis or the broker failing: a clear 503 page (the cause in our log, nothing connected half)."""
+
+    @functools.wraps(route)
+    async def guarded(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return await route(*args, **kwargs)
+        except Exception:
+            log.exception("bigcommerce: %s failed", route.__name__)
+            return _framed(failed_page(503, "personalize cannot finish this just now.", "Try again in a few minutes."))
+
+    return guarded
 
 
 def _email(value: str | None) -> str | None:

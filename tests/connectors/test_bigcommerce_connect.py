@@ -23,7 +23,7 @@ from connectors.bigcommerce.signature import HEADER_VALUE
 from connectors.connect.apps import PlatformApp
 from connectors.connect.context import ConnectContext, connect_router
 from connectors.connect.states import MemoryConnectStates
-from connectors.stores import Sealer, StoreRegistry, new_key
+from connectors.stores import ConnectedStore, Sealer, StoreRegistry, new_key
 from connectors.stores.lifecycle import StoreLifecycle
 from connectors.stores.memory import MemoryStoreRegistry
 from connectors.stores.postgres import PostgresStoreRegistry
@@ -317,7 +317,8 @@ async def test_uninstall_disconnects_the_store_and_its_credentials_are_gone_from
             done = (await browser.post(f"{running.sandbox.url}/_sandbox/app/uninstall")).json()
             assert done == {"uninstall_callback": 200, "hooks_deleted": 2}
             assert [type(e) for e in running.events] == [StoreConnected, StoreDisconnected]
-            assert "uninstalled" in running.events[-1].reason  # type: ignore[attr-defined]
+            gone = running.events[-1]
+            assert isinstance(gone, StoreDisconnected) and "uninstalled" in gone.reason
             async with await AsyncConnection.connect(postgres.url) as conn:
                 row = await (
                     await conn.execute(
@@ -341,3 +342,15 @@ async def eventually(check, what: str, within_s: float = 10.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class _DownRegistry(MemoryStoreRegistry):
+    async def connect(self, *args: object, **kwargs: object) -> ConnectedStore:
+        raise ConnectionError("the database is down")
+
+
+async def test_a_registry_that_fails_answers_503_never_500_and_announces_nothing() -> None:
+    async with running_app(_DownRegistry(Sealer([new_key()]))) as running, httpx.AsyncClient(timeout=10) as browser:
+        answer = await install(browser, running)
+        assert answer.status_code == 503 and "Store not connected" in answer.text
+        assert running.events == [] and await running.registry.stores() == []
