@@ -5,7 +5,7 @@
   YAML stores whose base_url is the sandbox itself, at the root too.
 - `X-Auth-Token`: the YAML store's token (a store-level API account) or one the app's token endpoint issued
   and no uninstall killed; 429 with the X-Rate-Limit-* headers.
-- The app (`bigcommerce_app.py`): install page, auth code, token endpoint, load and uninstall callbacks with
+- The app (`bigcommerce_app.py`, its routes `bigcommerce_controls.py`): install page, auth code, token endpoint, load and uninstall callbacks with
   `signed_payload_jwt`; `POST /_sandbox/oauth` sets it (defaults from the YAML store: `client_id`,
   `webhook_secret` as the client secret, `store_hash`).
 - Webhooks: registered by API (`bigcommerce_hooks.py`, `/v3/hooks`) and delivered to each active hook,
@@ -29,7 +29,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from sandboxes.base import Faults, OrderSpec, PlatformSandbox, SandboxState
-from sandboxes.bigcommerce_app import API_PATH, AUTH_PATH, STORE_API_ACCOUNT, TOKEN_PATH, BigCommerceApp, routes
+from sandboxes.bigcommerce_app import API_PATH, AUTH_PATH, STORE_API_ACCOUNT, TOKEN_PATH, BigCommerceApp
+from sandboxes.bigcommerce_controls import routes
 from sandboxes.bigcommerce_hooks import Hooks
 from sandboxes.catalog import bigcommerce as catalog
 from sandboxes.orders import bigcommerce as orders
@@ -39,7 +40,7 @@ __all__ = ["API_PATH", "AUTH_PATH", "SANDBOX", "TOKEN_PATH"]
 
 ORDERS = "/v2/orders"
 SCOPES = {"created": "store/order/created", "updated": "store/order/updated"}
-_INSTALL = re.compile(r"/app/[^/]+/install")
+_INSTALL = re.compile(r"/app/[^/]+/install(/succeeded|/failed)?|/manage/marketplace/apps/[^/]+")
 public = orders.public
 
 

@@ -1,9 +1,12 @@
 """BigCommerce's single-click app install, as the platform runs it (../shared/CONNECTING.md §5.1).
 
-- The install page (`AUTH_PATH`, login.bigcommerce.com/app/{client_id}/install: the external install button;
-  the Marketplace's "Install" lands on the same consent) shows the app's scopes; the merchant accepts all of
-  them or none. On "Install" the browser goes to the app's Auth callback with `code`, `scope`,
-  `context=stores/{hash}` and `account_uuid`. There is no `state`: BigCommerce starts the flow, not the app.
+- The install page shows the app's scopes; the merchant accepts all of them or none. On "Confirm" the browser
+  goes to the app's Auth callback with `code`, `scope`, `context=stores/{hash}` and `account_uuid`. There is no
+  `state`: BigCommerce starts the flow, not the app. Reached by the external install button (`AUTH_PATH`,
+  login.bigcommerce.com/app/{client_id}/install), the callback also gets `external_install=true`, and the app
+  is to send the browser on to `AUTH_PATH/succeeded` (or `/failed`), which close BigCommerce's install window;
+  reached from the control panel (`MARKETPLACE_PATH`, the sandbox's stand-in for the App Marketplace's
+  "Install"), the callback's page is shown in the control panel.
 - The token endpoint (`TOKEN_PATH`) takes JSON (the current docs) or a form (older clients) with client_id,
   client_secret, code, scope, grant_type=authorization_code, redirect_uri (the registered Auth callback, exactly)
   and context; a code works once and for `CODE_TTL_S`. The answer: access_token, scope, user, owner, context,
@@ -11,6 +14,8 @@
 - The load callback (the merchant opens the app) and the uninstall callback (server to server) are GETs with a
   `signed_payload_jwt`: HS256 with the client secret, `aud` = client_id, `iss` = "bc", `sub` = "stores/{hash}",
   `exp` 24 h after `iat`/`nbf`.
+
+The sandbox's routes for all this (and its controls) are `bigcommerce_controls.py`.
 
 BigCommerce's own error bodies for the token endpoint are not documented: the sandbox answers RFC 6749's
 `{"error", "error_description"}`. The code lifetime is not documented either; 5 minutes here.
@@ -29,15 +34,10 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import jwt
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field
-
-from sandboxes.bigcommerce_hooks import Hooks
 
 AUTH_PATH = "/app/{client_id}/install"
+MARKETPLACE_PATH = "/manage/marketplace/apps/{client_id}"  # the control panel's install (no real path known)
 TOKEN_PATH = "/oauth2/token"
 API_PATH = "/stores/{store_hash}"  # api.bigcommerce.com/stores/{hash}/v2|v3/...
 CODE_TTL_S = 300.0
@@ -58,6 +58,7 @@ class AppStats:
     tokens_issued: int = 0
     refused: list[str] = field(default_factory=list)
     uninstall_calls: list[int | str] = field(default_factory=list)  # what our uninstall callback answered
+    external_outcomes: list[str] = field(default_factory=list)  # where the app sent an external install: succeeded…
 
 
 @dataclass
@@ -91,23 +92,26 @@ class BigCommerceApp:
             return "The app has no Auth callback URL registered."
         return None
 
-    def install_page(self, action: str) -> str:
+    def install_page(self, action: str, external: bool) -> str:
         scopes = "".join(f"<li>{escape(s)}</li>" for s in self.scope.split())
         return (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Install app</title></head><body>'
             f"<h1>Install app {escape(self.client_id)} on store {escape(self.store_hash)}?</h1>"
             f"<p>This app will be able to:</p><ul>{scopes}</ul>"
             f'<form method="post" action="{escape(action)}">'
+            f'<input type="hidden" name="external" value="{"true" if external else ""}">'
             '<button type="submit" name="decision" value="install">Confirm</button> '
             '<button type="submit" name="decision" value="cancel">Cancel</button></form></body></html>'
         )
 
-    def consent(self) -> str:
+    def consent(self, external: bool) -> str:
         """The Auth callback URL the browser goes to once the merchant accepted every scope."""
         code = secrets.token_urlsafe(24)
         self._codes[code] = self.clock() + CODE_TTL_S
         self.stats.codes_issued += 1
         query = {"code": code, "scope": self.scope, "context": self.context, "account_uuid": self.account_uuid}
+        if external:
+            query["external_install"] = "true"
         return f"{self.auth_callback}?{urlencode(query)}"
 
     # -- the app's server: the token endpoint -----------------------------------------------------------
@@ -185,110 +189,3 @@ def body_of(raw: bytes, content_type: str) -> dict[str, str]:
             return {}
         return {k: v for k, v in parsed.items() if isinstance(v, str)} if isinstance(parsed, dict) else {}
     return dict(parse_qsl(raw.decode(errors="replace")))
-
-
-class AppSettings(BaseModel):
-    """`POST /_sandbox/oauth`: the app as registered in the Developer Portal (unset fields stay as they are)."""
-
-    client_id: str | None = None
-    client_secret: str | None = None
-    redirect_uris: list[str] | None = Field(default=None, description="the Auth callback URL (the first one)")
-    load_url: str | None = None
-    uninstall_url: str | None = None
-    owner_email: str | None = None
-    scope: str | None = None
-
-
-class HookSettings(BaseModel):
-    retry_delays_s: list[float] | None = Field(default=None, description="BigCommerce's: 60 s … 86400 s")
-    https_only: bool | None = None
-
-
-def _page(status: int, text: str) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><title>BigCommerce</title><p>{escape(text)}</p>", status_code=status)
-
-
-def routes(app: BigCommerceApp, hooks: Hooks) -> APIRouter:
-    """The control panel's install page, the token endpoint, and the sandbox's controls of the app."""
-    router = APIRouter()
-    http = httpx.AsyncClient(timeout=10.0)
-
-    @router.post("/_sandbox/oauth")
-    async def configure(settings: AppSettings) -> dict[str, Any]:
-        for name in ("client_id", "client_secret", "owner_email", "scope"):
-            if getattr(settings, name) is not None:
-                setattr(app, name, getattr(settings, name))
-        if settings.redirect_uris:
-            app.auth_callback = settings.redirect_uris[0]
-        if settings.load_url is not None:
-            app.load_callback = settings.load_url
-        if settings.uninstall_url is not None:
-            app.uninstall_callback = settings.uninstall_url
-        return {"client_id": app.client_id, "auth_callback": app.auth_callback, "store_hash": app.store_hash}
-
-    @router.get("/_sandbox/oauth")
-    async def stats() -> dict[str, Any]:
-        return app.stats_view()
-
-    @router.get(AUTH_PATH)
-    async def install(client_id: str) -> Response:
-        problem = app.install_problem(client_id)
-        if problem:
-            return _page(404, problem)
-        return HTMLResponse(app.install_page(AUTH_PATH.format(client_id=client_id)))
-
-    @router.post(AUTH_PATH)
-    async def decide(client_id: str, request: Request) -> Response:
-        problem = app.install_problem(client_id)
-        if problem:
-            return _page(404, problem)
-        if (await request.form()).get("decision") != "install":
-            return _page(200, "The app was not installed.")  # BigCommerce tells the app nothing
-        return RedirectResponse(app.consent(), status_code=302)
-
-    @router.post(TOKEN_PATH)
-    async def token(request: Request) -> Response:
-        try:
-            return JSONResponse(app.token(body_of(await request.body(), request.headers.get("content-type", ""))))
-        except AppError as refused:
-            return JSONResponse({"error": refused.error, "error_description": refused.description}, refused.status)
-
-    @router.get("/_sandbox/app/load")
-    async def load() -> Response:
-        """The merchant opens the app in the control panel: the iframe loads the Load callback."""
-        if not app.load_callback:
-            return _page(404, "The app has no Load callback URL registered.")
-        return RedirectResponse(f"{app.load_callback}?{urlencode({'signed_payload_jwt': app.signed_payload()})}")
-
-    @router.post("/_sandbox/app/uninstall")
-    async def uninstall() -> dict[str, Any]:
-        """The merchant uninstalls the app: its tokens die, its hooks are deleted, the Uninstall callback is called."""
-        app.uninstalled()
-        deleted = hooks.delete_client(app.client_id)
-        status: int | str = "no uninstall callback registered"
-        if app.uninstall_callback:
-            try:
-                answer = await http.get(app.uninstall_callback, params={"signed_payload_jwt": app.signed_payload()})
-                status = answer.status_code
-            except httpx.HTTPError as error:
-                status = type(error).__name__
-        app.stats.uninstall_calls.append(status)
-        return {"uninstall_callback": status, "hooks_deleted": deleted}
-
-    @router.post("/_sandbox/hooks")
-    async def hook_settings(settings: HookSettings) -> dict[str, Any]:
-        if settings.retry_delays_s is not None:
-            hooks.retry_delays_s = tuple(settings.retry_delays_s)
-        if settings.https_only is not None:
-            hooks.https_only = settings.https_only
-        return {"retry_delays_s": list(hooks.retry_delays_s), "https_only": hooks.https_only}
-
-    @router.get("/_sandbox/hooks")
-    async def hook_state() -> dict[str, Any]:
-        return {
-            "hooks": [h.view(hooks.store_hash) for h in hooks.items.values()],
-            "deliveries": hooks.deliveries,
-            "notified": hooks.notified,
-        }
-
-    return router

@@ -10,8 +10,11 @@ begun inside BigCommerce has no cookie (and the control panel's iframe is cross-
 of it anyway): then the email is the store owner's, as BigCommerce's token answer gives it. The page says
 which email the store's mail goes to.
 
-The code is exchanged before the page answers (BigCommerce's rule); the store id is the store hash; the
-credentials are the token, the hash, our client id and a per-store header (random, 43 characters) that every
+The code is exchanged before the page answers (BigCommerce's rule). An install from our button is BigCommerce's
+"external install" (`external_install` on the callback): it ends with a redirect to BigCommerce's
+`…/install/succeeded` (or `/failed`, the reason in our log), as its docs ask; one from the control panel ends
+on our page (connected, and where the mail goes), shown inside the control panel. The store id is the store hash;
+the credentials are the token, the hash, our client id and a per-store header (random, 43 characters) that every
 hook of ours carries, which is how the connector knows a delivery is that store's (`signature.py`); the app's
 client secret is not copied into every store. The order hooks are registered right after the connect
 (`subscriptions.ensure`); a failure there leaves the store connected (the hook health check tries again).
@@ -32,7 +35,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from connectors.bigcommerce import client, subscriptions
 from connectors.bigcommerce.install import Installed, InstallRefused, callback_problem, exchange
@@ -85,20 +88,21 @@ def routes(ctx: ConnectContext) -> APIRouter:
     @_never_500
     async def callback(request: Request) -> Response:
         q = request.query_params
+        # An install from our button (BigCommerce's external install) ends on BigCommerce's own page.
+        finish = _Finish(install_url(ctx) if "external_install" in q else None, cookie_path)
         code, scope, context = q.get("code"), q.get("scope"), q.get("context")
         problem = callback_problem(code, scope, context)
         if problem or code is None or scope is None or context is None:
-            return _framed(_cleared(failed_page(400, f"The install cannot finish: {problem}.", _AGAIN), cookie_path))
+            return finish.failed(400, f"The install cannot finish: {problem}.", _AGAIN)
         remembered = await ctx.resume(request.cookies.get(COOKIE)) if request.cookies.get(COOKIE) else None
         try:
             installed = await exchange(ctx.http, ctx.app, code, scope, context)
         except InstallRefused as refused:
             log.info("bigcommerce install of %s refused: %s", context, refused.what)
-            return _framed(_cleared(failed_page(refused.status, refused.what, _AGAIN), cookie_path))
+            return finish.failed(refused.status, refused.what, _AGAIN)
         email = _email((remembered or {}).get("merchant_email") or installed.owner_email)
         if email is None:
-            page = failed_page(400, "BigCommerce gave no owner email for the store.", _WITH_EMAIL)
-            return _framed(_cleared(page, cookie_path))
+            return finish.failed(400, "BigCommerce gave no owner email for the store.", _WITH_EMAIL)
         page = await ctx.connect(
             installed.store_hash,
             f"store {installed.store_hash}",
@@ -107,7 +111,7 @@ def routes(ctx: ConnectContext) -> APIRouter:
             {"base_url": _api_base(ctx, installed.store_hash)},
         )
         await _register_hooks(ctx, installed.store_hash, email)
-        return _framed(_cleared(page, cookie_path))
+        return finish.done(page)
 
     @router.get("/load")
     @_never_500
@@ -126,19 +130,20 @@ def routes(ctx: ConnectContext) -> APIRouter:
     @router.get("/uninstall")
     @_never_500
     async def uninstall(signed_payload_jwt: str | None = None) -> Response:
+        """Server to server; BigCommerce expects JSON and reads nothing of it."""
         try:
             payload = verify(signed_payload_jwt, ctx.app.client_id, ctx.app.secret)
         except SignedPayloadError as refused:
             log.info("bigcommerce uninstall refused: %s", refused)
-            return Response("signed_payload_jwt refused\n", status_code=401, media_type="text/plain")
+            return JSONResponse({"error": "signed_payload_jwt refused"}, status_code=401)
         store = await ctx.registry.get(PLATFORM, payload.store_hash)
         if store is None or store.status != "connected":
-            return Response("not connected\n", media_type="text/plain")
+            return JSONResponse({"status": "not connected"})
         if payload.issued_at < int(store.connected_at.timestamp()):
             log.warning("bigcommerce: an uninstall of %s older than its latest connect ignored", store.key)
-            return Response("older than the latest install: ignored\n", media_type="text/plain")
+            return JSONResponse({"status": "ignored: older than the latest install"})
         await ctx.lifecycle.disconnect(PLATFORM, payload.store_hash, "the app was uninstalled in BigCommerce")
-        return Response("disconnected\n", media_type="text/plain")
+        return JSONResponse({"status": "disconnected"})
 
     return router
 
@@ -215,10 +220,24 @@ async def _register_hooks(ctx: ConnectContext, store_hash: str, email: str) -> N
         log.warning("bigcommerce: hooks of %s not all registered: %s", store_hash, "; ".join(health.problems))
 
 
-def _cleared(response: HTMLResponse, path: str) -> HTMLResponse:
-    """The connect cookie is used once, whatever the outcome."""
-    response.delete_cookie(COOKIE, path=path)
-    return response
+class _Finish:
+    """How the Auth callback ends: our page in the control panel, or (an external install) a redirect to
+    BigCommerce's `…/install/succeeded` or `/failed`, which closes its install window; the cookie cleared."""
+
+    def __init__(self, external_install_url: str | None, cookie_path: str) -> None:
+        self._external, self._cookie_path = external_install_url, cookie_path
+
+    def done(self, page: HTMLResponse) -> Response:
+        return self._cleared(RedirectResponse(f"{self._external}/succeeded", 302) if self._external else _framed(page))
+
+    def failed(self, status: int, what: str, todo: str) -> Response:
+        if self._external:
+            return self._cleared(RedirectResponse(f"{self._external}/failed", 302))
+        return self._cleared(_framed(failed_page(status, what, todo)))
+
+    def _cleared(self, response: Response) -> Response:
+        response.delete_cookie(COOKIE, path=self._cookie_path)  # used once, whatever the outcome
+        return response
 
 
 def _framed(response: HTMLResponse) -> HTMLResponse:

@@ -31,7 +31,7 @@ from plumbing.config import StoreConfig
 from plumbing.database import open_pool
 from sandboxes.base import make_sandbox_app
 from sandboxes.bigcommerce import AUTH_PATH, SANDBOX, TOKEN_PATH
-from schemas import Event, StoreConnected, StoreDisconnected
+from schemas import Event, StoreConnected, StoreDisconnected, StoreUpdated
 from tests.support import InProcessServer
 
 CLIENT_ID, CLIENT_SECRET = "bc-app-client-1", "bc-app-client-secret-7f3a9c0e5d2b8a41c6f9"
@@ -123,9 +123,10 @@ async def running_app(registry: StoreRegistry | None = None) -> AsyncIterator[Ru
 async def install(
     browser: httpx.AsyncClient, running: Running, merchant_email: str | None = MERCHANT
 ) -> httpx.Response:
-    """The merchant's clicks: our Connect button (or straight to the app's install page), Confirm, back to us."""
-    if merchant_email is None:  # the install began inside BigCommerce: nothing of ours in the browser
-        page = f"{running.sandbox.url}/app/{CLIENT_ID}/install"
+    """The merchant's clicks, and our Auth callback's answer. With an email: our Connect button, which is
+    BigCommerce's external install; without: the install begun in the control panel (nothing of ours in it)."""
+    if merchant_email is None:
+        page = f"{running.sandbox.url}/manage/marketplace/apps/{CLIENT_ID}"
     else:
         started = await browser.get(
             f"{running.connector.url}/connect/bigcommerce/start", params={"merchant_email": merchant_email}
@@ -135,21 +136,23 @@ async def install(
         assert page == f"{running.sandbox.url}/app/{CLIENT_ID}/install"
     shown = await browser.get(page)
     assert shown.status_code == 200 and "store_v2_orders_read_only" in shown.text
-    consented = await browser.post(page, data={"decision": "install"})
+    form = {"decision": "install", "external": "true" if merchant_email else ""}
+    consented = await browser.post(f"{running.sandbox.url}/app/{CLIENT_ID}/install", data=form)
     assert consented.status_code == 302
     back = consented.headers["location"]
     query = parse_qs(urlsplit(back).query)
-    assert (
-        back.startswith(running.callback) and query["context"] == [f"stores/{STORE_HASH}"] and "account_uuid" in query
-    )
+    assert back.startswith(running.callback) and query["context"] == [f"stores/{STORE_HASH}"]
+    assert "account_uuid" in query and ("external_install" in query) == (merchant_email is not None)
     return await browser.get(back)
 
 
 async def test_install_connects_the_store_with_the_token_and_registers_its_order_hooks() -> None:
     async with running_app() as running, httpx.AsyncClient(timeout=10) as browser:
         answer = await install(browser, running)
-        assert answer.status_code == 200 and "Store connected" in answer.text and MERCHANT in answer.text
-        assert "frame-ancestors https://*.bigcommerce.com" in answer.headers["content-security-policy"]
+        # An external install ends on BigCommerce's own page, which closes its install window.
+        assert answer.status_code == 302
+        assert answer.headers["location"] == f"{running.sandbox.url}/app/{CLIENT_ID}/install/succeeded"
+        assert (await browser.get(answer.headers["location"])).status_code == 200
         assert COOKIE not in browser.cookies  # used once
 
         store = await running.registry.get("bigcommerce", STORE_HASH)
@@ -182,18 +185,26 @@ async def test_install_connects_the_store_with_the_token_and_registers_its_order
 async def test_an_install_begun_inside_bigcommerce_uses_the_owner_email_the_token_gives() -> None:
     async with running_app() as running, httpx.AsyncClient(timeout=10) as browser:
         answer = await install(browser, running, merchant_email=None)
-        assert answer.status_code == 200 and OWNER in answer.text
+        # The page is shown in the control panel's iframe: framed by BigCommerce only.
+        assert answer.status_code == 200 and "Store connected" in answer.text and OWNER in answer.text
+        assert "frame-ancestors https://*.bigcommerce.com" in answer.headers["content-security-policy"]
         store = await running.registry.get("bigcommerce", STORE_HASH)
         assert store is not None and store.merchant_email == OWNER
 
 
 async def test_a_replayed_install_code_is_refused_and_connects_nothing_more() -> None:
     async with running_app() as running, httpx.AsyncClient(timeout=10) as browser:
-        first = await install(browser, running)
+        first = await install(browser, running, merchant_email=None)
         assert first.status_code == 200
         again = await browser.get(str(first.request.url))
         assert again.status_code == 400 and "Store not connected" in again.text
         assert [type(e) for e in running.events] == [StoreConnected]
+        # From our button (an external install), the refusal ends on BigCommerce's "failed" page.
+        external = await install(browser, running)
+        assert external.headers["location"].endswith("/install/succeeded")
+        replayed = await browser.get(str(external.request.url))
+        assert replayed.status_code == 302 and replayed.headers["location"].endswith("/install/failed")
+        assert [type(e) for e in running.events] == [StoreConnected, StoreUpdated]
 
 
 @pytest.mark.parametrize(
@@ -210,6 +221,15 @@ async def test_an_unknown_code_or_a_bad_context_is_refused_and_connects_nothing(
         answer = await browser.get(running.callback, params=query)
         assert answer.status_code == 400 and "Store not connected" in answer.text
         assert await running.registry.stores() == [] and running.events == []
+
+
+async def test_a_stale_connect_cookie_falls_back_to_the_owner_email_the_token_gives() -> None:
+    async with running_app() as running, httpx.AsyncClient(timeout=10) as browser:
+        browser.cookies.set(COOKIE, "a-state-that-was-never-issued", path="/connect/bigcommerce")
+        answer = await install(browser, running, merchant_email=None)
+        assert answer.status_code == 200 and OWNER in answer.text
+        store = await running.registry.get("bigcommerce", STORE_HASH)
+        assert store is not None and store.merchant_email == OWNER
 
 
 async def test_a_bad_merchant_email_on_start_is_refused_400() -> None:
