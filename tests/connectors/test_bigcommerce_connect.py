@@ -123,26 +123,31 @@ async def running_app(registry: StoreRegistry | None = None) -> AsyncIterator[Ru
 async def install(
     browser: httpx.AsyncClient, running: Running, merchant_email: str | None = MERCHANT
 ) -> httpx.Response:
+    return await install_from(browser, running.connector.url, running.sandbox.url, merchant_email)
+
+
+async def install_from(
+    browser: httpx.AsyncClient, connector: str, sandbox: str, merchant_email: str | None = MERCHANT
+) -> httpx.Response:
     """The merchant's clicks, and our Auth callback's answer. With an email: our Connect button, which is
     BigCommerce's external install; without: the install begun in the control panel (nothing of ours in it)."""
     if merchant_email is None:
-        page = f"{running.sandbox.url}/manage/marketplace/apps/{CLIENT_ID}"
+        page = f"{sandbox}/manage/marketplace/apps/{CLIENT_ID}"
     else:
-        started = await browser.get(
-            f"{running.connector.url}/connect/bigcommerce/start", params={"merchant_email": merchant_email}
-        )
+        started = await browser.get(f"{connector}/connect/bigcommerce/start", params={"merchant_email": merchant_email})
         assert started.status_code == 302, started.text
         page = started.headers["location"]
-        assert page == f"{running.sandbox.url}/app/{CLIENT_ID}/install"
+        assert page == f"{sandbox}/app/{CLIENT_ID}/install"
     shown = await browser.get(page)
     assert shown.status_code == 200 and "store_v2_orders_read_only" in shown.text
     form = {"decision": "install", "external": "true" if merchant_email else ""}
-    consented = await browser.post(f"{running.sandbox.url}/app/{CLIENT_ID}/install", data=form)
+    consented = await browser.post(f"{sandbox}/app/{CLIENT_ID}/install", data=form)
     assert consented.status_code == 302
     back = consented.headers["location"]
     query = parse_qs(urlsplit(back).query)
-    assert back.startswith(running.callback) and query["context"] == [f"stores/{STORE_HASH}"]
-    assert "account_uuid" in query and ("external_install" in query) == (merchant_email is not None)
+    assert back.startswith(f"{connector}/connect/bigcommerce/callback?")
+    assert query["context"] == [f"stores/{STORE_HASH}"] and "account_uuid" in query
+    assert ("external_install" in query) == (merchant_email is not None)
     return await browser.get(back)
 
 
