@@ -64,7 +64,7 @@ class Hook:
             "scope": self.scope,
             "destination": self.destination,
             "is_active": self.is_active,
-            "headers": self.headers,
+            "headers": self.headers or None,  # as BigCommerce answers a hook with none
             "events_history_enabled": False,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -111,3 +111,24 @@ async def test_hooks_one_per_scope_and_destination_and_https_443_when_asked(bigc
     assert [h["scope"] for h in listed["data"]] == ["store/order/created"] and listed["meta"]["pagination"][
         "total"
     ] == 1
+
+
+async def test_the_apps_token_reaches_orders_and_the_catalog_at_the_stores_address_until_uninstalled(
+    bigcommerce,
+) -> None:
+    query = await code_for(bigcommerce)
+    token = (await bigcommerce.post("/oauth2/token", json=exchange_body(query))).json()["access_token"]
+    auth = {"X-Auth-Token": token}
+    product = {"name": "Name mug", "type": "physical", "weight": 0, "price": 14.5}
+    created = await bigcommerce.post(f"/stores/{HASH}/v3/catalog/products", json=product, headers=auth)
+    assert created.status_code == 200 and created.json()["data"]["name"] == "Name mug"
+    hook = {"scope": "store/order/*", "destination": "https://app.example.com/hooks"}
+    assert (await bigcommerce.post(f"/stores/{HASH}/v3/hooks", json=hook, headers=auth)).json()["data"][
+        "headers"
+    ] is None
+    done = (await bigcommerce.post("/_sandbox/app/uninstall")).json()
+    assert done == {"uninstall_callback": "no uninstall callback registered", "hooks_deleted": 1}
+    assert (await bigcommerce.get(f"/stores/{HASH}/v2/orders", headers=auth)).status_code == 401
+    assert (
+        await bigcommerce.get(f"/stores/{HASH}/v2/orders", headers={"X-Auth-Token": "yaml-token"})
+    ).status_code == 200
