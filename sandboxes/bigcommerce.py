@@ -1,184 +1,127 @@
-"""BigCommerce sandbox: REST v2 orders (list with min_date_modified/sort/page/limit, 204 when empty; one order;
-its products), X-Auth-Token, 429 with the X-Rate-Limit-* headers, and thin `store/order/*` webhooks signed the
-Standard Webhooks way with base64(client secret).
+"""BigCommerce sandbox: a store with one single-click app installed on it, as the platform runs both.
 
-Orders are kept in the v2 shape, products under the private key `_products`
-(the API serves them at `/v2/orders/{id}/products`, never inside the order).
+- REST v2 orders (list with min_date_modified/sort/page/limit, 204 when empty; one order; its products and
+  shipping addresses), served under `API_PATH` (`/stores/{hash}`, as api.bigcommerce.com does) and, for the
+  YAML stores whose base_url is the sandbox itself, at the root too.
+- `X-Auth-Token`: the YAML store's token (a store-level API account) or one the app's token endpoint issued
+  and no uninstall killed; 429 with the X-Rate-Limit-* headers.
+- The app (`bigcommerce_app.py`, its routes `bigcommerce_controls.py`): install page, auth code, token endpoint, load and uninstall callbacks with
+  `signed_payload_jwt`; `POST /_sandbox/oauth` sets it (defaults from the YAML store: `client_id`,
+  `webhook_secret` as the client secret, `store_hash`).
+- Webhooks: registered by API (`bigcommerce_hooks.py`, `/v3/hooks`) and delivered to each active hook,
+  deactivated after failures; and, as before, thin `store/order/*` deliveries to the sandbox's configured
+  URL (`POST /_sandbox/webhooks`), signed the Standard Webhooks way with base64(client secret).
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
-from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from sandboxes.base import Faults, ItemSpec, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.base import Faults, OrderSpec, PlatformSandbox, SandboxState
+from sandboxes.bigcommerce_app import API_PATH, AUTH_PATH, STORE_API_ACCOUNT, TOKEN_PATH, BigCommerceApp
+from sandboxes.bigcommerce_controls import routes
+from sandboxes.bigcommerce_hooks import Hooks
+from sandboxes.catalog import bigcommerce as catalog
+from sandboxes.orders import bigcommerce as orders
 from sandboxes.standard_webhooks import signed_headers
 
-SAMPLES = Path(__file__).parent / "samples" / "bigcommerce"
+__all__ = ["API_PATH", "AUTH_PATH", "SANDBOX", "TOKEN_PATH"]
+
 ORDERS = "/v2/orders"
-PRIVATE = ("_products", "_shipping_addresses", "_previous_status_id")
-STATUSES = {s["id"]: s["name"] for s in json.loads((SAMPLES / "order_statuses_v2.json").read_text())}
 SCOPES = {"created": "store/order/created", "updated": "store/order/updated"}
+_INSTALL = re.compile(r"/app/[^/]+/install(/succeeded|/failed)?|/manage/marketplace/apps/[^/]+")
+public = orders.public
 
 
-def _sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+class _PublicPaths(frozenset[str]):
+    """The token endpoint, and the install page of any client id (its path names the app)."""
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (super().__contains__(path) or _INSTALL.fullmatch(path) is not None)
 
 
-def _rfc2822(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(UTC))
+class World:
+    """The app and the hooks of one sandbox store."""
+
+    def __init__(self, state: SandboxState) -> None:
+        creds = state.store.credentials
+        self.store_hash = creds.get("store_hash") or "s" + hashlib.sha256(state.store.store_id.encode()).hexdigest()[:9]
+        self.app = BigCommerceApp(
+            client_id=creds.get("client_id") or "personalize-sandbox-app",
+            client_secret=state.store.webhook_secret or "sandbox-client-secret",
+            store_hash=self.store_hash,
+            owner_email=state.store.merchant_email,
+        )
+        self.hooks = Hooks(self.store_hash, self.secret_of, enabled=lambda: state.webhooks.enabled)
+        self._state = state
+
+    def secret_of(self, client_id: str) -> str:
+        """What a client's hooks are signed with: the app's client secret, or the API account's (the YAML's)."""
+        if client_id == self.app.client_id:
+            return self.app.client_secret
+        return self._state.store.webhook_secret or "unset"
+
+    def client_of(self, token: str) -> str | None:
+        configured = self._state.store.credentials.get("access_token", "")
+        if configured and hmac.compare_digest(token.encode(), configured.encode()):
+            return STORE_API_ACCOUNT
+        return self.app.client_id if token and self.app.issued(token) else None
 
 
-def _when(value: str) -> datetime:
-    """`min_date_modified` is RFC-2822 or ISO-8601."""
-    try:
-        moment = datetime.fromisoformat(value.replace(" ", "+"))  # an unencoded "+" arrives as a space
-    except ValueError:
-        moment = parsedate_to_datetime(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.0001")))
-
-
-def public(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k not in PRIVATE}
+def world(state: SandboxState) -> World:
+    found = state.__dict__.get("_bigcommerce")
+    if not isinstance(found, World):
+        found = state.__dict__["_bigcommerce"] = World(state)
+    return found
 
 
 class BigCommerceSandbox(PlatformSandbox):
     name = "bigcommerce"
+    public_paths: frozenset[str] = _PublicPaths({TOKEN_PATH})
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
-        # The docs' product rows belong to an order (149) the docs do not show; they are attached to
-        # the listed order so each seeded order is whole.
-        orders = _sample("orders_list_v2.json")
-        for order in orders:
-            order["_products"] = [{**row, "order_id": order["id"]} for row in _sample("order_products_v2.json")]
-        return orders
+        return orders.seeded()
 
     def new_order(self, state: SandboxState, spec: OrderSpec) -> dict[str, Any]:
-        raw = copy.deepcopy(_sample("order_get_v2.json"))
-        order_id, now = state.next_id(), state.tick()
-        rows = [self._row(state, order_id, item) for item in spec.items]
-        items = sum((Decimal(row["total_inc_tax"]) for row in rows), Decimal(0))
-        total = items + Decimal(raw["shipping_cost_inc_tax"])
-        first, _, last = spec.customer_name.partition(" ")
-        raw.update(
-            id=order_id,
-            date_created=_rfc2822(now),
-            date_modified=_rfc2822(now),
-            fees=[],
-            staff_notes="personalize_test" if spec.test else "",
-            items_total=sum(r["quantity"] for r in rows),
-            subtotal_ex_tax=_money(items),
-            subtotal_inc_tax=_money(items),
-            subtotal_tax="0.0000",
-            total_ex_tax=_money(total),
-            total_inc_tax=_money(total),
-            total_tax="0.0000",
-            discount_amount="0.0000",
-            coupon_discount="0.0000",
-            _products=rows,
-        )
-        self._status(raw, 11 if spec.paid else 7, "captured" if spec.paid else "pending")
-        raw["billing_address"].update(first_name=first, last_name=last, email=spec.customer_email)
-        # Shipping addresses are a resource of their own in v2, shaped like the billing address plus ids.
-        raw["_shipping_addresses"] = [
-            {
-                **raw["billing_address"],
-                "id": state.next_id(),
-                "order_id": order_id,
-                "items_total": raw["items_total"],
-                "shipping_method": "Flat Rate",
-            }
-        ]
-        base = f"{state.store.base_url or 'https://api.bigcommerce.com/stores/sandbox'}/v2/orders/{order_id}"
-        for link, resource in (
-            ("products", "products"),
-            ("shipping_addresses", "shippingaddresses"),
-            ("coupons", "coupons"),
-        ):
-            raw[link] = {"url": f"{base}/{resource}", "resource": f"/orders/{order_id}/{resource}"}
+        raw = orders.new_order(state, spec)
+        if spec.webhook:
+            self._announce(state, raw, "store/order/created", {"type": "order", "id": raw["id"]})
         return raw
 
-    def _row(self, state: SandboxState, order_id: int, item: ItemSpec) -> dict[str, Any]:
-        row = copy.deepcopy(_sample("order_products_v2.json")[0])
-        row_id, price = state.next_id(), Decimal(item.price)
-        options = []
-        if item.buyer_text:
-            options.append(
-                {
-                    "id": state.next_id(),
-                    "option_id": 37,
-                    "order_product_id": row_id,
-                    "product_option_id": 122,
-                    "display_name": "Personalization",
-                    "display_value": item.buyer_text,
-                    "value": item.buyer_text,
-                    "type": "Text field",
-                    "name": "Personalization",
-                    "display_style": "",
-                }
-            )
-        row.update(
-            id=row_id,
-            order_id=order_id,
-            product_id=int(item.product_id),
-            name=item.title,
-            name_customer=item.title,
-            name_merchant=item.title,
-            sku=item.sku or "",
-            quantity=item.quantity,
-            base_price=_money(price),
-            price_ex_tax=_money(price),
-            price_inc_tax=_money(price),
-            price_tax="0.0000",
-            base_total=_money(price * item.quantity),
-            total_ex_tax=_money(price * item.quantity),
-            total_inc_tax=_money(price * item.quantity),
-            total_tax="0.0000",
-            discounted_total_inc_tax=_money(price * item.quantity),
-            applied_discounts=[],
-            product_options=options,
-            option_set_id=None,
-        )
-        if item.variant_id:
-            row["variant_id"] = int(item.variant_id)
-        return row
-
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
-        raw["_previous_status_id"] = raw["status_id"]
-        if status == "paid":
-            self._status(raw, 11, "captured")
-        elif status == "cancelled":
-            self._status(raw, 5, raw["payment_status"])
-        else:
-            self._status(raw, 4, "refunded")
-            raw["refunded_amount"] = raw["total_inc_tax"]
-        raw["date_modified"] = _rfc2822(state.tick())
+        orders.set_status(state, raw, status)
+        # A status change is an update ("any change") and a statusUpdated; hooks get what they subscribed to.
+        self._announce(state, raw, "store/order/updated", {"type": "order", "id": raw["id"]})
+        change = {"previous_status_id": raw["_previous_status_id"], "new_status_id": raw["status_id"]}
+        self._announce(state, raw, "store/order/statusUpdated", {"type": "order", "id": raw["id"], "status": change})
 
     @staticmethod
-    def _status(raw: dict[str, Any], status_id: int, payment: str) -> None:
-        raw.update(
-            status_id=status_id, status=STATUSES[status_id], custom_status=STATUSES[status_id], payment_status=payment
-        )
+    def _announce(state: SandboxState, raw: dict[str, Any], scope: str, data: dict[str, Any]) -> None:
+        created_at = int(parsedate_to_datetime(raw["date_modified"]).timestamp())
+        world(state).hooks.announce(scope, data, created_at)
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
-        token = state.store.credentials.get("access_token", "")
-        return bool(token) and hmac.compare_digest(request.headers.get("x-auth-token", "").encode(), token.encode())
+        return world(state).client_of(request.headers.get("x-auth-token", "")) is not None
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        if self.authorized(state, request):
+            return None
+        return JSONResponse({"status": 401, "title": "Unauthorized: the X-Auth-Token is missing or invalid"}, 401)
+
+    def controls(self, state: SandboxState) -> APIRouter:
+        found = world(state)
+        return routes(found.app, found.hooks)
 
     def rate_limit_response(self, faults: Faults) -> Response:
         reset_ms = str(int(faults.retry_after * 1000))
@@ -194,44 +137,15 @@ class BigCommerceSandbox(PlatformSandbox):
         )
 
     def api(self, state: SandboxState) -> APIRouter:
+        found = world(state)
+        store = APIRouter()
+        store.include_router(_orders(state))
+        store.include_router(found.hooks.router(lambda r: found.client_of(r.headers.get("x-auth-token", "")) or ""))
         router = APIRouter()
-
-        @router.get(ORDERS)
-        async def list_orders(request: Request) -> Response:
-            q = request.query_params
-            limit, page = int(q.get("limit", 50)), int(q.get("page", 1))
-            orders = list(state.orders.values())
-            if "min_date_modified" in q:
-                since = _when(q["min_date_modified"])
-                orders = [o for o in orders if parsedate_to_datetime(o["date_modified"]) >= since]
-            field, _, direction = q.get("sort", "id:asc").partition(":")
-            key = (lambda o: parsedate_to_datetime(o[field])) if field.startswith("date_") else (lambda o: o[field])
-            orders.sort(key=lambda o: (key(o), o["id"]), reverse=direction == "desc")
-            return _collection([public(o) for o in orders], limit, page)
-
-        @router.get(ORDERS + "/{order_id}")
-        async def get_order(order_id: str) -> Response:
-            raw = state.orders.get(order_id)
-            if raw is None:
-                return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
-            return JSONResponse(public(raw))
-
-        @router.get(ORDERS + "/{order_id}/products")
-        async def get_products(order_id: str, request: Request) -> Response:
-            raw = state.orders.get(order_id)
-            if raw is None:
-                return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
-            q = request.query_params
-            return _collection(raw["_products"], int(q.get("limit", 50)), int(q.get("page", 1)))
-
-        @router.get(ORDERS + "/{order_id}/shipping_addresses")
-        async def get_shipping_addresses(order_id: str, request: Request) -> Response:
-            raw = state.orders.get(order_id)
-            if raw is None:
-                return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
-            q = request.query_params
-            return _collection(raw.get("_shipping_addresses", []), int(q.get("limit", 50)), int(q.get("page", 1)))
-
+        prefix = API_PATH.format(store_hash=found.store_hash)
+        router.include_router(store, prefix=prefix)
+        router.include_router(catalog.router(state), prefix=prefix)  # base serves it at the root
+        router.include_router(store)  # the YAML stores' base_url is the sandbox's root
         return router
 
     def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
@@ -248,7 +162,7 @@ class BigCommerceSandbox(PlatformSandbox):
             # "The SHA-1 hash of the JSON-encoded payload data": a repeated delivery of one event keeps it.
             "hash": hashlib.sha1(json.dumps(data, separators=(",", ":")).encode()).hexdigest(),
             "created_at": int(parsedate_to_datetime(raw["date_modified"]).timestamp()),
-            "producer": f"stores/{state.store.store_id}",
+            "producer": f"stores/{world(state).store_hash}",
         }
         return self.sign_raw(state, json.dumps(body, separators=(",", ":")).encode(), event)
 
@@ -270,10 +184,58 @@ class BigCommerceSandbox(PlatformSandbox):
 
 def registered_headers(state: SandboxState) -> dict[str, str]:
     """The hook's `headers`, set on `POST /v3/hooks` and "included in the request" of every delivery (BigCommerce's
-    webhooks overview). The store's hooks here are registered with the header its credentials name, if any."""
+    webhooks overview). The YAML store's hooks here are registered with the header its credentials name, if any."""
     name = state.store.credentials.get("webhook_header_name")
     value = state.store.credentials.get("webhook_header_value")
     return {name: value} if name and value else {}
+
+
+def _orders(state: SandboxState) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(ORDERS)
+    async def list_orders(request: Request) -> Response:
+        q = request.query_params
+        limit, page = int(q.get("limit", 50)), int(q.get("page", 1))
+        found = list(state.orders.values())
+        if "min_date_modified" in q:
+            since = _when(q["min_date_modified"])
+            found = [o for o in found if parsedate_to_datetime(o["date_modified"]) >= since]
+        field, _, direction = q.get("sort", "id:asc").partition(":")
+        key = (lambda o: parsedate_to_datetime(o[field])) if field.startswith("date_") else (lambda o: o[field])
+        found.sort(key=lambda o: (key(o), o["id"]), reverse=direction == "desc")
+        return _collection([public(o) for o in found], limit, page)
+
+    @router.get(ORDERS + "/{order_id}")
+    async def get_order(order_id: str) -> Response:
+        raw = state.orders.get(order_id)
+        if raw is None:
+            return _not_found()
+        return JSONResponse(public(raw))
+
+    @router.get(ORDERS + "/{order_id}/{resource}")
+    async def get_rows(order_id: str, resource: str, request: Request) -> Response:
+        raw = state.orders.get(order_id)
+        private = {"products": "_products", "shipping_addresses": "_shipping_addresses"}.get(resource)
+        if raw is None or private is None:
+            return _not_found()
+        q = request.query_params
+        return _collection(raw.get(private, []), int(q.get("limit", 50)), int(q.get("page", 1)))
+
+    return router
+
+
+def _not_found() -> Response:
+    return JSONResponse([{"status": 404, "message": "The requested resource was not found."}], 404)
+
+
+def _when(value: str) -> datetime:
+    """`min_date_modified` is RFC-2822 or ISO-8601."""
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "+"))  # an unencoded "+" arrives as a space
+    except ValueError:
+        moment = parsedate_to_datetime(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _collection(rows: list[dict[str, Any]], limit: int, page: int) -> Response:

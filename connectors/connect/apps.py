@@ -28,7 +28,7 @@ REAL_ADDRESSES: dict[str, tuple[str, str, str]] = {
     ),
     "wix": ("https://www.wix.com/installer/install", "https://www.wixapis.com/oauth2/token", "https://www.wixapis.com"),
     "bigcommerce": (
-        "https://login.bigcommerce.com/oauth2/authorize",
+        "https://login.bigcommerce.com/app/{client_id}/install",  # the app's install page; {client_id} is ours
         "https://login.bigcommerce.com/oauth2/token",
         "https://api.bigcommerce.com",
     ),
