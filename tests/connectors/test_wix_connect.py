@@ -6,18 +6,26 @@ renewed when it expires (connectors/wix/tokens.py); and every way the callback c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
 
 from connectors.client import PlatformClient
 from connectors.errors import GrantRevokedError, PlatformError
+from connectors.fetcher import ThinFetcher
+from connectors.intake import Intake
+from connectors.webhooks import StoreRoutes, make_app
 from connectors.wix import ADAPTER
 from connectors.wix.tokens import refresh
 from plumbing.config import StoreConfig
-from schemas import StoreConnected
+from schemas import OrderReceived, StoreConnected
+from tests.connectors.webhook_app import Recorded
 from tests.connectors.wix_install import PUBLIC_KEY, SITE_A, WIX, Installing, installing, wix_app
+from tests.support import InProcessServer
 
 EMAIL_A, EMAIL_B = "ada@example.com", "bob@example.com"
 SITE_A_ID, INSTANCE_A = SITE_A.credentials["site_id"], SITE_A.credentials["instance_id"]
@@ -163,3 +171,31 @@ async def test_a_token_endpoint_that_refuses_our_app_shows_a_clear_page_and_conn
         assert answer.status_code == 502 and "Try again" in answer.text
         assert "rotated-away" not in answer.text
         await nothing_connected(wix)
+
+
+@pytest.mark.integration
+async def test_each_site_s_order_webhook_reaches_the_app_url_and_only_its_own_store(redis_url: str) -> None:
+    """The sandbox app delivers every site's webhook to the app's one URL; routed by the verified instanceId,
+    site A's order is A's and site B's is B's, with the stores as the connect flow wrote them."""
+    async with installing() as wix:
+        instance_b = await wix.add_site("Bob's tees")
+        await wix.install(EMAIL_A, INSTANCE_A)
+        await wix.install(EMAIL_B, instance_b)
+        site_b = next(s["site_id"] for s in await wix.sites() if s["instance_id"] == instance_b)
+        a, b = await wix.store(SITE_A_ID), await wix.store(site_b)
+        recorded, redis = Recorded(), Redis.from_url(redis_url)
+        intake = Intake(ADAPTER, cast(AIOKafkaProducer, recorded), redis)
+        hooks = make_app(ADAPTER, StoreRoutes(ADAPTER, {a.store_id: a, b.store_id: b}), intake, cast(ThinFetcher, None))
+        server = InProcessServer()
+        await server.start(hooks)
+        try:
+            await wix.browser.post(f"{WIX}/_sandbox/webhooks", json={"url": f"{server.url}/webhooks/wix"})
+            order_a = (await wix.browser.post(f"{WIX}/_sandbox/orders", json={"webhook": False})).json()["id"]
+            sent_a = await wix.browser.post(f"{WIX}/_sandbox/orders/{order_a}/webhook", json={"event": "created"})
+            sent_b = (await wix.browser.post(f"{WIX}/_sandbox/sites/{instance_b}/orders", json={})).json()
+            assert sent_a.json()["statuses"] == sent_b["statuses"] == [200]
+        finally:
+            await server.stop()
+            await redis.aclose()
+        published = sorted(e.order_key for e in recorded.published() if isinstance(e, OrderReceived))
+        assert published == sorted([f"wix:{a.store_id}:{order_a}", f"wix:{b.store_id}:{sent_b['id']}"])
