@@ -47,7 +47,8 @@ from fastapi.responses import JSONResponse
 
 from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.wix import STORES_APP_ID, catalog_reference, line_item, order_json, timestamp
-from sandboxes.wix_app import AUTH_PATH, TOKEN_PATH, WixApp, app_router
+from sandboxes.wix_app import AUTH_PATH, TOKEN_PATH, WixApp
+from sandboxes.wix_app_routes import app_router
 
 SAMPLES = Path(__file__).parent / "samples" / "wix"
 # In the checkout, not the wheel: the key is public, so no installed package may carry it (devstack/keys/).

@@ -68,6 +68,7 @@ async def test_two_sites_of_one_app_connect_and_each_is_polled_for_its_own_order
         assert a.credentials["access_token"] != b.credentials["access_token"]
         assert a.base_url == b.base_url == WIX and a.webhook_secret == b.webhook_secret == PUBLIC_KEY
         assert "api_key" not in a.credentials  # the app's token alone: no pasted key
+        assert ADAPTER.headers(a) == {"Authorization": a.credentials["access_token"]}  # bare, as Wix's examples
         assert [type(e) for e in wix.events] == [StoreConnected, StoreConnected]
 
         placed_a = (await wix.browser.post(f"{WIX}/_sandbox/orders", json={"webhook": False})).json()["id"]
