@@ -31,10 +31,11 @@ EMAIL_A, EMAIL_B = "ada@example.com", "bob@example.com"
 SITE_A_ID, INSTANCE_A = SITE_A.credentials["site_id"], SITE_A.credentials["instance_id"]
 
 
-async def polled(store: StoreConfig, transport: httpx.AsyncBaseTransport) -> set[str]:
+async def polled(
+    store: StoreConfig, transport: httpx.AsyncBaseTransport, since: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+) -> set[str]:
     api = PlatformClient("wix", store.base_url or "", headers=ADAPTER.headers(store), transport=transport)
     try:
-        since = datetime(2000, 1, 1, tzinfo=UTC)
         return {raw["id"] async for page in ADAPTER.list_modified(api, store, since) for raw in page}
     finally:
         await api.aclose()
@@ -78,6 +79,22 @@ async def test_two_sites_of_one_app_connect_and_each_is_polled_for_its_own_order
         seen_a, seen_b = await polled(a, wix.transport), await polled(b, wix.transport)
         assert placed_a in seen_a and placed_b not in seen_a
         assert seen_b == {placed_b}
+
+
+async def test_250_orders_changed_inside_one_lookback_of_a_connected_site_are_all_read() -> None:
+    """Through the app's token, on the second site of the app: paging by `metadata` follows every page."""
+    async with installing() as wix:
+        instance_b = await wix.add_site("Bob's tees")
+        await wix.install(EMAIL_B, instance_b)
+        site_b = next(s["site_id"] for s in await wix.sites() if s["instance_id"] == instance_b)
+        store = await wix.store(site_b)
+        placed = {
+            (await wix.browser.post(f"{WIX}/_sandbox/sites/{instance_b}/orders", json={"webhook": False})).json()["id"]
+            for _ in range(250)
+        }
+        # Changed a second apart from now on (the sandbox's clock): all inside the one lookback this poll reads.
+        seen = await polled(store, wix.transport, datetime.now(UTC) - store.lookback)
+        assert seen == placed
 
 
 async def test_an_expired_token_is_refused_and_refresh_makes_a_new_one_for_the_same_instance() -> None:
