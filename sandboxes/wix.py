@@ -18,9 +18,13 @@ Forms the docs leave open, served so the connector must read each:
   `actionEvent.body.order` (`ENTITY_FORMS` holds every documented form).
 
 One app, several sites: the app's key signs every site's webhooks, and each
-site is its app instance, the store's `credentials.instance_id` (several
-sandboxes with one key and their own ids are several sites of one app).
-Tokens carry `iat` (and `exp`), as Wix's do.
+site is its app instance, the store's `credentials.instance_id`. The app
+itself (`wix_app.py`) serves its external install, client-credentials tokens
+per instance, Get App Instance, further sites on this one host
+(`POST /_sandbox/sites`) and App Instance Removed; an API call with one of its
+tokens reads the orders of that token's site, one with the store's API key
+those of the store's own site. Webhook tokens carry `iat` (and `exp`), as
+Wix's do.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import hmac
 import json
 import time
 import uuid
+import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -42,6 +47,8 @@ from fastapi.responses import JSONResponse
 
 from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.wix import STORES_APP_ID, catalog_reference, line_item, order_json, timestamp
+from sandboxes.wix_app import AUTH_PATH, TOKEN_PATH, WixApp
+from sandboxes.wix_app_routes import app_router
 
 SAMPLES = Path(__file__).parent / "samples" / "wix"
 # In the checkout, not the wheel: the key is public, so no installed package may carry it (devstack/keys/).
@@ -74,6 +81,19 @@ def _private_key() -> str:
 class WixSandbox(PlatformSandbox):
     name = "wix"
     has_test_flag = False  # Wix orders carry no test flag the connector reads
+    public_paths = frozenset({AUTH_PATH, TOKEN_PATH})
+
+    def __init__(self) -> None:
+        self._apps: dict[int, WixApp] = {}  # by id(state), dropped when the state is
+
+    def app_of(self, state: SandboxState) -> WixApp | None:
+        return self._apps.get(id(state))
+
+    def _site_state(self, state: SandboxState, request: Request) -> SandboxState:
+        """The site an app token is for; the store's own site for its API key."""
+        app = self.app_of(state)
+        site = app.site_of(request.headers.get("authorization", "")) if app else None
+        return site.state if site is not None else state
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         managed, non_managed = json.loads((SAMPLES / "line_item_catalog_reference_examples.json").read_text())
@@ -124,19 +144,36 @@ class WixSandbox(PlatformSandbox):
             and hmac.compare_digest(given_site.encode(), site.encode())
         )
 
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """The store's API key with its site id, or a young token the app issued for an installed instance."""
+        if self.authorized(state, request):
+            return None
+        app, given = self.app_of(state), request.headers.get("authorization", "")
+        if app is not None and app.site_of(given) is not None:
+            return None
+        if app is not None and app.knows(given):
+            return _error(401, "UNAUTHENTICATED", "The access token is expired or its app instance was removed")
+        return _error(401, "UNAUTHENTICATED", "Not authenticated")
+
     def api(self, state: SandboxState) -> APIRouter:
+        """The orders API, and the app's install, token and controls (`wix_app.py`) on the same host."""
+        app = WixApp(state)
+        key = id(state)
+        self._apps[key] = app
+        weakref.finalize(state, self._apps.pop, key, None)
         router = APIRouter()
+        router.include_router(app_router(app, self))
 
         @router.post(SEARCH)
         async def search(request: Request) -> Response:
             try:
-                return JSONResponse(_search(state, await request.json()))
+                return JSONResponse(_search(self._site_state(state, request), await request.json()))
             except (ValueError, TypeError, KeyError, AttributeError) as error:
                 return _error(400, "INVALID_ARGUMENT", str(error))
 
         @router.get(ORDER)
-        async def get_order(order_id: str) -> Response:
-            raw = state.orders.get(order_id)
+        async def get_order(order_id: str, request: Request) -> Response:
+            raw = self._site_state(state, request).orders.get(order_id)
             if raw is None:
                 return _error(404, "ORDER_NOT_FOUND", f"Order with ID {order_id} not found")
             return JSONResponse({"order": raw})
@@ -163,11 +200,22 @@ class WixSandbox(PlatformSandbox):
         event_json = json.dumps(_event(raw, event, DEFAULT_FORMS.get(event, "body")))
         return self._signed(state, event, event_json, "", "none")  # `none` takes an empty key
 
+    def app_event(self, state: SandboxState, event_type: str, data: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+        """An app instance event (`AppRemoved`: data `{"appId"}`), signed and addressed like an order's."""
+        return self._signed(state, "", json.dumps(data), _private_key(), "RS256", event_type=event_type)
+
     def _signed(
-        self, state: SandboxState, event: str, data: str, key: str, algorithm: str, issued_at: int | None = None
+        self,
+        state: SandboxState,
+        event: str,
+        data: str,
+        key: str,
+        algorithm: str,
+        issued_at: int | None = None,
+        event_type: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
         envelope = {
-            "eventType": f"{ORDER_FQDN}_{event}",
+            "eventType": event_type or f"{ORDER_FQDN}_{event}",
             "instanceId": state.store.credentials.get("instance_id") or INSTANCE_ID,
             "data": data,
             "identity": json.dumps({"identityType": "APP", "appId": STORES_APP_ID}),

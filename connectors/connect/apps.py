@@ -26,7 +26,7 @@ REAL_ADDRESSES: dict[str, tuple[str, str, str]] = {
         "https://login.squarespace.com/api/1/login/oauth/provider/tokens",
         "https://api.squarespace.com",
     ),
-    "wix": ("https://www.wix.com/installer/install", "https://www.wixapis.com/oauth2/token", "https://www.wixapis.com"),
+    "wix": ("https://www.wix.com/app-installer", "https://www.wixapis.com/oauth2/token", "https://www.wixapis.com"),
     "bigcommerce": (
         "https://login.bigcommerce.com/app/{client_id}/install",  # the app's install page; {client_id} is ours
         "https://login.bigcommerce.com/oauth2/token",

@@ -40,7 +40,10 @@ PAGE_SIZE = 100  # the documented default; no larger maximum is documented
 
 
 def headers(store: StoreConfig) -> dict[str, str]:
-    """An API key from the API Keys Manager goes bare in Authorization; the site is named beside it."""
+    """A connected app's token, bare in Authorization as Wix's examples send it (it names its site itself);
+    else an API key from the API Keys Manager, bare too, with the site named beside it."""
+    if token := store.credentials.get("access_token"):
+        return {"Authorization": token}
     return {"Authorization": store.credentials.get("api_key", ""), "wix-site-id": store.credentials.get("site_id", "")}
 
 

@@ -23,6 +23,10 @@ Decisions:
   only when that equals the store's `credentials.instance_id`. A store
   without one refuses every webhook (a 90-day-old token of site A posted to
   site B's URL was accepted as B's order before both checks).
+- App Instance Removed (envelope `eventType` `AppRemoved`, dev.wix.com … app-instance/app-instance-removed)
+  is read as `InstanceRemoved`, a NothingToDo (so unwired it is answered 200 and ignored) that
+  `uninstalled_reason` names: the store is to be disconnected, its credentials deleted. It is bound and aged
+  like any delivery: a removal for another site, or replayed late, is refused 401.
 - The body is verified before any claim is read; `read` decodes with
   verification again rather than trusting an unverified parse. Only
   `routing_id`, which picks the store whose key then verifies, reads unverified.
@@ -34,6 +38,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -113,8 +118,24 @@ def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
     claims(store, body)
 
 
+APP_REMOVED = "AppRemoved"
+
+
+@dataclass(frozen=True)
+class InstanceRemoved(NothingToDo):
+    """The merchant removed the app from the site: no order to read, the store to disconnect."""
+
+
+def uninstalled_reason(note: WebhookNote) -> str | None:
+    """Why the store is to be disconnected, for a note that says so; None for every other note."""
+    return note.why if isinstance(note, InstanceRemoved) else None
+
+
 def read(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> WebhookNote:
-    event = _event(claims(store, body))
+    verified = claims(store, body)
+    if _json_object(verified.get("data"), "claim data").get("eventType") == APP_REMOVED:
+        return InstanceRemoved("the app was removed from the Wix site (App Instance Removed)")
+    event = _event(verified)
     if "entityFqdn" not in event:
         raise UnreadableWebhookError("event has no entityFqdn")
     if event["entityFqdn"] != ORDER_FQDN:
