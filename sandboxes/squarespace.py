@@ -11,6 +11,13 @@ Orders are the documented Order shape (`orders/squarespace.py`). Choices where t
   with `Retry-After: <faults.retry_after>` so tests need not wait the minute;
 - Squarespace creates an order only once checkout is paid: an unpaid order is refused (422) and
   "paid" changes nothing.
+
+Connecting (OAuth, `squarespace_oauth.py`): the API takes the store's configured API key or an access token
+its OAuth server issued and that is still young (an expired one answers 401); `GET /1.0/authorization/website`
+says which website a token is for. Webhook subscriptions (`squarespace_hooks.py`) take OAuth tokens only; a
+placed order notifies `order.create`, a status change `order.update`, to every subscriber of the topic (a
+status change notifies whatever its `webhook` flag says). The older single-URL delivery of `sandboxes/base.py`
+(`/_sandbox/webhooks`, signed with the store's `webhook_secret`) is still there for YAML-configured stores.
 """
 
 from __future__ import annotations
@@ -32,9 +39,13 @@ from fastapi.responses import JSONResponse
 
 from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.squarespace import documented_order, line_item, usd
+from sandboxes.squarespace_hooks import Subscriptions, subscription_routes
+from sandboxes.squarespace_oauth import AUTH_PATH, TOKEN_PATH, SquarespaceOAuth, oauth_routes
 
 SAMPLES = Path(__file__).parent / "samples" / "squarespace"
 ORDERS = "/1.0/commerce/orders"
+WEBSITE = "/1.0/authorization/website"
+__all__ = ["AUTH_PATH", "SANDBOX", "TOKEN_PATH", "SquarespaceSandbox"]
 PAGE_SIZE = 50
 CALLS_PER_MINUTE = 300
 COOL_DOWN_S = 60.0
@@ -68,9 +79,21 @@ class SquarespaceSandbox(PlatformSandbox):
     name = "squarespace"
     has_unpaid_orders = False  # see the module docstring
 
+    public_paths = frozenset({AUTH_PATH, TOKEN_PATH})
+
     def __init__(self) -> None:
         self._calls: dict[int, deque[float]] = {}  # per SandboxState: recent call times
         self._cool_until: dict[int, float] = {}
+        self._hooks: dict[int, Subscriptions] = {}  # per SandboxState: its website's webhook subscriptions
+
+    def hooks(self, state: SandboxState) -> Subscriptions:
+        return self._hooks.setdefault(id(state), Subscriptions(website_id(state)))
+
+    def oauth(self, state: SandboxState) -> SquarespaceOAuth:
+        if not isinstance(state.oauth, SquarespaceOAuth):
+            creds = state.store.credentials
+            state.oauth = SquarespaceOAuth(creds.get("client_id", "sandbox-app"), creds.get("client_secret", ""))
+        return state.oauth
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         documented = documented_order()
@@ -119,6 +142,8 @@ class SquarespaceSandbox(PlatformSandbox):
         )
         for key in ("billingAddress", "shippingAddress"):
             raw[key] = {**raw[key], "firstName": first, "lastName": last}
+        if spec.webhook:
+            self.hooks(state).announce("order.create", {"orderId": raw["id"]})
         return raw
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
@@ -129,11 +154,42 @@ class SquarespaceSandbox(PlatformSandbox):
         else:
             raw["refundedTotal"] = dict(raw["grandTotal"])
         raw["modifiedOn"] = _iso(state.tick())
+        self.hooks(state).announce("order.update", {"orderId": raw["id"], "update": _update(raw)})
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
-        expected = f"Bearer {state.store.credentials.get('api_key', '')}"
+        return self.refusal(state, request) is None
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """The store's API key, or an OAuth access token of this website that has not expired; a User-Agent."""
+        if not request.headers.get("user-agent"):
+            return _error(401, "UNAUTHORIZED", "a User-Agent header is required", kind="AUTHORIZATION_ERROR")
         given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), expected.encode()) and bool(request.headers.get("user-agent"))
+        api_key = state.store.credentials.get("api_key", "")
+        if api_key and hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            return None
+        issued = self.oauth(state).access(given.removeprefix("Bearer ")) if given.startswith("Bearer ") else "unknown"
+        if issued == "valid":
+            return None
+        problem = "the access token has expired" if issued == "expired" else "invalid API key or access token"
+        return _error(401, "UNAUTHORIZED", problem, kind="AUTHORIZATION_ERROR")
+
+    def is_oauth(self, state: SandboxState, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return given.startswith("Bearer ") and self.oauth(state).access(given.removeprefix("Bearer ")) == "valid"
+
+    def controls(self, state: SandboxState) -> APIRouter:
+        """OAuth (`/_sandbox/oauth`), the subscriptions API and its controls (`/_sandbox/subscriptions`,
+        `/_sandbox/uninstall`)."""
+        oauth, hooks = self.oauth(state), self.hooks(state)
+
+        def uninstall() -> str:
+            oauth.revoke()
+            return oauth.client_id
+
+        router = APIRouter()
+        router.include_router(oauth_routes(oauth))
+        router.include_router(subscription_routes(hooks, lambda r: self.is_oauth(state, r), _error, uninstall))
+        return router
 
     def _throttle(self, state: SandboxState) -> Response | None:
         now = time.monotonic()
@@ -150,6 +206,21 @@ class SquarespaceSandbox(PlatformSandbox):
 
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
+
+        @router.get(WEBSITE)
+        async def website() -> Response:
+            """Which website the token is for (how a connector learns the site it was given)."""
+            site = state.store.store_id
+            return JSONResponse(
+                {
+                    "id": website_id(state),
+                    "identifier": site,
+                    "title": state.store.credentials.get("site_title", f"Sandbox site {site}"),
+                    "url": f"https://{site}.squarespace.com",
+                    "language": "en-US",
+                    "timeZone": "America/New_York",
+                }
+            )
 
         @router.get(ORDERS)
         async def list_orders(request: Request) -> Response:
@@ -200,6 +271,12 @@ class SquarespaceSandbox(PlatformSandbox):
             "Content-Type": "application/json",
             "Squarespace-Signature": _signature(state.store.webhook_secret or "", body),
         }, body
+
+
+def website_id(state: SandboxState) -> str:
+    """The site's id: the store's `website_id` credential, else 24 hex digits made from its store id."""
+    given = state.store.credentials.get("website_id")
+    return given or hashlib.sha256(state.store.store_id.encode()).hexdigest()[:24]
 
 
 def _signature(secret_hex: str, body: bytes) -> str:
