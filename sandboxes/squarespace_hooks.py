@@ -121,6 +121,8 @@ class Subscriptions:
 
     def announce(self, topic: str, data: dict[str, Any]) -> None:
         """Notify every subscriber of `topic`, in the background (the change that caused it has been answered)."""
+        if not any(topic in s.topics for s in self.kept.values()):
+            return
         task = asyncio.get_running_loop().create_task(self._notified(topic, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -174,7 +176,9 @@ def subscription_routes(
     def refused(request: Request) -> JSONResponse | None:
         if is_oauth(request):
             return None
-        return error(401, "UNAUTHORIZED", "Webhook subscriptions need an OAuth access token; API keys are not supported")
+        return error(
+            401, "UNAUTHORIZED", "Webhook subscriptions need an OAuth access token; API keys are not supported"
+        )
 
     @router.get(SUBSCRIPTIONS)
     async def listing(request: Request) -> Response:

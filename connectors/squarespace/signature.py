@@ -57,7 +57,7 @@ def sign(secret_hex: str, body: bytes) -> str:
 def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
     keys = secrets_of(store)
     if not keys:
-        raise InvalidSignatureError(f"no webhook secret kept for {store.key}")
+        raise InvalidSignatureError(f"no webhook_secret configured, nor a subscription secret kept, for {store.key}")
     given = (headers.get(SIGNATURE) or "").strip()
     if not given:
         raise InvalidSignatureError("missing Squarespace-Signature")

@@ -24,7 +24,6 @@ from tests.connectors.squarespace_stack import (
     CLIENT_ID,
     OURS,
     PLATFORM,
-    SITE_TITLE,
     WEBSITE_ID,
     Site,
     consent,
