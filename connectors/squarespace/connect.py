@@ -6,6 +6,10 @@ merchant to Squarespace's confirmation page with our client id, exact redirect U
 one access token, ~30 min). Squarespace sends the browser back to `GET /callback?code&state` (or
 `error=access_denied`); the code is exchanged (`oauth.py`), the website behind the token is read from
 `GET /1.0/authorization/website`, and its `id` (the `websiteId` its webhooks carry) becomes the store id.
+Before the store is written, its webhooks are subscribed (`subscriptions.ensure`), so their secrets are in
+its very first credentials and every connector copy verifies its first notification; a subscription
+Squarespace refuses now does not stop the connect (the health schedule makes it later, and the poll reads
+the orders meanwhile).
 
 Every way this can fail shows the merchant a page saying what happened and what to do; nothing is
 connected unless the exchange and the identity read both succeeded. Errors are logged by kind only: a
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -24,10 +29,15 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from connectors.client import PlatformClient
+from connectors.connect.apps import PlatformApp
 from connectors.connect.context import BadConnectRequest, ConnectContext
 from connectors.connect.pages import failed_page
+from connectors.squarespace import client
 from connectors.squarespace.client import USER_AGENT
 from connectors.squarespace.oauth import TokenRefused, request_tokens, tokens_of
+from connectors.squarespace.subscriptions import ensure
+from plumbing.config import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ WEBSITE = "/1.0/authorization/website"
 MAX_CODE = 2048
 _WEBSITE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # Squarespace's are 24 hex digits; a store id needs no more
 RETRY = "Start again from the Connect Squarespace button."
+SUBSCRIBE_TIMEOUT_S = 10.0  # per call, once: the merchant's browser waits on it
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ def routes(ctx: ConnectContext) -> APIRouter:
             log.warning("squarespace connect: %s", unreadable)
             return failed_page(502, "Squarespace did not say which site was connected.", RETRY)
         credentials = {**tokens, "website_id": website.id}
+        credentials |= await _subscribe(app, credentials, remembered["merchant_email"])
         return await ctx.connect(
             website.id, website.title, remembered["merchant_email"], credentials, {"base_url": app.api_url}
         )
@@ -127,3 +139,35 @@ async def _website(http: httpx.AsyncClient, api_url: str, access_token: str) -> 
         raise UnreadableWebsite(f"{WEBSITE} named no website id of the expected form")
     title = body.get("title")
     return Website(site_id, title[:200] if isinstance(title, str) and title.strip() else site_id)
+
+
+async def _subscribe(app: PlatformApp, credentials: dict[str, str], merchant_email: str) -> dict[str, str]:
+    """The new store's webhook subscriptions made now: their ids and secrets, for its first credentials."""
+    website_id = credentials["website_id"]
+    store = StoreConfig(
+        platform="squarespace",
+        store_id=website_id,
+        merchant_email=merchant_email,
+        base_url=app.api_url,
+        credentials=credentials,
+    )
+    made: dict[str, str] = {}
+
+    async def keep(changes: Mapping[str, str | None]) -> None:
+        made.update({name: value for name, value in changes.items() if value is not None})
+
+    api = PlatformClient(
+        "squarespace",
+        app.api_url,
+        headers=client.headers(store),
+        attempts=1,
+        timeout_s=SUBSCRIBE_TIMEOUT_S,
+        deadline_s=SUBSCRIBE_TIMEOUT_S,
+    )
+    try:
+        health = await ensure(api, store, app.url(f"/webhooks/squarespace/{website_id}"), save=keep)
+    finally:
+        await api.aclose()
+    if not health.healthy:
+        log.warning("squarespace connect: %s connected without all its webhooks: %s", website_id, health.problems)
+    return made

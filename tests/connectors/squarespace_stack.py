@@ -42,14 +42,14 @@ PLATFORM = "http://squarespace.sandbox"  # login.squarespace.com and api.squares
 OURS = "https://connect.example.com"
 
 
-def platform_app(secret: str = CLIENT_SECRET, token_url: str = PLATFORM + TOKEN_PATH) -> PlatformApp:
+def platform_app(secret: str = CLIENT_SECRET, platform: str = PLATFORM) -> PlatformApp:
     return PlatformApp(
         platform="squarespace",
         client_id=CLIENT_ID,
         client_secret=SecretStr(secret),
-        auth_url=PLATFORM + AUTH_PATH,
-        token_url=token_url,
-        api_url=PLATFORM,
+        auth_url=platform + AUTH_PATH,
+        token_url=platform + TOKEN_PATH,
+        api_url=platform,
         base_url=OURS,
     )
 
@@ -83,14 +83,22 @@ class Site:
 
 
 @asynccontextmanager
-async def squarespace_site(access_ttl_s: float = 600) -> AsyncIterator[Site]:
+async def squarespace_site(access_ttl_s: float = 600, served: bool = False) -> AsyncIterator[Site]:
+    """The site, in this process; `served`: also on a loopback port, where any HTTP client reaches it."""
     sandbox = SquarespaceSandbox()
-    app = platform_app()
-    transport = httpx.ASGITransport(app=make_sandbox_app(sandbox, site_store()))
-    async with httpx.AsyncClient(transport=transport, base_url=PLATFORM) as http:
-        settings = {"redirect_uris": [app.redirect_uri], "access_ttl_s": access_ttl_s}
-        assert (await http.post("/_sandbox/oauth", json=settings)).status_code == 200
-        yield Site(http, sandbox, app, transport)
+    asgi = make_sandbox_app(sandbox, site_store())
+    transport, server = httpx.ASGITransport(app=asgi), InProcessServer()
+    if served:
+        await server.start(asgi)
+    app = platform_app(platform=server.url if served else PLATFORM)
+    try:
+        async with httpx.AsyncClient(transport=None if served else transport, base_url=app.api_url) as http:
+            settings = {"redirect_uris": [app.redirect_uri], "access_ttl_s": access_ttl_s}
+            assert (await http.post("/_sandbox/oauth", json=settings)).status_code == 200
+            yield Site(http, sandbox, app, transport)
+    finally:
+        if served:
+            await server.stop()
 
 
 async def consent(site: Site, authorize_url: str, decision: str = "allow") -> str:

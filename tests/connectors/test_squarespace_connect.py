@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from connectors.connect.apps import PlatformApp
 from connectors.connect.context import ConnectContext, connect_router
 from connectors.connect.states import MemoryConnectStates
+from connectors.squarespace.subscriptions import WANTED
 from connectors.stores import Sealer, new_key
 from connectors.stores.lifecycle import StoreLifecycle
 from connectors.stores.memory import MemoryStoreRegistry
@@ -23,10 +23,10 @@ from schemas import Event, StoreConnected
 from tests.connectors.squarespace_stack import (
     CLIENT_ID,
     OURS,
-    PLATFORM,
     WEBSITE_ID,
     Site,
     consent,
+    grant,
     platform_app,
     squarespace_site,
 )
@@ -53,18 +53,18 @@ class Flow:
 
 @asynccontextmanager
 async def connecting(
-    app: PlatformApp | None = None, platform: httpx.AsyncBaseTransport | None = None
+    client_secret: str | None = None, platform: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[Flow]:
-    """Our connector's connect routes for `app` (the one registered with the sandbox by default), talking to
-    the sandbox (or to `platform`, a transport standing in for a broken one)."""
-    async with squarespace_site() as site:
+    """Our connector's connect routes for the app registered with the sandbox (with another `client_secret`
+    if given), talking to the sandbox on its port (or to `platform`, a transport standing in for a broken one)."""
+    async with squarespace_site(served=True) as site, httpx.AsyncClient(transport=platform) as http:
         registry, published = MemoryStoreRegistry(Sealer([new_key()])), []
 
         async def publish(events) -> None:
             published.extend(events)
 
-        http = site.http if platform is None else httpx.AsyncClient(transport=platform)
-        ctx = ConnectContext(app or site.app, MemoryConnectStates(), StoreLifecycle(registry, publish), registry, http)
+        app = site.app if client_secret is None else platform_app(client_secret, platform=site.app.api_url)
+        ctx = ConnectContext(app, MemoryConnectStates(), StoreLifecycle(registry, publish), registry, http)
         ours = FastAPI()
         router = connect_router(ctx)
         assert router is not None
@@ -77,7 +77,7 @@ async def test_a_merchant_connects_a_site_and_the_store_holds_its_tokens() -> No
     async with connecting() as flow:
         authorize = await flow.start()
         query = dict(parse_qsl(urlsplit(authorize).query))
-        assert authorize.startswith(PLATFORM + "/api/1/login/oauth/provider/authorize?")
+        assert authorize.startswith(flow.site.app.api_url + "/api/1/login/oauth/provider/authorize?")
         assert query["client_id"] == CLIENT_ID and query["access_type"] == "offline"
         assert query["redirect_uri"] == f"{OURS}/connect/squarespace/callback" and len(query["state"]) >= 32
         page = await flow.callback(await consent(flow.site, authorize))
@@ -85,13 +85,31 @@ async def test_a_merchant_connects_a_site_and_the_store_holds_its_tokens() -> No
         assert "Store connected" in page.text and "Ada&#39;s &lt;Mugs&gt;" in page.text and EMAIL in page.text
         store = await flow.registry.get("squarespace", WEBSITE_ID)
         assert store is not None and store.status == "connected" and store.merchant_email == EMAIL
-        assert store.details == {"base_url": PLATFORM}
+        assert store.details == {"base_url": flow.site.app.api_url}
         credentials = (await flow.registry.credentials("squarespace", WEBSITE_ID)).values
-        assert set(credentials) == {"access_token", "refresh_token", "expires_at", "website_id"}
+        hooks = {f"webhook_{kind}:{topic}" for kind in ("secret", "subscription") for topic in WANTED}
+        assert set(credentials) == {"access_token", "refresh_token", "expires_at", "website_id"} | hooks
         assert credentials["website_id"] == WEBSITE_ID and int(credentials["expires_at"]) > 0
+        # subscribed before the store was written: its first credentials verify its first notification
+        listed = (await flow.site.http.get("/_sandbox/subscriptions")).json()["subscriptions"]
+        assert {s["endpointUrl"] for s in listed} == {f"{OURS}/webhooks/squarespace/{WEBSITE_ID}"}
+        assert {s["id"] for s in listed} == {credentials[f"webhook_subscription:{t}"] for t in WANTED}
         assert [type(e) for e in flow.published] == [StoreConnected]
         assert credentials["access_token"] not in repr(flow.published)
         assert (await flow.site.oauth_stats())["tokens_issued"] == 1
+
+
+async def test_a_refused_subscriptions_api_still_connects_the_store(caplog: pytest.LogCaptureFixture) -> None:
+    async with connecting() as flow:
+        other_app = {"Authorization": f"Bearer {(await grant(flow.site))['access_token']}", "User-Agent": "t"}
+        for _ in range(25):  # the website's limit, reached by other apps' subscriptions: our creates are refused
+            made = {"endpointUrl": "https://elsewhere.example/hook", "topics": ["order.create"]}
+            assert (await flow.site.http.post("/1.0/webhook_subscriptions", json=made, headers=other_app)).is_success
+        page = await flow.callback(await consent(flow.site, await flow.start()))
+        assert page.status_code == 200
+        credentials = (await flow.registry.credentials("squarespace", WEBSITE_ID)).values
+        assert not any(name.startswith("webhook_") for name in credentials)  # the health schedule makes them
+        assert "without all its webhooks" in caplog.text and credentials["access_token"] not in caplog.text
 
 
 async def test_a_replayed_state_is_refused_and_connects_nothing_more() -> None:
@@ -117,8 +135,7 @@ async def test_denied_consent_shows_a_page_and_connects_nothing() -> None:
 
 
 async def test_a_refused_code_exchange_shows_a_page_and_connects_nothing() -> None:
-    wrong_secret = platform_app(secret="not-our-secret")
-    async with connecting(app=wrong_secret) as flow:
+    async with connecting(client_secret="not-our-secret") as flow:
         page = await flow.callback(await consent(flow.site, await flow.start()))
         assert page.status_code == 502 and "invalid_client" in page.text
         assert await flow.registry.stores() == [] and flow.published == []
