@@ -162,6 +162,7 @@ def make_app(
                 log.warning("%s says the app was uninstalled; no store registry to disconnect it from", store.key)
                 return 200, "ignored", "uninstall noted"
             await disconnect(store.platform, store.store_id, note.reason)
+            table.remove(store.store_id)  # now, not when the event comes back: a duplicate is not a second one
             return 200, "uninstalled", "store disconnected"
         assert isinstance(note, NothingToDo)
         return 200, "ignored", note.why

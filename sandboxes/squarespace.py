@@ -22,7 +22,6 @@ status change notifies whatever its `webhook` flag says). The older single-URL d
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -41,6 +40,7 @@ from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.squarespace import documented_order, line_item, usd
 from sandboxes.squarespace_hooks import Subscriptions, subscription_routes
 from sandboxes.squarespace_oauth import AUTH_PATH, TOKEN_PATH, SquarespaceOAuth, oauth_routes
+from sandboxes.squarespace_paging import cursor_of, when, window
 
 SAMPLES = Path(__file__).parent / "samples" / "squarespace"
 ORDERS = "/1.0/commerce/orders"
@@ -49,16 +49,10 @@ __all__ = ["AUTH_PATH", "SANDBOX", "TOKEN_PATH", "SquarespaceSandbox"]
 PAGE_SIZE = 50
 CALLS_PER_MINUTE = 300
 COOL_DOWN_S = 60.0
-FULFILLMENT_STATUSES = {"PENDING", "FULFILLED", "CANCELED"}
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _when(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _error(status: int, subtype: str, message: str, kind: str = "INVALID_REQUEST_ERROR") -> JSONResponse:
@@ -227,18 +221,18 @@ class SquarespaceSandbox(PlatformSandbox):
             if limited := self._throttle(state):
                 return limited
             try:
-                after, before, status, offset = _window(request.query_params)
+                after, before, status, offset = window(request.query_params)
             except (ValueError, TypeError, KeyError) as error:
                 return _error(400, "INVALID_ARGUMENT", str(error))
             orders = [
                 o
                 for o in state.orders.values()
-                if (after is None or before is None or after < _when(o["modifiedOn"]) < before)
+                if (after is None or before is None or after < when(o["modifiedOn"]) < before)
                 and (status is None or o["fulfillmentStatus"] == status)
             ]
-            orders.sort(key=lambda o: (_when(o["modifiedOn"]), o["id"]), reverse=True)
+            orders.sort(key=lambda o: (when(o["modifiedOn"]), o["id"]), reverse=True)
             more = offset + PAGE_SIZE < len(orders)
-            cursor = _cursor(after, before, status, offset + PAGE_SIZE) if more else None
+            cursor = cursor_of(after, before, status, offset + PAGE_SIZE) if more else None
             url = f"{str(request.base_url).rstrip('/')}{ORDERS}?cursor={cursor}" if cursor else None
             return JSONResponse(
                 {
@@ -292,36 +286,6 @@ def _update(raw: dict[str, Any]) -> str:
     if Decimal(raw["refundedTotal"]["value"]) > 0:
         return "REFUNDED"
     return "FULFILLED" if raw["fulfillmentStatus"] == "FULFILLED" else "MARKED_PENDING"
-
-
-def _window(q: Any) -> tuple[datetime | None, datetime | None, str | None, int]:
-    status = q.get("fulfillmentStatus")
-    if status is not None and status not in FULFILLMENT_STATUSES:
-        raise ValueError(f"fulfillmentStatus must be one of {sorted(FULFILLMENT_STATUSES)}")
-    after, before, cursor = q.get("modifiedAfter"), q.get("modifiedBefore"), q.get("cursor")
-    if cursor:
-        if after or before:
-            raise ValueError("a cursor cannot be combined with modifiedAfter/modifiedBefore")
-        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (
-            _when(state["a"]) if state["a"] else None,
-            _when(state["b"]) if state["b"] else None,
-            state["s"] or status,
-            int(state["o"]),
-        )
-    if bool(after) != bool(before):
-        raise ValueError("modifiedAfter and modifiedBefore must be given together")
-    return (_when(after) if after else None, _when(before) if before else None, status, 0)
-
-
-def _cursor(after: datetime | None, before: datetime | None, status: str | None, offset: int) -> str:
-    state = {
-        "a": after.isoformat() if after else None,
-        "b": before.isoformat() if before else None,
-        "s": status,
-        "o": offset,
-    }
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 
 SANDBOX = SquarespaceSandbox()

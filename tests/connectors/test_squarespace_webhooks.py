@@ -1,20 +1,31 @@
 """Squarespace notifications with a secret per subscription: any of the store's verifies, none of another's;
-one that names another website is not the store's; an uninstall with no registry to disconnect in is noted."""
+one that names another website is not the store's; an uninstall disconnects once, and with no registry to
+disconnect in is only noted."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from typing import cast
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
+from connectors.fetcher import ThinFetcher
+from connectors.intake import Intake
 from connectors.platform import Uninstalled
 from connectors.squarespace import ADAPTER
+from connectors.stores import Sealer, StoreNotConnected, new_key
+from connectors.stores.lifecycle import StoreLifecycle
+from connectors.stores.memory import MemoryStoreRegistry
+from connectors.webhooks import make_app
 from plumbing.config import StoreConfig
-from tests.connectors.webhook_app import webhook_client
+from schemas import StoreConnected, StoreDisconnected
+from tests.connectors.webhook_app import Recorded, webhook_client
 
 WEBSITE = "5f3c3d55ac435e1a051f77b3"
 SECRETS = {"order.create": "ab" * 32, "order.update": "cd" * 32, "extension.uninstall": "ef" * 32}
@@ -66,3 +77,30 @@ async def test_an_uninstall_without_a_registry_is_answered_and_publishes_nothing
         )
     assert answer.status_code == 200 and answer.text == "uninstall noted"
     assert recorded.sent == [] and recorded.queued == []
+
+
+async def test_a_repeated_uninstall_disconnects_once() -> None:
+    # Squarespace delivers at least once: a second copy of the uninstall must not announce (and mail) it again.
+    registry, published = MemoryStoreRegistry(Sealer([new_key()])), []
+
+    async def publish(events) -> None:
+        published.extend(events)
+
+    lifecycle = StoreLifecycle(registry, publish)
+    credentials = {**STORE.credentials}
+    await lifecycle.connect(
+        "squarespace", WEBSITE, "m@example.com", credentials, {"base_url": "https://api.squarespace.com"}
+    )
+    recorded = Recorded()
+    intake = Intake(ADAPTER, cast(AIOKafkaProducer, recorded), cast(Redis, None))
+    app = make_app(ADAPTER, {WEBSITE: STORE}, intake, cast(ThinFetcher, recorded), disconnect=lifecycle.disconnect)
+    body = notification("extension.uninstall", clientId="c")
+    headers = signed(body, SECRETS["extension.uninstall"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://connector") as http:
+        first = await http.post(f"/webhooks/squarespace/{WEBSITE}", content=body, headers=headers)
+        again = await http.post(f"/webhooks/squarespace/{WEBSITE}", content=body, headers=headers)
+    assert first.status_code == 200 and first.text == "store disconnected"
+    assert again.status_code == 404
+    assert [type(e) for e in published] == [StoreConnected, StoreDisconnected]
+    with pytest.raises(StoreNotConnected):
+        await registry.credentials("squarespace", WEBSITE)
