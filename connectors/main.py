@@ -30,7 +30,7 @@ from connectors.settings import ConnectorSettings, RegistrySettings
 from connectors.stores.lifecycle import StoreLifecycle
 from connectors.stores.postgres import PostgresStoreRegistry
 from connectors.stores.roster import RegistryFollower, Roster
-from connectors.webhooks import StoreRoutes, make_app
+from connectors.webhooks import Disconnect, StoreRoutes, make_app
 from plumbing.config import StoreConfig, load_config
 from plumbing.database import open_pool
 from plumbing.kafka import publish
@@ -86,6 +86,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         service.closes(fetcher.stop)
         roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter))
         connect: APIRouter | None = None
+        disconnect: Disconnect | None = None  # an uninstall webhook's: only with a registry to disconnect in
         if settings.database_url is None:
             for store in yaml_stores.values():
                 await roster.start(store)
@@ -96,6 +97,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
                 await publish(service.producer, events)
 
             lifecycle = StoreLifecycle(registry, announce)
+            disconnect = lifecycle.disconnect
             seeded = await lifecycle.seed(yaml_stores.values())
             if (app_settings := app_for(platform)) is not None:
                 http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
@@ -109,7 +111,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             group = f"connector-{platform}-{uuid.uuid4().hex[:12]}"
             service.watch("stores", service.consumer("stores", follower, group, [STORES]).run())
             log.info("%s connector follows the store registry (%d YAML store(s) seeded)", platform, seeded)
-        app = make_app(adapter, routes, intake, fetcher, connect)
+        app = make_app(adapter, routes, intake, fetcher, connect, disconnect)
         fetcher.start()
         # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
         service.watch("roster", roster.run_until(service.stop))

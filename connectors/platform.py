@@ -48,7 +48,15 @@ class NothingToDo:
     why: str
 
 
-WebhookNote = FullOrder | OrderRef | NothingToDo
+@dataclass(frozen=True)
+class Uninstalled:
+    """The merchant removed our app from the store (Squarespace `extension.uninstall`, BigCommerce
+    `store/app/uninstalled`, Wix App Instance Removed): the store is to be disconnected, `reason` says why."""
+
+    reason: str
+
+
+WebhookNote = FullOrder | OrderRef | NothingToDo | Uninstalled
 
 
 class PlatformAdapter:

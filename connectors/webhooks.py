@@ -6,12 +6,17 @@ Where the platform's webhooks are per app (Wix, Etsy: one callback URL for every
 name picks the store, and the store's secret then verifies the delivery, which must be the store's own
 (the platform's `verify`/`read` check the binding, on either URL). Every accepted delivery is answered
 200: Wix retries anything else (its resend policy says "non-200"), and no platform wants less.
+
+A verified delivery that says the app was uninstalled (`Uninstalled`) is handed to `disconnect`, which
+disconnects the store (`StoreLifecycle.disconnect`: credentials deleted, `StoreDisconnected` published);
+without a store registry there is nothing to disconnect, and it is only logged.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
@@ -23,7 +28,7 @@ from connectors.errors import InvalidSignatureError, RefusedOrderIdError, Unread
 from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.metrics import WEBHOOK_SECONDS, WEBHOOKS
-from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter
+from connectors.platform import FullOrder, NothingToDo, OrderRef, PlatformAdapter, Uninstalled
 from plumbing.body_limit import BodyLimit
 from plumbing.config import StoreConfig
 from plumbing.hot_routes import HotRoute, PlainText, body_within, in_front_of
@@ -37,6 +42,8 @@ Answer = tuple[int, str, str]  # status, result (the metric's label), the plain-
 # Redis or the broker away (refused, timed out): the platform retries on 503, and the poll finds the order anyway.
 UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
+# platform, store id, reason → the store disconnected: `StoreLifecycle.disconnect`
+Disconnect = Callable[[str, str, str], Awaitable[object]]
 
 
 class StoreRoutes:
@@ -86,6 +93,7 @@ def make_app(
     intake: Intake,
     fetcher: ThinFetcher,
     connect: APIRouter | None = None,
+    disconnect: Disconnect | None = None,
 ) -> ASGIApp:
     """The webhook route, outside FastAPI (`plumbing.hot_routes`), in front of a FastAPI app that serves the
     platform's connect flow (`connectors.connect`) where there is one, and answers 404 to the rest."""
@@ -149,6 +157,13 @@ def make_app(
         if isinstance(note, OrderRef):
             fetcher.enqueue(store, note.order_id)
             return 200, "queued", "accepted"
+        if isinstance(note, Uninstalled):
+            if disconnect is None:
+                log.warning("%s says the app was uninstalled; no store registry to disconnect it from", store.key)
+                return 200, "ignored", "uninstall noted"
+            await disconnect(store.platform, store.store_id, note.reason)
+            table.remove(store.store_id)  # now, not when the event comes back: a duplicate is not a second one
+            return 200, "uninstalled", "store disconnected"
         assert isinstance(note, NothingToDo)
         return 200, "ignored", note.why
 

@@ -11,11 +11,17 @@ Orders are the documented Order shape (`orders/squarespace.py`). Choices where t
   with `Retry-After: <faults.retry_after>` so tests need not wait the minute;
 - Squarespace creates an order only once checkout is paid: an unpaid order is refused (422) and
   "paid" changes nothing.
+
+Connecting (OAuth, `squarespace_oauth.py`): the API takes the store's configured API key or an access token
+its OAuth server issued and that is still young (an expired one answers 401); `GET /1.0/authorization/website`
+says which website a token is for. Webhook subscriptions (`squarespace_hooks.py`) take OAuth tokens only; a
+placed order notifies `order.create`, a status change `order.update`, to every subscriber of the topic (a
+status change notifies whatever its `webhook` flag says). The older single-URL delivery of `sandboxes/base.py`
+(`/_sandbox/webhooks`, signed with the store's `webhook_secret`) is still there for YAML-configured stores.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -32,22 +38,21 @@ from fastapi.responses import JSONResponse
 
 from sandboxes.base import OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders.squarespace import documented_order, line_item, usd
+from sandboxes.squarespace_hooks import Subscriptions, subscription_routes
+from sandboxes.squarespace_oauth import AUTH_PATH, TOKEN_PATH, SquarespaceOAuth, oauth_routes
+from sandboxes.squarespace_paging import cursor_of, when, window
 
 SAMPLES = Path(__file__).parent / "samples" / "squarespace"
 ORDERS = "/1.0/commerce/orders"
+WEBSITE = "/1.0/authorization/website"
+__all__ = ["AUTH_PATH", "SANDBOX", "TOKEN_PATH", "SquarespaceSandbox"]
 PAGE_SIZE = 50
 CALLS_PER_MINUTE = 300
 COOL_DOWN_S = 60.0
-FULFILLMENT_STATUSES = {"PENDING", "FULFILLED", "CANCELED"}
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _when(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _error(status: int, subtype: str, message: str, kind: str = "INVALID_REQUEST_ERROR") -> JSONResponse:
@@ -68,9 +73,21 @@ class SquarespaceSandbox(PlatformSandbox):
     name = "squarespace"
     has_unpaid_orders = False  # see the module docstring
 
+    public_paths = frozenset({AUTH_PATH, TOKEN_PATH})
+
     def __init__(self) -> None:
         self._calls: dict[int, deque[float]] = {}  # per SandboxState: recent call times
         self._cool_until: dict[int, float] = {}
+        self._hooks: dict[int, Subscriptions] = {}  # per SandboxState: its website's webhook subscriptions
+
+    def hooks(self, state: SandboxState) -> Subscriptions:
+        return self._hooks.setdefault(id(state), Subscriptions(website_id(state)))
+
+    def oauth(self, state: SandboxState) -> SquarespaceOAuth:
+        if not isinstance(state.oauth, SquarespaceOAuth):
+            creds = state.store.credentials
+            state.oauth = SquarespaceOAuth(creds.get("client_id", "sandbox-app"), creds.get("client_secret", ""))
+        return state.oauth
 
     def seed(self, state: SandboxState) -> list[dict[str, Any]]:
         documented = documented_order()
@@ -119,6 +136,8 @@ class SquarespaceSandbox(PlatformSandbox):
         )
         for key in ("billingAddress", "shippingAddress"):
             raw[key] = {**raw[key], "firstName": first, "lastName": last}
+        if spec.webhook:
+            self.hooks(state).announce("order.create", {"orderId": raw["id"]})
         return raw
 
     def set_status(self, state: SandboxState, raw: dict[str, Any], status: str) -> None:
@@ -129,11 +148,42 @@ class SquarespaceSandbox(PlatformSandbox):
         else:
             raw["refundedTotal"] = dict(raw["grandTotal"])
         raw["modifiedOn"] = _iso(state.tick())
+        self.hooks(state).announce("order.update", {"orderId": raw["id"], "update": _update(raw)})
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
-        expected = f"Bearer {state.store.credentials.get('api_key', '')}"
+        return self.refusal(state, request) is None
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """The store's API key, or an OAuth access token of this website that has not expired; a User-Agent."""
+        if not request.headers.get("user-agent"):
+            return _error(401, "UNAUTHORIZED", "a User-Agent header is required", kind="AUTHORIZATION_ERROR")
         given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), expected.encode()) and bool(request.headers.get("user-agent"))
+        api_key = state.store.credentials.get("api_key", "")
+        if api_key and hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            return None
+        issued = self.oauth(state).access(given.removeprefix("Bearer ")) if given.startswith("Bearer ") else "unknown"
+        if issued == "valid":
+            return None
+        problem = "the access token has expired" if issued == "expired" else "invalid API key or access token"
+        return _error(401, "UNAUTHORIZED", problem, kind="AUTHORIZATION_ERROR")
+
+    def is_oauth(self, state: SandboxState, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return given.startswith("Bearer ") and self.oauth(state).access(given.removeprefix("Bearer ")) == "valid"
+
+    def controls(self, state: SandboxState) -> APIRouter:
+        """OAuth (`/_sandbox/oauth`), the subscriptions API and its controls (`/_sandbox/subscriptions`,
+        `/_sandbox/uninstall`)."""
+        oauth, hooks = self.oauth(state), self.hooks(state)
+
+        def uninstall() -> str:
+            oauth.revoke()
+            return oauth.client_id
+
+        router = APIRouter()
+        router.include_router(oauth_routes(oauth))
+        router.include_router(subscription_routes(hooks, lambda r: self.is_oauth(state, r), _error, uninstall))
+        return router
 
     def _throttle(self, state: SandboxState) -> Response | None:
         now = time.monotonic()
@@ -151,23 +201,38 @@ class SquarespaceSandbox(PlatformSandbox):
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
 
+        @router.get(WEBSITE)
+        async def website() -> Response:
+            """Which website the token is for (how a connector learns the site it was given)."""
+            site = state.store.store_id
+            return JSONResponse(
+                {
+                    "id": website_id(state),
+                    "identifier": site,
+                    "title": state.store.credentials.get("site_title", f"Sandbox site {site}"),
+                    "url": f"https://{site}.squarespace.com",
+                    "language": "en-US",
+                    "timeZone": "America/New_York",
+                }
+            )
+
         @router.get(ORDERS)
         async def list_orders(request: Request) -> Response:
             if limited := self._throttle(state):
                 return limited
             try:
-                after, before, status, offset = _window(request.query_params)
+                after, before, status, offset = window(request.query_params)
             except (ValueError, TypeError, KeyError) as error:
                 return _error(400, "INVALID_ARGUMENT", str(error))
             orders = [
                 o
                 for o in state.orders.values()
-                if (after is None or before is None or after < _when(o["modifiedOn"]) < before)
+                if (after is None or before is None or after < when(o["modifiedOn"]) < before)
                 and (status is None or o["fulfillmentStatus"] == status)
             ]
-            orders.sort(key=lambda o: (_when(o["modifiedOn"]), o["id"]), reverse=True)
+            orders.sort(key=lambda o: (when(o["modifiedOn"]), o["id"]), reverse=True)
             more = offset + PAGE_SIZE < len(orders)
-            cursor = _cursor(after, before, status, offset + PAGE_SIZE) if more else None
+            cursor = cursor_of(after, before, status, offset + PAGE_SIZE) if more else None
             url = f"{str(request.base_url).rstrip('/')}{ORDERS}?cursor={cursor}" if cursor else None
             return JSONResponse(
                 {
@@ -202,6 +267,12 @@ class SquarespaceSandbox(PlatformSandbox):
         }, body
 
 
+def website_id(state: SandboxState) -> str:
+    """The site's id: the store's `website_id` credential, else 24 hex digits made from its store id."""
+    given = state.store.credentials.get("website_id")
+    return given or hashlib.sha256(state.store.store_id.encode()).hexdigest()[:24]
+
+
 def _signature(secret_hex: str, body: bytes) -> str:
     """.../webhooks/verifying-notifications: HMAC-SHA256 of the raw body keyed with the hex secret decoded;
     written in hex, as the page's Node example does."""
@@ -215,36 +286,6 @@ def _update(raw: dict[str, Any]) -> str:
     if Decimal(raw["refundedTotal"]["value"]) > 0:
         return "REFUNDED"
     return "FULFILLED" if raw["fulfillmentStatus"] == "FULFILLED" else "MARKED_PENDING"
-
-
-def _window(q: Any) -> tuple[datetime | None, datetime | None, str | None, int]:
-    status = q.get("fulfillmentStatus")
-    if status is not None and status not in FULFILLMENT_STATUSES:
-        raise ValueError(f"fulfillmentStatus must be one of {sorted(FULFILLMENT_STATUSES)}")
-    after, before, cursor = q.get("modifiedAfter"), q.get("modifiedBefore"), q.get("cursor")
-    if cursor:
-        if after or before:
-            raise ValueError("a cursor cannot be combined with modifiedAfter/modifiedBefore")
-        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (
-            _when(state["a"]) if state["a"] else None,
-            _when(state["b"]) if state["b"] else None,
-            state["s"] or status,
-            int(state["o"]),
-        )
-    if bool(after) != bool(before):
-        raise ValueError("modifiedAfter and modifiedBefore must be given together")
-    return (_when(after) if after else None, _when(before) if before else None, status, 0)
-
-
-def _cursor(after: datetime | None, before: datetime | None, status: str | None, offset: int) -> str:
-    state = {
-        "a": after.isoformat() if after else None,
-        "b": before.isoformat() if before else None,
-        "s": status,
-        "o": offset,
-    }
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 
 SANDBOX = SquarespaceSandbox()

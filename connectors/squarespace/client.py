@@ -8,7 +8,7 @@ first (its cursor must never pass an order it has not published), so one listing
 its window and hands them on re-sorted, oldest first. A window is (cursor - lookback, now): small,
 except for a first poll from an old `start_from`.
 
-.../making-requests: `Authorization: Bearer <API key>` and a `User-Agent` on every request (requests
+.../making-requests: `Authorization: Bearer <API key or OAuth access token>` and a `User-Agent` on every request (requests
 without one are rejected). .../rate-limits: 300 requests a minute; over it, 429 and a one-minute
 cool-down. No rate-limit headers are documented, so we wait Retry-After when one comes, else the minute.
 """
@@ -34,7 +34,10 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def headers(store: StoreConfig) -> dict[str, str]:
-    return {"Authorization": f"Bearer {store.credentials.get('api_key', '')}", "User-Agent": USER_AGENT}
+    """A connected store's OAuth access token, else a configured store's API key (the webhook subscriptions
+    API takes only the former)."""
+    token = store.credentials.get("access_token") or store.credentials.get("api_key", "")
+    return {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
 
 
 def rate_limit_wait(response: httpx.Response) -> float:

@@ -24,7 +24,7 @@ import pytest
 
 from connectors.client import PlatformClient
 from connectors.errors import UnreadableWebhookError
-from connectors.platform import NothingToDo, OrderRef, WebhookNote
+from connectors.platform import NothingToDo, OrderRef, Uninstalled, WebhookNote
 from connectors.squarespace import ADAPTER, client
 from plumbing.config import StoreConfig
 from sandboxes.orders.squarespace import documented_order
@@ -84,7 +84,8 @@ class TestSquarespace(PlatformContract):
     unusable_secrets = (("not-hex", "not hex"),)
     reads = (
         (sample_bytes("squarespace", "webhook_order_update.json"), OrderRef("5f3c39ce69e11e796f19990e")),
-        (json.dumps({"id": "n1", "topic": "extension.uninstall", "data": {}}).encode(), NothingToDo),
+        (json.dumps({"id": "n1", "topic": "extension.uninstall", "data": {}}).encode(), Uninstalled),
+        (json.dumps({"id": "n2", "topic": "contact.create", "data": {}}).encode(), NothingToDo),
     )
     unreadable = (b'{"unexpected": true}', b'{"topic": "order.create", "data": {}}', b"[1]")
 
