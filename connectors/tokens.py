@@ -93,12 +93,14 @@ class TokenKeeper:
         margin_s: float = REFRESH_MARGIN_S,
         recent_s: float = RECENT_S,
         lock_ttl_s: float = LOCK_TTL_S,
+        save_backoff_s: float = 0.2,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app, self._registry, self._lifecycle, self._locks = app, registry, lifecycle, locks
         self._http, self._refresh, self._authorization = http, refresh, authorization
         self._margin_s, self._recent_s, self._lock_ttl_s = margin_s, recent_s, lock_ttl_s
+        self._save_backoff_s = save_backoff_s
         self._clock, self._monotonic = clock, monotonic
         self._stores: dict[str, _Kept] = {}
 
@@ -220,7 +222,7 @@ class TokenKeeper:
                     kept.unsaved = Credentials(dict(renewed), version)
                     log.error("%s:%s's renewed token is not saved yet: %r", self.platform, store_id, error)
                     return kept.unsaved
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(self._save_backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
     async def _revoked(self, kept: _Kept, store_id: str, used: Credentials, why: str) -> Mapping[str, str]:

@@ -187,7 +187,8 @@ class EtsySandbox(PlatformSandbox):
         @router.get(ME)
         async def me() -> Response:
             """getMe: who granted the token, and their shop (how a connector learns the shop it was given)."""
-            return JSONResponse({"user_id": _user_id(state), "shop_id": int(shop_id) if shop_id.isdigit() else shop_id})
+            # A seller account without a shop has none to name (the OAS's shop_id is then absent).
+            return JSONResponse({"user_id": _user_id(state), "shop_id": int(shop_id) if shop_id.isdigit() else None})
 
         @router.get(SHOPS + "/{shop}")
         async def get_shop(shop: str) -> Response:
