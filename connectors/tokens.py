@@ -23,7 +23,7 @@ token is not: it is sent as configured, as before).
   (`StoreLifecycle.disconnect`: credentials deleted, `StoreDisconnected` with what to do), and every later
   request of it fails before it reaches the platform, until the store is started again (`forget`). An
   `invalid_grant` after another copy spent the refresh token (its lease ran out mid-refresh) is not a revoke:
-  the registry is read again first, and a newer version is simply used.
+  the registry is read again first (and once more after `revoke_recheck_s`), and a newer version is used.
 """
 
 from __future__ import annotations
@@ -94,13 +94,14 @@ class TokenKeeper:
         recent_s: float = RECENT_S,
         lock_ttl_s: float = LOCK_TTL_S,
         save_backoff_s: float = 0.2,
+        revoke_recheck_s: float = 2.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app, self._registry, self._lifecycle, self._locks = app, registry, lifecycle, locks
         self._http, self._refresh, self._authorization = http, refresh, authorization
         self._margin_s, self._recent_s, self._lock_ttl_s = margin_s, recent_s, lock_ttl_s
-        self._save_backoff_s = save_backoff_s
+        self._save_backoff_s, self._revoke_recheck_s = save_backoff_s, revoke_recheck_s
         self._clock, self._monotonic = clock, monotonic
         self._stores: dict[str, _Kept] = {}
 
@@ -226,10 +227,14 @@ class TokenKeeper:
         raise AssertionError("unreachable")
 
     async def _revoked(self, kept: _Kept, store_id: str, used: Credentials, why: str) -> Mapping[str, str]:
-        again = await self._read(kept, store_id)
-        if again.version != used.version:  # another copy spent the refresh token just now: not a revoke
-            kept.credentials = again
-            return again.values
+        # Another copy may have spent the refresh token just now (its lease ran out while it refreshed): its
+        # write follows its answer within moments, so the registry is read again, once more after a pause.
+        for pause in (0.0, self._revoke_recheck_s):
+            await asyncio.sleep(pause)
+            again = await self._read(kept, store_id)
+            if again.version != used.version:
+                kept.credentials = again
+                return again.values
         name = self.platform.capitalize()
         reason = (
             f"{why[:200]}. {name} no longer lets personalize read this store: the app was removed from it, or its "

@@ -41,9 +41,7 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-async def consent(
-    etsy: httpx.AsyncClient, consent_url: str, decision: str = "allow", **changed: str
-) -> str:
+async def consent(etsy: httpx.AsyncClient, consent_url: str, decision: str = "allow", **changed: str) -> str:
     """The merchant on Etsy's page (the request as our start sent it, `changed` by an attacker): where Etsy
     sends the browser back to."""
     query = {**query_of(consent_url), **changed}

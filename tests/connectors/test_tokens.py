@@ -93,7 +93,7 @@ class World:
             self.http,
             self.platform.refresh,
             clock=self.clock,
-            **{"margin_s": 300.0, "save_backoff_s": 0.0, **options},
+            **{"margin_s": 300.0, "save_backoff_s": 0.0, "revoke_recheck_s": 0.0, **options},
         )
 
     async def stored(self) -> dict[str, str]:
