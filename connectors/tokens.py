@@ -74,6 +74,7 @@ class _Kept:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     credentials: Credentials | None = None
+    margin_s: float = 0.0  # the keeper's, or half the life its token had left when this copy first saw it
     unsaved: Credentials | None = None  # renewed, not yet in the registry (its version is the one to write over)
     renewed_at: float | None = None  # monotonic; when this copy last renewed it
     gone: str | None = None  # why no request of this store may reach the platform any more
@@ -126,7 +127,7 @@ class TokenKeeper:
         """Credentials whose access token is good for at least the margin (renewed here if need be)."""
         kept = self._kept(store_id)
         current = await self._current(kept, store_id)
-        if not self._due(current.values) and kept.unsaved is None:
+        if not self._due(kept, current.values) and kept.unsaved is None:
             return current.values
         return await self._renew(kept, store_id, current, after_401=False)
 
@@ -144,8 +145,19 @@ class TokenKeeper:
     def _kept(self, store_id: str) -> _Kept:
         return self._stores.setdefault(store_id, _Kept())
 
-    def _due(self, credentials: Mapping[str, str]) -> bool:
-        return self._clock() >= _expires_at(credentials) - self._margin_s
+    def _due(self, kept: _Kept, credentials: Mapping[str, str]) -> bool:
+        return self._clock() >= _expires_at(credentials) - kept.margin_s
+
+    def _keep(self, kept: _Kept, credentials: Credentials) -> Credentials:
+        """What this copy now uses. A renewed token that lives less than twice the margin (a sandbox's seconds)
+        is renewed at half its life instead, so a fresh token is never due at once (a refresh per request)."""
+        if kept.credentials is None:
+            kept.margin_s = self._margin_s
+        elif kept.credentials.version != credentials.version:  # a renewed token: how long such a token lives
+            left = _expires_at(credentials.values) - self._clock()
+            kept.margin_s = min(self._margin_s, max(0.0, left / 2))
+        kept.credentials = credentials
+        return credentials
 
     def _expired(self, credentials: Mapping[str, str]) -> bool:
         return self._clock() >= _expires_at(credentials)
@@ -156,7 +168,8 @@ class TokenKeeper:
         if kept.credentials is None:
             async with kept.lock:
                 if kept.credentials is None:
-                    kept.credentials = await self._read(kept, store_id)
+                    self._keep(kept, await self._read(kept, store_id))
+        assert kept.credentials is not None
         return kept.credentials
 
     async def _read(self, kept: _Kept, store_id: str) -> Credentials:
@@ -180,12 +193,11 @@ class TokenKeeper:
     ) -> Mapping[str, str]:
         async with held(self._locks, f"{self.platform}:{store_id}", self._lock_ttl_s):
             current = await self._read(kept, store_id)
-            if kept.unsaved is not None and kept.unsaved.version == current.version:
-                current = await self._save(kept, store_id, kept.unsaved.values, current.version)
-                kept.unsaved = None
+            unsaved, kept.unsaved = kept.unsaved, None
+            if unsaved is not None and unsaved.version == current.version:
+                current = await self._save(kept, store_id, unsaved.values, current.version)
             if current.version != stale.version:
-                kept.credentials = current  # another copy renewed it: its write is the one to use
-                return current.values
+                return self._keep(kept, current).values  # another copy renewed it: its write is the one to use
             return await self._refreshed(kept, store_id, current, after_401)
 
     async def _refreshed(self, kept: _Kept, store_id: str, current: Credentials, after_401: bool) -> Mapping[str, str]:
@@ -201,9 +213,9 @@ class TokenKeeper:
             return current.values
         redact_secrets(value for name, value in renewed.items() if name not in _PLAIN and not name.endswith("_id"))
         kept.renewed_at = self._monotonic()
-        kept.credentials = await self._save(kept, store_id, renewed, current.version)
+        saved = self._keep(kept, await self._save(kept, store_id, renewed, current.version))
         log.debug("renewed %s:%s's access token", self.platform, store_id)
-        return kept.credentials.values
+        return saved.values
 
     async def _save(self, kept: _Kept, store_id: str, renewed: dict[str, str], version: int) -> Credentials:
         """`renewed` written over `version`; what the registry holds when another write came first."""
@@ -222,7 +234,7 @@ class TokenKeeper:
                     # The old refresh token is spent: keep the new one here, to be written before anything else.
                     kept.unsaved = Credentials(dict(renewed), version)
                     log.error("%s:%s's renewed token is not saved yet: %r", self.platform, store_id, error)
-                    return kept.unsaved
+                    return Credentials(dict(renewed), -version)  # not the registry's: `_keep` sees a new token
                 await asyncio.sleep(self._save_backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -233,8 +245,7 @@ class TokenKeeper:
             await asyncio.sleep(pause)
             again = await self._read(kept, store_id)
             if again.version != used.version:
-                kept.credentials = again
-                return again.values
+                return self._keep(kept, again).values
         name = self.platform.capitalize()
         reason = (
             f"{why[:200]}. {name} no longer lets personalize read this store: the app was removed from it, or its "

@@ -245,3 +245,22 @@ def test_the_keeper_is_found_for_platforms_whose_tokens_expire_only(world: World
     assert etsy is not None and etsy.platform == "etsy"
     woo = PlatformApp("woocommerce", "personalize", app_at("x").client_secret, "", "", "", "https://c.example")
     assert keeper_for(woo, world.registry, world.lifecycle, world.locks, world.http) is None
+
+
+async def test_tokens_that_live_shorter_than_the_margin_are_renewed_at_half_their_life_not_per_request(
+    world: World,
+) -> None:
+    """A sandbox's tokens live seconds while the margin is five minutes: renewing every token that is "due" would
+    refresh on every request."""
+    world.platform.lifetime_s = 60
+    await world.connect(expires_in_s=60)
+    keeper = world.keeper()
+    for _ in range(5):
+        await keeper.fresh(STORE)
+    assert len(world.platform.calls) == 1  # the first sight: due by the margin; the renewed one lives 60 s
+    world.clock.now += 29
+    await keeper.fresh(STORE)
+    assert len(world.platform.calls) == 1
+    world.clock.now += 2  # past half its life
+    await keeper.fresh(STORE)
+    assert len(world.platform.calls) == 2
