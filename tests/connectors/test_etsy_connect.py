@@ -55,6 +55,7 @@ class Flow:
     published: list[Event]
     clock: Clock
     oauth: object
+    states: MemoryConnectStates
 
     def stats(self) -> dict:
         return vars(self.oauth.stats)
@@ -70,15 +71,16 @@ async def build(shop_id: str = SHOP, registry: MemoryStoreRegistry | None = None
         published.extend(events)
 
     clock = Clock()
+    states = MemoryConnectStates(clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as etsy:
         await etsy.post("/_sandbox/oauth", json={"redirect_uris": [app.redirect_uri], "access_ttl_s": 3600})
-        ctx = ConnectContext(app, MemoryConnectStates(clock=clock), StoreLifecycle(registry, publish), registry, etsy)
+        ctx = ConnectContext(app, states, StoreLifecycle(registry, publish), registry, etsy)
         connector = FastAPI()
         router = connect_router(ctx)
         assert router is not None
         connector.include_router(router)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=connector), base_url=OUR_BASE) as browser:
-            yield Flow(browser, etsy, registry, published, clock, sandbox.state.sandbox.oauth)
+            yield Flow(browser, etsy, registry, published, clock, sandbox.state.sandbox.oauth, states)
 
 
 @pytest.fixture
@@ -115,6 +117,19 @@ async def test_a_merchant_connects_their_shop_through_etsys_consent(flow: Flow) 
     assert (await flow.etsy.get(f"/v3/application/shops/{SHOP}/receipts", headers=headers)).status_code == 200
     for secret in (credentials["access_token"], credentials["refresh_token"], SHARED_SECRET):
         assert secret not in page.text and secret not in started.headers["location"]
+
+
+async def test_the_pkce_verifier_stays_with_us_and_its_s256_digest_is_the_challenge(flow: Flow) -> None:
+    started = await start(flow.browser)
+    asked = query_of(started.headers["location"])
+    remembered = await flow.states.take("etsy", asked["state"])
+    assert remembered is not None and remembered["merchant_email"] == EMAIL
+    verifier = remembered["code_verifier"]
+    assert 43 <= len(verifier) <= 128 and verifier not in started.headers["location"]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    assert asked["code_challenge"] == digest
+    other = query_of((await start(flow.browser)).headers["location"])
+    assert other["state"] != asked["state"] and other["code_challenge"] != asked["code_challenge"]
 
 
 async def test_a_callback_replayed_with_its_state_is_refused(flow: Flow) -> None:
