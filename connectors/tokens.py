@@ -3,8 +3,8 @@
 A platform whose tokens expire has `connectors/<platform>/tokens.py` with `refresh(http, app, credentials)`
 (the store's whole new credentials; `GrantRevokedError` on `invalid_grant`) and, if its header is not
 `Authorization: Bearer <access_token>`, `authorization(credentials) -> headers`. `keeper_for` finds it; a
-store is kept when its credentials carry a `refresh_token` and an `expires_at` (a YAML store with a pasted
-token is not: it is sent as configured, as before).
+store is kept when its credentials carry an `expires_at` (a refresh token is the platform's business: Wix
+renews by client credentials); a YAML store with a pasted token has none and is sent as configured.
 
 - Before a request, a token within `margin_s` of its `expires_at` is refreshed first. A refresh that fails
   for a passing reason (the token endpoint's 500, a timeout) while the token still works lets the request go
@@ -45,7 +45,6 @@ from connectors.stores.registry import StoreRegistry
 from connectors.tokens_auth import KeptAuth
 from connectors.tokens_locks import RefreshLocks, held
 from plumbing.config import StoreConfig
-from plumbing.logs import redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,9 @@ REFRESH_MARGIN_S = 300.0  # of Etsy's hour: a poll interval or two of slack, and
 RECENT_S = 60.0
 LOCK_TTL_S = 30.0  # a refresh's lease: the token call (at most half of it) and the registry write
 SAVE_ATTEMPTS = 4
-# Not secret, so not hidden from the logs: every other credential value a refresh brings is.
-_PLAIN = {"expires_at"}
+# Renewed tokens are not added to the logs' redaction (plumbing.logs.redact_secrets): it keeps every value
+# for the process's life and recompiles one pattern of all of them per addition, and a token a day per store
+# would grow it without end. They are never logged: they go in a header and the registry, nowhere else.
 
 
 def bearer(credentials: Mapping[str, str]) -> dict[str, str]:
@@ -111,7 +111,8 @@ class TokenKeeper:
         return self._app.platform
 
     def keeps(self, store: StoreConfig) -> bool:
-        return bool(store.credentials.get("refresh_token")) and bool(store.credentials.get("expires_at"))
+        """Its token expires (it has `expires_at`): a YAML store's pasted token has none and is sent as it is."""
+        return bool(store.credentials.get("expires_at"))
 
     def auth(self, store: StoreConfig) -> KeptAuth:
         return KeptAuth(self, store.store_id)
@@ -211,7 +212,6 @@ class TokenKeeper:
                 raise TokenRefreshFailed(f"{self.platform}:{store_id}: renewing its token failed: {error!r}") from None
             log.warning("renewing %s:%s's token failed (%r); it works a while yet", self.platform, store_id, error)
             return current.values
-        redact_secrets(value for name, value in renewed.items() if name not in _PLAIN and not name.endswith("_id"))
         kept.renewed_at = self._monotonic()
         saved = self._keep(kept, await self._save(kept, store_id, renewed, current.version))
         log.debug("renewed %s:%s's access token", self.platform, store_id)
