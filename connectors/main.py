@@ -13,7 +13,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from functools import partial
 
 import httpx
 from fastapi import APIRouter
@@ -30,6 +29,8 @@ from connectors.settings import ConnectorSettings, RegistrySettings
 from connectors.stores.lifecycle import StoreLifecycle
 from connectors.stores.postgres import PostgresStoreRegistry
 from connectors.stores.roster import RegistryFollower, Roster
+from connectors.tokens import TokenKeeper, keeper_for
+from connectors.tokens_locks import RedisRefreshLocks
 from connectors.webhooks import Disconnect, StoreRoutes, make_app
 from plumbing.config import StoreConfig, load_config
 from plumbing.database import open_pool
@@ -44,14 +45,14 @@ log = logging.getLogger("connector")
 PRODUCES = (ORDERS_RECEIVED, DEAD_LETTERS, STORES)
 
 
-def client_for(adapter: PlatformAdapter, store: StoreConfig) -> PlatformClient:
+def client_for(adapter: PlatformAdapter, store: StoreConfig, keeper: TokenKeeper | None = None) -> PlatformClient:
     if not store.base_url:
         raise SettingsError(f"store {store.key}: base_url is required to run its connector")
     return PlatformClient(
         adapter.name,
         store.base_url,
         headers=adapter.headers(store),
-        auth=adapter.auth(store),
+        auth=keeper.auth(store) if keeper is not None and keeper.keeps(store) else adapter.auth(store),
         rate_limit_wait=adapter.rate_limit_wait,
     )
 
@@ -84,7 +85,16 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         intake = Intake(adapter, service.producer, service.redis)
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
-        roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter))
+        keeper: TokenKeeper | None = None  # set below with the registry, for a platform whose tokens expire
+        roster = Roster(
+            adapter,
+            intake,
+            service.redis,
+            routes,
+            clients,
+            lambda store: client_for(adapter, store, keeper),
+            forget=lambda store_id: keeper.forget(store_id) if keeper else None,
+        )
         connect: APIRouter | None = None
         disconnect: Disconnect | None = None  # an uninstall webhook's: only with a registry to disconnect in
         if settings.database_url is None:
@@ -103,6 +113,10 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
                 http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
                 states = RedisConnectStates(service.redis)
                 connect = connect_router(ConnectContext(app_settings, states, lifecycle, registry, http))
+                margin = settings.token_refresh_margin.total_seconds()
+                keeper = keeper_for(
+                    app_settings, registry, lifecycle, RedisRefreshLocks(service.redis), http, margin_s=margin
+                )
                 if connect is not None:
                     log.info("%s connect flow: %s/connect/%s/start", platform, app_settings.base_url, platform)
             follower = RegistryFollower(platform, registry, roster, yaml_stores)

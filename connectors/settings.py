@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.stores.sealing import CredentialsKeyError, Sealer
-from plumbing.settings import Settings, SettingsError
+from plumbing.settings import Duration, Settings, SettingsError
 
 
 class RegistrySettings(Settings):
@@ -48,3 +50,8 @@ class ConnectorSettings(RegistrySettings):
     connector_host: str = Field(default="127.0.0.1", description="PERSONALIZE_CONNECTOR_HOST: webhook listen address.")
     connector_port: int = Field(default=8400, ge=0, le=65535, description="PERSONALIZE_CONNECTOR_PORT.")
     fetch_workers: int = Field(default=4, ge=1, description="PERSONALIZE_FETCH_WORKERS: thin-webhook fetchers.")
+    token_refresh_margin: Duration = Field(
+        default=timedelta(minutes=5),
+        description="PERSONALIZE_TOKEN_REFRESH_MARGIN: an expiring access token (Etsy's live an hour) is renewed "
+        "this long before it expires.",
+    )

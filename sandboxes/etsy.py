@@ -10,6 +10,14 @@ authorized the app, and the body names its shop (`shop_id`); several sandboxes w
 own `shop_id` are several shops of one app. Seeded receipt 3301000001 asks two personalization questions
 (Etsy's multi-question personalization: one property-54 variation per question, named by it).
 
+OAuth 2 (`sandboxes/oauth.py`): the consent page at `AUTH_PATH` (www.etsy.com's path) and the token endpoint at
+`TOKEN_PATH` (api.etsy.com's), PKCE S256 required, exact redirect URIs, access tokens prefixed with the seller's
+user id, refresh tokens that rotate. The app (its keystring and shared secret, its redirect URIs, how long an
+access token lives) is set with `POST /_sandbox/oauth`, defaulting to the store's credentials. A token the
+server issued reaches only what its scopes cover (Etsy's OAS: getMe `shops_r`, receipts `transactions_r`,
+createDraftListing `listings_w`); the store's configured `access_token` (the YAML's) is accepted as before.
+getShop answers the shop's name (the store's `shop_name` credential, else its store id).
+
 Etsy's page lists one event, `order.paid` (a third-party summary adds order.canceled / shipped /
 delivered). The sandbox announces every change so tests can exercise delivery, naming the event after
 the receipt's state; the connector fetches the receipt whatever the event says. Etsy's 429 carries none
@@ -19,6 +27,7 @@ of its rate-limit headers (its rate-limit page), so the sandbox's has none eithe
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import asdict
@@ -34,9 +43,10 @@ from sandboxes.oauth import OAuthServer, TokenError
 from sandboxes.orders.etsy import receipt, seeded, transaction_of
 from sandboxes.standard_webhooks import signed_headers
 
-SHOPS = "/v3/application/shops"
-CONNECT = "/oauth/connect"  # www.etsy.com/oauth/connect: the seller's consent
-TOKEN = "/v3/public/oauth/token"  # api.etsy.com: codes and refresh tokens for tokens  # getShopReceipts: /v3/application/shops/{shop_id}/receipts
+SHOPS = "/v3/application/shops"  # getShopReceipts: /v3/application/shops/{shop_id}/receipts
+ME = "/v3/application/users/me"
+AUTH_PATH = "/oauth/connect"  # www.etsy.com/oauth/connect: the seller's consent
+TOKEN_PATH = "/v3/public/oauth/token"  # api.etsy.com: codes and refresh tokens for tokens
 EARLIEST = 946684800  # the OAS `minimum` of min_last_modified / max_last_modified (2000-01-01)
 SORT_KEYS = {"created": "created_timestamp", "updated": "updated_timestamp", "receipt_id": "receipt_id"}
 SORT_ORDERS = {"asc": False, "ascending": False, "up": False, "desc": True, "descending": True, "down": True}
@@ -82,16 +92,19 @@ class EtsySandbox(PlatformSandbox):
             )
         raw.update(update_timestamp=when, updated_timestamp=when)
 
-    public_paths = frozenset({CONNECT, TOKEN})
+    public_paths = frozenset({AUTH_PATH, TOKEN_PATH})
 
     def authorized(self, state: SandboxState, request: Request) -> bool:
         return self.refusal(state, request) is None
 
     def refusal(self, state: SandboxState, request: Request) -> Response | None:
         """Etsy's own answers: the shared secret is required in `x-api-key` (403 since early 2026), then the
-        bearer token: the store's configured one, or one this sandbox's OAuth server issued and that is young."""
+        bearer token: the store's configured one, or one this sandbox's OAuth server issued, young, and granted
+        the scope the call needs."""
         creds = state.store.credentials
-        api_key = f"{creds.get('keystring', '')}:{creds.get('shared_secret', '')}"
+        oauth = state.oauth
+        app = (oauth.client_id, oauth.client_secret) if oauth else (creds.get("keystring", ""), "")
+        api_key = f"{app[0]}:{app[1] or creds.get('shared_secret', '')}"
         presented_key = request.headers.get("x-api-key", "")
         if ":" not in presented_key:
             return _error(403, "Shared secret is required in x-api-key header.")
@@ -101,9 +114,12 @@ class EtsySandbox(PlatformSandbox):
         configured = creds.get("access_token", "")
         if configured and secrets.compare_digest(presented.encode(), configured.encode()):
             return None
-        issued = state.oauth.access(presented) if state.oauth else "unknown"
-        if issued == "valid":
-            return None
+        issued = oauth.access(presented) if oauth else "unknown"
+        if issued == "valid" and oauth is not None:
+            needed = _scope_needed(request.method, request.url.path)
+            if needed is None or needed in oauth.scope_of(presented):
+                return None
+            return JSONResponse({"error": f"Missing required scope: {needed}"}, status_code=403)
         description = "access token is expired" if issued == "expired" else "access token is invalid"
         return JSONResponse({"error": "invalid_token", "error_description": description}, status_code=401)
 
@@ -111,7 +127,9 @@ class EtsySandbox(PlatformSandbox):
         """The app's OAuth settings: its registered redirect URIs and how long access tokens live (seconds in
         tests), `revoke` (the seller changed their password), and what the connector did (`GET`)."""
         creds = state.store.credentials
-        state.oauth = OAuthServer(creds.get("keystring", ""), token_prefix=f"{_user_id(state)}.")
+        state.oauth = OAuthServer(
+            creds.get("keystring", ""), client_secret=creds.get("shared_secret", ""), token_prefix=f"{_user_id(state)}."
+        )
         oauth = state.oauth
         router = APIRouter()
 
@@ -119,7 +137,9 @@ class EtsySandbox(PlatformSandbox):
         async def configure(settings: OAuthSettings) -> dict[str, Any]:
             oauth.redirect_uris = set(settings.redirect_uris)
             oauth.access_ttl_s = settings.access_ttl_s
-            return settings.model_dump()
+            oauth.client_id = settings.client_id or oauth.client_id
+            oauth.client_secret = settings.client_secret or oauth.client_secret
+            return {**settings.model_dump(exclude={"client_secret"}), "client_id": oauth.client_id}
 
         @router.get("/_sandbox/oauth")
         async def stats() -> dict[str, Any]:
@@ -130,15 +150,15 @@ class EtsySandbox(PlatformSandbox):
             oauth.revoke()
             return {"revoked": True}
 
-        @router.get(CONNECT)
+        @router.get(AUTH_PATH)
         async def connect(request: Request) -> Response:
             query = dict(request.query_params)
             problem = oauth.consent_problem(query)
             if problem:
                 return HTMLResponse(f"<!doctype html><title>Error</title><p>{escape(problem)}</p>", status_code=400)
-            return HTMLResponse(oauth.consent_page(query, CONNECT, app_name=f"App {oauth.client_id}"))
+            return HTMLResponse(oauth.consent_page(query, AUTH_PATH, app_name=f"App {oauth.client_id}"))
 
-        @router.post(CONNECT)
+        @router.post(AUTH_PATH)
         async def decide(request: Request) -> Response:
             form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
             try:
@@ -146,7 +166,7 @@ class EtsySandbox(PlatformSandbox):
             except TokenError as refused:
                 return HTMLResponse(f"<!doctype html><title>Error</title><p>{escape(refused.description)}</p>", 400)
 
-        @router.post(TOKEN)
+        @router.post(TOKEN_PATH)
         async def token(request: Request) -> Response:
             form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
             try:
@@ -164,10 +184,19 @@ class EtsySandbox(PlatformSandbox):
         router = APIRouter()
         shop_id = state.store.credentials.get("shop_id", "")
 
-        @router.get("/v3/application/users/me")
+        @router.get(ME)
         async def me() -> Response:
             """getMe: who granted the token, and their shop (how a connector learns the shop it was given)."""
-            return JSONResponse({"user_id": _user_id(state), "shop_id": int(shop_id) if shop_id.isdigit() else shop_id})
+            # A seller account without a shop has none to name (the OAS's shop_id is then absent).
+            return JSONResponse({"user_id": _user_id(state), "shop_id": int(shop_id) if shop_id.isdigit() else None})
+
+        @router.get(SHOPS + "/{shop}")
+        async def get_shop(shop: str) -> Response:
+            """getShop: the shop's public record; `shop_name` is the name the seller sees."""
+            if shop != shop_id:
+                return _error(404, f"Shop {shop} not found")
+            name = state.store.credentials.get("shop_name") or state.store.store_id
+            return JSONResponse({"shop_id": int(shop_id), "shop_name": name, "user_id": _user_id(state)})
 
         @router.get(SHOPS + "/{shop}/receipts")
         async def list_receipts(shop: str, request: Request) -> Response:
@@ -223,6 +252,22 @@ class EtsySandbox(PlatformSandbox):
 class OAuthSettings(BaseModel):
     redirect_uris: list[str] = Field(default_factory=list)
     access_ttl_s: float = Field(default=3600.0, gt=0, description="Etsy's is an hour; tests want seconds.")
+    client_id: str | None = Field(default=None, description="The app's keystring; default the store's `keystring`.")
+    client_secret: str | None = Field(
+        default=None, description="The app's shared secret (x-api-key); default the store's `shared_secret`."
+    )
+
+
+# The scope each call needs (Etsy's OAS `security`); a call not named needs none beyond a valid token.
+_SCOPES = (
+    ("GET", re.compile(r"^/v3/application/users/me$"), "shops_r"),
+    ("GET", re.compile(r"^/v3/application/shops/\d+/receipts(/\d+)?$"), "transactions_r"),
+    ("POST", re.compile(r"^/v3/application/shops/\d+/listings$"), "listings_w"),
+)
+
+
+def _scope_needed(method: str, path: str) -> str | None:
+    return next((scope for m, pattern, scope in _SCOPES if m == method and pattern.match(path)), None)
 
 
 def _user_id(state: SandboxState) -> int:

@@ -11,6 +11,8 @@ sandbox mounts it under its own paths and answers its own error bodies; what eve
   presented again is counted in `reused_refresh`: a connector that loses a rotation shows up there.
 - `revoke()` is the merchant uninstalling, changing their password or the platform revoking the app: every
   token of the grant stops working.
+- Each token carries the scopes the merchant consented to (`scope_of`), so a sandbox can refuse a call the
+  grant does not cover, as the platforms do; a refresh keeps the grant's scopes.
 """
 
 from __future__ import annotations
@@ -39,13 +41,23 @@ class _Code:
 
 
 @dataclass
+class _Refresh:
+    issued_at: float
+    scope: str
+
+
+@dataclass
 class OAuthStats:
     """What tests read back: how the connector used the server."""
 
     codes_issued: int = 0
     tokens_issued: int = 0
+    refresh_attempts: int = 0
     refreshes: int = 0
     reused_refresh: int = 0
+    # Per successful refresh, how old the refresh token was (seconds): a refresh long before its access token
+    # expired shows up here as a small age, two copies refreshing one generation as `reused_refresh`.
+    refreshed_ages_s: list[float] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
 
@@ -62,19 +74,21 @@ class OAuthServer:
         self,
         client_id: str,
         *,
+        client_secret: str = "",
         token_prefix: str = "",
         access_ttl_s: float = 3600.0,
         require_pkce: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client_id = client_id
+        self.client_secret = client_secret  # the app's secret, for sandboxes whose API checks it (Etsy's x-api-key)
         self.redirect_uris: set[str] = set()
         self.access_ttl_s = access_ttl_s
         self.stats = OAuthStats()
         self._prefix, self._pkce, self._clock = token_prefix, require_pkce, clock
         self._codes: dict[str, _Code] = {}
-        self._access: dict[str, float] = {}  # token -> expiry
-        self._refresh: set[str] = set()
+        self._access: dict[str, tuple[float, str]] = {}  # token -> (expiry, scope)
+        self._refresh: dict[str, _Refresh] = {}
         self._dead_refresh: set[str] = set()
 
     # -- the browser's side: consent --------------------------------------------------------------------
@@ -137,13 +151,18 @@ class OAuthServer:
         raise self._refuse("unsupported_grant_type", f"grant_type {grant!r} is not supported")
 
     def access(self, token: str) -> TokenState:
-        expiry = self._access.get(token)
-        if expiry is None:
+        issued = self._access.get(token)
+        if issued is None:
             return "unknown"
-        return "valid" if self._clock() < expiry else "expired"
+        return "valid" if self._clock() < issued[0] else "expired"
+
+    def scope_of(self, token: str) -> set[str]:
+        """The scopes an access token was granted (space-separated in the request, RFC 6749 §3.3)."""
+        issued = self._access.get(token)
+        return set(issued[1].split()) if issued else set()
 
     def revoke(self) -> None:
-        self._dead_refresh |= self._refresh
+        self._dead_refresh |= set(self._refresh)
         self._refresh.clear()
         self._access.clear()
         self._codes.clear()
@@ -156,28 +175,31 @@ class OAuthServer:
             raise self._refuse("invalid_grant", "redirect_uri does not match the authorization request")
         if code.challenge is not None and not _verifier_matches(form.get("code_verifier", ""), code.challenge):
             raise self._refuse("invalid_grant", "code_verifier does not match the code_challenge")
-        return self._issue()
+        return self._issue(code.scope)
 
     def _rotate(self, refresh_token: str) -> dict[str, object]:
+        self.stats.refresh_attempts += 1
         if refresh_token in self._dead_refresh:
             self.stats.reused_refresh += 1
             raise self._refuse("invalid_grant", "refresh_token is revoked")
-        if refresh_token not in self._refresh:
+        used = self._refresh.pop(refresh_token, None)
+        if used is None:
             raise self._refuse("invalid_grant", "refresh_token is invalid")
-        self._refresh.discard(refresh_token)
         self._dead_refresh.add(refresh_token)
         self.stats.refreshes += 1
-        return self._issue()
+        self.stats.refreshed_ages_s.append(round(self._clock() - used.issued_at, 3))
+        return self._issue(used.scope)
 
-    def _issue(self) -> dict[str, object]:
+    def _issue(self, scope: str) -> dict[str, object]:
         access, refresh = self._prefix + secrets.token_urlsafe(32), self._prefix + secrets.token_urlsafe(32)
-        self._access[access] = self._clock() + self.access_ttl_s
-        self._refresh.add(refresh)
+        now = self._clock()
+        self._access[access] = (now + self.access_ttl_s, scope)
+        self._refresh[refresh] = _Refresh(now, scope)
         self.stats.tokens_issued += 1
         return {
             "access_token": access,
             "token_type": "Bearer",
-            "expires_in": self.access_ttl_s,
+            "expires_in": int(self.access_ttl_s) if float(self.access_ttl_s).is_integer() else self.access_ttl_s,
             "refresh_token": refresh,
         }
 

@@ -3,9 +3,11 @@
 The store's `base_url` is `https://api.etsy.com` (or `https://openapi.etsy.com`: Etsy says the two hosts are
 equivalent). Credentials: `keystring`, `shared_secret`, `access_token`, `shop_id`.
 
-Token refresh is out of scope: `access_token` is sent as configured (Etsy's tokens already carry the
-`<user id>.` prefix its Bearer header wants). When it expires Etsy answers 401, each poll fails and is
-logged until the operator puts a fresh token in the config; nothing is lost, the cursor does not move.
+A store connected in the browser (`connect`) carries `refresh_token` and `expires_at` too: its token is kept
+valid by `connectors/tokens.py` (with `tokens.refresh`), which sets the Bearer header per request. A YAML store
+with a pasted `access_token` only has it sent as configured (Etsy's tokens already carry the `<user id>.`
+prefix its Bearer header wants): when it expires Etsy answers 401 and each poll fails, logged, until the
+operator puts a fresh token in the config; nothing is lost, the cursor does not move.
 """
 
 from __future__ import annotations

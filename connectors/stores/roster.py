@@ -57,9 +57,10 @@ class Roster:
         routes: StoreRoutes,
         clients: dict[str, PlatformClient],
         make_client: Callable[[StoreConfig], PlatformClient],
+        forget: Callable[[str], None] = lambda store_id: None,  # what else knows of a stopped store (its tokens)
     ) -> None:
         self._adapter, self._intake, self._redis = adapter, intake, redis
-        self._routes, self._clients, self._make_client = routes, clients, make_client
+        self._routes, self._clients, self._make_client, self._forget = routes, clients, make_client, forget
         self._running: dict[str, _Running] = {}
 
     def __len__(self) -> int:
@@ -98,6 +99,7 @@ class Roster:
         await asyncio.gather(running.task, return_exceptions=True)
         self._clients.pop(running.store.key, None)
         await running.client.aclose()
+        self._forget(store_id)
         return True
 
     async def run_until(self, stop: asyncio.Event) -> None:

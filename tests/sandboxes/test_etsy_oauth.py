@@ -14,7 +14,7 @@ import pytest
 
 from plumbing.config import StoreConfig
 from sandboxes.base import make_sandbox_app
-from sandboxes.etsy import EtsySandbox
+from sandboxes.etsy import TOKEN_PATH, EtsySandbox
 
 KEYSTRING, SHARED, SHOP = "oauthkeystring", "oauthshared", "777001"
 REDIRECT = "https://app.example.com/connect/etsy/callback"
@@ -153,3 +153,48 @@ async def test_every_call_needs_the_shared_secret_in_x_api_key(etsy: httpx.Async
     keystring_only = {"x-api-key": KEYSTRING, "authorization": f"Bearer {tokens['access_token']}"}
     answer = await etsy.get("/v3/application/users/me", headers=keystring_only)
     assert answer.status_code == 403 and answer.json() == {"error": "Shared secret is required in x-api-key header."}
+
+
+async def test_the_app_is_set_through_the_control_and_its_secret_then_opens_the_api(etsy: httpx.AsyncClient) -> None:
+    set_app = {"redirect_uris": [REDIRECT], "client_id": "otherapp", "client_secret": "othersecret"}
+    answer = (await etsy.post("/_sandbox/oauth", json=set_app)).json()
+    assert answer["client_id"] == "otherapp" and "client_secret" not in answer
+    verifier, challenge = pkce()
+    back = await consent(etsy, challenge, client_id="otherapp")
+    form = {"grant_type": "authorization_code", "client_id": "otherapp", "redirect_uri": REDIRECT}
+    tokens = (await etsy.post(TOKEN_PATH, data={**form, "code": back["code"], "code_verifier": verifier})).json()
+    auth = {"authorization": f"Bearer {tokens['access_token']}"}
+    assert (await etsy.get("/v3/application/users/me", headers={**API_KEY, **auth})).status_code == 401  # old app
+    new_key = {"x-api-key": "otherapp:othersecret"}
+    assert (await etsy.get("/v3/application/users/me", headers={**new_key, **auth})).status_code == 200
+    assert (await exchange(etsy, back["code"], verifier)).json()["error"] == "invalid_client"
+
+
+async def test_a_token_reaches_only_what_its_scopes_cover(etsy: httpx.AsyncClient) -> None:
+    verifier, challenge = pkce()
+    back = await consent(etsy, challenge, scope="shops_r")
+    tokens = (await exchange(etsy, back["code"], verifier)).json()
+    assert (await etsy.get("/v3/application/users/me", headers=bearer(tokens["access_token"]))).status_code == 200
+    receipts = await etsy.get(f"/v3/application/shops/{SHOP}/receipts", headers=bearer(tokens["access_token"]))
+    assert receipts.status_code == 403 and receipts.json() == {"error": "Missing required scope: transactions_r"}
+    renewed = (await refresh(etsy, tokens["refresh_token"])).json()  # a refresh keeps the grant's scopes
+    again = await etsy.get(f"/v3/application/shops/{SHOP}/receipts", headers=bearer(renewed["access_token"]))
+    assert again.status_code == 403
+
+
+async def test_get_shop_names_the_shop(etsy: httpx.AsyncClient) -> None:
+    verifier, challenge = pkce()
+    tokens = (await exchange(etsy, (await consent(etsy, challenge))["code"], verifier)).json()
+    shop = await etsy.get(f"/v3/application/shops/{SHOP}", headers=bearer(tokens["access_token"]))
+    assert shop.json() == {"shop_id": 777001, "shop_name": "oauth-shop", "user_id": 777002}
+    assert (await etsy.get("/v3/application/shops/1", headers=bearer(tokens["access_token"]))).status_code == 404
+
+
+async def test_the_stats_say_how_old_each_refreshed_token_was(etsy: httpx.AsyncClient) -> None:
+    verifier, challenge = pkce()
+    tokens = (await exchange(etsy, (await consent(etsy, challenge))["code"], verifier)).json()
+    await refresh(etsy, tokens["refresh_token"])
+    await refresh(etsy, tokens["refresh_token"])  # spent
+    stats = (await etsy.get("/_sandbox/oauth")).json()
+    assert (stats["refresh_attempts"], stats["refreshes"], len(stats["refreshed_ages_s"])) == (2, 1, 1)
+    assert stats["refreshed_ages_s"][0] >= 0
