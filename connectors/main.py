@@ -23,6 +23,7 @@ from connectors.connect.apps import app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
 from connectors.connect.states import RedisConnectStates
 from connectors.fetcher import ThinFetcher
+from connectors.hook_health import HookKeeper
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
 from connectors.registry import adapter_for
@@ -84,7 +85,8 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         intake = Intake(adapter, service.producer, service.redis)
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
-        roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter))
+        keeper = HookKeeper.for_platform(platform, service.redis)
+        roster = Roster(adapter, intake, service.redis, routes, clients, partial(client_for, adapter), keeper)
         connect: APIRouter | None = None
         if settings.database_url is None:
             for store in yaml_stores.values():
@@ -96,6 +98,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
                 await publish(service.producer, events)
 
             lifecycle = StoreLifecycle(registry, announce)
+            roster.on_revoked = lifecycle.disconnect  # a revoked grant disconnects the store (connectors.errors)
             seeded = await lifecycle.seed(yaml_stores.values())
             if (app_settings := app_for(platform)) is not None:
                 http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
