@@ -118,7 +118,7 @@ class WooCommerceSandbox(PlatformSandbox):
         """The store's API keys: its YAML credentials are the first (read_write)."""
         own = vars(state)  # SandboxState is every platform's; these two tables are WooCommerce's alone
         if "woocommerce_keys" not in own:
-            own["woocommerce_keys"] = WooKeys()
+            own["woocommerce_keys"] = WooKeys(post=_post)
             credentials = state.store.credentials
             if credentials.get("consumer_key"):
                 own["woocommerce_keys"].add(

@@ -25,12 +25,12 @@ import hmac
 import ipaddress
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from woocommerce.oauth import OAuth
@@ -52,10 +52,15 @@ class ApiKey:
     revoked: bool = False
 
 
+Post = Callable[[str, bytes, dict[str, str]], Awaitable[int | str]]
+
+
 @dataclass
 class WooKeys:
-    """The store's `woocommerce_api_keys` table, and what the key POSTs got back (tests read `posts`)."""
+    """The store's `woocommerce_api_keys` table, and what the key POSTs got back (tests read `posts`). `post` is
+    how the store reaches a callback URL (tests may route it in process)."""
 
+    post: Post
     keys: dict[int, ApiKey] = field(default_factory=dict)
     nonces: set[str] = field(default_factory=set)
     posts: list[dict[str, Any]] = field(default_factory=list)
@@ -144,18 +149,6 @@ def grant_page(query: dict[str, str], nonce: str) -> str:
     )
 
 
-async def _post_keys(url: str, body: dict[str, Any]) -> int | str:
-    """`post_consumer_data` (`wp_safe_remote_post`, no redirects followed): the status, or why none came."""
-    try:
-        async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client:
-            answer = await client.post(
-                url, content=json.dumps(body).encode(), headers={"Content-Type": "application/json;charset=UTF-8"}
-            )
-            return answer.status_code
-    except httpx.HTTPError as error:
-        return type(error).__name__
-
-
 def auth_router(keys: WooKeys) -> APIRouter:
     router = APIRouter()
 
@@ -190,11 +183,13 @@ def auth_router(keys: WooKeys) -> APIRouter:
             "consumer_secret": key.consumer_secret,
             "key_permissions": key.permissions,
         }
-        answer = await _post_keys(_formatted(query["callback_url"]), body)
+        # post_consumer_data: `wp_safe_remote_post`, JSON, no redirects followed
+        json_type = {"Content-Type": "application/json;charset=UTF-8"}
+        answer = await keys.post(_formatted(query["callback_url"]), json.dumps(body).encode(), json_type)
         keys.posts.append({"key_id": key.key_id, "answer": answer})
         if answer != 200:
             del keys.keys[key.key_id]  # maybe_delete_key
-            if isinstance(answer, str):
+            if isinstance(answer, str):  # a transport error: WordPress shows its message
                 return _wp_die(f"cURL error: {answer}")
             return _wp_die("An error occurred in the request and at the time were unable to send the consumer data")
         back = _with_query(_formatted(query["return_url"]), success="1", user_id=_clean(query["user_id"]))
