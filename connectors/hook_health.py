@@ -41,6 +41,7 @@ from connectors.errors import GrantRevokedError
 from connectors.subscriptions import HookHealth
 from plumbing.config import StoreConfig
 from plumbing.durations import Duration
+from plumbing.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,10 @@ class HookKeeper:
             module = importlib.import_module(f"connectors.{platform}.subscriptions")
         except ModuleNotFoundError:
             return None
-        app = app_for(platform)
+        try:
+            app = app_for(platform)
+        except SettingsError:  # no public address (WooCommerce needs no client id to be asked for one)
+            app = None
         if app is None:
             log.warning("%s webhooks are not kept: PERSONALIZE_CONNECT_BASE_URL is not set", platform)
             return None

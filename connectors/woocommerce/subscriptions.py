@@ -68,7 +68,7 @@ async def ensure(api: PlatformClient, store: StoreConfig, callback_url: str) -> 
             if keep is None:
                 problems.append(f"{topic}: the store did not create the webhook")
                 continue
-            (revived if current else created).append(topic)
+            (revived if mine else created).append(topic)  # replaced (disabled, paused, stale), or new
         for old in mine:
             if old is not keep:
                 await api.request("DELETE", f"{WEBHOOKS}/{int(old['id'])}", params={"force": "true"})
