@@ -145,7 +145,9 @@ def test_no_schedule_without_a_public_address_or_a_subscriptions_module(monkeypa
     monkeypatch.setenv("PERSONALIZE_CONNECT_BASE_URL", "https://connect.example.com")
     monkeypatch.setenv("PERSONALIZE_WEBHOOK_HEALTH_INTERVAL", "2m")
     kept = HookKeeper.for_platform("woocommerce", redis)
-    assert kept is not None and kept.callback_url(STORE) == "https://connect.example.com/webhooks/woocommerce/health-shop"
+    assert (
+        kept is not None and kept.callback_url(STORE) == "https://connect.example.com/webhooks/woocommerce/health-shop"
+    )
     assert kept._interval == timedelta(minutes=2)
     assert HookKeeper.for_platform("etsy", redis) is None  # per-app webhooks: nothing to register per store
 

@@ -74,7 +74,9 @@ class Rig:
 
     async def start(self, store_url: str = SHOP, email: str = EMAIL) -> dict[str, str]:
         """Our start page: the 302 to the store's authorize page, read back as its query."""
-        answer = await self.ours.get("/connect/woocommerce/start", params={"merchant_email": email, "store_url": store_url})
+        answer = await self.ours.get(
+            "/connect/woocommerce/start", params={"merchant_email": email, "store_url": store_url}
+        )
         assert answer.status_code == 302, answer.text
         location = urlsplit(answer.headers["location"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == f"{SHOP}/wc-auth/v1/authorize"
@@ -244,4 +246,7 @@ def test_a_store_url_is_normalized_and_names_a_stable_store_id(given: str, url: 
 
 
 def test_http_and_https_of_one_site_are_one_store_in_dev() -> None:
-    assert normalized("http://127.0.0.1:9081", dev=True).store_id == normalized("https://127.0.0.1:9081", dev=True).store_id
+    assert (
+        normalized("http://127.0.0.1:9081", dev=True).store_id
+        == normalized("https://127.0.0.1:9081", dev=True).store_id
+    )

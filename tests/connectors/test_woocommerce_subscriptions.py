@@ -48,7 +48,9 @@ class Rig:
         return (await self.connector.post(url.removeprefix(OURS), content=body, headers=headers)).status_code
 
     def ours(self) -> list:
-        return sorted((h for h in self.hooks.hooks.values() if h.delivery_url.rstrip("/") == CALLBACK), key=lambda h: h.topic)
+        return sorted(
+            (h for h in self.hooks.hooks.values() if h.delivery_url.rstrip("/") == CALLBACK), key=lambda h: h.topic
+        )
 
 
 @pytest.fixture
