@@ -179,14 +179,21 @@ class HookKeeper:
                 CHECKS.labels(self.platform, "revoked").inc()
                 self._healthy.pop(store.store_id, None)
                 log.warning("%s: %s", store.key, revoked)
-                if on_revoked is not None:
-                    await on_revoked(store.platform, store.store_id, str(revoked))
+                if on_revoked is not None and await self._disconnected(store, str(revoked), on_revoked):
                     return
             except Exception:  # the next interval tries again; meanwhile the poll runs at full rate
                 CHECKS.labels(self.platform, "error").inc()
                 self._healthy[store.store_id] = False
                 log.exception("webhook check of %s failed; polling it at full rate", store.key)
             await asyncio.sleep(self._interval.total_seconds() * (1 + JITTER * (2 * self._rng() - 1)))
+
+    async def _disconnected(self, store: StoreConfig, reason: str, on_revoked: Revoked) -> bool:
+        try:
+            await on_revoked(store.platform, store.store_id, reason)
+            return True
+        except Exception:  # the registry or the broker away: the next check sees the 401 again
+            log.exception("disconnecting %s failed; retrying next interval", store.key)
+            return False
 
     async def check(self, store: StoreConfig, api: PlatformClient) -> HookHealth:
         """One `ensure`, its verdict kept here and told to the other copies; GrantRevokedError passes through."""
@@ -199,6 +206,9 @@ class HookKeeper:
         if health.problems:
             CHECKS.labels(self.platform, "unhealthy").inc()
             log.warning("webhooks of %s are not right: %s", store.key, "; ".join(health.problems))
+        elif health.created and not (health.found_active or health.revived):  # a new store: none of ours yet
+            CHECKS.labels(self.platform, "registered").inc()
+            log.info("webhooks of %s registered: %s", store.key, ", ".join(health.created))
         elif health.repaired:
             CHECKS.labels(self.platform, "repaired").inc()
             log.warning(
