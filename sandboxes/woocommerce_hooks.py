@@ -246,7 +246,6 @@ def hooks_router(store: WooHooks) -> APIRouter:
         hook = store.hooks.get(hook_id)
         return JSONResponse(hook.view()) if hook else _invalid_id()
 
-    @router.api_route(WEBHOOKS + "/{hook_id}", methods=["PUT", "POST", "PATCH"])
     async def update(hook_id: int, request: Request) -> Response:
         hook = store.hooks.get(hook_id)
         if hook is None:
@@ -276,6 +275,11 @@ def hooks_router(store: WooHooks) -> APIRouter:
         if hook.status == "active" and (moved or hook.pending_delivery):
             await store.ping(hook)
         return JSONResponse(hook.view())
+
+    for method in ("PUT", "POST", "PATCH"):  # WP_REST_Server::EDITABLE
+        router.add_api_route(
+            WEBHOOKS + "/{hook_id}", update, methods=[method], operation_id=f"update_webhook_{method.lower()}"
+        )
 
     @router.delete(WEBHOOKS + "/{hook_id}")
     async def delete(hook_id: int, request: Request) -> Response:
