@@ -22,6 +22,7 @@ from connectors.connect.apps import app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
 from connectors.connect.states import RedisConnectStates
 from connectors.fetcher import ThinFetcher
+from connectors.hook_health import HookKeeper
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
 from connectors.registry import adapter_for
@@ -85,6 +86,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         intake = Intake(adapter, service.producer, service.redis)
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
+        hooks = HookKeeper.for_platform(platform, service.redis)
         keeper: TokenKeeper | None = None  # set below with the registry, for a platform whose tokens expire
         roster = Roster(
             adapter,
@@ -93,6 +95,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             routes,
             clients,
             lambda store: client_for(adapter, store, keeper),
+            hooks,
             forget=lambda store_id: keeper.forget(store_id) if keeper else None,
         )
         connect: APIRouter | None = None
@@ -108,6 +111,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
 
             lifecycle = StoreLifecycle(registry, announce)
             disconnect = lifecycle.disconnect
+            roster.on_revoked = lifecycle.disconnect  # a revoked grant disconnects the store (connectors.errors)
             seeded = await lifecycle.seed(yaml_stores.values())
             if (app_settings := app_for(platform)) is not None:
                 http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))

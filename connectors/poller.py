@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from connectors.client import PlatformClient
+from connectors.errors import GrantRevokedError
 from connectors.intake import Intake
 from connectors.metrics import POLLS
 from connectors.platform import PlatformAdapter
@@ -34,9 +35,15 @@ class StorePoller:
         intake: Intake,
         cursor: Cursor,
         clock: Callable[[], datetime] = utc_now,
+        interval: Callable[[], timedelta] | None = None,
+        on_revoked: Callable[[str, str, str], Awaitable[object]] | None = None,
     ) -> None:
         self._adapter, self._store, self._api, self._intake, self._cursor = adapter, store, api, intake, cursor
         self._clock = clock
+        # Asked before each wait (`connectors.hook_health`: slower while the store's webhooks are healthy).
+        self._interval = interval or (lambda: store.poll_interval)
+        # The platform says the store's grant is gone: disconnect it (`StoreLifecycle.disconnect`) and stop.
+        self._on_revoked = on_revoked
 
     async def poll_once(self) -> int:
         """One reconciliation pass; returns how many orders it read."""
@@ -57,14 +64,20 @@ class StorePoller:
         return read
 
     async def run(self, stop: asyncio.Event) -> None:
-        interval = self._store.poll_interval.total_seconds()
         while not stop.is_set():
+            every = self._interval()
+            interval = every.total_seconds()
             try:
-                if await self._cursor.take_turn(self._store.poll_interval):
+                if await self._cursor.take_turn(every):
                     await self.poll_once()
                     POLLS.labels(self._store.platform, self._store.store_id, "ok").inc()
                 else:
                     POLLS.labels(self._store.platform, self._store.store_id, "other_copy").inc()
+            except GrantRevokedError as revoked:
+                POLLS.labels(self._store.platform, self._store.store_id, "revoked").inc()
+                log.warning("poll of %s: %s", self._store.key, revoked)
+                if self._on_revoked is not None and await self._disconnected(str(revoked)):
+                    return
             except Exception:  # a failed poll is retried next interval; the cursor did not move
                 POLLS.labels(self._store.platform, self._store.store_id, "error").inc()
                 log.exception("poll of %s failed; retrying in %.0fs", self._store.key, interval)
@@ -72,3 +85,12 @@ class StorePoller:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
                 pass
+
+    async def _disconnected(self, reason: str) -> bool:
+        assert self._on_revoked is not None
+        try:
+            await self._on_revoked(self._store.platform, self._store.store_id, reason)
+            return True
+        except Exception:  # the registry or the broker away: the next poll sees the 401 again and retries
+            log.exception("disconnecting %s failed; retrying next interval", self._store.key)
+            return False

@@ -168,6 +168,9 @@ class PlatformSandbox:
         """Any body, wrapped and signed the platform's way (tests use it to send verified nonsense)."""
         raise NotImplementedError
 
+    async def announce_registered(self, state: SandboxState, raw: dict[str, Any], event: str) -> None:
+        """Deliver to the webhooks registered through the platform's own API (WooCommerce); none by default."""
+
 
 def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url: str | None = None) -> FastAPI:
     state = SandboxState(store=store, webhooks=WebhookSettings(url=webhook_url))
@@ -228,7 +231,10 @@ def make_sandbox_app(platform: PlatformSandbox, store: StoreConfig, webhook_url:
 
     async def announce(raw: dict[str, Any], event: str) -> None:
         settings = state.webhooks
-        if not settings.enabled or not settings.url:
+        if not settings.enabled:
+            return
+        await platform.announce_registered(state, raw, event)
+        if not settings.url:
             return
         if settings.drop > 0:
             settings.drop -= 1

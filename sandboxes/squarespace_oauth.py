@@ -81,7 +81,7 @@ class SquarespaceOAuth(OAuthServer):
         }
         if code in self._online_codes:
             self._online_codes.discard(code)
-            self._refresh.discard(str(issued["refresh_token"]))  # an online grant: no refresh token exists
+            self._refresh.pop(str(issued["refresh_token"]), None)  # an online grant: no refresh token exists
         else:
             answer.update(refresh_token=issued["refresh_token"], refresh_token_expires_at=now + REFRESH_TTL_S)
         return answer

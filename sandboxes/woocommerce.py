@@ -1,16 +1,18 @@
 """WooCommerce sandbox: REST v3 orders (list with modified_after/orderby/page, `any` without the trash, one order,
-DELETE to the trash), Basic, query-string or OAuth 1.0a auth, webhooks created through the API and pinged, and
-`order.created`/`updated`/`restored` webhooks carrying the full order (`deleted` only its id), signed with
-X-WC-Webhook-Signature. Line meta carries `display_value` as WooCommerce formats it (`orders/woocommerce.py`)."""
+DELETE to the trash), Basic, query-string or OAuth 1.0a auth with the store's API keys (`woocommerce_auth.py`:
+the `/wc-auth/v1/authorize` key delivery, keys that can be revoked), the webhooks REST API with its creation ping,
+deliveries signed with each webhook's own secret and webhooks disabled after repeated failures
+(`woocommerce_hooks.py`), and `order.created`/`updated`/`restored` webhooks carrying the full order (`deleted` only
+its id), signed with X-WC-Webhook-Signature. Line meta carries `display_value` as WooCommerce formats it
+(`orders/woocommerce.py`). `GET /wp-json/` is WordPress's public index (the site's name and home).
+
+The store's YAML credentials are its first API key (read_write); `/_sandbox/webhooks` still sends every order
+event to one URL signed with the YAML `webhook_secret`, as before, besides the registered webhooks."""
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
-import hmac
 import json
-import re
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,33 +22,18 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from woocommerce.oauth import OAuth
 
 from sandboxes.base import ItemSpec, OrderSpec, PlatformSandbox, SandboxState
 from sandboxes.orders import woocommerce as orders
 from sandboxes.orders.woocommerce import meta_entry
+from sandboxes.woocommerce_auth import AUTH_PATH, GRANTED_PATH, WooKeys, auth_router, refusal
+from sandboxes.woocommerce_hooks import AGENT, WEBHOOKS, WooHooks, hooks_router, payload, signature
+
+__all__ = ["AUTH_PATH", "ORDERS", "SANDBOX", "WEBHOOKS", "WooCommerceSandbox"]
 
 SAMPLES = Path(__file__).parent / "samples" / "woocommerce"
 ORDERS = "/wp-json/wc/v3/orders"
-WEBHOOKS = "/wp-json/wc/v3/webhooks"
-AGENT = "WooCommerce/8.0.0 Hookshot (WordPress/6.4)"
-
-
-# wp_specialchars_decode(…, ENT_QUOTES): the entities of < > " ' & (named, decimal, or hex for the last three).
-_WP_ENTITIES = re.compile(r"&(lt|gt|quot|amp);|&#0*(60|62|34|39|38);|&#[xX]0*(27|22|26);")
-_NAMED = {"lt": "<", "gt": ">", "quot": '"', "amp": "&"}
-
-
-def _signature(secret: str, body: bytes) -> str:
-    """WooCommerce's `generate_signature` (PLATFORMS.md): base64 of the raw HMAC-SHA256 of the exact body, keyed
-    with `wp_specialchars_decode(secret, ENT_QUOTES)`."""
-    key = _WP_ENTITIES.sub(_decoded, secret)
-    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def _decoded(entity: re.Match[str]) -> str:
-    named, decimal, hexadecimal = entity.groups()
-    return _NAMED[named] if named else chr(int(decimal)) if decimal else chr(int(hexadecimal, 16))
+INDEX = "/wp-json/"
 
 
 def _gmt(moment: datetime) -> str:
@@ -125,31 +112,51 @@ class WooCommerceSandbox(PlatformSandbox):
     def restore(self, state: SandboxState, raw: dict[str, Any]) -> None:
         orders.restore(raw, _gmt(state.tick()))
 
+    public_paths = frozenset({AUTH_PATH, GRANTED_PATH, INDEX})
+
+    def keys(self, state: SandboxState) -> WooKeys:
+        """The store's API keys: its YAML credentials are the first (read_write)."""
+        own = vars(state)  # SandboxState is every platform's; these two tables are WooCommerce's alone
+        if "woocommerce_keys" not in own:
+            own["woocommerce_keys"] = WooKeys(post=_post)
+            credentials = state.store.credentials
+            if credentials.get("consumer_key"):
+                own["woocommerce_keys"].add(
+                    credentials["consumer_key"], credentials.get("consumer_secret", ""), "read_write", "YAML"
+                )
+        return own["woocommerce_keys"]
+
+    def hooks(self, state: SandboxState) -> WooHooks:
+        """The webhooks registered through the store's REST API."""
+        return vars(state).setdefault("woocommerce_hooks", WooHooks(post=_post))
+
     def authorized(self, state: SandboxState, request: Request) -> bool:
-        """WooCommerce's `WC_REST_Authentication`: over HTTPS, Basic, or (when the server passed no
-        `Authorization`) `consumer_key`/`consumer_secret` in the query string; otherwise OAuth 1.0a.
-        A store whose credentials say `auth: query_string` sits on a host that strips `Authorization`."""
-        key = state.store.credentials.get("consumer_key", "")
-        secret = state.store.credentials.get("consumer_secret", "")
+        return self.refusal(state, request) is None
+
+    def refusal(self, state: SandboxState, request: Request) -> Response | None:
+        """WooCommerce's `WC_REST_Authentication` (`woocommerce_auth.refusal`). A store whose credentials say
+        `auth: query_string` sits on a host that strips `Authorization`."""
         strips_authorization = state.store.credentials.get("auth") == "query_string"
-        header = "" if strips_authorization else request.headers.get("authorization", "")
-        if header.startswith("Basic "):
-            given = base64.b64decode(header[6:]).decode(errors="replace")
-            return hmac.compare_digest(given.encode(), f"{key}:{secret}".encode())
-        params = dict(request.query_params)
-        if request.url.scheme == "https" and "consumer_key" in params:
-            given = f"{params['consumer_key']}:{params.get('consumer_secret', '')}"
-            return hmac.compare_digest(given.encode(), f"{key}:{secret}".encode())
-        signature = params.pop("oauth_signature", None)
-        if not signature or params.get("oauth_consumer_key") != key:
-            return False
-        url = str(request.url).split("?", 1)[0]
-        expected = OAuth(url, key, secret, version="wc/v3", method=request.method).generate_oauth_signature(params, url)
-        return hmac.compare_digest(signature.encode(), expected.encode())
+        return refusal(self.keys(state), request, strips_authorization)
+
+    def controls(self, state: SandboxState) -> APIRouter:
+        router = APIRouter()
+        router.include_router(auth_router(self.keys(state)))
+        router.include_router(hooks_router(self.hooks(state)))
+
+        @router.get(INDEX)
+        async def index() -> dict[str, Any]:
+            """WordPress's REST index, public: the site's name and addresses (what a connect flow shows)."""
+            home = state.store.base_url or "https://example.com"
+            return {"name": f"Sandbox shop {state.store.store_id}", "description": "", "url": home, "home": home}
+
+        return router
+
+    async def announce_registered(self, state: SandboxState, raw: dict[str, Any], event: str) -> None:
+        await self.hooks(state).deliver(raw["id"], event, payload(raw, event))
 
     def api(self, state: SandboxState) -> APIRouter:
         router = APIRouter()
-        hooks: dict[int, dict[str, Any]] = {}  # created through `POST /webhooks`, with their ping's answer
 
         @router.get(ORDERS)
         async def list_orders(request: Request) -> Response:
@@ -205,34 +212,13 @@ class WooCommerceSandbox(PlatformSandbox):
             await self._announce(state, raw, "restored")
             return JSONResponse(raw)
 
-        @router.post(WEBHOOKS)
-        async def create_webhook(request: Request) -> Response:
-            """The webhook is saved, then pinged (`deliver_ping`); it stays `pending_delivery` unless the
-            delivery URL answered exactly 200. The answer is 201 either way, as the REST controller's."""
-            spec = await request.json()
-            hook_id = state.next_id()
-            answer = await _post(spec.get("delivery_url", ""), f"webhook_id={hook_id}".encode(), {"User-Agent": AGENT})
-            hook = {
-                "id": hook_id,
-                "name": spec.get("name", ""),
-                "status": spec.get("status", "active"),
-                "topic": spec.get("topic", ""),
-                "delivery_url": spec.get("delivery_url", ""),
-                "pending_delivery": answer != 200,
-                "ping_answer": answer,
-            }
-            hooks[hook_id] = hook
-            return JSONResponse(hook, 201)
-
-        @router.get(WEBHOOKS + "/{hook_id}")
-        async def get_webhook(hook_id: int) -> Response:
-            hook = hooks.get(hook_id)
-            return JSONResponse(hook) if hook else JSONResponse({"code": "woocommerce_rest_webhook_invalid_id"}, 404)
-
         return router
 
     async def _announce(self, state: SandboxState, raw: dict[str, Any], event: str) -> None:
-        if not (state.webhooks.enabled and state.webhooks.url):
+        if not state.webhooks.enabled:
+            return
+        await self.announce_registered(state, raw, event)
+        if not state.webhooks.url:
             return
         headers, body = self.webhook(state, raw, event, thin=False)
         answer = await _post(state.webhooks.url, body, headers)
@@ -240,8 +226,7 @@ class WooCommerceSandbox(PlatformSandbox):
 
     def webhook(self, state: SandboxState, raw: dict[str, Any], event: str, thin: bool) -> tuple[dict[str, str], bytes]:
         """`build_payload`: the REST order, or only `{"id"}` for `deleted` (the order is in the trash)."""
-        payload = {"id": raw["id"]} if event == "deleted" else raw
-        return self.sign_raw(state, json.dumps(payload, separators=(",", ":")).encode(), event)
+        return self.sign_raw(state, payload(raw, event), event)
 
     def sign_raw(self, state: SandboxState, body: bytes, event: str) -> tuple[dict[str, str], bytes]:
         headers = {
@@ -253,7 +238,7 @@ class WooCommerceSandbox(PlatformSandbox):
             "X-WC-Webhook-Event": event,
             "X-WC-Webhook-ID": "1",
             "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
-            "X-WC-Webhook-Signature": _signature(state.store.webhook_secret or "", body),
+            "X-WC-Webhook-Signature": signature(state.store.webhook_secret or "", body),
         }
         return headers, body
 

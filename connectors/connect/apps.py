@@ -92,7 +92,7 @@ def app_for(platform: str) -> PlatformApp | None:
     base URL is set, with the app name from PERSONALIZE_WOOCOMMERCE_CLIENT_ID when given."""
     env = _AppEnv(_env_prefix=f"PERSONALIZE_{platform.upper()}_")
     base = _ConnectEnv().connect_base_url
-    if platform != "woocommerce" and not env.client_id:
+    if not env.client_id and (platform != "woocommerce" or not base):  # WooCommerce: no flow without our address
         return None
     if not base:
         raise SettingsError(

@@ -21,6 +21,7 @@ from psycopg import OperationalError
 from redis.asyncio import Redis
 
 from connectors.client import PlatformClient
+from connectors.hook_health import HookKeeper, Revoked
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
 from connectors.poller import StorePoller
@@ -57,11 +58,17 @@ class Roster:
         routes: StoreRoutes,
         clients: dict[str, PlatformClient],
         make_client: Callable[[StoreConfig], PlatformClient],
+        hooks: HookKeeper | None = None,
         forget: Callable[[str], None] = lambda store_id: None,  # what else knows of a stopped store (its tokens)
     ) -> None:
         self._adapter, self._intake, self._redis = adapter, intake, redis
         self._routes, self._clients, self._make_client, self._forget = routes, clients, make_client, forget
         self._running: dict[str, _Running] = {}
+        # The store's webhooks kept alive, and its poll rate (`connectors.hook_health`); None: no schedule.
+        self.hooks = hooks
+        # A store whose grant is gone (a poll's or a check's GrantRevokedError): `StoreLifecycle.disconnect` where
+        # there is a registry; None: it is only logged (a YAML store is fixed in the YAML).
+        self.on_revoked: Revoked | None = None
 
     def __len__(self) -> int:
         return len(self._running)
@@ -83,12 +90,20 @@ class Roster:
         self._clients[store.key] = client
         stop = asyncio.Event()
         cursor = Cursor(self._redis, self._adapter.name, store.store_id)
-        poller = StorePoller(self._adapter, store, client, self._intake, cursor)
+        hooks = self.hooks
+        interval = (lambda: hooks.poll_interval(store)) if hooks is not None else None
+        poller = StorePoller(
+            self._adapter, store, client, self._intake, cursor, interval=interval, on_revoked=self.on_revoked
+        )
         self._running[store.store_id] = _Running(store, client, stop, asyncio.create_task(poller.run(stop)))
+        if hooks is not None:
+            hooks.watch(store, client, self.on_revoked)
 
     async def stop(self, store_id: str) -> bool:
         """No more webhooks routed to it, its poll stopped, its client closed; False when it was not running."""
         self._routes.remove(store_id)
+        if self.hooks is not None:
+            self.hooks.forget(store_id)
         running = self._running.pop(store_id, None)
         if running is None:
             return False

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from woocommerce.oauth import OAuth
 
 from connectors.client import PlatformClient
+from connectors.errors import GrantRevokedError, PlatformError
 from connectors.woocommerce import ids
 from plumbing.config import StoreConfig
 from plumbing.settings import SettingsError
@@ -45,6 +47,14 @@ class QueryStringAuth(httpx.Auth):
         yield request
 
 
+# WooCommerce says nothing when a merchant revokes a key (or deletes its WordPress user): the key's calls answer 401
+# from then on (`WC_REST_Authentication`, ../shared/CONNECTING.md §1.2). The poll, which reads with a key that
+# worked when the store was connected, takes that 401 as the revocation; the merchant reads this reason.
+REVOKED = (
+    "WooCommerce refused the store's API key (401): it was revoked in WooCommerce › Settings › Advanced › REST API, "
+    "or the WordPress user it belongs to was deleted. Connect the store again to give personalize a new key."
+)
+
 AUTH_OPTION = "auth"  # `credentials.auth: query_string` chooses QueryStringAuth; anything else is refused
 QUERY_STRING = "query_string"
 
@@ -74,7 +84,8 @@ def auth(store: StoreConfig) -> httpx.Auth:
 async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime) -> AsyncIterator[list[dict]]:
     page = 1
     while True:
-        orders, headers = await api.get_json(
+        orders, headers = await revoked_on_401(
+            api,
             ORDERS,
             modified_after=since.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
             dates_are_gmt="true",
@@ -90,6 +101,16 @@ async def list_modified(api: PlatformClient, store: StoreConfig, since: datetime
         if not orders or page >= total_pages:
             return
         page += 1
+
+
+async def revoked_on_401(api: PlatformClient, path: str, **params: Any) -> tuple[Any, httpx.Headers]:
+    """`api.get_json`, a 401 raised as the store's revoked key (`GrantRevokedError`)."""
+    try:
+        return await api.get_json(path, **params)
+    except PlatformError as error:
+        if error.status == 401:
+            raise GrantRevokedError(REVOKED) from None
+        raise
 
 
 async def fetch_order(api: PlatformClient, store: StoreConfig, order_id: str) -> dict:

@@ -354,7 +354,8 @@ async def test_yaml_stores_are_seeded_once_and_registry_stores_survive_a_restart
                         env,
                         *("connect", "woocommerce", STORE_ID, "--merchant-email", EMAIL),
                         *("--base-url", registry_sandbox.url, "--poll-interval", "1s"),
-                        stdin=json.dumps({"consumer_key": "ck_e2e", "consumer_secret": "cs_e2e"}),
+                        # the key its sandbox has: a key answering 401 disconnects the store
+                        stdin=json.dumps({"consumer_key": "ck_yaml_1", "consumer_secret": "cs_yaml_1"}),
                     )
                     assert code == 0, err
                 for sandbox in (yaml_sandbox, registry_sandbox):
