@@ -24,9 +24,8 @@ Decisions:
   without one refuses every webhook (a 90-day-old token of site A posted to
   site B's URL was accepted as B's order before both checks).
 - App Instance Removed (envelope `eventType` `AppRemoved`, dev.wix.com … app-instance/app-instance-removed)
-  is read as `InstanceRemoved`, a NothingToDo (so unwired it is answered 200 and ignored) that
-  `uninstalled_reason` names: the store is to be disconnected, its credentials deleted. It is bound and aged
-  like any delivery: a removal for another site, or replayed late, is refused 401.
+  is read as `Uninstalled`: the webhook endpoint disconnects the store and deletes its credentials. It is
+  bound and aged like any delivery: a removal for another site, or replayed late, is refused 401.
 - The body is verified before any claim is read; `read` decodes with
   verification again rather than trusting an unverified parse. Only
   `routing_id`, which picks the store whose key then verifies, reads unverified.
@@ -38,13 +37,12 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from connectors.errors import InvalidSignatureError, UnreadableWebhookError
-from connectors.platform import FullOrder, NothingToDo, OrderRef, WebhookNote
+from connectors.platform import FullOrder, NothingToDo, OrderRef, Uninstalled, WebhookNote
 from plumbing.config import StoreConfig
 
 ORDER_FQDN = "wix.ecom.v1.order"
@@ -121,20 +119,10 @@ def verify(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> None:
 APP_REMOVED = "AppRemoved"
 
 
-@dataclass(frozen=True)
-class InstanceRemoved(NothingToDo):
-    """The merchant removed the app from the site: no order to read, the store to disconnect."""
-
-
-def uninstalled_reason(note: WebhookNote) -> str | None:
-    """Why the store is to be disconnected, for a note that says so; None for every other note."""
-    return note.why if isinstance(note, InstanceRemoved) else None
-
-
 def read(store: StoreConfig, headers: Mapping[str, str], body: bytes) -> WebhookNote:
     verified = claims(store, body)
     if _json_object(verified.get("data"), "claim data").get("eventType") == APP_REMOVED:
-        return InstanceRemoved("the app was removed from the Wix site (App Instance Removed)")
+        return Uninstalled("the app was removed from the Wix site (App Instance Removed)")
     event = _event(verified)
     if "entityFqdn" not in event:
         raise UnreadableWebhookError("event has no entityFqdn")

@@ -1,8 +1,6 @@
-"""App Instance Removed (connectors/wix/signature.py): read as `InstanceRemoved`, bound to its site and aged like
-every delivery, and the store it names disconnected with its credentials gone from PostgreSQL.
-
-The disconnect runs here as the webhook endpoint is to run it once wired (`uninstalled_reason(note)` →
-`StoreLifecycle.disconnect`): the removal comes from the sandbox's uninstall control, delivered over HTTP.
+"""App Instance Removed (connectors/wix/signature.py): read as `Uninstalled`, bound to its site and aged like
+every delivery, and the store it names disconnected by the connector's webhook endpoint with its credentials gone
+from PostgreSQL: the removal comes from the sandbox's uninstall control, delivered over HTTP to the app's one URL.
 """
 
 from __future__ import annotations
@@ -10,25 +8,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
+from redis.asyncio import Redis
 
 from connectors.errors import InvalidSignatureError
-from connectors.platform import FullOrder, NothingToDo
+from connectors.fetcher import ThinFetcher
+from connectors.intake import Intake
+from connectors.platform import Uninstalled
 from connectors.stores import Sealer, StoreNotConnected, new_key
 from connectors.stores.postgres import PostgresStoreRegistry
+from connectors.webhooks import make_app
 from connectors.wix import ADAPTER
-from connectors.wix.signature import InstanceRemoved, uninstalled_reason
 from devstack.embedded import EmbeddedPostgres
 from plumbing.database import open_pool
 from sandboxes.base import SandboxState
 from sandboxes.wix import SANDBOX
 from schemas import StoreDisconnected
 from tests.connectors.stores.wix import STORE, UNIT
+from tests.connectors.webhook_app import Recorded
 from tests.connectors.wix_install import SITE_A, WIX, installing
 from tests.connectors.wix_tokens import INSTANCE, OTHER_INSTANCE, bare_token, token
 from tests.support import InProcessServer
@@ -41,13 +43,11 @@ def removal_claims(instance: str = INSTANCE) -> dict:
     return {"data": json.dumps(envelope)}
 
 
-def test_app_instance_removed_of_the_sandbox_reads_as_instance_removed() -> None:
+def test_app_instance_removed_of_the_sandbox_reads_as_uninstalled() -> None:
     store = UNIT.model_copy(update={"credentials": STORE["credentials"], "webhook_secret": STORE["webhook_secret"]})
     headers, body = SANDBOX.app_event(SandboxState(store=store), "AppRemoved", {"appId": "app-1"})
     note = ADAPTER.read_webhook(store, httpx.Headers(headers), body)
-    assert isinstance(note, InstanceRemoved) and isinstance(note, NothingToDo)  # unwired: 200, ignored
-    assert uninstalled_reason(note) == "the app was removed from the Wix site (App Instance Removed)"
-    assert uninstalled_reason(FullOrder({"id": "1"})) is None and uninstalled_reason(NothingToDo("ping")) is None
+    assert note == Uninstalled("the app was removed from the Wix site (App Instance Removed)")
 
 
 @pytest.mark.parametrize(
@@ -82,29 +82,26 @@ async def registry(postgres: EmbeddedPostgres) -> AsyncIterator[PostgresStoreReg
 async def test_app_instance_removed_disconnects_the_store_and_its_credentials_leave_postgres(
     registry: PostgresStoreRegistry, postgres: EmbeddedPostgres
 ) -> None:
-    received: list[bytes] = []
-    hooks = FastAPI()
-
-    @hooks.post("/webhooks/wix")
-    async def receive(request: Request) -> PlainTextResponse:
-        received.append(await request.body())
-        return PlainTextResponse("ok")
-
     server = InProcessServer()
-    await server.start(hooks)
     try:
         async with installing(registry) as wix:
             assert (await wix.install("ada@example.com", INSTANCE_A)).status_code == 200
             store = await wix.store(SITE_A_ID)
             token_value = store.credentials["access_token"]
+            recorded = Recorded()
+            intake = Intake(ADAPTER, cast(AIOKafkaProducer, recorded), cast(Redis, None))
+            connector = make_app(
+                ADAPTER,
+                {store.store_id: store},
+                intake,
+                cast(ThinFetcher, recorded),
+                disconnect=wix.lifecycle.disconnect,
+            )
+            await server.start(connector)
             await wix.browser.post(f"{WIX}/_sandbox/webhooks", json={"url": f"{server.url}/webhooks/wix"})
             removed = await wix.browser.post(f"{WIX}/_sandbox/sites/{INSTANCE_A}/uninstall")
-            assert removed.json()["statuses"] == [200] and len(received) == 1
-
-            note = ADAPTER.read_webhook(store, httpx.Headers({}), received[0])
-            reason = uninstalled_reason(note)
-            assert reason is not None
-            await wix.lifecycle.disconnect("wix", store.store_id, reason)
+            assert removed.json()["statuses"] == [200]
+            reason = "the app was removed from the Wix site (App Instance Removed)"
 
             record = await registry.get("wix", store.store_id)
             assert record is not None and record.status == "disconnected" and record.disconnect_reason == reason
@@ -112,6 +109,7 @@ async def test_app_instance_removed_disconnects_the_store_and_its_credentials_le
                 await registry.credentials("wix", store.store_id)
             gone = [e for e in wix.events if isinstance(e, StoreDisconnected)]
             assert [(e.store_id, e.reason) for e in gone] == [(store.store_id, reason)]
+            assert recorded.sent == [] and recorded.queued == []  # no order published or fetched
     finally:
         await server.stop()
     async with await AsyncConnection.connect(postgres.url) as conn:
