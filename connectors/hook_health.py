@@ -16,6 +16,11 @@ Copies of a connector share the work through Redis: one copy per store per inter
 (two copies creating and deleting the same store's webhooks at once could delete each other's), and writes the
 verdict for the others to read. A check that finds the store's key revoked (401) disconnects it (`on_revoked`).
 
+A platform whose `ensure` takes `save` (Squarespace: a subscription's secret is shown once, at creation) is
+checked only with `save_for` set (the connector sets it with its store registry): without a registry to keep
+the new secrets in, a check would make subscriptions whose deliveries nobody can verify, so it is not run and
+the store is polled at full rate.
+
 Callback URL: PERSONALIZE_CONNECT_BASE_URL + `/webhooks/<platform>/<store_id>`; without it (or without a
 subscriptions module) there is no schedule and every store is polled at its own interval.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -38,7 +44,7 @@ from redis.asyncio import Redis
 from connectors.client import PlatformClient
 from connectors.connect.apps import app_for
 from connectors.errors import GrantRevokedError
-from connectors.subscriptions import HookHealth
+from connectors.subscriptions import HookHealth, SaveCredentials
 from plumbing.config import StoreConfig
 from plumbing.durations import Duration
 from plumbing.settings import SettingsError
@@ -51,8 +57,11 @@ CHECKS = Counter(
 PREFIX = "connector:hook-health:"
 JITTER = 0.2
 
-Ensure = Callable[[PlatformClient, StoreConfig, str], Awaitable[HookHealth]]
+# (api, store, callback_url) -> HookHealth, with the keyword `save` where the platform needs it (see above)
+Ensure = Callable[..., Awaitable[HookHealth]]
 Revoked = Callable[[str, str, str], Awaitable[object]]  # platform, store id, reason: `StoreLifecycle.disconnect`
+SaveFor = Callable[[StoreConfig], SaveCredentials]  # the `save` of one store (`subscriptions.registry_writer`)
+NO_REGISTRY = "new webhook secrets have no store registry to be kept in (PERSONALIZE_DATABASE_URL): not checked"
 
 
 class HookHealthSettings(BaseSettings):
@@ -114,6 +123,8 @@ class HookKeeper:
         self._interval, self._factor, self._rng = interval, healthy_poll_factor, rng
         self._healthy: dict[str, bool] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._saves = "save" in inspect.signature(ensure).parameters
+        self.save_for: SaveFor | None = None
 
     @classmethod
     def for_platform(cls, platform: str, redis: Redis) -> HookKeeper | None:
@@ -197,7 +208,12 @@ class HookKeeper:
 
     async def check(self, store: StoreConfig, api: PlatformClient) -> HookHealth:
         """One `ensure`, its verdict kept here and told to the other copies; GrantRevokedError passes through."""
-        health = await self._ensure(api, store, self.callback_url(store))
+        if not self._saves:
+            health = await self._ensure(api, store, self.callback_url(store))
+        elif self.save_for is not None:
+            health = await self._ensure(api, store, self.callback_url(store), save=self.save_for(store))
+        else:
+            health = HookHealth((), problems=(NO_REGISTRY,))
         # Repaired is not yet healthy: until the next check finds them all delivering, the poll keeps its full
         # rate, and it is the poll that reads what the broken webhooks missed.
         healthy = health.healthy and not health.repaired

@@ -30,6 +30,7 @@ from connectors.settings import ConnectorSettings, RegistrySettings
 from connectors.stores.lifecycle import StoreLifecycle
 from connectors.stores.postgres import PostgresStoreRegistry
 from connectors.stores.roster import RegistryFollower, Roster
+from connectors.subscriptions import registry_writer
 from connectors.tokens import TokenKeeper, keeper_for
 from connectors.tokens_locks import RedisRefreshLocks
 from connectors.webhooks import Disconnect, StoreRoutes, make_app
@@ -112,6 +113,10 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             lifecycle = StoreLifecycle(registry, announce)
             disconnect = lifecycle.disconnect
             roster.on_revoked = lifecycle.disconnect  # a revoked grant disconnects the store (connectors.errors)
+            if hooks is not None:
+                hooks.save_for = lambda store: registry_writer(
+                    registry, platform, store.store_id, then=lambda: lifecycle.updated(platform, store.store_id)
+                )
             seeded = await lifecycle.seed(yaml_stores.values())
             if (app_settings := app_for(platform)) is not None:
                 http = await opened.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))

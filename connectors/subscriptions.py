@@ -6,11 +6,23 @@ Each such platform has `connectors/<platform>/subscriptions.py` with
 store's webhooks, creates what is missing, re-enables or recreates what the platform disabled or deleted,
 and says what it found. The schedule that calls it and how its answer sets the poll rate are
 `connectors.hook_health`.
+
+A platform that hands out a secret only when a webhook is created (Squarespace) takes a keyword `save` too
+(`SaveCredentials`): the new secrets must reach the registry, or the webhook delivers what nobody can verify.
+`registry_writer` is that `save` for a store of the registry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+
+from connectors.stores.registry import StoreRegistry
+
+WRITE_ATTEMPTS = 5  # compare-and-set rounds against concurrent token refreshes before giving up
+
+SaveCredentials = Callable[[Mapping[str, str | None]], Awaitable[None]]
+"""Write these credentials of the store (None deletes one), keeping the rest as the registry has them."""
 
 
 @dataclass(frozen=True)
@@ -33,3 +45,22 @@ class HookHealth:
     def repaired(self) -> bool:
         """Something was missing or disabled: orders may have been missed meanwhile (the poll finds them)."""
         return bool(self.created or self.revived)
+
+
+def registry_writer(
+    registry: StoreRegistry, platform: str, store_id: str, then: Callable[[], Awaitable[object]] | None = None
+) -> SaveCredentials:
+    """`save` for `ensure`: merged over the registry's credentials with its compare-and-set, retried when a
+    refresh wrote first; then `then()` (publish `StoreUpdated`, so every copy verifies with the new secrets)."""
+
+    async def save(changes: Mapping[str, str | None]) -> None:
+        for _ in range(WRITE_ATTEMPTS):
+            kept = await registry.credentials(platform, store_id)
+            merged = {name: value for name, value in {**kept.values, **changes}.items() if value is not None}
+            if await registry.replace_credentials(platform, store_id, merged, expected_version=kept.version):
+                if then is not None:
+                    await then()
+                return
+        raise RuntimeError(f"credentials of {platform}:{store_id} kept changing; {WRITE_ATTEMPTS} writes lost")
+
+    return save

@@ -13,32 +13,26 @@ topic is its own, and an `order.*` topic refused for want of scope does not take
 before its secret was saved) delivers nothing we could verify: it is deleted and made again.
 
 The credentials are written through `save` (changes only, merged over what the registry holds then, so a
-token refreshed meanwhile is not overwritten); `registry_writer` makes one from the store registry.
+token refreshed meanwhile is not overwritten): `connectors.subscriptions.registry_writer`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from connectors.client import PlatformClient, RateLimitedError, RetryableError
 from connectors.errors import PlatformError
 from connectors.squarespace.signature import SECRET_PREFIX
-from connectors.stores.registry import StoreRegistry
-from connectors.subscriptions import HookHealth
+from connectors.subscriptions import HookHealth, SaveCredentials
 from plumbing.config import StoreConfig
 
 SUBSCRIPTIONS = "/1.0/webhook_subscriptions"
 WANTED = ("order.create", "order.update", "extension.uninstall")
 ID_PREFIX = "webhook_subscription:"  # + topic: the id of the subscription we keep for that topic
-WRITE_ATTEMPTS = 5  # compare-and-set rounds against concurrent refreshes before giving up
 _HEX_SECRET = re.compile(r"^[0-9a-fA-F]{16,1024}$")
 _FAILED = (PlatformError, RetryableError, RateLimitedError)
-
-SaveCredentials = Callable[[Mapping[str, str | None]], Awaitable[None]]
-"""Write these credentials of the store (None deletes one), keeping the rest as the registry has them."""
 
 
 async def ensure(api: PlatformClient, store: StoreConfig, callback_url: str, *, save: SaveCredentials) -> HookHealth:
@@ -95,22 +89,3 @@ async def _delete(api: PlatformClient, subscription_id: str) -> None:
     except PlatformError as error:
         if error.status != 404:  # gone already is what we wanted
             raise
-
-
-def registry_writer(
-    registry: StoreRegistry, platform: str, store_id: str, then: Callable[[], Awaitable[None]] | None = None
-) -> SaveCredentials:
-    """`save` for `ensure`: merged over the registry's credentials with its compare-and-set, retried when a
-    refresh wrote first; then `then()` (publish `StoreUpdated`, so every copy verifies with the new secrets)."""
-
-    async def save(changes: Mapping[str, str | None]) -> None:
-        for _ in range(WRITE_ATTEMPTS):
-            kept = await registry.credentials(platform, store_id)
-            merged = {name: value for name, value in {**kept.values, **changes}.items() if value is not None}
-            if await registry.replace_credentials(platform, store_id, merged, expected_version=kept.version):
-                if then is not None:
-                    await then()
-                return
-        raise RuntimeError(f"credentials of {platform}:{store_id} kept changing; {WRITE_ATTEMPTS} writes lost")
-
-    return save

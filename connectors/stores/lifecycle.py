@@ -60,6 +60,15 @@ class StoreLifecycle:
         log.info("store %s disconnected: %s", store.key, store.disconnect_reason or reason)
         return store
 
+    async def updated(self, platform: str, store_id: str) -> None:
+        """`StoreUpdated` for a store whose credentials were written in place (new webhook secrets): every copy
+        reads it again. Nothing for a store no longer connected: its disconnect was announced already."""
+        store = await self._registry.get(platform, store_id)
+        if store is None or store.status != "connected":
+            return
+        fields = {"order_key": store.key, "platform": platform, "store_id": store_id}
+        await self._publish([StoreUpdated.model_validate({**fields, "merchant_email": store.merchant_email})])
+
     async def seed(self, stores: Iterable[StoreConfig]) -> int:
         """Write the YAML's stores where the registry differs from the YAML; returns how many were written."""
         written = 0

@@ -22,11 +22,11 @@ from connectors.fetcher import ThinFetcher
 from connectors.intake import Intake
 from connectors.squarespace import ADAPTER, client
 from connectors.squarespace.oauth import tokens_of
-from connectors.squarespace.subscriptions import SaveCredentials, ensure, registry_writer
+from connectors.squarespace.subscriptions import ensure
 from connectors.stores import Sealer, StoreRegistry, new_key
 from connectors.stores.details import config_of
 from connectors.stores.memory import MemoryStoreRegistry
-from connectors.subscriptions import HookHealth
+from connectors.subscriptions import HookHealth, SaveCredentials, registry_writer
 from connectors.webhooks import Disconnect, StoreRoutes, make_app
 from plumbing.config import StoreConfig
 from sandboxes.base import make_sandbox_app

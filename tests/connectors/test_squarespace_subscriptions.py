@@ -1,15 +1,21 @@
 """`connectors.squarespace.subscriptions.ensure` against the sandbox: three subscriptions made and their
 secrets kept, one the platform deleted silently made again (and deliveries resume), a subscription whose
-secret was lost replaced, and an API key (which the subscriptions API refuses) reported, not hidden."""
+secret was lost replaced, an API key (which the subscriptions API refuses) reported, not hidden, and the
+connector's schedule keeping the secrets it makes."""
 
 from __future__ import annotations
 
 import asyncio
 
 from connectors.client import PlatformClient
+from connectors.hook_health import NO_REGISTRY, HookKeeper
 from connectors.squarespace import client
 from connectors.squarespace.subscriptions import WANTED, ensure
+from connectors.stores.lifecycle import StoreLifecycle
+from connectors.subscriptions import registry_writer
+from schemas import StoreUpdated
 from tests.connectors.squarespace_stack import PLATFORM, WEBSITE_ID, hooked
+from tests.connectors.test_hook_health import MemoryTurns
 
 
 async def test_ensure_subscribes_each_topic_and_keeps_each_secret() -> None:
@@ -73,3 +79,38 @@ async def test_a_store_with_an_api_key_only_is_reported_unhealthy() -> None:
         health = await ensure(api, store, hooks.callback_url, save=never)
         await api.aclose()
         assert not health.healthy and "401" in health.problems[0]
+
+
+async def test_the_schedule_checks_only_with_a_registry_for_the_secrets_and_announces_what_it_kept() -> None:
+    """The connector's schedule (`HookKeeper`) passes `save`: the secrets of what it makes reach the registry and
+    every copy is told (`StoreUpdated`); with no registry it makes nothing nobody could verify."""
+    async with hooked() as hooks:
+        announced: list = []
+
+        async def announce(events) -> None:
+            announced.extend(events)
+
+        lifecycle = StoreLifecycle(hooks.registry, announce)
+        base = hooks.callback_url.removesuffix(f"/webhooks/squarespace/{WEBSITE_ID}")
+        keeper = HookKeeper("squarespace", ensure, base, MemoryTurns())
+        assert keeper.callback_url(await hooks.store()) == hooks.callback_url
+        store = await hooks.store()
+        api = PlatformClient("squarespace", PLATFORM, headers=client.headers(store), transport=hooks.site.transport)
+        try:
+            unsaved = await keeper.check(store, api)
+            assert unsaved.problems == (NO_REGISTRY,) and not keeper.healthy(WEBSITE_ID)
+            assert (await hooks.sandbox())["subscriptions"] == []
+
+            keeper.save_for = lambda s: registry_writer(
+                hooks.registry, "squarespace", s.store_id, then=lambda: lifecycle.updated("squarespace", s.store_id)
+            )
+            health = await keeper.check(store, api)
+        finally:
+            await api.aclose()
+        assert health.created == WANTED and health.healthy
+        credentials = (await hooks.registry.credentials("squarespace", WEBSITE_ID)).values
+        assert {f"webhook_secret:{t}" for t in WANTED} <= set(credentials)
+        assert [(type(e), e.store_id) for e in announced] == [(StoreUpdated, WEBSITE_ID)]
+        await hooks.follow()  # what every copy does on StoreUpdated
+        await hooks.place_order()
+        assert [s["status"] for s in await hooks.delivered("order.create", 1)] == [200]
