@@ -43,6 +43,7 @@ class _AppEnv(BaseSettings):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     public_key: str | None = None  # Wix: the app's public key, to verify its webhooks' JWTs
+    webhook_secret: SecretStr | None = None  # Etsy: the app's one webhook endpoint's signing secret (whsec_…)
     auth_url: str | None = None
     token_url: str | None = None
     api_url: str | None = None
@@ -68,6 +69,7 @@ class PlatformApp:
     api_url: str
     base_url: str  # ours, public: where the platform sends the browser and the webhooks
     public_key: str | None = None
+    webhook_secret: SecretStr | None = None
 
     def __repr__(self) -> str:  # the secret stays out of logs and errors
         return f"PlatformApp({self.platform!r}, client_id={self.client_id!r}, base_url={self.base_url!r})"
@@ -111,4 +113,5 @@ def app_for(platform: str) -> PlatformApp | None:
         api_url=env.api_url or api,
         base_url=base.rstrip("/"),
         public_key=env.public_key,
+        webhook_secret=env.webhook_secret,
     )

@@ -11,6 +11,9 @@ and connects the store.
 - The store id is Etsy's numeric shop id (`"12345678"`): stable, unique among Etsy shops, and what Etsy's
   webhooks name. Consenting again for a shop already connected (or disconnected) updates that store, with
   the new grant and the new merchant email, rather than making a second one.
+- Webhooks: Etsy signs every shop's deliveries with the app's one endpoint secret (set in its portal), so
+  each connected shop keeps PERSONALIZE_ETSY_WEBHOOK_SECRET among its credentials and `POST /webhooks/etsy`
+  verifies with it. Without it the shop is connected and read by polling only (a warning says so).
 - Every failure answers a page saying what happened and what to do, and connects nothing; the code and the
   tokens are never shown or logged.
 """
@@ -135,6 +138,13 @@ async def granted(ctx: ConnectContext, code: str, verifier: str) -> tuple[dict[s
         raise ConnectFailed(502, "Etsy granted access without a refresh token, so the shop could not stay connected.")
     shop = await shop_of(ctx.http, app.api_url, app.client_id, app.secret, tokens["access_token"])
     credentials = {"keystring": app.client_id, "shared_secret": app.secret, **tokens, "shop_id": shop.shop_id}
+    # Etsy signs every shop's deliveries with the app's one endpoint secret; each store verifies with it.
+    if app.webhook_secret is not None:
+        credentials["webhook_secret"] = app.webhook_secret.get_secret_value()
+    else:
+        log.warning(
+            "etsy connect: PERSONALIZE_ETSY_WEBHOOK_SECRET is not set: shop %s is read by polling only", shop.shop_id
+        )
     return credentials, shop
 
 

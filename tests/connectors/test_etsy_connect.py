@@ -4,6 +4,7 @@ the happy path, and every way the flow must refuse and connect nothing."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from connectors.connect.context import ConnectContext, connect_router
 from connectors.connect.states import STATE_TTL_S, MemoryConnectStates
@@ -61,9 +63,13 @@ class Flow:
         return vars(self.oauth.stats)
 
 
-async def build(shop_id: str = SHOP, registry: MemoryStoreRegistry | None = None) -> AsyncIterator[Flow]:
+async def build(
+    shop_id: str = SHOP, registry: MemoryStoreRegistry | None = None, webhook_secret: str | None = None
+) -> AsyncIterator[Flow]:
     sandbox = make_sandbox_app(EtsySandbox(), sandbox_shop(shop_id))
     app = app_at(SANDBOX)
+    if webhook_secret is not None:
+        app = dataclasses.replace(app, webhook_secret=SecretStr(webhook_secret))
     registry = registry or MemoryStoreRegistry(Sealer([new_key()]))
     published: list[Event] = []
 
@@ -117,6 +123,19 @@ async def test_a_merchant_connects_their_shop_through_etsys_consent(flow: Flow) 
     assert (await flow.etsy.get(f"/v3/application/shops/{SHOP}/receipts", headers=headers)).status_code == 200
     for secret in (credentials["access_token"], credentials["refresh_token"], SHARED_SECRET):
         assert secret not in page.text and secret not in started.headers["location"]
+
+
+async def test_a_connected_shop_verifies_webhooks_with_the_apps_endpoint_secret() -> None:
+    """Etsy signs every shop's deliveries with the app's one secret: a shop connected without it would refuse
+    every webhook; with PERSONALIZE_ETSY_WEBHOOK_SECRET it keeps it, and its page never shows it."""
+    secret = "whsec_" + base64.b64encode(b"etsy-endpoint-secret-0123456789ab").decode()
+    async for flow in build(webhook_secret=secret):
+        page = await flow.browser.get(await consent(flow.etsy, (await start(flow.browser)).headers["location"]))
+        assert page.status_code == 200 and secret not in page.text
+        assert (await flow.registry.credentials("etsy", SHOP)).values["webhook_secret"] == secret
+    async for flow in build():
+        await flow.browser.get(await consent(flow.etsy, (await start(flow.browser)).headers["location"]))
+        assert "webhook_secret" not in (await flow.registry.credentials("etsy", SHOP)).values  # polled only
 
 
 async def test_the_pkce_verifier_stays_with_us_and_its_s256_digest_is_the_challenge(flow: Flow) -> None:
