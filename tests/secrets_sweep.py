@@ -39,15 +39,16 @@ class Leftovers:
 
 
 def postgres_rows(url: str, into: Leftovers) -> int:
-    """Every row of every table of the public schema, as text; returns how many rows."""
+    """Every row of every table of every schema but the system's, as text; returns how many rows."""
     rows = 0
     with psycopg.connect(url) as connection:
         tables = connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
         ).fetchall()
-        for (table,) in tables:
-            for row in connection.execute(f'SELECT * FROM "{table}"'):  # names from the catalogue, not input
-                into.add(f"postgres {table}", " ".join(_text(value) for value in row))
+        for schema, table in tables:  # names from the catalogue, not input
+            for row in connection.execute(f'SELECT * FROM "{schema}"."{table}"'):
+                into.add(f"postgres {schema}.{table}", " ".join(_text(value) for value in row))
                 rows += 1
     return rows
 
@@ -103,7 +104,7 @@ async def topic_records(bootstrap: str, topics: Iterable[str], into: Leftovers, 
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         async with asyncio.timeout(timeout_s):
-            while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, batch in batches.items():
                     for record in batch:
