@@ -85,6 +85,10 @@ async def test_installed_app_store_takes_orders_by_its_hooks_and_uninstall_disco
             assert answer.headers["location"].endswith("/install/succeeded"), answer.text
             await recorder.wait_for(KEY, lambda es: any(isinstance(e, StoreConnected) for e in es))
             assert sorted(h.scope for h in hooks.items.values()) == ["store/order/created", "store/order/updated"]
+            # Known race (see the stop note): until this copy has followed StoreConnected it answers the store's
+            # hooks 404 (BigCommerce retries them). Wait for the route: a hook without its token is then a 401.
+            hook_url = f"{connector_url}/webhooks/bigcommerce/{STORE_HASH}"
+            await eventually(lambda: _status_is(browser, hook_url, 401), "the store routed")
 
             # An order: BigCommerce's hook delivers it, the connector accepts it (the store's header) and reads it.
             placed = (await browser.post(f"{sandbox.url}/_sandbox/orders", json={})).json()
