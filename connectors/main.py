@@ -130,6 +130,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
                     log.info("%s connect flow: %s/connect/%s/start", platform, app_settings.base_url, platform)
             follower = RegistryFollower(platform, registry, roster, yaml_stores)
             await follower.start()
+            routes.catch_up = follower.catch_up  # a store connected through another copy: see `StoreRoutes.find`
             # A group per copy: every copy must see every store's events (a shared group would split them).
             group = f"connector-{platform}-{uuid.uuid4().hex[:12]}"
             service.watch("stores", service.consumer("stores", follower, group, [STORES]).run())

@@ -14,6 +14,7 @@ without a store registry there is nothing to disconnect, and it is only logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,11 @@ UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 # platform, store id, reason → the store disconnected: `StoreLifecycle.disconnect`
 Disconnect = Callable[[str, str, str], Awaitable[object]]
+# A store id (None: any store connected lately) → that store started here if the registry has it connected.
+CatchUp = Callable[[str | None], Awaitable[None]]
+# One registry read per unknown name in this time: a flood of made-up ids costs one read each, not one per request.
+CATCH_UP_EVERY_S = 2.0
+MAX_REMEMBERED_MISSES = 10_000
 
 
 class StoreRoutes:
@@ -51,18 +57,59 @@ class StoreRoutes:
 
     Changed while the connector runs (a store connected or disconnected, `connectors.stores.roster`); a
     delivery reads it once, so a store removed mid-request finishes that request and gets no other.
+
+    A store connected through another copy has its first webhooks arrive (WooCommerce's ping among them)
+    before this copy has read its `StoreConnected`; `find` then asks `catch_up` (the registry) once before
+    answering that the store is unknown, so those are not refused with 404 (WooCommerce would not save the
+    webhook, and counts each refusal towards disabling it).
     """
 
     def __init__(self, adapter: PlatformAdapter, stores: dict[str, StoreConfig] | None = None) -> None:
         self._adapter = adapter
         self._stores = dict(stores or {})
         self._by_routing_id = routing_index(adapter, self._stores)
+        self.catch_up: CatchUp | None = None  # set where there is a registry (`RegistryFollower.catch_up`)
+        self._asked: dict[str, float] = {}  # name → when the registry was last asked for it
+        self._asking: dict[str, asyncio.Task[None]] = {}
 
     def get(self, store_id: str) -> StoreConfig | None:
         return self._stores.get(store_id)
 
     def by_routing_id(self, routing_id: str) -> StoreConfig | None:
         return self._by_routing_id.get(routing_id)
+
+    async def find(self, store_id: str) -> StoreConfig | None:
+        """The store routed here, or started from the registry now if it was connected elsewhere."""
+        if (store := self.get(store_id)) is None:
+            await self._caught_up(store_id, store_id)
+            store = self.get(store_id)
+        return store
+
+    async def find_by_routing_id(self, routing_id: str) -> StoreConfig | None:
+        """As `find`, by the platform's id: the registry is asked for the stores connected lately."""
+        if (store := self.by_routing_id(routing_id)) is None:
+            await self._caught_up(f"routing:{routing_id}", None)
+            store = self.by_routing_id(routing_id)
+        return store
+
+    async def _caught_up(self, name: str, store_id: str | None) -> None:
+        if self.catch_up is None:
+            return
+        if (asking := self._asking.get(name)) is not None:  # the same store's deliveries at once: one read
+            await asyncio.shield(asking)
+            return
+        now = time.monotonic()
+        if now - self._asked.get(name, -CATCH_UP_EVERY_S) < CATCH_UP_EVERY_S:
+            return
+        if len(self._asked) >= MAX_REMEMBERED_MISSES:
+            self._asked.clear()
+        self._asked[name] = now
+        task = asyncio.ensure_future(self.catch_up(store_id))
+        self._asking[name] = task
+        try:
+            await asyncio.shield(task)
+        finally:
+            self._asking.pop(name, None)
 
     def __len__(self) -> int:
         return len(self._stores)
@@ -122,7 +169,7 @@ def make_app(
         if platform != adapter.name:
             return 404, "unknown_store", f"no {platform} webhooks here"
         if store_id is not None:
-            store = table.get(store_id)
+            store = await table.find(store_id)
             if store is None:
                 return 404, "unknown_store", f"no {platform} store {store_id!r} here"
         elif not adapter.routes_per_app:
@@ -136,7 +183,8 @@ def make_app(
         if adapter.is_ping(headers, body):
             return 200, "ping", "pong"
         if store is None:
-            store = table.by_routing_id(adapter.routing_id(headers, body) or "")
+            routing_id = adapter.routing_id(headers, body)
+            store = await table.find_by_routing_id(routing_id) if routing_id else None
             if store is None:
                 return 404, "unknown_store", f"the delivery names no {platform} store here"
         try:

@@ -53,11 +53,15 @@ class MemoryStoreRegistry:
     async def get(self, platform: str, store_id: str) -> ConnectedStore | None:
         return self._stores.get((platform, store_id))
 
-    async def stores(self, platform: str | None = None, *, connected_only: bool = True) -> list[ConnectedStore]:
+    async def stores(
+        self, platform: str | None = None, *, connected_only: bool = True, changed_since: datetime | None = None
+    ) -> list[ConnectedStore]:
         return [
             store
             for _, store in sorted(self._stores.items())
-            if (platform is None or store.platform == platform) and (store.status == "connected" or not connected_only)
+            if (platform is None or store.platform == platform)
+            and (store.status == "connected" or not connected_only)
+            and (changed_since is None or store.updated_at >= changed_since)
         ]
 
     async def credentials(self, platform: str, store_id: str) -> Credentials:

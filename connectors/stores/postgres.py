@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from importlib.resources import files
 from typing import Any
 
@@ -83,7 +84,9 @@ class PostgresStoreRegistry:
         )
         return _store(row) if row else None
 
-    async def stores(self, platform: str | None = None, *, connected_only: bool = True) -> list[ConnectedStore]:
+    async def stores(
+        self, platform: str | None = None, *, connected_only: bool = True, changed_since: datetime | None = None
+    ) -> list[ConnectedStore]:
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             await cursor.execute(
@@ -91,9 +94,10 @@ class PostgresStoreRegistry:
                 SELECT {_COLUMNS} FROM connectors.stores
                 WHERE (%(platform)s::text IS NULL OR platform = %(platform)s)
                   AND (NOT %(connected_only)s OR status = 'connected')
+                  AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)
                 ORDER BY platform, store_id
                 """,
-                {"platform": platform, "connected_only": connected_only},
+                {"platform": platform, "connected_only": connected_only, "since": changed_since},
             )
             return [_store(row) for row in await cursor.fetchall()]
 

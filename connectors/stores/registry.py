@@ -8,6 +8,7 @@ connector copies that refreshed one token only the first write lands and the oth
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
 from connectors.stores.record import ConnectedStore, Credentials
@@ -34,8 +35,10 @@ class StoreRegistry(Protocol):
 
     async def get(self, platform: str, store_id: str) -> ConnectedStore | None: ...
 
-    async def stores(self, platform: str | None = None, *, connected_only: bool = True) -> list[ConnectedStore]:
-        """Ordered by platform, then store id."""
+    async def stores(
+        self, platform: str | None = None, *, connected_only: bool = True, changed_since: datetime | None = None
+    ) -> list[ConnectedStore]:
+        """Ordered by platform, then store id; `changed_since`: only those connected or updated since."""
         ...
 
     async def credentials(self, platform: str, store_id: str) -> Credentials:

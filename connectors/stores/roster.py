@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from psycopg import OperationalError
 from redis.asyncio import Redis
@@ -34,11 +35,14 @@ from connectors.webhooks import StoreRoutes
 from plumbing.config import StoreConfig
 from plumbing.consumer import Outcome, Received
 from plumbing.settings import SettingsError
+from schemas import utc_now
 
 log = logging.getLogger(__name__)
 
 # A poll mid-request when its store is stopped finishes within this, or is cancelled (its cursor has not moved).
 STOP_GRACE_S = 5.0
+# A per-app delivery for a store not running here: the stores changed this lately are read from the registry.
+CATCH_UP_WINDOW = timedelta(minutes=10)
 
 
 @dataclass
@@ -72,6 +76,9 @@ class Roster:
 
     def __len__(self) -> int:
         return len(self._running)
+
+    def running(self, store_id: str) -> bool:
+        return store_id in self._running
 
     def runs(self, store: StoreConfig) -> bool:
         """Already running with exactly this configuration."""
@@ -127,16 +134,43 @@ class RegistryFollower:
     """Runs the registry's stores of one platform; a consumer handler of the `stores` topic."""
 
     def __init__(
-        self, platform: str, registry: StoreRegistry, roster: Roster, yaml_stores: Mapping[str, StoreConfig]
+        self,
+        platform: str,
+        registry: StoreRegistry,
+        roster: Roster,
+        yaml_stores: Mapping[str, StoreConfig],
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._platform, self._registry, self._roster, self._yaml = platform, registry, roster, yaml_stores
+        self._clock = clock
+        # The `stores` topic and a webhook's catch-up may follow one store at once; a start is not reentrant.
+        self._following = asyncio.Lock()
 
     async def start(self) -> int:
         for store in await self._registry.stores(self._platform):
             await self.follow(store.store_id)
         return len(self._roster)
 
+    async def catch_up(self, store_id: str | None) -> None:
+        """A webhook named a store not running here (`StoreRoutes.find`): run it if the registry has it
+        connected, ahead of its `StoreConnected`. None (a per-app delivery, named by the platform's id):
+        every store connected or changed within `CATCH_UP_WINDOW` that is not running yet."""
+        if store_id is not None:
+            await self.follow(store_id)
+            return
+        try:
+            lately = await self._registry.stores(self._platform, changed_since=self._clock() - CATCH_UP_WINDOW)
+        except OperationalError as error:
+            raise ConnectionError(f"the store registry is unavailable: {type(error).__name__}") from None
+        for kept in lately:
+            if not self._roster.running(kept.store_id):
+                await self.follow(kept.store_id)
+
     async def follow(self, store_id: str) -> None:
+        async with self._following:
+            await self._follow(store_id)
+
+    async def _follow(self, store_id: str) -> None:
         """Run the store as the registry has it now, or stop it when it is not connected."""
         try:
             store = await self._wanted(store_id)
