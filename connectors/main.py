@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 from fastapi import APIRouter
 
-from connectors.client import PlatformClient
+from connectors.client import PlatformClient, shared_http
 from connectors.connect.apps import app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
 from connectors.connect.states import RedisConnectStates
@@ -47,7 +47,13 @@ log = logging.getLogger("connector")
 PRODUCES = (ORDERS_RECEIVED, DEAD_LETTERS, STORES)
 
 
-def client_for(adapter: PlatformAdapter, store: StoreConfig, keeper: TokenKeeper | None = None) -> PlatformClient:
+def client_for(
+    adapter: PlatformAdapter,
+    store: StoreConfig,
+    keeper: TokenKeeper | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> PlatformClient:
+    """The store's client; `http`, the platform's one shared connection pool (`connectors.client.shared_http`)."""
     if not store.base_url:
         raise SettingsError(f"store {store.key}: base_url is required to run its connector")
     return PlatformClient(
@@ -56,6 +62,7 @@ def client_for(adapter: PlatformAdapter, store: StoreConfig, keeper: TokenKeeper
         headers=adapter.headers(store),
         auth=keeper.auth(store) if keeper is not None and keeper.keeps(store) else adapter.auth(store),
         rate_limit_wait=adapter.rate_limit_wait,
+        http=http,
     )
 
 
@@ -82,6 +89,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
     pool = waiting_pool(connections=64, wait_s=10)
     service = Service(f"{platform} connector", settings, PRODUCES, log, redis=pool, stop=stop, grace_s=HTTP_GRACE_S)
     async with contextlib.AsyncExitStack() as opened, service:  # the registry closes after the tasks using it
+        api_http = await opened.enter_async_context(shared_http())  # every store's requests, one pool
         clients: dict[str, PlatformClient] = {}
         routes = StoreRoutes(adapter)
         intake = Intake(adapter, service.producer, service.redis)
@@ -95,7 +103,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             service.redis,
             routes,
             clients,
-            lambda store: client_for(adapter, store, keeper),
+            lambda store: client_for(adapter, store, keeper, api_http),
             hooks,
             forget=lambda store_id: keeper.forget(store_id) if keeper else None,
         )

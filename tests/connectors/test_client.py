@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from connectors.client import PlatformClient, RetryableError, retry_after_seconds
+from connectors.client import PlatformClient, RetryableError, retry_after_seconds, shared_http
 from connectors.errors import PlatformError
 
 BASE = "https://api.example.com"
@@ -157,3 +157,28 @@ async def test_an_answer_over_the_limit_is_refused_without_being_held_whole() ->
         await api.get_json("/orders")
     assert chunks <= 17  # stopped just past 1 MiB, not read on
     await api.aclose()
+
+
+async def test_stores_share_one_connection_pool_and_each_request_carries_its_own_store_and_credentials() -> None:
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization"), request.headers.get("x-store")))
+        return httpx.Response(200, json={})
+
+    shared = shared_http(httpx.MockTransport(platform))
+    a = PlatformClient(
+        "test", "https://a.example/wp-json/", headers={"x-store": "a"}, auth=httpx.BasicAuth("ka", "s"), http=shared
+    )
+    b = PlatformClient("test", "https://b.example/api", headers={"x-store": "b"}, http=shared)
+    await a.get_json("/orders", page=2)
+    await b.get_json("v3/orders")
+    await a.aclose()  # a store stopped: the platform's pool stays open for the others
+    await b.request_json("GET", "/orders/7", headers={"x-store": "b-override"})
+    assert seen == [
+        ("https://a.example/wp-json/orders?page=2", httpx.BasicAuth("ka", "s")._auth_header, "a"),
+        ("https://b.example/api/v3/orders", None, "b"),
+        ("https://b.example/api/orders/7", None, "b-override"),
+    ]
+    assert not shared.is_closed
+    await shared.aclose()

@@ -40,7 +40,7 @@ def test_a_connected_stores_client_carries_the_kept_token_and_a_yaml_stores_its_
     adapter = adapter_for("etsy")
     kept = client_for(adapter, StoreConfig.model_validate({**base, "credentials": connected}), keeper)
     yaml_store = client_for(adapter, StoreConfig.model_validate({**base, "credentials": pasted}), keeper)
-    assert isinstance(kept._http.auth, KeptAuth) and not isinstance(yaml_store._http.auth, KeptAuth)
+    assert isinstance(kept.auth, KeptAuth) and not isinstance(yaml_store.auth, KeptAuth)
 
 
 async def eventually(check, what: str, within_s: float = 45.0) -> None:
