@@ -21,6 +21,7 @@ from connectors.client import PlatformClient, shared_http
 from connectors.connect.apps import app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
 from connectors.connect.states import RedisConnectStates
+from connectors.copies import Copies
 from connectors.fetcher import ThinFetcher
 from connectors.hook_health import HookKeeper
 from connectors.intake import Intake
@@ -96,6 +97,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         fetcher = ThinFetcher(adapter, intake, clients, workers=settings.fetch_workers)
         service.closes(fetcher.stop)
         hooks = HookKeeper.for_platform(platform, service.redis)
+        copies = Copies(service.redis, platform)  # which stores this copy polls
         keeper: TokenKeeper | None = None  # set below with the registry, for a platform whose tokens expire
         roster = Roster(
             adapter,
@@ -106,6 +108,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             lambda store: client_for(adapter, store, keeper, api_http),
             hooks,
             forget=lambda store_id: keeper.forget(store_id) if keeper else None,
+            owns=copies.owns,
         )
         connect: APIRouter | None = None
         disconnect: Disconnect | None = None  # an uninstall webhook's: only with a registry to disconnect in
@@ -147,6 +150,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         fetcher.start()
         # A poll mid-page stops at once: its cursor has not moved, so the next start re-reads the page.
         service.watch("roster", roster.run_until(service.stop))
+        service.watch("copies", copies.run(service.stop))
         host, port = settings.connector_host, settings.connector_port
         # proxy_headers off: nothing here reads the client's address, and uvicorn's check of every request's
         # headers for X-Forwarded-* was 3 % of a webhook's CPU (profiled).

@@ -64,10 +64,12 @@ class Roster:
         make_client: Callable[[StoreConfig], PlatformClient],
         hooks: HookKeeper | None = None,
         forget: Callable[[str], None] = lambda store_id: None,  # what else knows of a stopped store (its tokens)
+        owns: Callable[[str], bool] = lambda store_key: True,  # whether this copy polls it (`Copies.owns`)
     ) -> None:
         self._adapter, self._intake, self._redis = adapter, intake, redis
         self._routes, self._clients, self._make_client, self._forget = routes, clients, make_client, forget
         self._running: dict[str, _Running] = {}
+        self._owns = owns
         # The store's webhooks kept alive, and its poll rate (`connectors.hook_health`); None: no schedule.
         self.hooks = hooks
         # A store whose grant is gone (a poll's or a check's GrantRevokedError): `StoreLifecycle.disconnect` where
@@ -100,7 +102,14 @@ class Roster:
         hooks = self.hooks
         interval = (lambda: hooks.poll_interval(store)) if hooks is not None else None
         poller = StorePoller(
-            self._adapter, store, client, self._intake, cursor, interval=interval, on_revoked=self.on_revoked
+            self._adapter,
+            store,
+            client,
+            self._intake,
+            cursor,
+            interval=interval,
+            on_revoked=self.on_revoked,
+            owns=self._owns,
         )
         self._running[store.store_id] = _Running(store, client, stop, asyncio.create_task(poller.run(stop)))
         if hooks is not None:

@@ -6,6 +6,7 @@ dedupe are the real ones. Each test has a store of its own.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -69,8 +70,8 @@ class Shop:
         self.intake = Intake(ADAPTER, producer, redis)
         self.cursor = Cursor(redis, "woocommerce", self.store.store_id)
 
-    def poller(self, intake: Intake | None = None) -> StorePoller:
-        return StorePoller(ADAPTER, self.store, self.api, intake or self.intake, self.cursor)
+    def poller(self, intake: Intake | None = None, **options: Any) -> StorePoller:
+        return StorePoller(ADAPTER, self.store, self.api, intake or self.intake, self.cursor, **options)
 
     def place(self, n: int, spec: OrderSpec | None = None) -> list[dict]:
         placed = [SANDBOX.new_order(self.state, spec or OrderSpec(webhook=False)) for _ in range(n)]

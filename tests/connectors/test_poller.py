@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.client import RetryableError
+from connectors.copies import phase
 from connectors.intake import Intake
 from connectors.poller import StorePoller
 from sandboxes.base import Faults
@@ -130,3 +131,14 @@ async def test_a_turn_is_taken_once_and_free_again_when_it_runs_out(shop: Shop):
     assert not await shop.cursor.take_turn(interval)  # another copy asking in the same interval
     await asyncio.sleep(0.2)
     assert await shop.cursor.take_turn(interval)
+
+
+async def test_only_the_copy_that_owns_a_store_polls_it_and_a_store_never_polled_is_polled_at_once(shop: Shop):
+    shop.store = shop.store.model_copy(update={"poll_interval": timedelta(seconds=30)})
+    await run_for([shop.poller(owns=lambda key: False)], 0.5)
+    assert shop.transport.modified_after == []  # not this copy's: not even the first poll
+    await run_for([shop.poller()], 0.5)
+    assert len(shop.transport.modified_after) == 1  # never polled: at once, not at its moment up to 30 s away
+    just_past_its_moment = phase(shop.store.key) * 30 + 1.0
+    await run_for([shop.poller(wall_clock=lambda: just_past_its_moment)], 0.5)
+    assert len(shop.transport.modified_after) == 1  # polled before: it waits for its moment, 29 s away
