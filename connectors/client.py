@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from connectors.budget import RateBudget
 from connectors.errors import PlatformError
 from connectors.metrics import API_ERRORS, RATE_LIMIT_WAITS
 
@@ -77,8 +78,12 @@ class PlatformClient:
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         http: httpx.AsyncClient | None = None,
+        budget: RateBudget | None = None,
+        budget_id: str = "",
     ) -> None:
         self.platform = platform
+        # The platform's quota, shared by every copy (`connectors.budget`); `budget_id` names the store in it.
+        self._budget, self._budget_id = budget, budget_id
         # `http` is shared and closed by its owner; without it this client has one of its own, closed with it.
         self._owns_http = http is None
         self._http = http if http is not None else shared_http(transport, timeout_s)
@@ -128,6 +133,8 @@ class PlatformClient:
         raise AssertionError("unreachable")
 
     async def _once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self._budget is not None:
+            await self._budget.spend(self._budget_id)  # OverBudgetError: not retried here, left to the next turn
         try:
             async with asyncio.timeout(self._deadline_s):
                 response = await self._read(method, path, **kwargs)
@@ -139,8 +146,12 @@ class PlatformClient:
         except httpx.TransportError as error:
             API_ERRORS.labels(self.platform, "network").inc()
             raise RetryableError(f"{self.platform}: {method} {path}: {error!r}") from error
+        if self._budget is not None:
+            self._budget.observe(response.headers)
         if response.status_code == 429:
             RATE_LIMIT_WAITS.labels(self.platform).inc()
+            if self._budget is not None:
+                await self._budget.refused(self._budget_id, response.headers)  # the day's quota gone: hours
             raise RateLimitedError(self._wait_for_429(response))
         if response.status_code >= 500:
             API_ERRORS.labels(self.platform, str(response.status_code)).inc()

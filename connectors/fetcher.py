@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from connectors.budget import OverBudgetError
 from connectors.client import PlatformClient
 from connectors.intake import Intake
 from connectors.platform import PlatformAdapter
@@ -63,6 +64,8 @@ class ThinFetcher:
             try:
                 raw = await self._adapter.fetch_order(self._clients[store.key], store, order_id)
                 await self._intake.accept(store, [raw], source="webhook")
+            except OverBudgetError as over:
+                log.warning("fetching %s order %s left to the poll: %s", store.key, order_id, over)
             except Exception:  # the poll reads this order later
                 log.exception("fetching %s order %s failed; the poll will read it", store.key, order_id)
             finally:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 from fastapi import APIRouter
 
+from connectors.budget import RateBudget
 from connectors.client import PlatformClient, shared_http
 from connectors.connect.apps import app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
@@ -53,8 +54,10 @@ def client_for(
     store: StoreConfig,
     keeper: TokenKeeper | None = None,
     http: httpx.AsyncClient | None = None,
+    budget: RateBudget | None = None,
 ) -> PlatformClient:
-    """The store's client; `http`, the platform's one shared connection pool (`connectors.client.shared_http`)."""
+    """The store's client; `http`, the platform's one shared connection pool (`connectors.client.shared_http`);
+    `budget`, its quota shared by every copy (`connectors.budget`)."""
     if not store.base_url:
         raise SettingsError(f"store {store.key}: base_url is required to run its connector")
     return PlatformClient(
@@ -64,6 +67,8 @@ def client_for(
         auth=keeper.auth(store) if keeper is not None and keeper.keeps(store) else adapter.auth(store),
         rate_limit_wait=adapter.rate_limit_wait,
         http=http,
+        budget=budget,
+        budget_id=budget.scope(store) if budget is not None else "",
     )
 
 
@@ -98,6 +103,7 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
         service.closes(fetcher.stop)
         hooks = HookKeeper.for_platform(platform, service.redis)
         copies = Copies(service.redis, platform)  # which stores this copy polls
+        budget = RateBudget.for_platform(service.redis, platform, per_day=settings.etsy_daily_quota)
         keeper: TokenKeeper | None = None  # set below with the registry, for a platform whose tokens expire
         roster = Roster(
             adapter,
@@ -105,10 +111,11 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
             service.redis,
             routes,
             clients,
-            lambda store: client_for(adapter, store, keeper, api_http),
+            lambda store: client_for(adapter, store, keeper, api_http, budget),
             hooks,
             forget=lambda store_id: keeper.forget(store_id) if keeper else None,
             owns=copies.owns,
+            budget=budget,
         )
         connect: APIRouter | None = None
         disconnect: Disconnect | None = None  # an uninstall webhook's: only with a registry to disconnect in

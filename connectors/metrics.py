@@ -8,6 +8,7 @@ ORDERS_PUBLISHED = Counter("connector_orders_published_total", "Events published
 DUPLICATES = Counter("connector_duplicates_total", "Orders seen again unchanged or stale", ["platform", "verdict"])
 DEAD_LETTERS = Counter("connector_dead_letters_total", "Bodies or orders we could not map", ["platform", "source"])
 API_ERRORS = Counter("connector_api_errors_total", "Platform API errors, by status or kind", ["platform", "status"])
+BUDGET_WAITS = Counter("connector_budget_waits_total", "Requests that waited for room in the quota", ["platform"])
 RATE_LIMIT_WAITS = Counter("connector_rate_limit_waits_total", "429 answers waited out", ["platform"])
 WEBHOOK_SECONDS = Histogram(
     "connector_webhook_seconds",

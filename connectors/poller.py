@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from connectors.budget import OverBudgetError
 from connectors.client import PlatformClient
 from connectors.copies import next_slot_in
 from connectors.errors import GrantRevokedError
@@ -93,6 +94,9 @@ class StorePoller:
                     POLLS.labels(platform, store_id, "ok").inc()
                 else:
                     POLLS.labels(platform, store_id, "other_copy").inc()
+            except OverBudgetError as over:  # the quota's, not the store's fault: the next slot reads what was missed
+                POLLS.labels(platform, store_id, "over_budget").inc()
+                log.warning("poll of %s skipped: %s", key, over)
             except GrantRevokedError as revoked:
                 POLLS.labels(platform, store_id, "revoked").inc()
                 log.warning("poll of %s: %s", key, revoked)

@@ -50,6 +50,12 @@ class ConnectorSettings(RegistrySettings):
     connector_host: str = Field(default="127.0.0.1", description="PERSONALIZE_CONNECTOR_HOST: webhook listen address.")
     connector_port: int = Field(default=8400, ge=0, le=65535, description="PERSONALIZE_CONNECTOR_PORT.")
     fetch_workers: int = Field(default=4, ge=1, description="PERSONALIZE_FETCH_WORKERS: thin-webhook fetchers.")
+    etsy_daily_quota: int = Field(
+        default=10_000,
+        ge=100,
+        description="PERSONALIZE_ETSY_DAILY_QUOTA: the Etsy app's requests per day (10,000 unless Etsy raised it); "
+        "half of it paces the shops' polls, the rest is for webhook fetches and token renewals.",
+    )
     token_refresh_margin: Duration = Field(
         default=timedelta(minutes=5),
         description="PERSONALIZE_TOKEN_REFRESH_MARGIN: an expiring access token (Etsy's live an hour) is renewed "

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from psycopg import OperationalError
 from redis.asyncio import Redis
 
+from connectors.budget import RateBudget, paced
 from connectors.client import PlatformClient
 from connectors.hook_health import HookKeeper, Revoked
 from connectors.intake import Intake
@@ -65,11 +66,12 @@ class Roster:
         hooks: HookKeeper | None = None,
         forget: Callable[[str], None] = lambda store_id: None,  # what else knows of a stopped store (its tokens)
         owns: Callable[[str], bool] = lambda store_key: True,  # whether this copy polls it (`Copies.owns`)
+        budget: RateBudget | None = None,  # the platform's quota: a per-app daily one paces every store's poll
     ) -> None:
         self._adapter, self._intake, self._redis = adapter, intake, redis
         self._routes, self._clients, self._make_client, self._forget = routes, clients, make_client, forget
         self._running: dict[str, _Running] = {}
-        self._owns = owns
+        self._owns, self._budget = owns, budget
         # The store's webhooks kept alive, and its poll rate (`connectors.hook_health`); None: no schedule.
         self.hooks = hooks
         # A store whose grant is gone (a poll's or a check's GrantRevokedError): `StoreLifecycle.disconnect` where
@@ -100,7 +102,11 @@ class Roster:
         stop = asyncio.Event()
         cursor = Cursor(self._redis, self._adapter.name, store.store_id)
         hooks = self.hooks
-        interval = (lambda: hooks.poll_interval(store)) if hooks is not None else None
+
+        def interval() -> timedelta:
+            wanted = hooks.poll_interval(store) if hooks is not None else store.poll_interval
+            return paced(wanted, self._budget, len(self._running))
+
         poller = StorePoller(
             self._adapter,
             store,
