@@ -166,6 +166,9 @@ async def running_stack(
             "PERSONALIZE_CONFIG": str(config_path),
             "PERSONALIZE_CONNECTOR_PORT": str(connector_port),
             "PERSONALIZE_OPS_PORT": str(ops_port),
+            # Etsy's daily quota would pace one shop's 1 s poll to 17 s (`connectors.budget.paced`); the
+            # sandbox has no daily quota, and these tests are about what each poll reads.
+            "PERSONALIZE_ETSY_DAILY_QUOTA": "100000000",
         },
         folder / "connector.log",
     )
