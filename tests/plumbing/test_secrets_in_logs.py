@@ -19,7 +19,7 @@ import pytest
 
 from notifier.settings import NotifierSettings
 from plumbing.config import load_config
-from plumbing.logs import MASK, setup_logging
+from plumbing.logs import MASK, Secrets, setup_logging
 from plumbing.settings import load_settings
 from tests.builders import CONFIG_PATH
 
@@ -114,3 +114,16 @@ def test_the_smtp_password_is_not_echoed_in_the_start_up_error():
     assert result.returncode == 2 and "PERSONALIZE_SMTP_URL must look like" in result.stderr, result.stderr
     assert SMTP_PASSWORD.rstrip(":@/") not in result.stderr + result.stdout
     assert f"smtp://mailer:{MASK}@" in result.stderr
+
+
+def test_thousands_of_secrets_each_masked_and_overlapping_ones_masked_whole():
+    secrets = Secrets()
+    tokens = [f"tok-{n:05d}-{n * 7919 % 100_003:06d}" for n in range(3000)]  # a connector's 1,000 stores
+    for token in tokens:
+        secrets.add([token])  # one by one, as stores start: found whether built in or added since
+    assert all(secrets.hide(f"a {t} b") == f"a {MASK} b" for t in tokens[::37] + tokens[-5:])
+    secrets.add(["abcd-Secret-ONE", "Secret-ONE-and-more", "zz-abcd"])  # each overlapping another
+    assert secrets.hide("[zz-abcd-Secret-ONE-and-more] ok") == f"[{MASK}] ok"
+    line = f"{tokens[0]}{tokens[1]} then {tokens[2]}"  # touching: one mask, nothing between
+    assert secrets.hide(line) == f"{MASK} then {MASK}"
+    assert secrets.hide("nothing secret here, tok-00001") == "nothing secret here, tok-00001"
