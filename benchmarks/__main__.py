@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import connector_throughput, core_throughput, editor_load, notifier_throughput
+from benchmarks import connector_stores, connector_throughput, core_throughput, editor_load, notifier_throughput
 from benchmarks.loadgen import percentile_ms
 from benchmarks.procstat import load_average
 
@@ -20,6 +20,40 @@ Row = tuple[str, str, bool | None]  # target, figure, met (None: no target, show
 def _check(label: str, value: float, limit: float, unit: str, at_least: bool, detail: str = "") -> Row:
     met = value >= limit if at_least else value < limit
     return label, f"{value:,.0f}{unit}" + (f"  ({detail})" if detail else ""), met
+
+
+def store_rows(stores: dict) -> list[Row]:
+    """Issue 12's: 1,000 connected stores on one platform, two copies."""
+    mean, quietest, busiest = stores["polls_per_s"]
+    share = stores["per_day"] / stores["quota"]
+    n = f"{stores['stores']:,}"
+    return [
+        _check(f"connector, {n} stores: RSS per copy < 150 MB", max(stores["rss_mib"]) * 1.048576, 150, " MB", False),
+        (
+            f"connector, {n} stores: start-up CPU per copy (no target)",
+            ", ".join(f"{cpu:.1f} s" for cpu in stores["started_cpu_s"])
+            + f"  (every shop polled {stores['all_polled_s']:.0f} s after start)",
+            None,
+        ),
+        (
+            f"connector, {n} stores: polls/s over one interval (no target)",
+            f"{mean:.2f}/s, 10 s buckets {quietest:.1f}–{busiest:.1f}/s  (even: {stores['stores'] / stores['interval_s']:.2f}/s)",
+            None,
+        ),
+        (
+            f"connector, {n} stores: a shop polled twice within half an interval",
+            f"{stores['too_soon']}",
+            stores["too_soon"] == 0,
+        ),
+        _check(
+            f"connector, {n} stores: polls ≤ 50 % of the app's daily quota",
+            share * 100,
+            50.5,
+            " %",
+            False,
+            f"{stores['per_day']:,.0f} requests a day projected, of {stores['quota']:,} (scaled)",
+        ),
+    ]
 
 
 def targets(core: dict, connector: dict, editor: dict, notifier: dict, rate: float, editor_rate: float) -> list[Row]:
@@ -120,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     notifier = notifier_throughput.main([])
     print()
     editor = editor_load.main(["--rate", str(args.editor_rate), "--seconds", "15", "--posts", "500"])
-    rows = targets(core, connector, editor, notifier, args.rate, args.editor_rate)
+    print()
+    stores = connector_stores.main([])
+    rows = targets(core, connector, editor, notifier, args.rate, args.editor_rate) + store_rows(stores)
     print(
-        f"\nissue 7 targets: one run, {time.monotonic() - started:.0f} s, load average before {load}, "
+        f"\nissue 7 and 12 targets: one run, {time.monotonic() - started:.0f} s, load average before {load}, "
         f"after {load_average()} (2 cores, shared by everything above)"
     )
     width = max(len(label) for label, _, _ in rows)

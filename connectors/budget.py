@@ -3,7 +3,7 @@
 Quotas are the platform's, not ours to pick (`../shared/PLATFORMS.md`, "Rate limits"): Etsy's is per app
 (10 per second and 10,000 a day by default, for every shop together), BigCommerce's, Wix's and
 Squarespace's per store. So the budget's key is the app for Etsy and the store elsewhere, and every copy
-spends from it: a request waits its turn (GCRA, one Redis round trip) rather than earning a 429, and a
+spends from it: a request books its moment and waits for it (GCRA, one Redis round trip) rather than earning a 429, and a
 store that polls a lot slows only itself, or, on Etsy, takes no more than its share of turns.
 
 A wait longer than `MAX_WAIT_S` is not waited: `OverBudgetError`, and the poll or fetch is left to the next
@@ -36,22 +36,33 @@ MAX_WAIT_S = 30.0
 DAILY_BLOCK_S = 3600.0
 DAY_S = 86_400.0
 
-# A GCRA over one key, on Redis's clock (so copies on machines whose clocks differ agree): the wait in ms
-# before a request may go (0: spent now). KEYS: the theoretical arrival time, the block. ARGV: ms per
-# request, tolerance in ms (burst - 1 requests' worth).
+# A GCRA over each window's key, on Redis's clock (so copies on machines whose clocks differ agree), that
+# *reserves*: a request told to wait W has its moment booked and goes after W without asking again. Left to
+# ask again, the thousand first polls of a starting connector woke together every slot and spent a core in
+# this script (measured: `benchmarks/connector_stores.py`). A wait over the limit books nothing.
+# KEYS: the block, then one theoretical arrival time per window. ARGV: the longest wait in ms, then per
+# window its ms per request and tolerance in ms (burst - 1 requests' worth).
+# Returns {1, wait ms} booked, {0, wait ms} too long, {-1, ms left} blocked.
 _SPEND = """
-local block = redis.call('PTTL', KEYS[2])
-if block > 0 then return -block end
+local block = redis.call('PTTL', KEYS[1])
+if block > 0 then return {-1, block} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local every, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local wait = tat - tolerance - now
-if wait > 0 then return wait end
-local new = tat + every
-redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.ceil(new - now + tolerance) + 1000)
-return 0
+local wait, tats = 0, {}
+for i = 2, #KEYS do
+  local every, tolerance = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  tats[i] = tat
+  if tat - tolerance - now > wait then wait = tat - tolerance - now end
+end
+if wait > tonumber(ARGV[1]) then return {0, wait} end
+for i = 2, #KEYS do
+  local every, tolerance = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1])
+  local at = math.max(tats[i], now + wait) + every
+  redis.call('SET', KEYS[i], string.format('%d', at), 'PX', math.ceil(at - now + tolerance) + 1000)
+end
+return {1, wait}
 """
 
 
@@ -133,19 +144,20 @@ class RateBudget:
         return f"connector:{self.platform}:budget:{scope}"
 
     async def spend(self, scope: str) -> None:
-        """Wait for room for one request in `scope`; OverBudgetError when that is longer than the limit."""
+        """Book room for one request in `scope` and wait for it; OverBudgetError when that is longer than the
+        limit (nothing booked)."""
         key = self.key(scope)
-        for suffix, every, tolerance in self.quota.rules():
-            while True:
-                wait_ms = int(await self._spend(keys=[f"{key}:{suffix}", f"{key}:block"], args=[every, tolerance]))
-                if wait_ms == 0:
-                    break
-                if wait_ms < 0:
-                    raise OverBudgetError(key, -wait_ms / 1000, blocked=True)
-                if wait_ms / 1000 > self._max_wait_s:
-                    raise OverBudgetError(key, wait_ms / 1000)
-                BUDGET_WAITS.labels(self.platform).inc()
-                await asyncio.sleep(wait_ms / 1000)
+        rules = self.quota.rules()
+        keys = [f"{key}:block", *(f"{key}:{suffix}" for suffix, _, _ in rules)]
+        args = [self._max_wait_s * 1000, *(n for _, every, tolerance in rules for n in (every, tolerance))]
+        booked, wait_ms = (int(n) for n in await self._spend(keys=keys, args=args))
+        if booked < 0:
+            raise OverBudgetError(key, wait_ms / 1000, blocked=True)
+        if not booked:
+            raise OverBudgetError(key, wait_ms / 1000)
+        if wait_ms > 0:
+            BUDGET_WAITS.labels(self.platform).inc()
+            await asyncio.sleep(wait_ms / 1000)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         left = headers.get("x-remaining-today")

@@ -97,6 +97,7 @@ class StorePoller:
             except OverBudgetError as over:  # the quota's, not the store's fault: the next slot reads what was missed
                 POLLS.labels(platform, store_id, "over_budget").inc()
                 log.warning("poll of %s skipped: %s", key, over)
+                await self._give_back_turn()
             except GrantRevokedError as revoked:
                 POLLS.labels(platform, store_id, "revoked").inc()
                 log.warning("poll of %s: %s", key, revoked)
@@ -106,6 +107,12 @@ class StorePoller:
                 POLLS.labels(platform, store_id, "error").inc()
                 log.exception("poll of %s failed; retrying in at most %.0fs", key, interval)
             await _stopped(stop, min(1.0, interval / 10))  # past this slot, so the next wait is for the next one
+
+    async def _give_back_turn(self) -> None:
+        try:
+            await self._cursor.give_back_turn()
+        except Exception:  # Redis away: the turn runs out by itself
+            log.warning("could not give back the poll turn of %s", self._store.key)
 
     async def _disconnected(self, reason: str) -> bool:
         assert self._on_revoked is not None

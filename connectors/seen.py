@@ -114,6 +114,10 @@ class Cursor:
         hold_ms = max(1, int(interval.total_seconds() * 800))
         return bool(await self._redis.set(self._turn_key, b"1", nx=True, px=hold_ms))
 
+    async def give_back_turn(self) -> None:
+        """The turn taken read nothing (the quota had no room): the next slot, here or on another copy, may poll."""
+        await self._redis.delete(self._turn_key)
+
     async def get(self) -> datetime | None:
         value = await self._redis.get(self._key)
         return datetime.fromtimestamp(int(value) / 1_000_000, UTC) if value else None

@@ -72,6 +72,9 @@ class Roster:
         self._routes, self._clients, self._make_client, self._forget = routes, clients, make_client, forget
         self._running: dict[str, _Running] = {}
         self._owns, self._budget = owns, budget
+        # How many stores are being started (`RegistryFollower.start`): the daily quota paces each poll by the
+        # stores there will be, not the few running yet, whose first turns would otherwise be short.
+        self.expected = 0
         # The store's webhooks kept alive, and its poll rate (`connectors.hook_health`); None: no schedule.
         self.hooks = hooks
         # A store whose grant is gone (a poll's or a check's GrantRevokedError): `StoreLifecycle.disconnect` where
@@ -89,6 +92,12 @@ class Roster:
         running = self._running.get(store.store_id)
         return running is not None and running.store == store
 
+    def poll_interval(self, store: StoreConfig) -> timedelta:
+        """Asked before each wait: the store's own (slower while its webhooks are healthy), or what the daily
+        quota leaves each of the stores, if that is longer."""
+        wanted = self.hooks.poll_interval(store) if self.hooks is not None else store.poll_interval
+        return paced(wanted, self._budget, max(len(self._running), self.expected))
+
     async def start(self, store: StoreConfig) -> None:
         """Poll it and route its webhooks; a store running with another configuration is restarted."""
         await self.stop(store.store_id)
@@ -102,18 +111,13 @@ class Roster:
         stop = asyncio.Event()
         cursor = Cursor(self._redis, self._adapter.name, store.store_id)
         hooks = self.hooks
-
-        def interval() -> timedelta:
-            wanted = hooks.poll_interval(store) if hooks is not None else store.poll_interval
-            return paced(wanted, self._budget, len(self._running))
-
         poller = StorePoller(
             self._adapter,
             store,
             client,
             self._intake,
             cursor,
-            interval=interval,
+            interval=lambda: self.poll_interval(store),
             on_revoked=self.on_revoked,
             owns=self._owns,
         )
@@ -162,8 +166,13 @@ class RegistryFollower:
         self._following = asyncio.Lock()
 
     async def start(self) -> int:
-        for store in await self._registry.stores(self._platform):
-            await self.follow(store.store_id)
+        stores = await self._registry.stores(self._platform)
+        self._roster.expected = len(stores)
+        try:
+            for store in stores:
+                await self.follow(store.store_id)
+        finally:
+            self._roster.expected = 0
         return len(self._roster)
 
     async def catch_up(self, store_id: str | None) -> None:

@@ -67,6 +67,7 @@ class Shop:
             backoff_max_s=0.02,
             transport=self.transport,
         )
+        self.redis = redis
         self.intake = Intake(ADAPTER, producer, redis)
         self.cursor = Cursor(redis, "woocommerce", self.store.store_id)
 

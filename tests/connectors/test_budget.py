@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 import httpx
@@ -126,3 +127,33 @@ async def test_a_per_app_daily_quota_paces_each_shops_poll_and_leaves_half_for_t
     assert polls_per_day <= 5000
     wix = RateBudget(redis, "wix", Quota(per_second=3, burst=20, per_app=False))
     assert paced(minute, wix, 1000) == minute and paced(minute, None, 1000) == minute
+
+
+async def test_requests_waiting_together_each_book_a_moment_and_ask_once(redis) -> None:
+    quota = Quota(per_second=20, burst=1, per_app=False)
+    booking = budget(redis, "wix", quota, max_wait_s=0.3)
+    script, calls = booking._spend, []
+
+    async def counted(**kwargs):
+        calls.append(kwargs)
+        return await script(**kwargs)
+
+    booking._spend = counted  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    started, went, refused = loop.time(), [], []
+
+    async def one() -> None:
+        try:
+            await booking.spend("store:a")
+            went.append(loop.time() - started)
+        except OverBudgetError as over:
+            refused.append(over.wait_s)
+
+    await asyncio.gather(*(one() for _ in range(10)))
+    assert len(calls) == 10, "one round trip each, however long it waited: no herd waking every slot"
+    assert len(went) == 7 and len(refused) == 3  # booked at 0, 50 … 300 ms; the rest past the 0.3 s limit
+    assert all(b - a >= 0.04 for a, b in itertools.pairwise(sorted(went))), "never faster than the rate"
+    assert min(refused) > 0.3
+    await asyncio.sleep(0.05)
+    await booking.spend("store:a")  # the refused booked nothing: room again right after the last booked
+    assert loop.time() - started < 0.5

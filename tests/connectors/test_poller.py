@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.client import RetryableError
+from connectors.budget import Quota, RateBudget
+from connectors.client import PlatformClient, RetryableError
 from connectors.copies import phase
 from connectors.intake import Intake
 from connectors.poller import StorePoller
@@ -142,3 +143,17 @@ async def test_only_the_copy_that_owns_a_store_polls_it_and_a_store_never_polled
     just_past_its_moment = phase(shop.store.key) * 30 + 1.0
     await run_for([shop.poller(wall_clock=lambda: just_past_its_moment)], 0.5)
     assert len(shop.transport.modified_after) == 1  # polled before: it waits for its moment, 29 s away
+
+
+async def test_a_poll_the_quota_had_no_room_for_gives_its_turn_back(shop: Shop):
+    budget = RateBudget(shop.redis, "woocommerce", Quota(per_second=1, burst=1, per_app=False))
+    scope = budget.scope(shop.store)
+    await shop.redis.set(budget.key(scope) + ":block", b"1", px=60_000)  # as after the day's quota ran out
+    shop.api = PlatformClient(
+        "woocommerce", "https://woo.sandbox", transport=shop.transport, budget=budget, budget_id=scope
+    )
+    shop.store = shop.store.model_copy(update={"poll_interval": timedelta(seconds=30)})
+    await run_for([shop.poller()], 0.5)
+    assert shop.transport.modified_after == []  # nothing asked of the platform
+    assert await shop.cursor.get() is None
+    assert await shop.cursor.take_turn(timedelta(seconds=30))  # the turn is free: the store's next slot polls

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
+from connectors.budget import Quota, RateBudget
+from connectors.registry import adapter_for
 from connectors.stores import Sealer, new_key
 from connectors.stores.memory import MemoryStoreRegistry
-from connectors.stores.roster import RegistryFollower
+from connectors.stores.roster import RegistryFollower, Roster
+from connectors.webhooks import StoreRoutes
 from plumbing.config import StoreConfig
 from plumbing.consumer import Received
 from schemas import StoreConnected, StoreDisconnected, store_key
@@ -20,6 +24,8 @@ class FakeRoster:
     def __init__(self) -> None:
         self.running: dict[str, StoreConfig] = {}
         self.starts: list[str] = []
+        self.expected = 0  # set by the follower while it starts the registry's stores
+        self.expected_at_start: list[int] = []
 
     def __len__(self) -> int:
         return len(self.running)
@@ -30,6 +36,7 @@ class FakeRoster:
     async def start(self, store: StoreConfig) -> None:
         self.running[store.store_id] = store
         self.starts.append(store.store_id)
+        self.expected_at_start.append(self.expected)
 
     async def stop(self, store_id: str) -> bool:
         return self.running.pop(store_id, None) is not None
@@ -65,6 +72,23 @@ async def test_at_start_it_runs_the_connected_stores_of_its_platform_only() -> N
     await connect(registry, "e", platform="etsy")
     assert await follower.start() == 1 and set(roster.running) == {"a"}
     assert roster.running["a"].webhook_secret == "wh_1" and "webhook_secret" not in roster.running["a"].credentials
+
+
+async def test_while_it_starts_the_registrys_stores_the_roster_paces_polls_by_all_of_them(redis) -> None:
+    registry, roster, follower = await setup()
+    for store_id in ("a", "b", "c"):
+        await connect(registry, store_id)
+    await follower.start()
+    assert roster.expected_at_start == [3, 3, 3] and roster.expected == 0  # the first store's turn is not 1/3 long
+    etsy = adapter_for("etsy")
+    budget = RateBudget(redis, "etsy", Quota(per_second=9, burst=9, per_app=True, per_day=10_000))
+    real = Roster(etsy, None, redis, StoreRoutes(etsy), {}, lambda store: None, budget=budget)  # type: ignore[arg-type]
+    shop = StoreConfig(
+        platform="etsy", store_id="1", merchant_email="m@example.com", poll_interval=timedelta(minutes=1)
+    )
+    assert real.poll_interval(shop) == timedelta(minutes=1)  # alone: its own interval is inside the quota
+    real.expected = 1000
+    assert real.poll_interval(shop) == timedelta(hours=4.8)  # 5,000 polls a day shared by 1,000 shops
 
 
 async def test_an_event_starts_or_stops_the_store_as_the_registry_has_it() -> None:
