@@ -9,6 +9,7 @@ from datetime import datetime
 
 from notifier.automation import HOOK_TOPICS, HookRouter
 from notifier.destinations import refused_url
+from notifier.disconnections import start as start_disconnections
 from notifier.handlers import NotifierHandler
 from notifier.hook_delivery import HookDeliverer
 from notifier.hook_jobs import RedisHookJobs
@@ -77,6 +78,7 @@ async def run(
         notifier.watch("hooks_consumer", router.run())
         notifier.watch("hooks_deliverer", deliverer.run(notifier.stop))
         await start_email_changes(notifier, settings, mailer, clock)
+        await start_disconnections(notifier, settings, mailer)
         # PERSONALIZE_METRICS_PORT, the notifier's older setting, still names the port when it alone is set.
         await notifier.serve_ops(settings.metrics_port or NOTIFIER_OPS_PORT)
         await notifier.run()

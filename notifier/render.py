@@ -85,6 +85,18 @@ def _environment(loader: BaseLoader, locale: str, reload: bool) -> Environment:
     return env
 
 
+def plain_templates() -> Environment:
+    """The package's templates, autoescaped, untranslated: the store-level emails (address changes, a
+    disconnection), English for every store until they are translated (`docs/emails.md`)."""
+    return Environment(
+        loader=PackageLoader("notifier", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 def _one_line(text: str) -> str:
     """Header values: a newline in an order number or a shop name must not start a header of its own."""
     return " ".join(text.split())

@@ -18,11 +18,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from redis.asyncio import Redis
 
 from notifier.mail import MailError, MailSender
-from notifier.render import RenderedEmail
+from notifier.render import RenderedEmail, plain_templates
 from notifier.settings import NotifierSettings
 from plumbing.consumer import Outcome, Received
 from plumbing.kafka import ensure_topics
@@ -38,13 +37,7 @@ SENT_KEPT = timedelta(days=2)  # longer than a change may wait, so a late redeli
 
 Kind = Literal["email_change_confirm", "email_change_notice"]
 
-_env = Environment(
-    loader=PackageLoader("notifier", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = plain_templates()
 
 
 def render(kind: Kind, event: MerchantEmailChangeRequested, to: str) -> RenderedEmail:

@@ -92,3 +92,10 @@ class StoreDisconnected(_StoreEvent):
         description="Why, in words for the merchant and the operator.",
         examples=["disconnected by the operator"],
     )
+    merchant_email: EmailAddress | None = Field(
+        default=None, description="The store's address when it was disconnected: told once that it was."
+    )
+    disconnected_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the registry marked it: the same on every announcement of this one disconnection.",
+    )

@@ -55,8 +55,15 @@ class StoreLifecycle:
         store = await self._registry.disconnect(platform, store_id, reason)
         if store is None:
             return None
-        fields = {"order_key": store.key, "platform": platform, "store_id": store_id}
-        await self._publish([StoreDisconnected.model_validate({**fields, "reason": store.disconnect_reason or reason})])
+        fields = {
+            "order_key": store.key,
+            "platform": platform,
+            "store_id": store_id,
+            "reason": store.disconnect_reason or reason,
+            "merchant_email": store.merchant_email,
+            "disconnected_at": store.disconnected_at,
+        }
+        await self._publish([StoreDisconnected.model_validate(fields)])
         log.info("store %s disconnected: %s", store.key, store.disconnect_reason or reason)
         return store
 

@@ -70,6 +70,21 @@ async def test_disconnect_deletes_the_credentials_and_says_why() -> None:
     assert registry.sealed == {}
     event = published.events[-1]
     assert isinstance(event, StoreDisconnected) and event.reason == "the merchant asked"
+    assert event.merchant_email == "m@example.com" and event.disconnected_at is not None  # who to tell, and of which
+
+
+async def test_announcing_a_disconnection_again_names_the_same_moment_and_a_new_one_another() -> None:
+    stores, _, published = lifecycle()
+    await stores.connect("etsy", "1", "m@example.com", {"refresh_token": SECRET})
+    await stores.disconnect("etsy", "1", "uninstalled")
+    await stores.disconnect("etsy", "1", "uninstalled, delivered twice")
+    first, again = published.events[-2:]
+    assert isinstance(first, StoreDisconnected) and isinstance(again, StoreDisconnected)
+    assert again.disconnected_at == first.disconnected_at and again.reason == "uninstalled"
+    await stores.connect("etsy", "1", "m@example.com", {"refresh_token": SECRET})
+    await stores.disconnect("etsy", "1", "revoked")
+    later = published.events[-1]
+    assert isinstance(later, StoreDisconnected) and later.disconnected_at != first.disconnected_at
 
 
 async def test_disconnecting_an_unknown_store_publishes_nothing() -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.mailcatcher import MailCatcher
-from schemas import OrderStatus
+from schemas import OrderStatus, StoreDisconnected
 from tests.notifier.conftest import HOOK_SECRET, notifier_env
 from tests.notifier.helpers import links, mails_for, request, status, wait_links, wait_mails
 from tests.support import ServiceProcess, send, unique_id
@@ -214,3 +214,25 @@ async def test_an_etsy_order_for_a_customer_store_goes_to_the_merchant_to_paste_
     pasted = text.split("-------- copy from here --------\n")[1].split("-------- copy up to here")[0]
     assert pasted.startswith("Hello Ada,") and link.url in pasted
     await send(bus["producer"], status(wanted.order_key, OrderStatus.CANCELLED))
+
+
+async def test_a_disconnected_store_announced_twice_gets_its_merchant_one_email(notifier, servers, bus):
+    mail, store_id = servers["mail"], f"gone{unique_id()}"
+    at = datetime.now(UTC)
+
+    def disconnected(reason: str) -> StoreDisconnected:
+        return StoreDisconnected(
+            order_key=f"etsy:{store_id}",
+            platform="etsy",
+            store_id=store_id,
+            reason=reason,
+            merchant_email="maker@example.com",
+            disconnected_at=at,
+        )
+
+    await send(bus["producer"], disconnected("Etsy refused the grant (invalid_grant)"), disconnected("again"))
+    (message,) = await wait_mails(mail, store_id, 1)
+    assert message["To"] == "maker@example.com"
+    assert "Etsy refused the grant (invalid_grant)" in message.get_body(("plain",)).get_content()
+    await asyncio.sleep(2)
+    assert len(mails_for(mail, store_id)) == 1
