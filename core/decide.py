@@ -63,6 +63,7 @@ class Decision:
     ignored: str | None = None
     replayed: bool = False
     replay_source: str = ""  # the message the replayed events first came from
+    unknown_store: bool = False  # rejected because core does not know the store (yet: `core.parked`)
 
 
 @dataclass
@@ -104,7 +105,9 @@ def apply(order: Order | None, event: Event, policy: Policy, now: datetime, sour
 def _on_order(order: Order | None, event: OrderFields, policy: Policy, now: datetime, source: str) -> Decision:
     store = policy.config.store(event.platform, event.store_id)
     if store is None:
-        return Decision(rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)")
+        return Decision(
+            rejected=f"unknown store {event.platform}:{event.store_id} (not in the config)", unknown_store=True
+        )
     if order is None:
         step = _Step(
             Order(order_key=event.order_key, snapshot=event, received_at=event.occurred_at), event, now, source

@@ -10,18 +10,19 @@ is fixed (the template shortened, the order split on the platform), replaying th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from core.codec import BatchCodec
 from core.decide import Policy, apply
 from core.directory import ConfigSource
 from core.order import Order, Outgoing
+from core.parked import MAX_PER_STORE, Parked, Parking
 from core.store import OrderStore, Write
 from plumbing.consumer import Outcome, Received
 from plumbing.kafka import DEFAULT_MAX_MESSAGE_BYTES, MessageTooLarge, checked
 from plumbing.logs import event_fields
-from schemas import Event, PersonalizationRequested
+from schemas import Event, OrderReceived, OrderUpdated, PersonalizationRequested, store_key
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,12 @@ class CoreHandler:
         link_delay: timedelta,
         clock: Callable[[], datetime],
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        parking: Parking | None = None,
+        known: Callable[[str, str], Awaitable[object | None]] | None = None,
     ) -> None:
+        # An order of a store not learned yet is parked, not refused (`core.parked`); `known` asks the
+        # directory afresh, after parking, whether the store was learned meanwhile.
+        self._parking, self._known = parking, known
         self._store = store
         self._max_message_bytes = max_message_bytes
         self._configs = configs
@@ -67,13 +73,15 @@ class CoreHandler:
         outcome = Outcome()
         codec = BatchCodec(batch)
         pending = list(by_order)
+        of_unknown_stores: list[Received] = []
         for _ in range(MAX_ROUNDS):
             loaded = await self._store.load_many(pending)
             writes: list[Write] = []
             results: dict[str, Outcome] = {}
+            unknown: dict[str, list[Received]] = {}
             for key in pending:
                 before = loaded[key].order
-                order, result = self._decide(before, by_order[key], policy, codec)
+                order, result, unknown[key] = self._decide(before, by_order[key], policy, codec)
                 results[key] = result
                 if order is not None:
                     writes.append(
@@ -90,18 +98,44 @@ class CoreHandler:
                     outcome.outgoing += results[key].outgoing
                     outcome.encoded.update(results[key].encoded)
                     outcome.rejected += results[key].rejected
+                    of_unknown_stores += unknown[key]
             pending = [key for key in pending if key in lost]
             if not pending:
+                outcome.rejected += await self._park(of_unknown_stores)
                 return outcome
         raise ConcurrentWriteError(f"orders kept changing while core wrote them: {pending[:5]}")
 
+    async def _park(self, items: list[Received]) -> list[tuple[Received, str]]:
+        """Orders of stores core does not know: parked while there is room (`core.parked`); the rest refused."""
+        refused: list[tuple[Received, str]] = []
+        stores: dict[str, tuple[str, str]] = {}
+        for item in items:
+            event = item.event
+            assert isinstance(event, OrderReceived | OrderUpdated)  # the only inputs naming a store to know
+            store = store_key(event.platform, event.store_id)
+            record = item.record
+            if self._parking is not None and await self._parking.park(
+                store, Parked(record.topic, record.key, record.value)
+            ):
+                stores[store] = (event.platform, event.store_id)
+                continue
+            full = f"; {MAX_PER_STORE} of its orders are parked already" if self._parking is not None else ""
+            refused.append((item, f"unknown store {store} (not in the config){full}"))
+        for store, (platform, store_id) in stores.items():
+            known = self._known is not None and await self._known(platform, store_id) is not None
+            if self._parking is not None and known:
+                await self._parking.release(store)  # learned while this batch ran: its learner may have looked first
+        return refused
+
     def _decide(
         self, order: Order | None, items: list[Received], policy: Policy, codec: BatchCodec
-    ) -> tuple[Order | None, Outcome]:
-        """Apply one order's events in arrival order; returns the order to write (None: unchanged)."""
+    ) -> tuple[Order | None, Outcome, list[Received]]:
+        """Apply one order's events in arrival order; returns the order to write (None: unchanged), what to
+        publish or refuse, and the inputs of a store core does not know."""
         now = self._clock()
         changed: Order | None = None
         result = Outcome()
+        unknown: list[Received] = []
         for item in items:
             source = f"{item.record.topic}:{item.record.partition}:{item.record.offset}"
             decision = apply(changed if changed is not None else order, item.event, policy, now, source)
@@ -118,13 +152,15 @@ class CoreHandler:
                 continue  # nothing of this input is kept: the order stays as the inputs before it left it
             result.outgoing += decision.outgoing
             result.encoded.update(encoded)
-            if decision.rejected:
+            if decision.unknown_store:
+                unknown.append(item)
+            elif decision.rejected:
                 result.rejected.append((item, decision.rejected))
             elif decision.ignored:
                 _log_ignored(item.event, decision.ignored)
             if decision.order is not None:
                 changed = decision.order
-        return changed, result
+        return changed, result, unknown
 
     def _within_limit(self, outgoing: Sequence[Outgoing], codec: BatchCodec) -> dict[str, bytes]:
         encoded = codec.published(outgoing)

@@ -57,15 +57,22 @@ class _Learns(Protocol):
     async def learn(self, event: StoreEvent) -> None: ...
 
 
-class StoresHandler:
-    """Consumer handler of the `stores` topic: each store event changes the directory's learned stores."""
+class _Releases(Protocol):
+    async def release(self, store_key: str) -> int: ...
 
-    def __init__(self, directory: _Learns) -> None:
-        self._directory = directory
+
+class StoresHandler:
+    """Consumer handler of the `stores` topic: each store event changes the directory's learned stores; a
+    store connected has its orders that came first published again (`core.parked`)."""
+
+    def __init__(self, directory: _Learns, parking: _Releases | None = None) -> None:
+        self._directory, self._parking = directory, parking
 
     async def __call__(self, batch: list[Received]) -> Outcome:
         for item in batch:
             event = item.event
             assert isinstance(event, StoreConnected | StoreUpdated | StoreDisconnected)  # the topic's only events
             await self._directory.learn(event)
+            if self._parking is not None and not isinstance(event, StoreDisconnected):
+                await self._parking.release(event.order_key)  # learned first: the handler parks no more of it
         return Outcome()

@@ -11,6 +11,7 @@ from functools import partial
 from core.directory import Directory
 from core.handlers import CoreHandler
 from core.learned_stores import StoresHandler
+from core.parked import Parking, RedisParkedOrders, producer_republish
 from core.settings import CoreSettings
 from core.store import HiredisPacking, RedisOrderStore
 from plumbing.config import load_config
@@ -42,14 +43,24 @@ async def run(
     async with Service("core", settings, topics_used, log, redis=hiredis_packing, stop=stop) as core:
         directory = Directory(core.redis, config)
         seeded = await _seed_when_redis_answers(directory, core.stop)
+        # An order that comes before its store's StoreConnected waits for it (`core.parked`).
+        parking = Parking(RedisParkedOrders(core.redis), producer_republish(core.producer))
         handler = CoreHandler(
-            RedisOrderStore(core.redis), directory, settings.link_delay, clock, settings.kafka_max_message_bytes
+            RedisOrderStore(core.redis),
+            directory,
+            settings.link_delay,
+            clock,
+            settings.kafka_max_message_bytes,
+            parking=parking,
+            known=directory.known,
         )
         consumer = core.consumer("consumer", handler, settings.core_group, CONSUMES, settings.core_batch)
         # Stores connected while core runs: one copy of the group writes each into the shared directory, and every
         # copy (and the merchant API) reads it at its next batch. A group of its own: a store event never waits
         # behind a batch of orders.
-        learner = core.consumer("stores", StoresHandler(directory), f"{settings.core_group}-stores", [topics.STORES])
+        learner = core.consumer(
+            "stores", StoresHandler(directory, parking), f"{settings.core_group}-stores", [topics.STORES]
+        )
         core.watch("stores", learner.run())
         await core.serve_ops(CORE_OPS_PORT)
         log.info(

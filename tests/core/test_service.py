@@ -15,15 +15,17 @@ from schemas import (
     Customer,
     DeadLetter,
     FulfillmentRequested,
+    OrderReceived,
     OrderStatusChanged,
     PersonalizationLinkIssued,
     PersonalizationLinkOpened,
     PersonalizationRequested,
     ResendLink,
+    StoreConnected,
     encode,
 )
 from tests.builders import AUTO, MANUAL, T0, auto_mug, completed, load_test_config, mug, order, plain, updated
-from tests.support import count, send, send_raw
+from tests.support import count, send, send_raw, unique_id
 
 SETTLE = 1.0  # after a sentinel is seen, time for anything wrongly published to show up too
 
@@ -187,13 +189,19 @@ async def test_schema_breaking_json_is_dead_lettered_naming_the_field(core, prod
     assert "total" in dead.error and base64.b64decode(dead.raw) == raw
 
 
-async def test_an_order_of_an_unknown_store_is_dead_lettered(core, producer, recorder):
-    received = order(("wix", "not-configured"), [mug()])
+async def test_an_order_before_its_stores_connected_event_waits_for_it_then_is_decided(core, producer, recorder):
+    store_id = f"late-{unique_id()}"
+    received = order(("wix", store_id), [mug()])
     await send(producer, received)
-    await recorder.wait_for(received.order_key, has(DeadLetter))
-    (dead,) = recorder.events(received.order_key, DeadLetter)
-    assert "unknown store wix:not-configured" in dead.error
-    assert json.loads(base64.b64decode(dead.raw))["event_id"] == received.event_id
+    await asyncio.sleep(3)
+    assert recorder.events(received.order_key) == [received]  # no dead letter, nothing decided: parked
+    connected = StoreConnected(
+        order_key=f"wix:{store_id}", platform="wix", store_id=store_id, merchant_email="late@example.com"
+    )
+    await send(producer, connected)
+    events = await recorder.wait_for(received.order_key, has(OrderStatusChanged))
+    assert not any(isinstance(e, DeadLetter) for e in events)
+    assert sum(isinstance(e, OrderReceived) for e in events) == 2  # the parked message, published again
 
 
 async def test_a_killed_core_resumes_where_it_committed_losing_and_duplicating_nothing(core, producer, recorder):
