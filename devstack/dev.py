@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from devstack.connect_shops import SHOPS, open_for_connecting
+from devstack.connect_shops import write_config as write_shops_config
 from devstack.demo import place_demo_orders
 from devstack.embedded import (
     LOOPBACK,
@@ -65,12 +67,19 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     config_path = (settings.config or EXAMPLE_CONFIG).resolve()
     config = load_config(config_path)  # a bad file stops here, before anything starts
     stores = [s for s in config.stores if s.base_url and _is_loopback(s.base_url)]
+    # One shop per platform to connect in the browser, beside the YAML's (devstack/connect_shops.py).
+    connectors: dict[str, str] = {}
+    for index, store in enumerate(stores):
+        if store.platform in SHOPS:
+            connectors.setdefault(store.platform, f"http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
     _check_ports_free(
         [_sandbox_port(s) for s in stores]
         + [CONNECTOR_PORTS + i for i in range(len(stores))]
+        + [SHOPS[p].port for p in connectors]
         + [MAILBOX_PORT, EDITOR_PORT, API_PORT]
     )
     state.mkdir(parents=True, exist_ok=True)
+    shops_config = write_shops_config(state / "connect-shops.yaml", list(connectors))
     servers: list[EmbeddedServer] = []
     services: dict[str, subprocess.Popen] = {}
     mail: MailCatcher | None = None
@@ -98,18 +107,19 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
             mail = MailCatcher(state / "mail").start()
             env["PERSONALIZE_SMTP_URL"] = mail.url
         ops: dict[str, int] = {}
-        for name, argv in _services(stores):
-            child = env
+        for name, argv, extra in _services(stores, connectors, shops_config):
+            child = {**env, **extra}
             if wanted := _ops_port(name, ops):  # a sandbox has none
                 # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
                 ops[name] = wanted if not _taken([wanted]) else free_port()
-                child = {**env, "PERSONALIZE_OPS_PORT": str(ops[name])}
+                child["PERSONALIZE_OPS_PORT"] = str(ops[name])
             services[name] = subprocess.Popen(
                 [sys.executable, "-m", "personalize.cli", *argv], env=child, start_new_session=True
             )
         _print_summary(env, servers, services, config_path, stores, mail, ops)
         _print_api_keys(_create_api_keys(env["PERSONALIZE_REDIS_URL"], config.stores))
-        return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after))
+        connecting = open_for_connecting(connectors, stores, env, f"http://{LOOPBACK}:{API_PORT}")
+        return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after, connecting))
     finally:
         for process in services.values():
             if process.poll() is None:
@@ -129,32 +139,30 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
         print("dev: stopped")
 
 
-def _services(stores: list[StoreConfig]) -> list[tuple[str, list[str]]]:
-    services = [
-        ("core", ["core"]),
-        ("notifier", ["notifier"]),
-        ("editor", ["editor", "--port", str(EDITOR_PORT)]),
-        ("api", ["api", "--port", str(API_PORT)]),
+def _services(
+    stores: list[StoreConfig], connectors: dict[str, str], shops_config: Path
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, `personalize` arguments, environment beyond dev's) of every service dev runs."""
+    services: list[tuple[str, list[str], dict[str, str]]] = [
+        ("core", ["core"], {}),
+        ("notifier", ["notifier"], {}),
+        ("editor", ["editor", "--port", str(EDITOR_PORT)], {}),
+        ("api", ["api", "--port", str(API_PORT)], {}),
     ]
     for index, store in enumerate(stores):
         port = CONNECTOR_PORTS + index
         hook = f"http://{LOOPBACK}:{port}/webhooks/{store.platform}/{store.store_id}"
-        services.append(
-            (
-                f"sandbox {store.platform}",
-                [
-                    "sandbox",
-                    store.platform,
-                    "--port",
-                    str(_sandbox_port(store)),
-                    "--store",
-                    store.store_id,
-                    "--webhook-url",
-                    hook,
-                ],
-            )
-        )
-        services.append((f"connector {store.platform}", ["connector", store.platform, "--port", str(port)]))
+        sandbox = ["sandbox", store.platform, "--port", str(_sandbox_port(store)), "--store", store.store_id]
+        services.append((f"sandbox {store.platform}", [*sandbox, "--webhook-url", hook], {}))
+        app: dict[str, str] = {}
+        if (connector := connectors.get(store.platform)) is not None and connector.endswith(f":{port}"):
+            shop = SHOPS[store.platform]
+            app = shop.app_env(connector)
+            argv = ["sandbox", shop.platform, "--port", str(shop.port), "--store", shop.store_id]
+            if hooks := shop.webhook_url(connector):
+                argv += ["--webhook-url", hooks]
+            services.append((f"connect sandbox {shop.platform}", argv, {"PERSONALIZE_CONFIG": str(shops_config)}))
+        services.append((f"connector {store.platform}", ["connector", store.platform, "--port", str(port)], app))
     return services
 
 
@@ -243,6 +251,7 @@ async def _watch(
     demo_stores: list[StoreConfig],
     mail: MailCatcher | None,
     exit_after: float | None,
+    connecting: Coroutine[Any, Any, None] | None = None,
 ) -> int:
     stop = stop_on_signals(deadline_s=None)  # dev outlives its children: it stops the broker and Redis after them
     settings = Settings(kafka_bootstrap=env["PERSONALIZE_KAFKA_BOOTSTRAP"])
@@ -252,6 +261,8 @@ async def _watch(
         jobs["mailbox"] = _serve_mailbox(mail)
     if demo_stores:
         jobs["demo orders"] = place_demo_orders(demo_stores)
+    if connecting is not None:
+        jobs["connect sandboxes"] = connecting
     return await supervise(services, jobs, stop, exit_after, finite=frozenset({"demo orders"}))
 
 
