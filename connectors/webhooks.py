@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import psycopg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 from redis.exceptions import RedisError
@@ -41,7 +42,9 @@ MAX_BODY_BYTES = 1024 * 1024
 PREFIX = "/webhooks/"
 Answer = tuple[int, str, str]  # status, result (the metric's label), the plain-text body
 # Redis or the broker away (refused, timed out): the platform retries on 503, and the poll finds the order anyway.
-UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError)
+# psycopg's OperationalError: the registry (an uninstall's disconnect, a catch-up's read) out of reach,
+# PoolTimeout among them; the platform retries a 503 as it would not a 500.
+UNAVAILABLE = (RedisError, KafkaError, OSError, TimeoutError, psycopg.OperationalError)
 RETRY_AFTER_S = 30  # a claim a failed attempt could not release expires by then (connectors/seen.py CLAIM_MS)
 # platform, store id, reason → the store disconnected: `StoreLifecycle.disconnect`
 Disconnect = Callable[[str, str, str], Awaitable[object]]

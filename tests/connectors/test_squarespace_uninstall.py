@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import psycopg
 import pytest
 from psycopg import AsyncConnection
 
@@ -99,5 +100,19 @@ async def test_an_uninstall_signed_with_no_secret_of_the_store_disconnects_nothi
                 headers={"Squarespace-Signature": "00" * 32, "Content-Type": "application/json"},
             )
         assert forged.status_code == 401
+        store = await registry.get("squarespace", WEBSITE_ID)
+        assert store is not None and store.status == "connected"
+
+
+async def test_an_uninstall_while_the_registry_is_away_answers_503_so_squarespace_retries_it(
+    registry: PostgresStoreRegistry,
+) -> None:
+    async def away(platform: str, store_id: str, reason: str) -> None:
+        raise psycopg.OperationalError("connection to server failed")  # as the pool says with PostgreSQL down
+
+    async with hooked(registry, disconnect=away) as hooks:
+        assert (await hooks.ensure()).healthy
+        uninstalled = (await hooks.site.http.post("/_sandbox/uninstall")).json()
+        assert uninstalled["statuses"] == [503]  # not a 500: the delivery is retried, the store still connected
         store = await registry.get("squarespace", WEBSITE_ID)
         assert store is not None and store.status == "connected"
