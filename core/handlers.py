@@ -117,6 +117,9 @@ class CoreHandler:
             if self._parking is not None and await self._parking.park(
                 store, Parked(record.topic, record.key, record.value)
             ):
+                log.warning(
+                    "store %s is not known (yet): its order is parked until it is", store, extra=event_fields(event)
+                )
                 stores[store] = (event.platform, event.store_id)
                 continue
             full = f"; {MAX_PER_STORE} of its orders are parked already" if self._parking is not None else ""

@@ -130,10 +130,7 @@ class Parking:
         self._orders, self._republish = orders, republish
 
     async def park(self, store_key: str, message: Parked) -> bool:
-        parked = await self._orders.park(store_key, message)
-        if parked:
-            log.warning("an order of %s, a store core does not know yet, is parked until the store is", store_key)
-        return parked
+        return await self._orders.park(store_key, message)
 
     async def release(self, store_key: str) -> int:
         """Publish the store's parked messages again, then drop them (a crash between: published twice, decided

@@ -83,10 +83,14 @@ async def test_notifier_serves_ops_on_its_older_metrics_port_setting_too(servers
     notifier = await start(["notifier"], env, tmp_path / "notifier.log", ops_port=port)
     try:
         ready = await notifier.get("/health/ready")
-        assert ready.text == "redis: ok, kafka: ok, consumer: ok, hooks_consumer: ok, email_changes: ok"
+        assert (
+            ready.text
+            == "redis: ok, kafka: ok, consumer: ok, hooks_consumer: ok, email_changes: ok, disconnections: ok"
+        )
         live = (await notifier.get("/health/live")).text
         assert (
-            live == "loop: ok, consumer: ok, scheduler: ok, hooks_consumer: ok, hooks_deliverer: ok, email_changes: ok"
+            live
+            == "loop: ok, consumer: ok, scheduler: ok, hooks_consumer: ok, hooks_deliverer: ok, email_changes: ok, disconnections: ok"
         )
         text = (await notifier.get("/metrics")).text
         assert samples(text, "personalize_consumer_assigned_partitions", group=env["PERSONALIZE_HOOKS_GROUP"])
