@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import AsyncConnection
 from redis.asyncio import Redis
 
@@ -30,6 +29,7 @@ from plumbing.settings import Settings
 from sandboxes.base import make_sandbox_app
 from sandboxes.main import sandbox_for
 from schemas import EVENTS_BY_TOPIC, STORES, PersonalizationRequested, StoreConnected, StoreDisconnected
+from tests.secrets_sweep import Leftovers, postgres_rows, redis_values, topic_records
 from tests.support import InProcessServer, Recorder, ServiceProcess
 
 STORE_ID = "woo-connected-later"
@@ -146,60 +146,6 @@ async def eventually(check, what: str, within_s: float = 30.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def stores_topic(bootstrap: str) -> list[bytes]:
-    """Every record of the `stores` topic, raw, from the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(STORES, p) for p in consumer.partitions_for_topic(STORES) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                values += [r.value for r in records if r.value is not None]
-        return values
-    finally:
-        await consumer.stop()
-
-
-async def redis_values(redis: Redis) -> list[str]:
-    found = []
-    async for key in redis.scan_iter():
-        kind = (await redis.type(key)).decode()
-        read = {
-            "string": redis.get,
-            "hash": redis.hgetall,
-            "list": lambda k: redis.lrange(k, 0, -1),
-            "set": redis.smembers,
-            "zset": lambda k: redis.zrange(k, 0, -1),
-            "stream": lambda k: redis.xrange(k),
-        }[kind]
-        found.append(f"{key!r} {await read(key)!r}")
-    return found
-
-
-async def postgres_rows(url: str) -> list[str]:
-    async with await AsyncConnection.connect(url) as conn:
-        tables = await (
-            await conn.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables "
-                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
-            )
-        ).fetchall()
-        rows = []
-        for schema, table in tables:
-            # row_to_json shows bytea as hex: a secret kept in clear there would be found in its hex form too
-            cursor = await conn.execute(f'SELECT row_to_json(t)::text FROM "{schema}"."{table}" t')
-            rows += [row[0] for row in await cursor.fetchall()]
-        return rows
-
-
-def in_clear(secret: str, haystack: str) -> bool:
-    return secret in haystack or secret.encode().hex() in haystack
-
-
 async def test_a_store_connected_from_the_command_line_takes_orders_then_disconnects_and_is_left_alone(running):
     sandbox = InProcessServer()
     webhook_url = f"http://127.0.0.1:{running.connector_port}/webhooks/woocommerce/{STORE_ID}"
@@ -278,18 +224,14 @@ async def test_a_store_connected_from_the_command_line_takes_orders_then_disconn
         await sandbox.stop()
 
     # No credential in clear anywhere it went: PostgreSQL, Redis, the `stores` topic, the logs, the command's output.
-    kept = {
-        "postgres": "\n".join(await postgres_rows(running.postgres_url)),
-        "redis": "\n".join(await redis_values(running.redis)),
-        "stores topic": "\n".join(
-            v.decode(errors="replace") for v in await stores_topic(running.env["PERSONALIZE_KAFKA_BOOTSTRAP"])
-        ),
-        "list": out,
-        **{f"{name} log": p.log_path.read_text(errors="replace") for name, p in running.processes.items()},
-    }
-    assert kept["stores topic"] and kept["redis"] and kept["postgres"]
-    for secret in CREDENTIALS.values():
-        assert not [where for where, text in kept.items() if in_clear(secret, text)], secret
+    left = Leftovers()
+    assert await asyncio.to_thread(postgres_rows, running.postgres_url, left) > 0
+    assert await redis_values(running.redis, left) > 0
+    assert await topic_records(running.env["PERSONALIZE_KAFKA_BOOTSTRAP"], [STORES], left) > 0
+    left.add("the list command's output", out)
+    for name, process in running.processes.items():
+        left.add(f"{name} log", process.log_path.read_bytes())
+    assert left.found({f"credential {name}": value for name, value in CREDENTIALS.items()}) == []
 
 
 async def _known(directory: Directory) -> bool:
