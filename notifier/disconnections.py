@@ -20,7 +20,7 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from notifier.mail import MailError, MailSender
-from notifier.render import RenderedEmail, plain_templates
+from notifier.render import RenderedEmail, plain_email
 from notifier.settings import NotifierSettings
 from plumbing.consumer import Outcome, Received
 from plumbing.kafka import ensure_topics
@@ -35,18 +35,10 @@ SENT_PREFIX = "notifier:store-disconnected-sent:"
 SENT_KEPT = timedelta(days=30)  # past the topic's retention: a replay from the start still finds the mark
 KIND = "store_disconnected"
 
-_env = plain_templates()
-
 
 def render(event: StoreDisconnected, to: str) -> RenderedEmail:
     context = {"event": event, "store": event.order_key, "platform": event.platform.capitalize()}
-    return RenderedEmail(
-        to=to,
-        subject=" ".join(_env.get_template(f"{KIND}.subject.j2").render(context).split()),
-        text=_env.get_template(f"{KIND}.txt.j2").render(context),
-        html=_env.get_template(f"{KIND}.html.j2").render(context),
-        message_id=f"<{event.event_id}.{KIND}@personalize>",
-    )
+    return plain_email(KIND, context, to, event.event_id)
 
 
 class DisconnectionMailer:

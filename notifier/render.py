@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -85,15 +86,27 @@ def _environment(loader: BaseLoader, locale: str, reload: bool) -> Environment:
     return env
 
 
-def plain_templates() -> Environment:
-    """The package's templates, autoescaped, untranslated: the store-level emails (address changes, a
-    disconnection), English for every store until they are translated (`docs/emails.md`)."""
-    return Environment(
-        loader=PackageLoader("notifier", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+_PLAIN = Environment(
+    loader=PackageLoader("notifier", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def plain_email(
+    kind: str, context: Mapping[str, object], to: str, event_id: object, sender_name: str | None = None
+) -> RenderedEmail:
+    """A store-level email (an address change, a disconnection) from `<kind>.subject.j2`, `.txt.j2` and
+    `.html.j2`: autoescaped, untranslated, English for every store until they are (`docs/emails.md`)."""
+    return RenderedEmail(
+        to=to,
+        subject=_one_line(_PLAIN.get_template(f"{kind}.subject.j2").render(context)),
+        text=_PLAIN.get_template(f"{kind}.txt.j2").render(context),
+        html=_PLAIN.get_template(f"{kind}.html.j2").render(context),
+        message_id=f"<{event_id}.{kind}@personalize>",
+        sender_name=sender_name,
     )
 
 

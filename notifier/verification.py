@@ -21,7 +21,7 @@ from typing import Literal
 from redis.asyncio import Redis
 
 from notifier.mail import MailError, MailSender
-from notifier.render import RenderedEmail, plain_templates
+from notifier.render import RenderedEmail, plain_email
 from notifier.settings import NotifierSettings
 from plumbing.consumer import Outcome, Received
 from plumbing.kafka import ensure_topics
@@ -37,8 +37,6 @@ SENT_KEPT = timedelta(days=2)  # longer than a change may wait, so a late redeli
 
 Kind = Literal["email_change_confirm", "email_change_notice"]
 
-_env = plain_templates()
-
 
 def render(kind: Kind, event: MerchantEmailChangeRequested, to: str) -> RenderedEmail:
     context = {
@@ -47,14 +45,7 @@ def render(kind: Kind, event: MerchantEmailChangeRequested, to: str) -> Rendered
         "store": f"{event.platform}:{event.store_id}",
         "expires": f"{event.expires_at:%Y-%m-%d %H:%M} UTC",
     }
-    return RenderedEmail(
-        to=to,
-        subject=" ".join(_env.get_template(f"{kind}.subject.j2").render(context).split()),
-        text=_env.get_template(f"{kind}.txt.j2").render(context),
-        html=_env.get_template(f"{kind}.html.j2").render(context),
-        message_id=f"<{event.event_id}.{kind}@personalize>",
-        sender_name=event.sender_name,
-    )
+    return plain_email(kind, context, to, event.event_id, event.sender_name)
 
 
 class EmailChangeMailer:
