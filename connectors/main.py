@@ -19,7 +19,7 @@ from fastapi import APIRouter
 
 from connectors.budget import RateBudget
 from connectors.client import PlatformClient, shared_http
-from connectors.connect.apps import app_for
+from connectors.connect.apps import PlatformApp, app_for
 from connectors.connect.context import HTTP_TIMEOUT, ConnectContext, connect_router
 from connectors.connect.states import RedisConnectStates
 from connectors.copies import Copies
@@ -70,6 +70,16 @@ def client_for(
         budget=budget,
         budget_id=budget.scope(store) if budget is not None else "",
     )
+
+
+def _app_webhook_secret(adapter: PlatformAdapter, app: PlatformApp | None) -> str | None:
+    """What verifies every delivery of a platform that signs them with the app's one secret (Etsy's endpoint
+    secret, Wix's public key), as the environment has it now; None: each store's own."""
+    if app is None or not adapter.routes_per_app:
+        return None
+    if app.public_key:
+        return app.public_key
+    return app.webhook_secret.get_secret_value() if app.webhook_secret is not None else None
 
 
 @contextlib.asynccontextmanager
@@ -146,7 +156,9 @@ async def run(platform: str, settings: ConnectorSettings, stop: asyncio.Event | 
                 )
                 if connect is not None:
                     log.info("%s connect flow: %s/connect/%s/start", platform, app_settings.base_url, platform)
-            follower = RegistryFollower(platform, registry, roster, yaml_stores)
+            follower = RegistryFollower(
+                platform, registry, roster, yaml_stores, app_webhook_secret=_app_webhook_secret(adapter, app_settings)
+            )
             await follower.start()
             routes.catch_up = follower.catch_up  # a store connected through another copy: see `StoreRoutes.find`
             # A group per copy: every copy must see every store's events (a shared group would split them).

@@ -159,9 +159,14 @@ class RegistryFollower:
         roster: Roster,
         yaml_stores: Mapping[str, StoreConfig],
         clock: Callable[[], datetime] = utc_now,
+        app_webhook_secret: str | None = None,
     ) -> None:
         self._platform, self._registry, self._roster, self._yaml = platform, registry, roster, yaml_stores
         self._clock = clock
+        # Etsy and Wix sign every store's deliveries with the app's one secret (Etsy's endpoint secret, Wix's
+        # key pair): the stores connected through the app verify with the one in the settings, not the copy
+        # each kept when it was connected, so a secret rotated in the environment holds for all at the restart.
+        self._app_webhook_secret = app_webhook_secret
         # The `stores` topic and a webhook's catch-up may follow one store at once; a start is not reentrant.
         self._following = asyncio.Lock()
 
@@ -221,12 +226,15 @@ class RegistryFollower:
             return self._yaml[store_id]
         try:
             credentials = await self._registry.credentials(self._platform, store_id)
-            return config_of(kept, credentials.values)
+            store = config_of(kept, credentials.values)
         except StoreNotConnected:  # disconnected between the two reads
             return None
         except (StoreDetailsError, SealingError) as error:
             log.error("store %s cannot run: %s", kept.key, error)
             return None
+        if self._app_webhook_secret is None:
+            return store
+        return store.model_copy(update={"webhook_secret": self._app_webhook_secret})
 
     async def __call__(self, batch: list[Received]) -> Outcome:
         changed = dict.fromkeys(

@@ -159,3 +159,14 @@ async def test_a_registry_store_that_cannot_run_is_left_stopped_and_the_others_r
     await follower.start()
     assert set(roster.running) == {"good"}
     assert "woocommerce:bad" in caplog.text and "cs_1" not in caplog.text
+
+
+async def test_stores_connected_through_the_app_verify_with_the_apps_secret_of_now_not_their_copy() -> None:
+    yaml = {"from-yaml": StoreConfig(platform="woocommerce", store_id="from-yaml", merchant_email="y@example.com")}
+    registry, roster = MemoryStoreRegistry(Sealer([new_key()])), FakeRoster()
+    follower = RegistryFollower("woocommerce", registry, roster, yaml, app_webhook_secret="whsec_rotated")
+    await connect(registry, "connected")  # its credentials keep the secret of when it was connected: wh_1
+    await connect(registry, "from-yaml")
+    await follower.start()
+    assert roster.running["connected"].webhook_secret == "whsec_rotated"
+    assert roster.running["from-yaml"].webhook_secret is None  # the YAML's store is the YAML's
