@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import traceback
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,9 @@ from devstack.embedded import (
     start_redis,
 )
 from devstack.mailcatcher import MailCatcher, mailbox_app
+from devstack.ports import check_ports_free, taken
 from devstack.printer import print_events
+from devstack.supervise import supervise
 from plumbing.config import StoreConfig, load_config
 from plumbing.kafka import ensure_topics
 from plumbing.lifecycle import stop_on_signals
@@ -48,7 +47,7 @@ from plumbing.ops import (
     NOTIFIER_OPS_PORT,
     ServiceServer,
 )
-from plumbing.settings import Settings, SettingsError, load_settings
+from plumbing.settings import Settings, load_settings
 from schemas import EVENTS_BY_TOPIC
 
 CONNECTOR_PORTS = 8401  # + the store's index among those with a sandbox
@@ -72,7 +71,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
     for index, store in enumerate(stores):
         if store.platform in SHOPS:
             connectors.setdefault(store.platform, f"http://{LOOPBACK}:{CONNECTOR_PORTS + index}")
-    _check_ports_free(
+    check_ports_free(
         [_sandbox_port(s) for s in stores]
         + [CONNECTOR_PORTS + i for i in range(len(stores))]
         + [SHOPS[p].port for p in connectors]
@@ -111,7 +110,7 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
             child = {**env, **extra}
             if wanted := _ops_port(name, ops):  # a sandbox has none
                 # The service's default when free, else any: a test's core may hold it, and it is not worth refusing.
-                ops[name] = wanted if not _taken([wanted]) else free_port()
+                ops[name] = wanted if not taken([wanted]) else free_port()
                 child["PERSONALIZE_OPS_PORT"] = str(ops[name])
             services[name] = subprocess.Popen(
                 [sys.executable, "-m", "personalize.cli", *argv], env=child, start_new_session=True
@@ -266,53 +265,6 @@ async def _watch(
     return await supervise(services, jobs, stop, exit_after, finite=frozenset({"demo orders"}))
 
 
-async def supervise(
-    services: dict[str, subprocess.Popen],
-    jobs: dict[str, Coroutine[Any, Any, None]],
-    stop: asyncio.Event,
-    exit_after: float | None,
-    finite: frozenset[str] = frozenset(),
-) -> int:
-    """Runs dev's own jobs beside its services until Ctrl-C or `exit_after`; a service that exits, or a job
-    that fails (or ends, unless it is `finite`), stops everything with exit code 1, naming it. The mailbox
-    once died at start and dev ran on without it, saying nothing."""
-    tasks = {asyncio.create_task(job, name=name): name for name, job in jobs.items()}
-    deadline = time.monotonic() + exit_after if exit_after else None
-    code = 0
-    try:
-        while not stop.is_set():
-            dead = {name: p.returncode for name, p in services.items() if p.poll() is not None}
-            if dead:
-                print(f"dev: service exited: {dead}; stopping", file=sys.stderr)
-                code = 1
-                break
-            failed = [task for task in tasks if task.done() and (task.exception() or tasks[task] not in finite)]
-            if failed:
-                for task in failed:
-                    _report_job_death(tasks[task], task.exception())
-                code = 1
-                break
-            if deadline and time.monotonic() > deadline:
-                break
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return code
-
-
-def _report_job_death(name: str, error: BaseException | None) -> None:
-    if error is None:
-        print(f"dev: the {name} stopped by itself; stopping", file=sys.stderr)
-        return
-    trace = "".join(traceback.format_exception(error))
-    print(f"dev: the {name} failed; stopping\n{trace}", file=sys.stderr, end="")
-
-
 async def _serve_mailbox(mail: MailCatcher) -> None:
     server = ServiceServer(  # dev handles the signals
         uvicorn.Config(mailbox_app(mail), host=LOOPBACK, port=MAILBOX_PORT, log_level="warning", lifespan="off")
@@ -341,21 +293,3 @@ def _is_loopback(url: str) -> bool:
 def _sandbox_port(store: StoreConfig) -> int:
     assert store.base_url, "dev runs the sandboxes of the stores with a loopback base_url only"
     return urlsplit(store.base_url).port or 80
-
-
-def _check_ports_free(ports: list[int]) -> None:
-    taken = _taken(ports)
-    if taken:
-        raise SettingsError(f"ports {taken} on {LOOPBACK} are taken (another `personalize dev`?); free them first")
-
-
-def _taken(ports: list[int]) -> list[int]:
-    taken = []
-    for port in ports:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((LOOPBACK, port))
-            except OSError:
-                taken.append(port)
-    return taken

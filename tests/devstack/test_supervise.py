@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 
-from devstack.dev import supervise
+from devstack.supervise import supervise
 
 
 async def crash() -> None:
