@@ -289,7 +289,7 @@ async def test_redis_away_for_longer_than_the_lease_fails_the_action_within_it(o
     started = loop.time()
     with pytest.raises(RedisError):
         await clock.scheduler.act(key)
-    assert loop.time() - started < 4.0, "gave up within the lease it held"
+    assert loop.time() - started < lease_s, "gave up within the lease it held"  # its bound, not a speed
     await redis_server.back
     # The documented window: the lease runs out, the email goes again, with the same Message-ID.
     clock.now = T0 + timedelta(seconds=lease_s)
