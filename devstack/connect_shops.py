@@ -12,6 +12,7 @@ The credentials below are the sandboxes' own, for dev only, like those of `examp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +104,7 @@ def _shops() -> dict[str, ConnectShop]:
         {"consumer_key": "ck_dev_connect_admin", "consumer_secret": "cs_dev_connect_admin"},
     )
     return {
-        "woocommerce": ConnectShop(**{**woo.__dict__, "start_query": {"store_url": woo.url}}),
+        "woocommerce": dataclasses.replace(woo, start_query={"store_url": woo.url}),  # the flow starts from the shop's address
         "etsy": ConnectShop(
             "etsy",
             FIRST_PORT + 1,
