@@ -104,7 +104,8 @@ def _shops() -> dict[str, ConnectShop]:
         {"consumer_key": "ck_dev_connect_admin", "consumer_secret": "cs_dev_connect_admin"},
     )
     return {
-        "woocommerce": dataclasses.replace(woo, start_query={"store_url": woo.url}),  # the flow starts from the shop's address
+        # WooCommerce's flow starts from the shop's address.
+        "woocommerce": dataclasses.replace(woo, start_query={"store_url": woo.url}),
         "etsy": ConnectShop(
             "etsy",
             FIRST_PORT + 1,
