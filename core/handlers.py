@@ -73,12 +73,12 @@ class CoreHandler:
         outcome = Outcome()
         codec = BatchCodec(batch)
         pending = list(by_order)
-        of_unknown_stores: list[Received] = []
+        of_unknown_stores: list[tuple[Received, str]] = []
         for _ in range(MAX_ROUNDS):
             loaded = await self._store.load_many(pending)
             writes: list[Write] = []
             results: dict[str, Outcome] = {}
-            unknown: dict[str, list[Received]] = {}
+            unknown: dict[str, list[tuple[Received, str]]] = {}
             for key in pending:
                 before = loaded[key].order
                 order, result, unknown[key] = self._decide(before, by_order[key], policy, codec)
@@ -105,11 +105,11 @@ class CoreHandler:
                 return outcome
         raise ConcurrentWriteError(f"orders kept changing while core wrote them: {pending[:5]}")
 
-    async def _park(self, items: list[Received]) -> list[tuple[Received, str]]:
+    async def _park(self, items: list[tuple[Received, str]]) -> list[tuple[Received, str]]:
         """Orders of stores core does not know: parked while there is room (`core.parked`); the rest refused."""
         refused: list[tuple[Received, str]] = []
         stores: dict[str, tuple[str, str]] = {}
-        for item in items:
+        for item, reason in items:
             event = item.event
             assert isinstance(event, OrderReceived | OrderUpdated)  # the only inputs naming a store to know
             store = store_key(event.platform, event.store_id)
@@ -123,7 +123,7 @@ class CoreHandler:
                 stores[store] = (event.platform, event.store_id)
                 continue
             full = f"; {MAX_PER_STORE} of its orders are parked already" if self._parking is not None else ""
-            refused.append((item, f"unknown store {store} (not in the config){full}"))
+            refused.append((item, reason + full))
         for store, (platform, store_id) in stores.items():
             known = self._known is not None and await self._known(platform, store_id) is not None
             if self._parking is not None and known:
@@ -132,13 +132,13 @@ class CoreHandler:
 
     def _decide(
         self, order: Order | None, items: list[Received], policy: Policy, codec: BatchCodec
-    ) -> tuple[Order | None, Outcome, list[Received]]:
+    ) -> tuple[Order | None, Outcome, list[tuple[Received, str]]]:
         """Apply one order's events in arrival order; returns the order to write (None: unchanged), what to
         publish or refuse, and the inputs of a store core does not know."""
         now = self._clock()
         changed: Order | None = None
         result = Outcome()
-        unknown: list[Received] = []
+        unknown: list[tuple[Received, str]] = []
         for item in items:
             source = f"{item.record.topic}:{item.record.partition}:{item.record.offset}"
             decision = apply(changed if changed is not None else order, item.event, policy, now, source)
@@ -155,8 +155,8 @@ class CoreHandler:
                 continue  # nothing of this input is kept: the order stays as the inputs before it left it
             result.outgoing += decision.outgoing
             result.encoded.update(encoded)
-            if decision.unknown_store:
-                unknown.append(item)
+            if decision.unknown_store and decision.rejected:
+                unknown.append((item, decision.rejected))
             elif decision.rejected:
                 result.rejected.append((item, decision.rejected))
             elif decision.ignored:

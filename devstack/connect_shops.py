@@ -21,15 +21,15 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer
-from redis.asyncio import Redis
 
+from devstack.api_keys import create_api_keys
 from devstack.embedded import LOOPBACK
-from merchant_api.keys import ApiKeys
 from plumbing.config import ProductMatch, StoreConfig
 from schemas import STORES, StoreConnected, decode
 
 FIRST_PORT = 8511  # the YAML stores' sandboxes are on 8501…; these on 8511…, one per platform
 WIX_PUBLIC_KEY = Path(__file__).parent / "keys" / "wix_dev_public.pem"
+DEV_LABEL = "personalize dev: a store connected"
 ETSY_ENDPOINT_SECRET = "whsec_ZGV2LWV0c3ktY29ubmVjdC1hcHAta2V5LTMyYnl0ZXMhISE="
 
 
@@ -182,7 +182,8 @@ async def open_for_connecting(
         yaml_keys = {s.key for s in stores}
         async for event in _stores_connected(env["PERSONALIZE_KAFKA_BOOTSTRAP"]):
             if event.order_key not in yaml_keys:
-                key = await _api_key(env["PERSONALIZE_REDIS_URL"], event.order_key)
+                made = await create_api_keys(env["PERSONALIZE_REDIS_URL"], [event.order_key], DEV_LABEL)
+                key = made[event.order_key]
                 await _adopt(http, api_url, key, event, products.get(event.platform, []))
 
 
@@ -211,14 +212,6 @@ async def _stores_connected(bootstrap: str) -> AsyncIterator[StoreConnected]:
                 yield event
     finally:
         await consumer.stop()
-
-
-async def _api_key(redis_url: str, store_key: str) -> str:
-    redis = Redis.from_url(redis_url)
-    try:
-        return (await ApiKeys(redis).create(store_key, label="personalize dev: a store connected"))[1]
-    finally:
-        await redis.aclose()
 
 
 async def _adopt(

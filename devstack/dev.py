@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from devstack.api_keys import create_api_keys
 from devstack.connect_shops import SHOPS, open_for_connecting
 from devstack.connect_shops import write_config as write_shops_config
 from devstack.demo import place_demo_orders
@@ -116,7 +117,8 @@ def run_dev(state: Path, *, demo_order: bool = True, exit_after: float | None = 
                 [sys.executable, "-m", "personalize.cli", *argv], env=child, start_new_session=True
             )
         _print_summary(env, servers, services, config_path, stores, mail, ops)
-        _print_api_keys(_create_api_keys(env["PERSONALIZE_REDIS_URL"], config.stores))
+        keys = create_api_keys(env["PERSONALIZE_REDIS_URL"], (s.key for s in config.stores), "personalize dev")
+        _print_api_keys(asyncio.run(keys))
         connecting = open_for_connecting(connectors, stores, env, f"http://{LOOPBACK}:{API_PORT}")
         return asyncio.run(_watch(env, services, stores if demo_order else [], mail, exit_after, connecting))
     finally:
@@ -217,22 +219,6 @@ def _print_summary(
     )
     print(f"  processes  {', '.join(f'{name} ({p.pid})' for name, p in services.items())}")
     print("  events on every topic are printed below as they flow", flush=True)
-
-
-def _create_api_keys(redis_url: str, stores: list[StoreConfig]) -> dict[str, str]:
-    """One fresh key per store, so a newcomer can curl the merchant API at once; shown once, kept hashed."""
-    from redis.asyncio import Redis
-
-    from merchant_api.keys import ApiKeys
-
-    async def create() -> dict[str, str]:
-        redis = Redis.from_url(redis_url)
-        try:
-            return {store.key: (await ApiKeys(redis).create(store.key, label="personalize dev"))[1] for store in stores}
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(create())
 
 
 def _print_api_keys(keys: dict[str, str]) -> None:
